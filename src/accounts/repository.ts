@@ -1,0 +1,169 @@
+// All SQL for users, profiles and tokens.
+import type { Kysely } from 'kysely';
+import type { Tables } from '../db/schema.js';
+
+export interface UserRecord {
+  id: number;
+  username: string;
+  email: string;
+  passwordHash: string;
+  dateJoined: number;
+  phoneNumber: string | null;
+  phoneVerified: boolean;
+}
+
+export interface NewUser {
+  username: string;
+  usernameKey: string;
+  email: string;
+  emailKey: string;
+  passwordHash: string;
+  phoneNumber: string | null;
+  dateJoined: number;
+}
+
+export class UniqueViolation extends Error {
+  constructor(readonly column: 'username' | 'email') {
+    super(`duplicate ${column}`);
+  }
+}
+
+export class AccountsRepository {
+  constructor(private readonly db: Kysely<Tables>) {}
+
+  private selectUsers() {
+    return this.db
+      .selectFrom('users')
+      .innerJoin('profiles', 'profiles.user_id', 'users.id')
+      .select([
+        'users.id as id',
+        'users.username as username',
+        'users.email as email',
+        'users.password_hash as passwordHash',
+        'users.date_joined as dateJoined',
+        'profiles.phone_number as phoneNumber',
+        'profiles.phone_verified as phoneVerified',
+      ]);
+  }
+
+  private static toRecord(row: Omit<UserRecord, 'phoneVerified'> & { phoneVerified: number }): UserRecord {
+    return { ...row, phoneVerified: row.phoneVerified === 1 };
+  }
+
+  /** Inserts the user and its profile in one transaction (the original's post-save signal). */
+  async createUser(user: NewUser): Promise<UserRecord> {
+    try {
+      const id = await this.db.transaction().execute(async (trx) => {
+        const inserted = await trx
+          .insertInto('users')
+          .values({
+            username: user.username,
+            username_key: user.usernameKey,
+            email: user.email,
+            email_key: user.emailKey,
+            password_hash: user.passwordHash,
+            date_joined: user.dateJoined,
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        await trx.insertInto('profiles').values({ user_id: inserted.id, phone_number: user.phoneNumber, phone_verified: 0 }).execute();
+        return inserted.id;
+      });
+      return (await this.findById(id))!;
+    } catch (error) {
+      throw asUniqueViolation(error) ?? error;
+    }
+  }
+
+  async findById(id: number): Promise<UserRecord | undefined> {
+    const row = await this.selectUsers().where('users.id', '=', id).executeTakeFirst();
+    return row && AccountsRepository.toRecord(row);
+  }
+
+  async findByUsernameKey(usernameKey: string): Promise<UserRecord | undefined> {
+    const row = await this.selectUsers().where('users.username_key', '=', usernameKey).executeTakeFirst();
+    return row && AccountsRepository.toRecord(row);
+  }
+
+  async findByLogin(key: string): Promise<UserRecord | undefined> {
+    const row = await this.selectUsers()
+      .where((eb) => eb.or([eb('users.username_key', '=', key), eb('users.email_key', '=', key)]))
+      .orderBy('users.id')
+      .executeTakeFirst();
+    return row && AccountsRepository.toRecord(row);
+  }
+
+  async findIdsByUsernameKeys(keys: string[]): Promise<Map<string, number>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.db.selectFrom('users').select(['id', 'username_key']).where('username_key', 'in', keys).execute();
+    return new Map(rows.map((row) => [row.username_key, row.id]));
+  }
+
+  async updateEmail(userId: number, email: string, emailKey: string): Promise<void> {
+    try {
+      await this.db.updateTable('users').set({ email, email_key: emailKey }).where('id', '=', userId).execute();
+    } catch (error) {
+      throw asUniqueViolation(error) ?? error;
+    }
+  }
+
+  async updatePhoneNumber(userId: number, phoneNumber: string | null): Promise<void> {
+    await this.db.updateTable('profiles').set({ phone_number: phoneNumber, phone_verified: 0 }).where('user_id', '=', userId).execute();
+  }
+
+  /** Marks the number verified only if it is still the profile's number. */
+  async markPhoneVerified(userId: number, phoneNumber: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('profiles')
+      .set({ phone_verified: 1 })
+      .where('user_id', '=', userId)
+      .where('phone_number', '=', phoneNumber)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Changes the password and revokes every token but the one in use, in one transaction. */
+  async updatePassword(userId: number, passwordHash: string, keepTokenId: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', userId).execute();
+      await trx.deleteFrom('tokens').where('user_id', '=', userId).where('id', '!=', keepTokenId).execute();
+    });
+  }
+
+  async insertToken(userId: number, tokenHash: string, now: number, expiresAt: number): Promise<number> {
+    const row = await this.db
+      .insertInto('tokens')
+      .values({ user_id: userId, token_hash: tokenHash, created_at: now, expires_at: expiresAt, last_used_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return row.id;
+  }
+
+  async findToken(tokenHash: string) {
+    return this.db
+      .selectFrom('tokens')
+      .select(['id', 'user_id as userId', 'expires_at as expiresAt', 'last_used_at as lastUsedAt'])
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
+  }
+
+  async touchToken(tokenId: number, now: number, expiresAt: number): Promise<void> {
+    await this.db.updateTable('tokens').set({ last_used_at: now, expires_at: expiresAt }).where('id', '=', tokenId).execute();
+  }
+
+  async deleteToken(tokenId: number): Promise<void> {
+    await this.db.deleteFrom('tokens').where('id', '=', tokenId).execute();
+  }
+
+  async deleteExpiredTokens(now: number): Promise<void> {
+    await this.db.deleteFrom('tokens').where('expires_at', '<', now).execute();
+  }
+}
+
+/** Recognises a unique-constraint failure from either database and names the column. */
+function asUniqueViolation(error: unknown): UniqueViolation | undefined {
+  const { code, message = '', constraint = '' } = error as { code?: string; message?: string; constraint?: string };
+  const isUnique = code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+  if (!isUnique) return undefined;
+  return new UniqueViolation(/email/.test(`${constraint} ${message}`) ? 'email' : 'username');
+}

@@ -1,0 +1,251 @@
+// Account rules: registration, login, tokens, profile changes.
+import { createHash, randomBytes } from 'node:crypto';
+import { Conflict, RateLimited, Unauthorized, ValidationFailed } from '../http/errors.js';
+import type { RateLimitStore } from '../limits/rate-limiter.js';
+import { hashPassword, makeDecoyHash, validatePassword, verifyPassword } from './passwords.js';
+import { AccountsRepository, UniqueViolation, type UserRecord } from './repository.js';
+import { FieldCollector, checkEmail, checkUsername, foldKey, normalizePhoneNumber } from './validation.js';
+
+export interface PublicUser {
+  id: number;
+  username: string;
+  email: string;
+  phone_number: string | null;
+  phone_verified: boolean;
+  date_joined: string;
+}
+
+export interface AuthenticatedUser {
+  user: UserRecord;
+  tokenId: number;
+}
+
+export interface AbuseLimits {
+  windowMs: number;
+  loginFailuresPerUsername: number;
+  loginFailuresPerAddress: number;
+  registrationsPerAddress: number;
+  registrationsPerUsername: number;
+}
+
+export const DEFAULT_ABUSE_LIMITS: AbuseLimits = {
+  windowMs: 15 * 60_000,
+  loginFailuresPerUsername: 10,
+  loginFailuresPerAddress: 100,
+  registrationsPerAddress: 200,
+  registrationsPerUsername: 10,
+};
+
+export interface RegisterInput {
+  username: string;
+  email: string;
+  password: string;
+  phone_number?: string | null;
+}
+
+export interface ProfileChanges {
+  email?: string;
+  phone_number?: string | null;
+  password?: string;
+  current_password?: string;
+}
+
+// Tokens are refreshed at most this often, so an authenticated request rarely writes.
+const TOKEN_TOUCH_INTERVAL_MS = 60_000;
+
+export function toPublicUser(user: UserRecord): PublicUser {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    phone_number: user.phoneNumber,
+    phone_verified: user.phoneVerified,
+    date_joined: new Date(user.dateJoined).toISOString(),
+  };
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export interface AccountsServiceOptions {
+  repository: AccountsRepository;
+  limits: RateLimitStore;
+  abuseLimits?: AbuseLimits;
+  tokenTtlMs: number;
+  clock?: () => number;
+  /** Told which tokens stopped being valid, so live connections opened with them can close. */
+  onTokensRevoked?: (userId: number, keepTokenId?: number) => void;
+}
+
+export class AccountsService {
+  private readonly repository: AccountsRepository;
+  private readonly limits: RateLimitStore;
+  private readonly abuse: AbuseLimits;
+  private readonly tokenTtlMs: number;
+  private readonly clock: () => number;
+  private readonly decoyHash: Promise<string>;
+  onTokensRevoked: (userId: number, keepTokenId?: number) => void;
+
+  constructor(options: AccountsServiceOptions) {
+    this.repository = options.repository;
+    this.limits = options.limits;
+    this.abuse = options.abuseLimits ?? DEFAULT_ABUSE_LIMITS;
+    this.tokenTtlMs = options.tokenTtlMs;
+    this.clock = options.clock ?? Date.now;
+    this.onTokensRevoked = options.onTokensRevoked ?? (() => undefined);
+    this.decoyHash = makeDecoyHash();
+  }
+
+  async register(input: RegisterInput, clientAddress: string): Promise<{ token: string; user: UserRecord }> {
+    const usernameKey = foldKey(input.username);
+    await this.countAttempt(`register:ip:${clientAddress}`, this.abuse.registrationsPerAddress);
+    await this.countAttempt(`register:user:${usernameKey}`, this.abuse.registrationsPerUsername);
+
+    const fields = new FieldCollector();
+    checkUsername(input.username, fields);
+    checkEmail(input.email, fields);
+    const phoneNumber = input.phone_number ? normalizePhoneNumber(input.phone_number, fields) : null;
+    for (const problem of validatePassword(input.password, { username: input.username, email: input.email })) {
+      fields.add('password', problem);
+    }
+    if (!fields.empty) throw new ValidationFailed(fields.errors);
+
+    const emailKey = foldKey(input.email);
+    if (await this.repository.findByUsernameKey(usernameKey)) throw usernameTaken();
+    const user = await this.repository
+      .createUser({
+        username: input.username,
+        usernameKey,
+        email: input.email,
+        emailKey,
+        passwordHash: await hashPassword(input.password),
+        phoneNumber,
+        dateJoined: this.clock(),
+      })
+      .catch((error: unknown) => {
+        if (error instanceof UniqueViolation) throw error.column === 'email' ? emailTaken() : usernameTaken();
+        throw error;
+      });
+    return { token: await this.issueToken(user.id), user };
+  }
+
+  async login(login: string, password: string, clientAddress: string): Promise<{ token: string; user: UserRecord }> {
+    const key = foldKey(login);
+    const userKey = `login:user:${key}`;
+    const addressKey = `login:ip:${clientAddress}`;
+    await this.refuseWhenOver(userKey, this.abuse.loginFailuresPerUsername);
+    await this.refuseWhenOver(addressKey, this.abuse.loginFailuresPerAddress);
+
+    const user = await this.repository.findByLogin(key);
+    // An unknown user costs one hash check too, so timing does not tell which names exist.
+    const valid = await verifyPassword(user?.passwordHash ?? (await this.decoyHash), password);
+    if (!user || !valid) {
+      await Promise.all([this.limits.hit(userKey, this.abuse.windowMs), this.limits.hit(addressKey, this.abuse.windowMs)]);
+      throw new Unauthorized('invalid_credentials', 'Unable to log in with provided credentials.');
+    }
+    return { token: await this.issueToken(user.id), user };
+  }
+
+  async logout(tokenId: number, userId: number): Promise<void> {
+    await this.repository.deleteToken(tokenId);
+    this.onTokensRevoked(userId);
+  }
+
+  /** Resolves a raw token to its user, sliding its expiry; undefined when unknown or expired. */
+  async authenticate(rawToken: string): Promise<AuthenticatedUser | undefined> {
+    const token = await this.repository.findToken(hashToken(rawToken));
+    const now = this.clock();
+    if (!token) return undefined;
+    if (token.expiresAt <= now) {
+      await this.repository.deleteToken(token.id);
+      return undefined;
+    }
+    if (now - token.lastUsedAt >= TOKEN_TOUCH_INTERVAL_MS) {
+      await this.repository.touchToken(token.id, now, now + this.tokenTtlMs);
+    }
+    const user = await this.repository.findById(token.userId);
+    return user && { user, tokenId: token.id };
+  }
+
+  async getUser(userId: number): Promise<UserRecord | undefined> {
+    return this.repository.findById(userId);
+  }
+
+  async updateProfile(current: AuthenticatedUser, changes: ProfileChanges): Promise<UserRecord> {
+    const { user } = current;
+    const fields = new FieldCollector();
+    if (changes.email !== undefined) checkEmail(changes.email, fields);
+    const phoneNumber =
+      changes.phone_number === undefined || changes.phone_number === null ? changes.phone_number : normalizePhoneNumber(changes.phone_number, fields);
+    if (changes.password !== undefined) {
+      if (!changes.current_password) fields.add('current_password', 'This field is required to change the password.');
+      else if (!(await verifyPassword(user.passwordHash, changes.current_password))) {
+        fields.add('current_password', 'The current password is not correct.');
+      }
+      for (const problem of validatePassword(changes.password, { username: user.username, email: changes.email ?? user.email })) {
+        fields.add('password', problem);
+      }
+    }
+    if (!fields.empty) throw new ValidationFailed(fields.errors);
+
+    if (changes.email !== undefined && changes.email !== user.email) {
+      await this.repository.updateEmail(user.id, changes.email, foldKey(changes.email)).catch((error: unknown) => {
+        throw error instanceof UniqueViolation ? emailTaken() : error;
+      });
+    }
+    if (phoneNumber !== undefined && phoneNumber !== user.phoneNumber) {
+      await this.repository.updatePhoneNumber(user.id, phoneNumber);
+    }
+    if (changes.password !== undefined) {
+      await this.repository.updatePassword(user.id, await hashPassword(changes.password), current.tokenId);
+      this.onTokensRevoked(user.id, current.tokenId);
+    }
+    return (await this.repository.findById(user.id))!;
+  }
+
+  async markPhoneVerified(userId: number, phoneNumber: string): Promise<boolean> {
+    return this.repository.markPhoneVerified(userId, phoneNumber);
+  }
+
+  async findUserIdsByUsernames(usernames: string[]): Promise<Map<string, number>> {
+    return this.repository.findIdsByUsernameKeys(usernames.map(foldKey));
+  }
+
+  async findUserByUsername(username: string): Promise<UserRecord | undefined> {
+    return this.repository.findByUsernameKey(foldKey(username));
+  }
+
+  async deleteExpiredTokens(): Promise<void> {
+    await this.repository.deleteExpiredTokens(this.clock());
+  }
+
+  private async issueToken(userId: number): Promise<string> {
+    const token = randomBytes(32).toString('base64url');
+    const now = this.clock();
+    await this.repository.insertToken(userId, hashToken(token), now, now + this.tokenTtlMs);
+    return token;
+  }
+
+  private async refuseWhenOver(key: string, limit: number): Promise<void> {
+    const window = await this.limits.peek(key);
+    if (window.count >= limit) throw new RateLimited(window.resetInMs / 1000);
+  }
+
+  private async countAttempt(key: string, limit: number): Promise<void> {
+    const window = await this.limits.hit(key, this.abuse.windowMs);
+    if (window.count > limit) throw new RateLimited(window.resetInMs / 1000);
+  }
+}
+
+function usernameTaken(): Conflict {
+  return new Conflict('username_taken', 'A user with that username already exists.', {
+    username: ['A user with that username already exists.'],
+  });
+}
+
+function emailTaken(): Conflict {
+  return new Conflict('email_taken', 'A user with that email already exists.', {
+    email: ['A user with that email already exists.'],
+  });
+}

@@ -1,0 +1,79 @@
+// buildApp(config, deps): the one place that wires RealChat's parts together.
+import { randomUUID } from 'node:crypto';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { AccountsRepository } from './accounts/repository.js';
+import { accountsRoutes } from './accounts/routes.js';
+import { AccountsService, type AbuseLimits } from './accounts/service.js';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import { requireAuth } from './http/auth.js';
+import { registerErrorHandling } from './http/error-handler.js';
+import { operationsRoutes, type ReadinessCheck } from './http/operations.js';
+import { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limiter.js';
+import { InProcessEventBus, type EventBus } from './realtime/bus.js';
+
+export interface AppDependencies {
+  database: Database;
+  logger: Logger;
+  /** The resolved ENCRYPTION_KEY (configured or generated). */
+  encryptionKey: string;
+  redis?: Redis;
+  clock?: () => number;
+  abuseLimits?: AbuseLimits;
+  /** Real-time events; in process unless the caller passes a shared one. */
+  bus?: EventBus;
+}
+
+export async function buildApp(config: Config, deps: AppDependencies): Promise<FastifyInstance> {
+  const clock = deps.clock ?? Date.now;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    routerOptions: { ignoreTrailingSlash: true },
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+  });
+  registerErrorHandling(app);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(helmet, { global: true });
+  await app.register(formbody, { bodyLimit: config.bodyLimit });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'RealChat API', version: '1.0.0', description: 'Accounts, messages, federation and real time. See the README.' },
+      components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'Authorization', description: '`Token <key>` or `Bearer <key>`' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  const limits = deps.redis ? new RedisRateLimitStore(deps.redis, new MemoryRateLimitStore(clock), deps.logger) : new MemoryRateLimitStore(clock);
+  const accounts = new AccountsService({
+    repository: new AccountsRepository(deps.database.db),
+    limits,
+    tokenTtlMs: config.tokenTtlMs,
+    clock,
+    ...(deps.abuseLimits ? { abuseLimits: deps.abuseLimits } : {}),
+  });
+  const authenticate = requireAuth(accounts);
+  const bus = deps.bus ?? new InProcessEventBus();
+  app.addHook('onClose', () => bus.close());
+  app.decorateRequest('auth', null);
+
+  const readiness: ReadinessCheck[] = [{ name: 'database', check: () => deps.database.ping() }];
+  const { redis } = deps;
+  if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
+
+  await app.register(operationsRoutes(readiness));
+  await app.register(accountsRoutes(accounts, authenticate));
+  return app;
+}

@@ -1,0 +1,288 @@
+// Reads the environment (and ./.env) once into a typed, validated Config.
+// This is the only module that looks at process.env; a bad value fails with the variable's name.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+
+export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+export interface PeerConfig {
+  name: string;
+  url: string;
+  key: string;
+  previousKeys: string[];
+  compat: boolean;
+  token?: string;
+}
+
+export interface VonageConfig {
+  apiKey: string;
+  apiSecret: string;
+  brand: string;
+  apiUrl?: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  database: DatabaseConfig;
+  redisUrl?: string;
+  /** URL-safe base64 key; undefined means "generate or load data/encryption.key". */
+  encryptionKey?: string;
+  encryptionKeysPrevious: string[];
+  serverName: string;
+  peers: PeerConfig[];
+  federationTimeoutMs: number;
+  federationMaxAgeMs: number;
+  federationGiveUpMs: number;
+  vonage?: VonageConfig;
+  tokenTtlMs: number;
+  eventRetentionMs: number;
+  presenceGraceMs: number;
+  bodyLimit: number;
+  logLevel: string;
+  logFormat: 'json' | 'pretty';
+  trustProxy: boolean;
+  production: boolean;
+  /** Folder for the embedded database and the generated key file. */
+  dataDir: string;
+}
+
+export type Environment = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+    example: string,
+  ) {
+    super(`${variable}: ${problem} (example: ${example})`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const PEER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
+
+/** Environment from the process with ./.env underneath it (the process environment wins). */
+export function readEnvironment(cwd = process.cwd()): Environment {
+  const file = resolve(cwd, '.env');
+  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  return { ...fromFile, ...process.env };
+}
+
+export function parseDuration(text: string, variable: string, example: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) throw new ConfigError(variable, `"${text}" is not a duration (units: ms, s, m, h, d)`, example);
+  return Math.round(Number(match[1]) * DURATION_UNITS[match[2] ?? 's']!);
+}
+
+export function parseSize(text: string, variable: string, example: string): number {
+  const match = /^(\d+)\s*(b|kb|mb)?$/i.exec(text.trim());
+  if (!match) throw new ConfigError(variable, `"${text}" is not a size (units: b, kb, mb)`, example);
+  return Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()]!;
+}
+
+function parseBoolean(text: string, variable: string): boolean {
+  const value = text.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(value)) return false;
+  throw new ConfigError(variable, `"${text}" is not true or false`, `${variable}=true`);
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError('PORT', `"${text}" is not a port number between 0 and 65535`, 'PORT=8000');
+  }
+  return port;
+}
+
+/** A Fernet-format key: URL-safe base64 of exactly 32 bytes. */
+function checkKey(text: string, variable: string): string {
+  const trimmed = text.trim();
+  const bytes = /^[A-Za-z0-9_-]+={0,2}$/.test(trimmed) ? Buffer.from(trimmed, 'base64url') : Buffer.alloc(0);
+  if (bytes.length !== 32) {
+    throw new ConfigError(variable, 'must be 32 bytes in URL-safe base64 (run `realchat keygen`)', `${variable}=${EXAMPLE_KEY}`);
+  }
+  return trimmed;
+}
+
+const EXAMPLE_KEY = 'dGhpcy1pcy1vbmx5LWFuLWV4YW1wbGUta2V5LTMyYj0=';
+
+function parseDatabase(text: string): DatabaseConfig {
+  if (text.startsWith('sqlite:')) {
+    const path = text.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!path) throw new ConfigError('DATABASE_URL', 'the sqlite path is empty', 'DATABASE_URL=sqlite:./data/realchat.db');
+    return { kind: 'sqlite', path };
+  }
+  if (/^postgres(ql)?:\/\//.test(text)) {
+    try {
+      new URL(text);
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'is not a valid URL', 'DATABASE_URL=postgres://user:pass@127.0.0.1:5432/realchat');
+    }
+    return { kind: 'postgres', url: text };
+  }
+  throw new ConfigError('DATABASE_URL', 'must start with sqlite: or postgres://', 'DATABASE_URL=sqlite:./data/realchat.db');
+}
+
+function parseHttpUrl(text: string, variable: string, example: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(variable, `"${text}" is not a URL`, example);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(variable, 'must be an http(s) URL', example);
+  return text.replace(/\/+$/, '');
+}
+
+function parseRedisUrl(text: string): string {
+  if (!/^rediss?:\/\/./.test(text)) throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://', 'REDIS_URL=redis://127.0.0.1:6379');
+  return text;
+}
+
+const PEERS_EXAMPLE = `PEERS=[{"name":"b","url":"http://b.example:8000","key":"${EXAMPLE_KEY}"}]`;
+
+function parsePeerList(text: string, defaultKey: string | undefined, cwd: string): PeerConfig[] {
+  let json = text.trim();
+  if (json.startsWith('@')) {
+    const file = resolve(cwd, json.slice(1));
+    try {
+      json = readFileSync(file, 'utf8');
+    } catch {
+      throw new ConfigError('PEERS', `cannot read the file ${file}`, 'PEERS=@peers.json');
+    }
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new ConfigError('PEERS', 'is not valid JSON', PEERS_EXAMPLE);
+  }
+  if (!Array.isArray(raw)) throw new ConfigError('PEERS', 'must be a JSON array of peers', PEERS_EXAMPLE);
+  const peers = raw.map((entry, index) => parsePeerEntry(entry, index, defaultKey));
+  const names = new Set<string>();
+  for (const peer of peers) {
+    if (names.has(peer.name)) throw new ConfigError('PEERS', `the peer name "${peer.name}" appears twice`, PEERS_EXAMPLE);
+    names.add(peer.name);
+  }
+  return peers;
+}
+
+function parsePeerEntry(entry: unknown, index: number, defaultKey: string | undefined): PeerConfig {
+  const where = `PEERS[${index}]`;
+  if (typeof entry !== 'object' || entry === null) throw new ConfigError('PEERS', `${where} is not an object`, PEERS_EXAMPLE);
+  const peer = entry as Record<string, unknown>;
+  if (typeof peer.name !== 'string' || !PEER_NAME_PATTERN.test(peer.name)) {
+    throw new ConfigError('PEERS', `${where}.name must be letters, digits, dots and dashes`, PEERS_EXAMPLE);
+  }
+  if (typeof peer.url !== 'string') throw new ConfigError('PEERS', `${where}.url is missing`, PEERS_EXAMPLE);
+  const key = peer.key === undefined ? defaultKey : peer.key;
+  if (typeof key !== 'string') throw new ConfigError('PEERS', `${where}.key is missing and ENCRYPTION_KEY is not set`, PEERS_EXAMPLE);
+  const previous = peer.previous_keys ?? [];
+  if (!Array.isArray(previous) || previous.some((k) => typeof k !== 'string')) {
+    throw new ConfigError('PEERS', `${where}.previous_keys must be a list of keys`, PEERS_EXAMPLE);
+  }
+  if (peer.compat !== undefined && typeof peer.compat !== 'boolean') throw new ConfigError('PEERS', `${where}.compat must be true or false`, PEERS_EXAMPLE);
+  if (peer.token !== undefined && typeof peer.token !== 'string') throw new ConfigError('PEERS', `${where}.token must be a string`, PEERS_EXAMPLE);
+  return {
+    name: peer.name,
+    url: parseHttpUrl(peer.url, 'PEERS', PEERS_EXAMPLE),
+    key: checkKey(key, 'PEERS'),
+    previousKeys: (previous as string[]).map((k) => checkKey(k, 'PEERS')),
+    compat: peer.compat === true,
+    ...(typeof peer.token === 'string' ? { token: peer.token } : {}),
+  };
+}
+
+function parsePeers(env: Environment, encryptionKey: string | undefined, cwd: string): PeerConfig[] {
+  if (env.PEERS?.trim()) {
+    if (env.PEER_NAME || env.PEER_URL) throw new ConfigError('PEERS', 'set either PEERS or PEER_NAME/PEER_URL, not both', PEERS_EXAMPLE);
+    return parsePeerList(env.PEERS, encryptionKey, cwd);
+  }
+  if (!env.PEER_NAME && !env.PEER_URL) return [];
+  if (!env.PEER_NAME || !PEER_NAME_PATTERN.test(env.PEER_NAME)) {
+    throw new ConfigError('PEER_NAME', 'must be set with PEER_URL, as letters, digits, dots and dashes', 'PEER_NAME=b');
+  }
+  if (!env.PEER_URL) throw new ConfigError('PEER_URL', 'must be set with PEER_NAME', 'PEER_URL=http://b.example:8000');
+  if (!encryptionKey) throw new ConfigError('ENCRYPTION_KEY', 'must be set when PEER_NAME is (the peer shares this key)', `ENCRYPTION_KEY=${EXAMPLE_KEY}`);
+  return [
+    {
+      name: env.PEER_NAME,
+      url: parseHttpUrl(env.PEER_URL, 'PEER_URL', 'PEER_URL=http://b.example:8000'),
+      key: encryptionKey,
+      previousKeys: [],
+      compat: parseBoolean(env.PEER_COMPAT ?? 'false', 'PEER_COMPAT'),
+      ...(env.PEER_TOKEN ? { token: env.PEER_TOKEN } : {}),
+    },
+  ];
+}
+
+function parseVonage(env: Environment): VonageConfig | undefined {
+  const { VONAGE_API_KEY: apiKey, VONAGE_API_SECRET: apiSecret } = env;
+  if (!apiKey && !apiSecret) return undefined;
+  if (!apiKey) throw new ConfigError('VONAGE_API_KEY', 'must be set with VONAGE_API_SECRET', 'VONAGE_API_KEY=a1b2c3d4');
+  if (!apiSecret) throw new ConfigError('VONAGE_API_SECRET', 'must be set with VONAGE_API_KEY', 'VONAGE_API_SECRET=s3cr3tValue');
+  const brand = env.VONAGE_BRAND_NAME?.trim() || 'RealChat';
+  if (brand.length > 16) throw new ConfigError('VONAGE_BRAND_NAME', 'must be at most 16 characters (Vonage limit)', 'VONAGE_BRAND_NAME=RealChat');
+  const apiUrl = env.VONAGE_API_URL ? parseHttpUrl(env.VONAGE_API_URL, 'VONAGE_API_URL', 'VONAGE_API_URL=https://api.nexmo.com') : undefined;
+  return { apiKey, apiSecret, brand, ...(apiUrl ? { apiUrl } : {}) };
+}
+
+function optional(env: Environment, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+/** Parses and validates every variable; throws ConfigError naming the first bad one. */
+export function loadConfig(env: Environment, cwd = process.cwd()): Config {
+  const production = env.NODE_ENV === 'production';
+  const encryptionKey = optional(env, 'ENCRYPTION_KEY') && checkKey(env.ENCRYPTION_KEY!, 'ENCRYPTION_KEY');
+  if (production && !encryptionKey) {
+    throw new ConfigError('ENCRYPTION_KEY', 'is required when NODE_ENV=production (a generated key file is for development)', `ENCRYPTION_KEY=${EXAMPLE_KEY}`);
+  }
+  const previous = optional(env, 'ENCRYPTION_KEYS_PREVIOUS');
+  const serverName = optional(env, 'SERVER_NAME') ?? 'localhost';
+  if (!PEER_NAME_PATTERN.test(serverName)) throw new ConfigError('SERVER_NAME', 'must be letters, digits, dots and dashes', 'SERVER_NAME=chat.example.org');
+  const logLevel = (optional(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`, 'LOG_LEVEL=info');
+  const logFormat = (optional(env, 'LOG_FORMAT') ?? 'json').toLowerCase();
+  if (logFormat !== 'json' && logFormat !== 'pretty') throw new ConfigError('LOG_FORMAT', 'must be json or pretty', 'LOG_FORMAT=pretty');
+  const bodyLimit = parseSize(optional(env, 'BODY_LIMIT') ?? '64kb', 'BODY_LIMIT', 'BODY_LIMIT=64kb');
+  if (bodyLimit < 1024) throw new ConfigError('BODY_LIMIT', 'must be at least 1kb', 'BODY_LIMIT=64kb');
+  const vonage = parseVonage(env);
+
+  return {
+    port: parsePort(optional(env, 'PORT') ?? '8000'),
+    host: optional(env, 'HOST') ?? '0.0.0.0',
+    database: parseDatabase(optional(env, 'DATABASE_URL') ?? 'sqlite:./data/realchat.db'),
+    ...(optional(env, 'REDIS_URL') ? { redisUrl: parseRedisUrl(env.REDIS_URL!) } : {}),
+    ...(encryptionKey ? { encryptionKey } : {}),
+    encryptionKeysPrevious: previous ? previous.split(',').map((k) => checkKey(k, 'ENCRYPTION_KEYS_PREVIOUS')) : [],
+    serverName,
+    peers: parsePeers(env, encryptionKey || undefined, cwd),
+    federationTimeoutMs: positiveDuration(env, 'FEDERATION_TIMEOUT', '5s'),
+    federationMaxAgeMs: positiveDuration(env, 'FEDERATION_MAX_AGE', '300s'),
+    federationGiveUpMs: positiveDuration(env, 'FEDERATION_GIVE_UP', '24h'),
+    ...(vonage ? { vonage } : {}),
+    tokenTtlMs: positiveDuration(env, 'TOKEN_TTL', '30d'),
+    eventRetentionMs: positiveDuration(env, 'EVENT_RETENTION', '30d'),
+    presenceGraceMs: positiveDuration(env, 'PRESENCE_GRACE', '15s'),
+    bodyLimit,
+    logLevel,
+    logFormat,
+    trustProxy: parseBoolean(env.TRUST_PROXY ?? 'false', 'TRUST_PROXY'),
+    production,
+    dataDir: resolve(cwd, 'data'),
+  };
+}
+
+function positiveDuration(env: Environment, name: string, fallback: string): number {
+  const ms = parseDuration(optional(env, name) ?? fallback, name, `${name}=${fallback}`);
+  if (ms <= 0) throw new ConfigError(name, 'must be greater than zero', `${name}=${fallback}`);
+  return ms;
+}

@@ -1,0 +1,5 @@
+// Every migration, in the order it is applied. A new one goes at the end with the next number.
+import type { Migration } from '../migrate.js';
+import { accountsMigration } from './0001_accounts.js';
+
+export const migrations: Migration[] = [accountsMigration];

@@ -1,0 +1,82 @@
+// Turns every error, ours and Fastify's, into the API's one JSON error shape.
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { HttpError, type FieldErrors } from './errors.js';
+
+interface ValidationIssue {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+const FASTIFY_CODES: Record<string, { status: number; code: string; detail: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'malformed_json', detail: 'The body is not valid JSON.' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'malformed_json', detail: 'The body is empty; send a JSON object.' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', detail: 'Send the body as application/json.' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request', detail: 'The Content-Length does not match the body.' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', detail: 'The body is larger than this server accepts.' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 400, code: 'bad_request', detail: 'The Content-Type header is not valid.' },
+  FST_ERR_BAD_URL: { status: 400, code: 'bad_request', detail: 'The URL is not valid.' },
+  FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'bad_request', detail: 'The request could not be routed.' },
+};
+
+/** DRF-style field errors from Ajv issues: `{"username": ["This field is required."]}`. */
+export function fieldsFromValidation(issues: ValidationIssue[], context?: string): FieldErrors {
+  const fields: FieldErrors = {};
+  for (const issue of issues) {
+    const path = (issue.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
+    const missing = issue.keyword === 'required' ? String(issue.params?.missingProperty ?? issue.params?.requiredProperties ?? '') : '';
+    const field = [path, missing].filter(Boolean).join('.') || context || 'non_field_errors';
+    (fields[field] ??= []).push(describeIssue(issue));
+  }
+  return fields;
+}
+
+function describeIssue(issue: ValidationIssue): string {
+  switch (issue.keyword) {
+    case 'required':
+      return 'This field is required.';
+    case 'additionalProperties':
+      return `Unknown field "${String(issue.params?.additionalProperty ?? '')}".`;
+    case 'type':
+      return `Must be of type ${String(issue.params?.type ?? 'the documented type')}.`;
+    case 'minLength':
+      return `Ensure this field has at least ${String(issue.params?.limit)} characters.`;
+    case 'maxLength':
+      return `Ensure this field has no more than ${String(issue.params?.limit)} characters.`;
+    case 'minimum':
+      return `Ensure this value is greater than or equal to ${String(issue.params?.limit)}.`;
+    case 'maximum':
+      return `Ensure this value is less than or equal to ${String(issue.params?.limit)}.`;
+    default:
+      return issue.message ? `Invalid value: ${issue.message}.` : 'Invalid value.';
+  }
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof HttpError) {
+      return reply.status(error.status).headers(error.headers).send(error.toBody());
+    }
+    if (error.validation) {
+      const context = error.validationContext === 'body' ? undefined : error.validationContext;
+      return reply.status(400).send({
+        detail: 'Invalid input.',
+        code: 'validation_error',
+        fields: fieldsFromValidation(error.validation as ValidationIssue[], context),
+      });
+    }
+    const known = error.code ? FASTIFY_CODES[error.code] : undefined;
+    if (known) return reply.status(known.status).send({ detail: known.detail, code: known.code });
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return reply.status(status).send({ detail: 'The request could not be processed.', code: 'bad_request' });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.status(500).send({ detail: 'Internal server error.', code: 'internal_error' });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    return reply.status(404).send({ detail: `No route for ${request.method} ${request.url.split('?')[0]}.`, code: 'not_found' });
+  });
+}

@@ -1,0 +1,87 @@
+// Fixed-window attempt counters for abuse limits: in memory for one instance, in Redis
+// when several instances must share the count.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export interface WindowCount {
+  count: number;
+  /** Milliseconds until the window resets. */
+  resetInMs: number;
+}
+
+export interface RateLimitStore {
+  /** Adds one attempt to the key's window and returns the new count. */
+  hit(key: string, windowMs: number): Promise<WindowCount>;
+  /** The key's count without adding to it. */
+  peek(key: string): Promise<WindowCount>;
+}
+
+export class MemoryRateLimitStore implements RateLimitStore {
+  private readonly windows = new Map<string, { count: number; resetAt: number }>();
+  private lastSweep = 0;
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  async hit(key: string, windowMs: number): Promise<WindowCount> {
+    const now = this.clock();
+    this.sweep(now, windowMs);
+    let window = this.windows.get(key);
+    if (!window || window.resetAt <= now) {
+      window = { count: 0, resetAt: now + windowMs };
+      this.windows.set(key, window);
+    }
+    window.count += 1;
+    return { count: window.count, resetInMs: window.resetAt - now };
+  }
+
+  async peek(key: string): Promise<WindowCount> {
+    const now = this.clock();
+    const window = this.windows.get(key);
+    if (!window || window.resetAt <= now) return { count: 0, resetInMs: 0 };
+    return { count: window.count, resetInMs: window.resetAt - now };
+  }
+
+  /** Drops ended windows now and then, so keys from a scan of addresses cannot grow memory for ever. */
+  private sweep(now: number, windowMs: number): void {
+    if (now - this.lastSweep < windowMs) return;
+    this.lastSweep = now;
+    for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
+  }
+}
+
+/**
+ * Counts shared by every instance. While Redis is unreachable the counts fall back to this
+ * instance's memory: limits stay on (per instance) and logins keep working.
+ */
+export class RedisRateLimitStore implements RateLimitStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly fallback: RateLimitStore,
+    private readonly logger: Logger,
+    private readonly prefix = 'realchat:ratelimit:',
+  ) {}
+
+  async hit(key: string, windowMs: number): Promise<WindowCount> {
+    const redisKey = this.prefix + key;
+    try {
+      const results = await this.redis.multi().incr(redisKey).pexpire(redisKey, windowMs, 'NX').pttl(redisKey).exec();
+      const count = Number(results?.[0]?.[1] ?? 1);
+      const ttl = Number(results?.[2]?.[1] ?? windowMs);
+      return { count, resetInMs: ttl > 0 ? ttl : windowMs };
+    } catch (error) {
+      this.logger.warn({ err: error }, 'rate limit store unreachable; counting in memory');
+      return this.fallback.hit(key, windowMs);
+    }
+  }
+
+  async peek(key: string): Promise<WindowCount> {
+    const redisKey = this.prefix + key;
+    try {
+      const [count, ttl] = await Promise.all([this.redis.get(redisKey), this.redis.pttl(redisKey)]);
+      return { count: Number(count ?? 0), resetInMs: Math.max(0, ttl) };
+    } catch (error) {
+      this.logger.warn({ err: error }, 'rate limit store unreachable; counting in memory');
+      return this.fallback.peek(key);
+    }
+  }
+}

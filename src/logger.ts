@@ -1,0 +1,32 @@
+// The process's pino logger. Secrets are removed by configuration, not by care at each call.
+import { pino, type Logger } from 'pino';
+
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-realchat-signature"]',
+  'headers.authorization',
+  '*.password',
+  '*.current_password',
+  '*.token',
+  '*.key',
+  '*.secret',
+  '*.apiSecret',
+  '*.api_secret',
+  '*.encryptionKey',
+  '*.message',
+  'password',
+  'token',
+];
+
+export function createLogger(options: { level: string; format: 'json' | 'pretty' }, destination?: NodeJS.WritableStream): Logger {
+  const base = {
+    level: options.level,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  };
+  if (destination) return pino(base, destination as pino.DestinationStream);
+  if (options.format === 'pretty') {
+    return pino({ ...base, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  }
+  return pino(base);
+}

@@ -1,0 +1,64 @@
+// Opens what the app depends on (database, Redis, key), migrates, builds the app and listens.
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AbuseLimits } from './accounts/service.js';
+import { buildApp } from './app.js';
+import type { Config } from './config.js';
+import { openDatabase } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { resolveEncryptionKey } from './encryption-key.js';
+import { createLogger } from './logger.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  /** http://host:port as actually bound (port 0 picks a free one). */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface ServerOptions {
+  logger?: Logger;
+  clock?: () => number;
+  abuseLimits?: AbuseLimits;
+}
+
+export function connectRedis(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: (attempt) => Math.min(attempt * 200, 2000) });
+  // ioredis reconnects by itself; an unhandled 'error' event would crash the process instead.
+  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+  return redis;
+}
+
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const encryptionKey = resolveEncryptionKey(config, logger);
+  const database = openDatabase(config.database);
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
+  try {
+    const applied = await migrateToLatest(database);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    const app = await buildApp(config, {
+      database,
+      logger,
+      encryptionKey,
+      ...(redis ? { redis } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.abuseLimits ? { abuseLimits: options.abuseLimits } : {}),
+    });
+    // Registered last, so it runs after every feature's own onClose (Fastify runs them in reverse).
+    app.addHook('onClose', async () => {
+      redis?.disconnect();
+      await database.close();
+    });
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    return { app, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, close: () => app.close() };
+  } catch (error) {
+    redis?.disconnect();
+    await database.close();
+    throw error;
+  }
+}
