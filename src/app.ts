@@ -42,6 +42,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   });
   registerErrorHandling(app);
+  // The API speaks JSON (and forms, for the original's clients); plain text is a 415.
+  app.removeContentTypeParser('text/plain');
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -1,0 +1,103 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bareEnvironment, runCli, startServe } from '../helpers/cli.js';
+import { describeEachDatabase, createPostgresSchema } from '../helpers/databases.js';
+import { call } from '../helpers/http.js';
+import { freePort } from '../helpers/ports.js';
+
+const folders: string[] = [];
+function emptyFolder(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'realchat-cli-'));
+  folders.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('realchat serve, as the README promises', () => {
+  it('starts with no configuration, generates a key once, and keeps users and key across a restart', async () => {
+    const dir = emptyFolder();
+    const port = await freePort();
+    // The only setting is the port, from a .env file, so the test does not take port 8000.
+    writeFileSync(join(dir, '.env'), `PORT=${port}\nHOST=127.0.0.1\n`);
+    const first = await startServe({ cwd: dir, env: bareEnvironment(), port });
+    const keyFile = join(dir, 'data', 'encryption.key');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(first.output()).toContain('generated a key');
+    const key = readFileSync(keyFile, 'utf8');
+
+    const registered = await call(first.url, 'POST', '/accounts/register/', { username: 'alice', email: 'alice@example.org', password: 'a long and quiet river' });
+    expect(registered.status).toBe(201);
+    const login = await call(first.url, 'POST', '/accounts/login/', { username: 'alice', password: 'a long and quiet river' });
+    expect(login.status).toBe(200);
+    expect((await call(first.url, 'GET', '/accounts/me/', undefined, { token: login.body.token })).body.username).toBe('alice');
+    expect(await first.stop('SIGTERM')).toBe(0);
+
+    const second = await startServe({ cwd: dir, env: bareEnvironment(), port });
+    try {
+      expect(second.output()).not.toContain('generated a key');
+      expect(readFileSync(keyFile, 'utf8')).toBe(key);
+      expect((await call(second.url, 'GET', '/accounts/me/', undefined, { token: login.body.token })).status).toBe(200);
+      expect((await call(second.url, 'POST', '/accounts/login/', { username: 'alice', password: 'a long and quiet river' })).status).toBe(200);
+    } finally {
+      expect(await second.stop('SIGINT')).toBe(0);
+    }
+  });
+
+  it('refuses a production start without ENCRYPTION_KEY, naming the variable', async () => {
+    const result = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ NODE_ENV: 'production' }) });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('ENCRYPTION_KEY');
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('stops on a bad value with one line naming the variable and an example', async () => {
+    const result = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: 'eighty' }) });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toMatch(/^realchat: configuration error: PORT: .*example: PORT=8000/);
+  });
+});
+
+describe('realchat commands', () => {
+  it('prints help and the version', async () => {
+    const help = await runCli(['--help'], { cwd: emptyFolder() });
+    expect(help.code).toBe(0);
+    for (const command of ['serve', 'migrate', 'keygen']) expect(help.stdout).toContain(command);
+    const version = await runCli(['--version'], { cwd: emptyFolder() });
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('prints a new 32-byte key with keygen', async () => {
+    const result = await runCli(['keygen'], { cwd: emptyFolder() });
+    const key = result.stdout.trim();
+    expect(Buffer.from(key, 'base64url')).toHaveLength(32);
+    expect((await runCli(['keygen'], { cwd: emptyFolder() })).stdout.trim()).not.toBe(key);
+  });
+
+  it('refuses an unknown command', async () => {
+    const result = await runCli(['frobnicate'], { cwd: emptyFolder() });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unknown command');
+  });
+});
+
+describeEachDatabase('realchat migrate', (database) => {
+  it('is safe to run twice and from several processes at once', async () => {
+    const dir = emptyFolder();
+    const postgres = database === 'postgres' ? await createPostgresSchema() : undefined;
+    const env = bareEnvironment({ DATABASE_URL: postgres?.url ?? `sqlite:${join(dir, 'db.sqlite')}` });
+    try {
+      const together = await Promise.all([1, 2, 3].map(() => runCli(['migrate'], { cwd: dir, env })));
+      for (const result of together) expect(result.code, result.stderr).toBe(0);
+      expect(together.filter((r) => r.stdout.startsWith('Applied')).length).toBe(1);
+      const again = await runCli(['migrate'], { cwd: dir, env });
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain('up to date');
+    } finally {
+      await postgres?.drop();
+    }
+  });
+});

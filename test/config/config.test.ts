@@ -1,0 +1,105 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const KEY = 'q0xk8bAeN0Bn2H1Bq3Z1mWbRrjhd0qA6kVh3cFZp8cE=';
+
+function failure(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env, tmpdir());
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({}, '/srv/realchat');
+    expect(config).toMatchObject({
+      port: 8000,
+      host: '0.0.0.0',
+      database: { kind: 'sqlite', path: './data/realchat.db' },
+      serverName: 'localhost',
+      peers: [],
+      federationTimeoutMs: 5000,
+      federationMaxAgeMs: 300_000,
+      federationGiveUpMs: 86_400_000,
+      tokenTtlMs: 30 * 86_400_000,
+      eventRetentionMs: 30 * 86_400_000,
+      presenceGraceMs: 15_000,
+      bodyLimit: 64 * 1024,
+      logLevel: 'info',
+      logFormat: 'json',
+      trustProxy: false,
+      production: false,
+      dataDir: '/srv/realchat/data',
+    });
+    expect(config.encryptionKey).toBeUndefined();
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.vonage).toBeUndefined();
+  });
+
+  it('reads durations, sizes, PostgreSQL and Redis URLs', () => {
+    const config = loadConfig(
+      { TOKEN_TTL: '2h', FEDERATION_TIMEOUT: '1500ms', BODY_LIMIT: '1mb', DATABASE_URL: 'postgres://u@h/db', REDIS_URL: 'redis://127.0.0.1:6379', TRUST_PROXY: 'true' },
+      tmpdir(),
+    );
+    expect(config.tokenTtlMs).toBe(7_200_000);
+    expect(config.federationTimeoutMs).toBe(1500);
+    expect(config.bodyLimit).toBe(1024 * 1024);
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://u@h/db' });
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.trustProxy).toBe(true);
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT', 'PORT=8000'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL', 'DATABASE_URL=sqlite:'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL', 'REDIS_URL=redis://'],
+    [{ ENCRYPTION_KEY: 'too-short' }, 'ENCRYPTION_KEY', 'ENCRYPTION_KEY='],
+    [{ ENCRYPTION_KEYS_PREVIOUS: `${KEY},nope` }, 'ENCRYPTION_KEYS_PREVIOUS', 'ENCRYPTION_KEYS_PREVIOUS='],
+    [{ TOKEN_TTL: 'forever' }, 'TOKEN_TTL', 'TOKEN_TTL=30d'],
+    [{ FEDERATION_GIVE_UP: '0s' }, 'FEDERATION_GIVE_UP', 'FEDERATION_GIVE_UP=24h'],
+    [{ BODY_LIMIT: 'huge' }, 'BODY_LIMIT', 'BODY_LIMIT=64kb'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'LOG_LEVEL=info'],
+    [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY', 'TRUST_PROXY=true'],
+    [{ PEER_NAME: 'b' }, 'PEER_URL', 'PEER_URL=http'],
+    [{ PEER_NAME: 'b', PEER_URL: 'http://b:8000' }, 'ENCRYPTION_KEY', 'ENCRYPTION_KEY='],
+    [{ PEERS: 'not json' }, 'PEERS', 'PEERS=['],
+    [{ PEERS: '[{"name":"b"}]', ENCRYPTION_KEY: KEY }, 'PEERS', 'PEERS=['],
+    [{ PEERS: '[{"name":"b","url":"ftp://b","key":"' + KEY + '"}]' }, 'PEERS', 'PEERS=['],
+    [{ VONAGE_API_KEY: 'abc' }, 'VONAGE_API_SECRET', 'VONAGE_API_SECRET='],
+    [{ NODE_ENV: 'production' }, 'ENCRYPTION_KEY', 'ENCRYPTION_KEY='],
+  ])('names the bad variable in %o', (env, variable, example) => {
+    const error = failure(env as Record<string, string>);
+    expect(error.variable).toBe(variable);
+    expect(error.message.startsWith(`${variable}: `)).toBe(true);
+    expect(error.message).toContain(`example: ${example}`);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('configures one peer the original way, keyed by ENCRYPTION_KEY', () => {
+    const config = loadConfig({ ENCRYPTION_KEY: KEY, PEER_NAME: 'b', PEER_URL: 'http://b.example:8000/', PEER_COMPAT: 'true', PEER_TOKEN: 'abc' }, tmpdir());
+    expect(config.peers).toEqual([{ name: 'b', url: 'http://b.example:8000', key: KEY, previousKeys: [], compat: true, token: 'abc' }]);
+  });
+
+  it('reads PEERS from a file with @', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'realchat-config-'));
+    writeFileSync(join(dir, 'peers.json'), JSON.stringify([{ name: 'c', url: 'https://c.example', key: KEY, previous_keys: [KEY] }]));
+    const config = loadConfig({ PEERS: '@peers.json' }, dir);
+    expect(config.peers).toEqual([{ name: 'c', url: 'https://c.example', key: KEY, previousKeys: [KEY], compat: false }]);
+  });
+
+  it('reads ./.env under the process environment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'realchat-config-'));
+    writeFileSync(join(dir, '.env'), 'PORT=9001\nSERVER_NAME=from-file\n');
+    const { readEnvironment } = await import('../../src/config.js');
+    const env = readEnvironment(dir);
+    expect(env.PORT).toBe(process.env.PORT ?? '9001');
+    expect(loadConfig({ ...env, SERVER_NAME: 'from-env' }, dir).serverName).toBe('from-env');
+  });
+});

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { call } from '../helpers/http.js';
+
+describe('the one JSON error shape', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ env: { BODY_LIMIT: '2kb' } });
+  });
+  afterAll(() => app.destroy());
+
+  it('answers an unknown route with 404 not_found', async () => {
+    const response = await call(app.url, 'GET', '/no/such/route/');
+    expect(response.status).toBe(404);
+    expect(response.body).toMatchObject({ code: 'not_found' });
+    expect(typeof response.body.detail).toBe('string');
+  });
+
+  it('answers bad JSON with 400 malformed_json', async () => {
+    const response = await call(app.url, 'POST', '/accounts/login/', undefined, { raw: '{"username": ', headers: { 'content-type': 'application/json' } });
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('malformed_json');
+  });
+
+  it('answers a wrong content type with 415 unsupported_media_type', async () => {
+    const response = await call(app.url, 'POST', '/accounts/login/', undefined, { raw: 'hello', headers: { 'content-type': 'text/plain' } });
+    expect(response.status).toBe(415);
+    expect(response.body.code).toBe('unsupported_media_type');
+  });
+
+  it('answers a body over BODY_LIMIT with 413 payload_too_large', async () => {
+    const response = await call(app.url, 'POST', '/accounts/login/', { username: 'x', password: 'y'.repeat(4000) });
+    expect(response.status).toBe(413);
+    expect(response.body.code).toBe('payload_too_large');
+  });
+
+  it('answers a schema failure with 400 validation_error and fields', async () => {
+    const response = await call(app.url, 'POST', '/accounts/login/', { username: 42 });
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_error');
+    expect(response.body.fields.password).toEqual(['This field is required.']);
+  });
+
+  it('answers a JSON body that is not an object with 400', async () => {
+    const response = await call(app.url, 'POST', '/accounts/login/', undefined, { raw: '[1,2]', headers: { 'content-type': 'application/json' } });
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_error');
+  });
+});
+
+describe('operations', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app.destroy());
+
+  it('serves /healthz and /readyz', async () => {
+    expect((await call(app.url, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
+    const ready = await call(app.url, 'GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks.database).toBe('ok');
+  });
+
+  it('serves the OpenAPI document and the docs page', async () => {
+    const spec = await call(app.url, 'GET', '/openapi.json');
+    expect(spec.status).toBe(200);
+    expect(spec.body.openapi).toMatch(/^3\./);
+    expect(Object.keys(spec.body.paths)).toContain('/accounts/register/');
+    const docs = await fetch(`${app.url}/docs/`);
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain('swagger');
+  });
+
+  it('returns a request id on every answer', async () => {
+    const response = await call(app.url, 'GET', '/healthz');
+    expect(response.headers.get('x-request-id')).toMatch(/[0-9a-f-]{36}/);
+  });
+});
