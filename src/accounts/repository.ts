@@ -139,12 +139,16 @@ export class AccountsRepository {
     return row.id;
   }
 
-  async findToken(tokenHash: string) {
-    return this.db
-      .selectFrom('tokens')
-      .select(['id', 'user_id as userId', 'expires_at as expiresAt', 'last_used_at as lastUsedAt'])
-      .where('token_hash', '=', tokenHash)
+  /** The token and its user in one query: this runs on every authenticated request. */
+  async findTokenWithUser(tokenHash: string) {
+    const row = await this.selectUsers()
+      .innerJoin('tokens', 'tokens.user_id', 'users.id')
+      .select(['tokens.id as tokenId', 'tokens.expires_at as expiresAt', 'tokens.last_used_at as lastUsedAt'])
+      .where('tokens.token_hash', '=', tokenHash)
       .executeTakeFirst();
+    if (!row) return undefined;
+    const { tokenId, expiresAt, lastUsedAt, ...user } = row;
+    return { tokenId, expiresAt, lastUsedAt, user: AccountsRepository.toRecord(user) };
   }
 
   async touchToken(tokenId: number, now: number, expiresAt: number): Promise<void> {

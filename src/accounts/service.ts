@@ -68,6 +68,9 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** Which of a user's tokens stopped being valid: one by id (logout), or all but one (password change). */
+export type TokenRevocation = { tokenId: number } | { allExcept: number };
+
 export interface AccountsServiceOptions {
   repository: AccountsRepository;
   limits: RateLimitStore;
@@ -75,7 +78,7 @@ export interface AccountsServiceOptions {
   tokenTtlMs: number;
   clock?: () => number;
   /** Told which tokens stopped being valid, so live connections opened with them can close. */
-  onTokensRevoked?: (userId: number, keepTokenId?: number) => void;
+  onTokensRevoked?: (userId: number, revocation: TokenRevocation) => void;
 }
 
 export class AccountsService {
@@ -85,7 +88,7 @@ export class AccountsService {
   private readonly tokenTtlMs: number;
   private readonly clock: () => number;
   private readonly decoyHash: Promise<string>;
-  onTokensRevoked: (userId: number, keepTokenId?: number) => void;
+  onTokensRevoked: (userId: number, revocation: TokenRevocation) => void;
 
   constructor(options: AccountsServiceOptions) {
     this.repository = options.repository;
@@ -149,23 +152,22 @@ export class AccountsService {
 
   async logout(tokenId: number, userId: number): Promise<void> {
     await this.repository.deleteToken(tokenId);
-    this.onTokensRevoked(userId);
+    this.onTokensRevoked(userId, { tokenId });
   }
 
   /** Resolves a raw token to its user, sliding its expiry; undefined when unknown or expired. */
   async authenticate(rawToken: string): Promise<AuthenticatedUser | undefined> {
-    const token = await this.repository.findToken(hashToken(rawToken));
+    const found = await this.repository.findTokenWithUser(hashToken(rawToken));
     const now = this.clock();
-    if (!token) return undefined;
-    if (token.expiresAt <= now) {
-      await this.repository.deleteToken(token.id);
+    if (!found) return undefined;
+    if (found.expiresAt <= now) {
+      await this.repository.deleteToken(found.tokenId);
       return undefined;
     }
-    if (now - token.lastUsedAt >= TOKEN_TOUCH_INTERVAL_MS) {
-      await this.repository.touchToken(token.id, now, now + this.tokenTtlMs);
+    if (now - found.lastUsedAt >= TOKEN_TOUCH_INTERVAL_MS) {
+      await this.repository.touchToken(found.tokenId, now, now + this.tokenTtlMs);
     }
-    const user = await this.repository.findById(token.userId);
-    return user && { user, tokenId: token.id };
+    return { user: found.user, tokenId: found.tokenId };
   }
 
   async getUser(userId: number): Promise<UserRecord | undefined> {
@@ -199,7 +201,7 @@ export class AccountsService {
     }
     if (changes.password !== undefined) {
       await this.repository.updatePassword(user.id, await hashPassword(changes.password), current.tokenId);
-      this.onTokensRevoked(user.id, current.tokenId);
+      this.onTokensRevoked(user.id, { allExcept: current.tokenId });
     }
     return (await this.repository.findById(user.id))!;
   }
