@@ -17,6 +17,8 @@ import { registerErrorHandling } from './http/error-handler.js';
 import { operationsRoutes, type ReadinessCheck } from './http/operations.js';
 import { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limiter.js';
 import { InProcessEventBus, type EventBus } from './realtime/bus.js';
+import { RealtimeGateway, type GatewayLimits } from './realtime/gateway.js';
+import { RedisEventBus } from './realtime/redis-bus.js';
 
 export interface AppDependencies {
   database: Database;
@@ -26,8 +28,10 @@ export interface AppDependencies {
   redis?: Redis;
   clock?: () => number;
   abuseLimits?: AbuseLimits;
-  /** Real-time events; in process unless the caller passes a shared one. */
+  /** Real-time events; over Redis when `redis` is given, else in process, unless the caller passes one. */
   bus?: EventBus;
+  /** WebSocket limits (auth deadline, heartbeat, buffers, per-user cap); tests shorten them. */
+  realtimeLimits?: Partial<GatewayLimits>;
 }
 
 export async function buildApp(config: Config, deps: AppDependencies): Promise<FastifyInstance> {
@@ -67,15 +71,17 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     ...(deps.abuseLimits ? { abuseLimits: deps.abuseLimits } : {}),
   });
   const authenticate = requireAuth(accounts);
-  const bus = deps.bus ?? new InProcessEventBus();
-  app.addHook('onClose', () => bus.close());
+  const bus = deps.bus ?? (deps.redis ? new RedisEventBus({ publisher: deps.redis, logger: deps.logger }) : new InProcessEventBus());
+  if (!deps.bus) app.addHook('onClose', () => bus.close());
+  accounts.onTokensRevoked = (userId, revocation) => void bus.publishRevocation(userId, revocation);
+  const gateway = new RealtimeGateway({ accounts, bus, logger: deps.logger, ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}) });
   app.decorateRequest('auth', null);
 
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => deps.database.ping() }];
-  const { redis } = deps;
-  if (redis) readiness.push({ name: 'redis', check: async () => void (await redis.ping()) });
+  if (deps.redis) readiness.push({ name: 'redis', check: () => bus.check() });
 
   await app.register(operationsRoutes(readiness));
   await app.register(accountsRoutes(accounts, authenticate));
+  await app.register(gateway.plugin());
   return app;
 }

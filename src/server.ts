@@ -7,6 +7,8 @@ import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import type { EventBus } from './realtime/bus.js';
+import type { GatewayLimits } from './realtime/gateway.js';
 import { resolveEncryptionKey } from './encryption-key.js';
 import { createLogger } from './logger.js';
 
@@ -21,6 +23,9 @@ export interface ServerOptions {
   logger?: Logger;
   clock?: () => number;
   abuseLimits?: AbuseLimits;
+  realtimeLimits?: Partial<GatewayLimits>;
+  /** A bus shared with the caller (tests publish on it); by default one is made from REDIS_URL. */
+  bus?: EventBus;
 }
 
 export function connectRedis(url: string, logger: Logger): Redis {
@@ -45,6 +50,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       ...(redis ? { redis } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.abuseLimits ? { abuseLimits: options.abuseLimits } : {}),
+      ...(options.realtimeLimits ? { realtimeLimits: options.realtimeLimits } : {}),
+      ...(options.bus ? { bus: options.bus } : {}),
     });
     // Registered last, so it runs after every feature's own onClose (Fastify runs them in reverse).
     app.addHook('onClose', async () => {

@@ -1,6 +1,7 @@
 // The event bus that carries real-time events to the users they concern, whichever instance
 // holds their sockets. In process by default; Redis pub/sub when several instances share users.
 import { EventEmitter } from 'node:events';
+import type { TokenRevocation } from '../accounts/service.js';
 
 /** An event as a client receives it on its socket (`{"type": "message", ...}`). */
 export interface RealtimeEvent {
@@ -9,14 +10,26 @@ export interface RealtimeEvent {
 }
 
 export type EventListener = (userId: number, event: RealtimeEvent) => void;
+export type RevocationListener = (userId: number, revocation: TokenRevocation) => void;
 
 export interface EventBus {
-  /** Delivers the event to every live connection of the user, on any instance. */
+  /** Delivers the event to every live connection of the user, on any instance. Never rejects. */
   publish(userId: number, event: RealtimeEvent): Promise<void>;
   subscribe(listener: EventListener): () => void;
+  /** Tells every instance that some of the user's tokens were revoked. Never rejects. */
+  publishRevocation(userId: number, revocation: TokenRevocation): Promise<void>;
+  subscribeRevocations(listener: RevocationListener): () => void;
+  /**
+   * Called when events from other instances may have been missed (the shared channel came
+   * back after an outage), so live connections can be told to catch up.
+   */
+  onGap(listener: () => void): () => void;
+  /** Throws when the bus cannot carry events between instances right now (for /readyz). */
+  check(): Promise<void>;
   close(): Promise<void>;
 }
 
+/** One process: events go straight from publish to the listeners. */
 export class InProcessEventBus implements EventBus {
   private readonly emitter = new EventEmitter();
 
@@ -33,6 +46,27 @@ export class InProcessEventBus implements EventBus {
     this.emitter.on('event', listener);
     return () => this.emitter.off('event', listener);
   }
+
+  async publishRevocation(userId: number, revocation: TokenRevocation): Promise<void> {
+    this.emitter.emit('revocation', userId, revocation);
+  }
+
+  subscribeRevocations(listener: RevocationListener): () => void {
+    this.emitter.on('revocation', listener);
+    return () => this.emitter.off('revocation', listener);
+  }
+
+  onGap(listener: () => void): () => void {
+    this.emitter.on('gap', listener);
+    return () => this.emitter.off('gap', listener);
+  }
+
+  /** Tells the gap listeners that events may have been missed (used by the Redis bus). */
+  protected emitGap(): void {
+    this.emitter.emit('gap');
+  }
+
+  async check(): Promise<void> {}
 
   async close(): Promise<void> {
     this.emitter.removeAllListeners();
