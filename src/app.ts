@@ -14,6 +14,7 @@ import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { requireAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { AppMetrics } from './http/metrics.js';
 import { operationsRoutes, type ReadinessCheck } from './http/operations.js';
 import { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limiter.js';
 import { InProcessEventBus, type EventBus } from './realtime/bus.js';
@@ -75,6 +76,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   if (!deps.bus) app.addHook('onClose', () => bus.close());
   accounts.onTokensRevoked = (userId, revocation) => void bus.publishRevocation(userId, revocation);
   const gateway = new RealtimeGateway({ accounts, bus, logger: deps.logger, ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}) });
+  const metrics = new AppMetrics({ openWebSockets: () => gateway.openConnections });
+  metrics.install(app);
   app.decorateRequest('auth', null);
 
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => deps.database.ping() }];

@@ -11,6 +11,7 @@ import type { EventBus } from './realtime/bus.js';
 import type { GatewayLimits } from './realtime/gateway.js';
 import { resolveEncryptionKey } from './encryption-key.js';
 import { createLogger } from './logger.js';
+import type { SmsVerifier } from './sms/provider.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -23,6 +24,8 @@ export interface ServerOptions {
   logger?: Logger;
   clock?: () => number;
   abuseLimits?: AbuseLimits;
+  /** Replaces the SMS provider chosen from the configuration (tests shorten its timeout). */
+  smsVerifier?: SmsVerifier;
   realtimeLimits?: Partial<GatewayLimits>;
   /** A bus shared with the caller (tests publish on it); by default one is made from REDIS_URL. */
   bus?: EventBus;
@@ -50,6 +53,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       ...(redis ? { redis } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.abuseLimits ? { abuseLimits: options.abuseLimits } : {}),
+      ...(options.smsVerifier ? { smsVerifier: options.smsVerifier } : {}),
       ...(options.realtimeLimits ? { realtimeLimits: options.realtimeLimits } : {}),
       ...(options.bus ? { bus: options.bus } : {}),
     });

@@ -28,6 +28,18 @@ export interface TokensTable {
   last_used_at: number;
 }
 
+/** One verification per user; `request_id` is null while its start is in flight. */
+export interface PhoneVerificationsTable {
+  user_id: number;
+  attempt: string;
+  phone_number: string;
+  provider: string;
+  request_id: string | null;
+  started_at: number;
+  expires_at: number;
+  wrong_codes: number;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: number;
@@ -37,5 +49,6 @@ export interface Tables {
   users: UsersTable;
   profiles: ProfilesTable;
   tokens: TokensTable;
+  phone_verifications: PhoneVerificationsTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -195,6 +195,9 @@ describeEachDatabase('real time over /ws', (database) => {
       await bus.publish(alice.id, event);
       if (published % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
+    // The server let go of the socket while the client was still not reading.
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(/^realchat_websocket_connections 0$/m);
     rawSocket.resume();
     expect(await closedWithin(slow)).toMatchObject({ code: 1013 });
     expect(slow.received.length).toBeLessThan(published);

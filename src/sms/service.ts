@@ -1,0 +1,269 @@
+// Phone verification rules: which number a code proves, when a code is sent again or reused, how
+// many tries a code gets, and what a provider failure leaves behind (nothing).
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AccountsService } from '../accounts/service.js';
+import { BadRequest, Conflict, HttpError, RateLimited } from '../http/errors.js';
+import type { RateLimitStore } from '../limits/rate-limiter.js';
+import { assertE164, isWellFormedCode, verificationCodeLength, VerificationInProgress, type SmsVerifier } from './provider.js';
+import type { PhoneVerification, PhoneVerificationRepository } from './repository.js';
+
+/** Codes sent to one phone number, and for one user, per window: each SMS costs money. */
+export const STARTS_PER_NUMBER = 5;
+export const STARTS_PER_USER = 5;
+export const START_WINDOW_MS = 60 * 60_000;
+/** Wrong codes after which a verification is void (Vonage itself allows a few more). */
+export const MAX_WRONG_CODES = 3;
+/** How long both providers keep a code: Vonage's channel_timeout and LogVerifier's default. */
+export const CODE_LIFETIME_MS = 5 * 60_000;
+/** A start repeated sooner than this answers with the code already sent (double clicks, retries). */
+export const RESEND_INTERVAL_MS = 30_000;
+/** How long a start in flight holds its claim; far above the provider timeouts, so only a crash lets it lapse. */
+const START_CLAIM_MS = 60_000;
+
+type PendingVerification = PhoneVerification & { requestId: string };
+
+/** A wrong code while the verification stays open. */
+export class InvalidCode extends HttpError {
+  constructor(attemptsLeft: number) {
+    const attempts = attemptsLeft === 1 ? '1 attempt' : `${attemptsLeft} attempts`;
+    super(400, 'invalid_code', `The code is not correct. ${attempts} left.`, undefined, {}, { attempts_left: attemptsLeft });
+  }
+}
+
+export interface PhoneVerificationServiceOptions {
+  repository: PhoneVerificationRepository;
+  accounts: AccountsService;
+  sms: SmsVerifier;
+  limits: RateLimitStore;
+  logger: Logger;
+  clock?: () => number;
+}
+
+export class PhoneVerificationService {
+  readonly #repository: PhoneVerificationRepository;
+  readonly #accounts: AccountsService;
+  readonly #sms: SmsVerifier;
+  readonly #limits: RateLimitStore;
+  readonly #logger: Logger;
+  readonly #clock: () => number;
+  /** One start or check at a time per user in this process; the database arbitrates between processes. */
+  readonly #queues = new Map<number, Promise<void>>();
+
+  constructor(options: PhoneVerificationServiceOptions) {
+    this.#repository = options.repository;
+    this.#accounts = options.accounts;
+    this.#sms = options.sms;
+    this.#limits = options.limits;
+    this.#logger = options.logger.child({ sms_provider: options.sms.name });
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** Sends a code to the profile's phone number, or answers with the one sent moments ago. */
+  start(userId: number): Promise<{ requestId: string }> {
+    return this.#oneAtATime(userId, () => this.#start(userId));
+  }
+
+  /** Checks a code against the user's pending verification and marks the number verified. */
+  check(userId: number, code: string): Promise<void> {
+    return this.#oneAtATime(userId, () => this.#check(userId, code));
+  }
+
+  async #start(userId: number): Promise<{ requestId: string }> {
+    const user = await this.#accounts.getUser(userId);
+    const phoneNumber = user?.phoneNumber;
+    if (!user || !phoneNumber) {
+      throw new BadRequest('no_phone_number', 'Your profile has no phone number. Add one with PATCH /accounts/me/ first.');
+    }
+    if (user.phoneVerified) throw alreadyVerified();
+    assertE164(phoneNumber);
+
+    const now = this.#clock();
+    const current = await this.#repository.find(userId);
+    if (current && current.requestId === null && current.expiresAt > now) throw startInFlight();
+    const live = current && this.#isLive(current, now) ? current : undefined;
+    if (live && live.phoneNumber === phoneNumber && now - live.startedAt < RESEND_INTERVAL_MS) {
+      this.#logger.info({ user_id: userId, request_id: live.requestId }, 'phone verification: the code just sent is reused');
+      return { requestId: live.requestId };
+    }
+    await this.#refuseWhenOverStartLimits(userId, phoneNumber);
+
+    const claim: PhoneVerification = {
+      userId,
+      attempt: randomUUID(),
+      phoneNumber,
+      provider: this.#sms.name,
+      requestId: null,
+      startedAt: now,
+      expiresAt: now + START_CLAIM_MS,
+      wrongCodes: 0,
+    };
+    const claimed = current ? await this.#repository.replace(current.attempt, claim) : await this.#repository.insert(claim);
+    if (!claimed) throw startInFlight();
+    try {
+      // One verification per user: the previous code stops working before a new one is sent.
+      if (live && !(await this.#cancelQuietly(live.requestId)) && live.phoneNumber === phoneNumber) {
+        // The code already sent still works; keeping it beats leaving the user with none.
+        await this.#repository.replace(claim.attempt, live);
+        return { requestId: live.requestId };
+      }
+      const requestId = await this.#send(userId, phoneNumber);
+      const sentAt = this.#clock();
+      const sent = { ...claim, requestId, startedAt: sentAt, expiresAt: sentAt + CODE_LIFETIME_MS };
+      if (!(await this.#repository.replace(claim.attempt, sent))) {
+        // Our claim lapsed and another start took over: that one's code is the one to keep.
+        await this.#cancelQuietly(requestId);
+        throw startInFlight();
+      }
+      await Promise.all([this.#limits.hit(userKey(userId), START_WINDOW_MS), this.#limits.hit(numberKey(phoneNumber), START_WINDOW_MS)]);
+      this.#logger.info({ user_id: userId, request_id: requestId }, 'phone verification: code sent');
+      return { requestId };
+    } catch (error) {
+      // Nothing half done stays behind: without a sent code there is no pending verification.
+      await this.#repository.delete(userId, claim.attempt);
+      throw error;
+    }
+  }
+
+  async #check(userId: number, code: string): Promise<void> {
+    const user = await this.#accounts.getUser(userId);
+    const current = await this.#repository.find(userId);
+    if (!user || !current || current.requestId === null) {
+      if (user?.phoneVerified) throw alreadyVerified();
+      throw new BadRequest('no_pending_verification', 'No code is waiting to be checked. Request one with POST /accounts/phone/verify/.');
+    }
+    if (!this.#isLive(current, this.#clock())) {
+      await this.#repository.delete(userId, current.attempt);
+      throw expired();
+    }
+    if (current.phoneNumber !== user.phoneNumber) {
+      await this.#void(current, 'the phone number changed');
+      throw numberChanged();
+    }
+    // A code of the wrong shape cannot match, so it costs none of the user's tries.
+    if (!isWellFormedCode(code)) throw new BadRequest('invalid_code', `Enter the ${verificationCodeLength} digits of the code sent by SMS.`);
+
+    const outcome = await this.#sms.check(current.requestId, code);
+    switch (outcome) {
+      case 'verified':
+        await this.#repository.delete(userId, current.attempt);
+        if (!(await this.#accounts.markPhoneVerified(userId, current.phoneNumber))) throw numberChanged();
+        this.#logger.info({ user_id: userId, request_id: current.requestId }, 'phone verification: number verified');
+        return;
+      case 'invalid_code': {
+        const wrongCodes = await this.#repository.addWrongCode(userId, current.attempt);
+        if (wrongCodes === undefined) throw new BadRequest('invalid_code', 'The code is not correct.');
+        if (wrongCodes < MAX_WRONG_CODES) throw new InvalidCode(MAX_WRONG_CODES - wrongCodes);
+        await this.#void(current, 'too many wrong codes');
+        throw await this.#tooManyWrongCodes(userId, current.phoneNumber);
+      }
+      case 'too_many_attempts':
+        await this.#repository.delete(userId, current.attempt);
+        this.#logger.info({ user_id: userId, request_id: current.requestId }, 'phone verification: the provider ended it after wrong codes');
+        throw await this.#tooManyWrongCodes(userId, current.phoneNumber);
+      case 'expired':
+        await this.#repository.delete(userId, current.attempt);
+        throw expired();
+    }
+  }
+
+  /** Starts at the provider; a verification pending there that nobody here waits for is replaced. */
+  async #send(userId: number, phoneNumber: string): Promise<string> {
+    try {
+      return (await this.#sms.start(phoneNumber)).requestId;
+    } catch (error) {
+      if (!(error instanceof VerificationInProgress) || !error.requestId) throw error;
+      if (await this.#anotherAccountWaitsFor(error.requestId, userId)) {
+        throw new Conflict('verification_in_progress', 'Another account is verifying this phone number. Try again in a few minutes.');
+      }
+      // A start whose answer was lost, or a verification voided here that the provider still runs.
+      this.#logger.info({ user_id: userId, request_id: error.requestId }, 'phone verification: replacing a verification nobody waits for');
+      await this.#sms.cancel(error.requestId);
+      return (await this.#sms.start(phoneNumber)).requestId;
+    }
+  }
+
+  async #anotherAccountWaitsFor(requestId: string, userId: number): Promise<boolean> {
+    const owner = await this.#repository.findByRequestId(requestId);
+    if (!owner || owner.userId === userId || !this.#isLive(owner, this.#clock())) return false;
+    const ownerUser = await this.#accounts.getUser(owner.userId);
+    return ownerUser?.phoneNumber === owner.phoneNumber;
+  }
+
+  /** Ends a verification here first, then at the provider, so a failing provider cannot keep it alive. */
+  async #void(verification: PendingVerification, reason: string): Promise<void> {
+    await this.#repository.delete(verification.userId, verification.attempt);
+    this.#logger.info({ user_id: verification.userId, request_id: verification.requestId, reason }, 'phone verification: void');
+    await this.#cancelQuietly(verification.requestId);
+  }
+
+  /** The provider logs why a cancel failed; the caller decides what that means. */
+  async #cancelQuietly(requestId: string): Promise<boolean> {
+    try {
+      await this.#sms.cancel(requestId);
+      return true;
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      this.#logger.warn({ request_id: requestId, code: error.code }, 'phone verification: could not cancel at the provider');
+      return false;
+    }
+  }
+
+  #isLive(verification: PhoneVerification, now: number): verification is PendingVerification {
+    return verification.requestId !== null && verification.provider === this.#sms.name && verification.expiresAt > now;
+  }
+
+  async #refuseWhenOverStartLimits(userId: number, phoneNumber: string): Promise<void> {
+    const wait = await this.#startLimitWaitMs(userId, phoneNumber);
+    if (wait > 0) throw new RateLimited(wait / 1000, 'Too many verification codes were requested. Try again later.');
+  }
+
+  /** Milliseconds until a new code may be sent; 0 when one may be sent now. */
+  async #startLimitWaitMs(userId: number, phoneNumber: string): Promise<number> {
+    const [user, number] = await Promise.all([this.#limits.peek(userKey(userId)), this.#limits.peek(numberKey(phoneNumber))]);
+    return Math.max(user.count >= STARTS_PER_USER ? user.resetInMs : 0, number.count >= STARTS_PER_NUMBER ? number.resetInMs : 0);
+  }
+
+  async #tooManyWrongCodes(userId: number, phoneNumber: string): Promise<RateLimited> {
+    const wait = await this.#startLimitWaitMs(userId, phoneNumber);
+    return new RateLimited(wait / 1000, 'Too many wrong codes: this code no longer works. Request a new one.');
+  }
+
+  #oneAtATime<T>(userId: number, task: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(userId) ?? Promise.resolve();
+    const result = previous.then(task);
+    const done = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(userId, done);
+    void done.then(() => {
+      if (this.#queues.get(userId) === done) this.#queues.delete(userId);
+    });
+    return result;
+  }
+}
+
+function userKey(userId: number): string {
+  return `phone-verify:user:${userId}`;
+}
+
+function numberKey(phoneNumber: string): string {
+  return `phone-verify:number:${phoneNumber}`;
+}
+
+function alreadyVerified(): Conflict {
+  return new Conflict('phone_already_verified', 'Your phone number is already verified.');
+}
+
+function numberChanged(): Conflict {
+  return new Conflict('phone_number_changed', 'Your phone number changed after the code was sent. Request a code for the new number.');
+}
+
+function expired(): BadRequest {
+  return new BadRequest('verification_expired', 'The code has expired. Request a new one.');
+}
+
+function startInFlight(): Conflict {
+  return new Conflict('verification_in_progress', 'A code is being sent to your phone number right now. Try again in a moment.');
+}
