@@ -20,6 +20,12 @@ import { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limiter
 import { InProcessEventBus, type EventBus } from './realtime/bus.js';
 import { RealtimeGateway, type GatewayLimits } from './realtime/gateway.js';
 import { RedisEventBus } from './realtime/redis-bus.js';
+import { LogVerifier } from './sms/log.js';
+import type { SmsVerifier } from './sms/provider.js';
+import { PhoneVerificationRepository } from './sms/repository.js';
+import { phoneVerificationRoutes } from './sms/routes.js';
+import { PhoneVerificationService } from './sms/service.js';
+import { VonageVerifier } from './sms/vonage.js';
 
 export interface AppDependencies {
   database: Database;
@@ -29,6 +35,8 @@ export interface AppDependencies {
   redis?: Redis;
   clock?: () => number;
   abuseLimits?: AbuseLimits;
+  /** Phone verification codes; by default Vonage when configured, else the log. */
+  smsVerifier?: SmsVerifier;
   /** Real-time events; over Redis when `redis` is given, else in process, unless the caller passes one. */
   bus?: EventBus;
   /** WebSocket limits (auth deadline, heartbeat, buffers, per-user cap); tests shorten them. */
@@ -72,6 +80,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     ...(deps.abuseLimits ? { abuseLimits: deps.abuseLimits } : {}),
   });
   const authenticate = requireAuth(accounts);
+  const phoneVerification = new PhoneVerificationService({
+    repository: new PhoneVerificationRepository(deps.database.db),
+    accounts,
+    sms: deps.smsVerifier ?? defaultSmsVerifier(config, deps.logger, clock),
+    limits,
+    logger: deps.logger,
+    clock,
+  });
   const bus = deps.bus ?? (deps.redis ? new RedisEventBus({ publisher: deps.redis, logger: deps.logger }) : new InProcessEventBus());
   if (!deps.bus) app.addHook('onClose', () => bus.close());
   accounts.onTokensRevoked = (userId, revocation) => void bus.publishRevocation(userId, revocation);
@@ -85,6 +101,16 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
 
   await app.register(operationsRoutes(readiness));
   await app.register(accountsRoutes(accounts, authenticate));
+  await app.register(phoneVerificationRoutes(phoneVerification, authenticate));
   await app.register(gateway.plugin());
   return app;
+}
+
+// Vonage answers in a second or two; past this the user is told to try again rather than kept waiting.
+const SMS_TIMEOUT_MS = 5_000;
+
+function defaultSmsVerifier(config: Config, logger: Logger, clock: () => number): SmsVerifier {
+  if (config.vonage) return new VonageVerifier({ ...config.vonage, timeoutMs: SMS_TIMEOUT_MS, logger });
+  logger.warn('VONAGE_API_KEY and VONAGE_API_SECRET are not set: phone verification codes are written to this log, not sent by SMS');
+  return new LogVerifier({ logger, clock });
 }
