@@ -1,0 +1,102 @@
+// Phone verification with no Vonage variables: the development provider writes each code to the
+// server log, and the API behaves as it does with Vonage.
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { describeEachDatabase } from '../helpers/databases.js';
+import { checkCode, otherCode, phoneVerified, registerWithPhone, startVerification, uniquePhoneNumber, type PhoneUser } from './phone-client.js';
+
+type LogEntry = Record<string, unknown>;
+
+describeEachDatabase('phone verification without Vonage (codes in the server log)', (database) => {
+  const lines: string[] = [];
+  let app: TestApp;
+  let url: string;
+
+  beforeAll(async () => {
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    app = await startTestApp({ database, logger: createLogger({ level: 'info', format: 'json' }, stream) });
+    url = app.url;
+  });
+  afterAll(() => app.destroy());
+
+  function entries(): LogEntry[] {
+    return lines.map((line) => JSON.parse(line) as LogEntry);
+  }
+
+  /** The code the server logged for a verification, as a developer reads it from the log. */
+  function loggedCode(requestId: string): string {
+    const entry = entries().find((candidate) => candidate.request_id === requestId && typeof candidate.code === 'string');
+    if (!entry) throw new Error(`no code logged for ${requestId}`);
+    return entry.code as string;
+  }
+
+  async function startedUser(): Promise<{ user: PhoneUser; phoneNumber: string; requestId: string }> {
+    const phoneNumber = uniquePhoneNumber();
+    const user = await registerWithPhone(url, phoneNumber);
+    const started = await startVerification(url, user);
+    expect(started.status).toBe(202);
+    return { user, phoneNumber, requestId: started.body.request_id };
+  }
+
+  it('says at start that codes go to the log because no Vonage credentials are set', () => {
+    expect(entries()).toContainEqual(expect.objectContaining({ level: 40, msg: expect.stringMatching(/VONAGE_API_KEY and VONAGE_API_SECRET are not set/) }));
+  });
+
+  it('writes the code to the log, and the code verifies the number', async () => {
+    const { user, phoneNumber, requestId } = await startedUser();
+
+    const entry = entries().find((candidate) => candidate.request_id === requestId && 'code' in candidate)!;
+    expect(entry).toMatchObject({ level: 40, sms_provider: 'log', phone_number: phoneNumber, code: expect.stringMatching(/^[0-9]{6}$/) });
+    expect(entry.msg).toMatch(/logged instead of sent/);
+
+    const wrong = await checkCode(url, user, otherCode(loggedCode(requestId)));
+    expect(wrong.status).toBe(400);
+    expect(wrong.body).toMatchObject({ code: 'invalid_code', attempts_left: 2 });
+    const checked = await checkCode(url, user, loggedCode(requestId));
+    expect(checked.status).toBe(200);
+    expect(checked.body).toEqual({ message: 'Phone number verified' });
+    expect(await phoneVerified(url, user)).toBe(true);
+  });
+
+  it('answers a repeated start with the code already logged', async () => {
+    const { user, phoneNumber, requestId } = await startedUser();
+    const again = await startVerification(url, user);
+    expect(again.status).toBe(202);
+    expect(again.body.request_id).toBe(requestId);
+    expect(entries().filter((candidate) => 'code' in candidate && candidate.phone_number === phoneNumber)).toHaveLength(1);
+    expect((await checkCode(url, user, loggedCode(requestId))).status).toBe(200);
+  });
+
+  it('voids the verification after 3 wrong codes with 429', async () => {
+    const { user, requestId } = await startedUser();
+    const wrong = otherCode(loggedCode(requestId));
+    await checkCode(url, user, wrong);
+    await checkCode(url, user, wrong);
+
+    const third = await checkCode(url, user, wrong);
+    expect(third.status).toBe(429);
+    expect(third.body.code).toBe('rate_limited');
+    expect((await checkCode(url, user, loggedCode(requestId))).body.code).toBe('no_pending_verification');
+    expect(await phoneVerified(url, user)).toBe(false);
+  });
+
+  it('answers 400 verification_expired after a restart, since logged codes live in memory', async () => {
+    const { user, requestId } = await startedUser();
+    app = await app.restart();
+    url = app.url;
+
+    const checked = await checkCode(url, user, loggedCode(requestId));
+    expect(checked.status).toBe(400);
+    expect(checked.body.code).toBe('verification_expired');
+    const again = await startVerification(url, user);
+    expect(again.status).toBe(202);
+    expect((await checkCode(url, user, loggedCode(again.body.request_id))).status).toBe(200);
+  });
+});
