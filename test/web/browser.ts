@@ -1,0 +1,93 @@
+// Helpers of the browser tests: the built web client, Debian's chromium driven by
+// playwright-core (no browser download), free ports for apps that must know each other's address.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { WEB_CLIENT_DIR } from '../../src/web/static.js';
+
+const WEB_SOURCE = fileURLToPath(new URL('../../web/', import.meta.url));
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+function newestSourceTime(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((name) => newestSourceTime(join(path, name))));
+}
+
+/** The tests drive what `npm run build:web` made; a missing or stale build is a clear failure, not a puzzle. */
+export function assertWebClientBuilt(): void {
+  const index = join(WEB_CLIENT_DIR, 'index.html');
+  const sources = Math.max(newestSourceTime(join(WEB_SOURCE, 'src')), newestSourceTime(join(WEB_SOURCE, 'index.html')), newestSourceTime(join(WEB_SOURCE, 'vite.config.ts')));
+  if (!existsSync(index) || statSync(index).mtimeMs < sources) {
+    throw new Error('web/dist is missing or older than web/src: run `npm run build:web` first (`npm test` does)');
+  }
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** A port free right now, for an app whose address its peer must know before it starts. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', resolve).once('error', reject));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+export interface Person {
+  context: BrowserContext;
+  page: Page;
+  /** Script errors and CSP violations seen by the page: a test expects none. */
+  problems: string[];
+}
+
+export async function openPerson(browser: Browser, baseUrl: string, viewport = { width: 1100, height: 720 }): Promise<Person> {
+  const context = await browser.newContext({ baseURL: baseUrl, viewport, locale: 'en-GB', timezoneId: 'Europe/London' });
+  context.setDefaultTimeout(10_000);
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/Failed to load resource|WebSocket connection/.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  await page.goto('/');
+  return { context, page, problems };
+}
+
+export const PASSWORD = 'a long and quiet river';
+
+/** Registers through the page's own form, as a person would. */
+export async function registerInPage(page: Page, username: string): Promise<void> {
+  await page.getByRole('button', { name: 'Create account' }).first().click();
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Email').fill(`${username}@example.org`);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('form', { name: 'Create account' }).getByRole('button', { name: 'Create account' }).click();
+  await page.getByTestId('me').filter({ hasText: new RegExp(`^${username}$`) }).waitFor();
+}
+
+export async function openConversation(page: Page, address: string): Promise<void> {
+  await page.getByLabel('Start a conversation').fill(address);
+  await page.getByRole('button', { name: 'Open' }).click();
+  await page.getByRole('heading', { level: 2, name: address }).waitFor();
+}
+
+export async function write(page: Page, text: string): Promise<void> {
+  const box = page.getByRole('textbox', { name: /^Message to / });
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/** The message bubbles of the open conversation, as the reader sees their text. */
+export function bubbles(page: Page) {
+  return page.locator('.message-list .text');
+}

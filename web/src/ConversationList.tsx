@@ -1,0 +1,115 @@
+// The conversations: start one by address, then one row per partner, most recent first,
+// with the last message, its time and the unread count.
+import { useEffect, useState } from 'preact/hooks';
+import { keyOf, type ChatStore } from './chat.js';
+import { fullTime, shortTime } from './format.js';
+import { chatPath, navigate } from './router.js';
+
+// Marked once per page load: what "time to an interactive chat list" is measured against.
+let readyMarked = false;
+
+export function ConversationList({ store }: { store: ChatStore }) {
+  const ready = store.listState === 'ready';
+  useEffect(() => {
+    if (ready && !readyMarked) {
+      readyMarked = true;
+      performance.mark('realchat:conversations-ready');
+    }
+  }, [ready]);
+
+  const rows = store.sortedRows();
+  return (
+    <nav class="conversations-nav" aria-labelledby="conversations-title">
+      <NewConversation />
+      <h2 id="conversations-title" class="section-title">
+        Conversations
+      </h2>
+      {store.listState === 'loading' && <p class="muted pad">Loading conversations…</p>}
+      {store.listError && (
+        <p class="form-error pad" role="alert">
+          {store.listError}{' '}
+          <button type="button" class="link" onClick={() => void (ready ? store.loadMoreConversations() : store.catchUp(true))}>
+            Try again
+          </button>
+        </p>
+      )}
+      {ready && rows.length === 0 && <p class="muted pad">No conversations yet. Start one above.</p>}
+      <ul class="conversations" aria-busy={!ready}>
+        {rows.map((row) => {
+          const key = keyOf(row.address);
+          const mine = row.last ? store.isMine(row.last) : false;
+          return (
+            <li key={key}>
+              <a class="conversation" href={chatPath(row.address)} aria-current={store.open === key ? 'page' : undefined}>
+                <span class="partner" dir="auto">
+                  {row.address}
+                </span>
+                {row.last && (
+                  <time class="when" dateTime={row.last.timestamp} title={fullTime(row.last.timestamp)}>
+                    {shortTime(row.last.timestamp)}
+                  </time>
+                )}
+                <span class="preview" dir="auto">
+                  {row.last ? `${mine ? 'You: ' : ''}${row.last.message}` : 'No messages yet'}
+                </span>
+                {row.unread > 0 && (
+                  <span class="badge">
+                    {row.unread}
+                    <span class="sr-only"> unread</span>
+                  </span>
+                )}
+              </a>
+            </li>
+          );
+        })}
+      </ul>
+      {store.rowsNext && (
+        <button type="button" class="secondary wide" onClick={() => void store.loadMoreConversations()}>
+          Show older conversations
+        </button>
+      )}
+    </nav>
+  );
+}
+
+function NewConversation() {
+  const [address, setAddress] = useState('');
+  const [error, setError] = useState<string | null>(null);
+
+  const submit = (event: Event) => {
+    event.preventDefault();
+    const value = address.trim();
+    if (!value || /\s/.test(value)) {
+      setError('Enter a username, or user@backend for someone on another server.');
+      return;
+    }
+    setError(null);
+    setAddress('');
+    navigate(chatPath(value));
+  };
+
+  return (
+    <form class="new-conversation" onSubmit={submit} noValidate>
+      <label for="new-partner">Start a conversation</label>
+      <div class="inline">
+        <input
+          id="new-partner"
+          value={address}
+          onInput={(event) => setAddress(event.currentTarget.value)}
+          placeholder="user or user@backend"
+          autoComplete="off"
+          autoCapitalize="none"
+          spellcheck={false}
+          aria-invalid={error ? 'true' : undefined}
+          aria-describedby={error ? 'new-partner-error' : undefined}
+        />
+        <button type="submit">Open</button>
+      </div>
+      {error && (
+        <p id="new-partner-error" class="field-errors">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}

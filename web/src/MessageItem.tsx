@@ -1,0 +1,54 @@
+// One message: its text (always as text, never as HTML), its time and, for our own, where it is.
+import type { Entry } from './chat.js';
+import { fullTime, messageTime } from './format.js';
+
+interface MessageItemProps {
+  entry: Entry;
+  mine: boolean;
+  /** Our latest message carries "Delivered" / "Seen"; older ones only an unusual state. */
+  latestMine: boolean;
+  onRetry: () => void;
+}
+
+export function MessageItem({ entry, mine, latestMine, onRetry }: MessageItemProps) {
+  const { message } = entry;
+  const receipt = mine ? receiptOf(entry, latestMine) : null;
+  return (
+    <li class={`message ${mine ? 'mine' : 'theirs'}`} data-id={message.id || undefined}>
+      <div class="bubble">
+        <span class="sr-only">{mine ? 'You' : message.sender}: </span>
+        <p class="text" dir="auto">
+          {message.message}
+        </p>
+        <p class="meta">
+          {message.id !== 0 && (
+            <time dateTime={message.timestamp} title={fullTime(message.timestamp)}>
+              {messageTime(message.timestamp)}
+            </time>
+          )}
+          {receipt && <span class={`receipt ${receipt.tone}`}>{receipt.text}</span>}
+        </p>
+        {entry.error && (
+          <p class="send-error" role="alert">
+            Not sent: {entry.error.detail}
+            {entry.error.retryable && (
+              <button type="button" class="retry" onClick={onRetry}>
+                Retry
+              </button>
+            )}
+          </p>
+        )}
+      </div>
+    </li>
+  );
+}
+
+function receiptOf(entry: Entry, latest: boolean): { text: string; tone: string } | null {
+  if (entry.sending) return { text: 'Sending…', tone: 'pending' };
+  if (entry.error) return null;
+  const { message } = entry;
+  if (message.status === 'failed') return { text: 'Not delivered', tone: 'bad' };
+  if (message.status === 'queued') return { text: 'Will be delivered', tone: 'pending' };
+  if (!latest) return null;
+  return message.read_at ? { text: 'Seen', tone: 'good' } : { text: 'Delivered', tone: 'good' };
+}

@@ -1,0 +1,168 @@
+// The RealChat HTTP API as the client uses it: typed calls over fetch, errors as ApiError.
+// Everything here follows shared/spec/api.md; nothing else in the client builds a request.
+
+export interface User {
+  id: number;
+  username: string;
+  email: string;
+  phone_number: string | null;
+  phone_verified: boolean;
+  date_joined: string;
+}
+
+export type DeliveryStatus = 'delivered' | 'queued' | 'failed';
+
+export interface Message {
+  id: number;
+  sender: string;
+  receiver: string;
+  message: string;
+  timestamp: string;
+  status: DeliveryStatus;
+  read_at: string | null;
+  /** Present once edits exist (issue 9); null or absent until then. */
+  edited_at?: string | null;
+  deleted?: boolean;
+}
+
+export interface Conversation {
+  with: string;
+  last_message: Message;
+  unread: number;
+}
+
+export interface Page<T> {
+  results: T[];
+  next: string | number | null;
+}
+
+export interface AuthAnswer {
+  message: string;
+  token: string;
+  user: User;
+}
+
+export interface SendAnswer {
+  message: string;
+  id: number;
+  status: DeliveryStatus;
+  timestamp: string;
+}
+
+export type FieldErrors = Record<string, string[]>;
+
+/** An API error body ({"detail","code","fields"}), or a network failure (status 0). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail: string,
+    readonly fields: FieldErrors = {},
+  ) {
+    super(detail);
+    this.name = 'ApiError';
+  }
+
+  /** Worth trying again with the same request: the network, the server, or a rate limit. */
+  get transient(): boolean {
+    return this.status === 0 || this.status === 429 || this.status >= 500;
+  }
+}
+
+export interface RegisterForm {
+  username: string;
+  email: string;
+  password: string;
+  phone_number?: string;
+}
+
+export class Api {
+  constructor(
+    private readonly token: string | null,
+    /** Called when the server no longer accepts the token (401 on an authenticated call). */
+    private readonly onUnauthorized: () => void = () => {},
+  ) {}
+
+  register(form: RegisterForm): Promise<AuthAnswer> {
+    return this.request('POST', '/accounts/register/', form);
+  }
+
+  login(username: string, password: string): Promise<AuthAnswer> {
+    return this.request('POST', '/accounts/login/', { username, password });
+  }
+
+  logout(): Promise<void> {
+    return this.request('POST', '/accounts/logout/');
+  }
+
+  me(): Promise<User> {
+    return this.request('GET', '/accounts/me/');
+  }
+
+  updateMe(changes: { phone_number?: string | null }): Promise<User> {
+    return this.request('PATCH', '/accounts/me/', changes);
+  }
+
+  startPhoneVerification(): Promise<{ message: string; request_id: string }> {
+    return this.request('POST', '/accounts/phone/verify/');
+  }
+
+  checkPhoneCode(code: string): Promise<{ message: string }> {
+    return this.request('POST', '/accounts/phone/verify/check/', { code });
+  }
+
+  conversations(before?: string): Promise<Page<Conversation>> {
+    return this.request('GET', `/accounts/conversations/${query({ before })}`);
+  }
+
+  /** One page of a conversation, newest first. */
+  history(partner: string, before?: string): Promise<Page<Message>> {
+    return this.request('GET', `/accounts/messages/${query({ with: partner, before })}`);
+  }
+
+  /** Every message of the caller with an id above `after`, oldest first. */
+  messagesAfter(after: number): Promise<Page<Message>> {
+    return this.request('GET', `/accounts/messages/${query({ after: String(after), limit: '200' })}`);
+  }
+
+  send(receiver: string, text: string, clientId: string): Promise<SendAnswer> {
+    return this.request('POST', '/accounts/send-message/', { message: text, receiver, client_id: clientId });
+  }
+
+  markRead(id: number): Promise<Message> {
+    return this.request('POST', `/accounts/messages/${id}/read/`);
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Token ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(path, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
+    } catch {
+      throw new ApiError(0, 'network_error', 'Could not reach the server. Check your connection.');
+    }
+    if (response.status === 204) return undefined as T;
+    const parsed: unknown = await response.json().catch(() => null);
+    if (response.ok) return parsed as T;
+    const error = errorFrom(response.status, parsed);
+    if (response.status === 401 && this.token) this.onUnauthorized();
+    throw error;
+  }
+}
+
+function errorFrom(status: number, body: unknown): ApiError {
+  const shape = (body ?? {}) as { detail?: unknown; code?: unknown; fields?: unknown };
+  const detail = typeof shape.detail === 'string' ? shape.detail : `The server answered ${status}.`;
+  const code = typeof shape.code === 'string' ? shape.code : 'http_error';
+  const fields = typeof shape.fields === 'object' && shape.fields !== null ? (shape.fields as FieldErrors) : {};
+  return new ApiError(status, code, detail, fields);
+}
+
+function query(params: Record<string, string | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) if (value !== undefined) search.set(name, value);
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
