@@ -11,12 +11,24 @@ import { AccountsRepository } from './accounts/repository.js';
 import { accountsRoutes } from './accounts/routes.js';
 import { AccountsService, type AbuseLimits } from './accounts/service.js';
 import type { Config } from './config.js';
+import { KeyRing } from './crypto/aead.js';
+import { decodeKey } from './crypto/keys.js';
 import type { Database } from './db/database.js';
 import { requireAuth } from './http/auth.js';
+import { FederationClient } from './federation/client.js';
+import { InboundFederation } from './federation/inbound.js';
+import { OutboxRepository } from './federation/outbox-repository.js';
+import { OutboxWorker, type OutboxTuning } from './federation/outbox.js';
+import { PeerDirectory } from './federation/peers.js';
+import { federationRoutes } from './federation/routes.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { AppMetrics } from './http/metrics.js';
 import { operationsRoutes, type ReadinessCheck } from './http/operations.js';
 import { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limiter.js';
+import { AddressResolver } from './messages/addresses.js';
+import { MessagesRepository } from './messages/repository.js';
+import { messagesRoutes } from './messages/routes.js';
+import { MessagesService } from './messages/service.js';
 import { InProcessEventBus, type EventBus } from './realtime/bus.js';
 import { RealtimeGateway, type GatewayLimits } from './realtime/gateway.js';
 import { RedisEventBus } from './realtime/redis-bus.js';
@@ -41,6 +53,8 @@ export interface AppDependencies {
   bus?: EventBus;
   /** WebSocket limits (auth deadline, heartbeat, buffers, per-user cap); tests shorten them. */
   realtimeLimits?: Partial<GatewayLimits>;
+  /** Federation delivery settings and the HTTP function that reaches peers. */
+  outbox?: OutboxTuning;
 }
 
 export async function buildApp(config: Config, deps: AppDependencies): Promise<FastifyInstance> {
@@ -92,8 +106,41 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   if (!deps.bus) app.addHook('onClose', () => bus.close());
   accounts.onTokensRevoked = (userId, revocation) => void bus.publishRevocation(userId, revocation);
   const gateway = new RealtimeGateway({ accounts, bus, logger: deps.logger, ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}) });
-  const metrics = new AppMetrics({ openWebSockets: () => gateway.openConnections });
+  const peers = new PeerDirectory(config.peers);
+  const ring = new KeyRing(decodeKey(deps.encryptionKey), config.encryptionKeysPrevious.map(decodeKey));
+  const { http, ...outboxTuning } = deps.outbox ?? {};
+  const outbox = new OutboxWorker({
+    repository: new OutboxRepository(deps.database.db, deps.database.kind),
+    client: new FederationClient({ serverName: config.serverName, timeoutMs: config.federationTimeoutMs, clock, ...(http ? { http } : {}) }),
+    peers,
+    ring,
+    logger: deps.logger,
+    timeoutMs: config.federationTimeoutMs,
+    giveUpMs: config.federationGiveUpMs,
+    onFinished: (...args) => messages.deliveryFinished(...args),
+    clock,
+    ...outboxTuning,
+  });
+  const metrics = new AppMetrics({ openWebSockets: () => gateway.openConnections, outboxBacklog: () => outbox.backlog() });
   metrics.install(app);
+  const messages = new MessagesService({
+    repository: new MessagesRepository(deps.database.db, deps.database.kind),
+    resolver: new AddressResolver(accounts, peers, config.serverName),
+    ring,
+    bus,
+    delivery: outbox,
+    logger: deps.logger,
+    counters: metrics.messages,
+    clock,
+  });
+  const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
+  const inboundOptions = { peers, maxAgeMs: config.federationMaxAgeMs, clock };
+  outbox.start();
+  // Stop delivering first (finishing what is in hand), then let accepted writes commit.
+  app.addHook('onClose', async () => {
+    await outbox.stop();
+    await messages.drain();
+  });
   app.decorateRequest('auth', null);
 
   const readiness: ReadinessCheck[] = [{ name: 'database', check: () => deps.database.ping() }];
@@ -102,6 +149,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   await app.register(operationsRoutes(readiness));
   await app.register(accountsRoutes(accounts, authenticate));
   await app.register(phoneVerificationRoutes(phoneVerification, authenticate));
+  await app.register(messagesRoutes(messages, authenticate, { keys: sealedKeys, maxAgeMs: config.federationMaxAgeMs, clock }));
+  await app.register(federationRoutes(new InboundFederation(messages, inboundOptions), inboundOptions));
   await app.register(gateway.plugin());
   return app;
 }

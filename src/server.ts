@@ -7,6 +7,7 @@ import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import type { OutboxTuning } from './federation/outbox.js';
 import type { EventBus } from './realtime/bus.js';
 import type { GatewayLimits } from './realtime/gateway.js';
 import { resolveEncryptionKey } from './encryption-key.js';
@@ -29,6 +30,8 @@ export interface ServerOptions {
   realtimeLimits?: Partial<GatewayLimits>;
   /** A bus shared with the caller (tests publish on it); by default one is made from REDIS_URL. */
   bus?: EventBus;
+  /** Federation delivery settings (tests shorten waits). */
+  outbox?: OutboxTuning;
 }
 
 export function connectRedis(url: string, logger: Logger): Redis {
@@ -56,6 +59,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       ...(options.smsVerifier ? { smsVerifier: options.smsVerifier } : {}),
       ...(options.realtimeLimits ? { realtimeLimits: options.realtimeLimits } : {}),
       ...(options.bus ? { bus: options.bus } : {}),
+      ...(options.outbox ? { outbox: options.outbox } : {}),
     });
     // Registered last, so it runs after every feature's own onClose (Fastify runs them in reverse).
     app.addHook('onClose', async () => {

@@ -40,6 +40,61 @@ export interface PhoneVerificationsTable {
   wrong_codes: number;
 }
 
+export interface MessagesTable {
+  id: Generated<number>;
+  /** The id the message travels under between backends (ours, or the sending peer's). */
+  uuid: string;
+  /** Both participants' keys, sorted: one conversation, whoever sent. */
+  pair: string;
+  sender_user_id: number | null;
+  receiver_user_id: number | null;
+  /** Addresses as this backend shows them: `alice` (local) or `alice@b` (remote). */
+  sender: string;
+  receiver: string;
+  /** The remote peer involved, null between two local users. */
+  peer: string | null;
+  /** Sealed at rest with the message id as associated data; '' once erased. */
+  body: string;
+  created_at: number;
+  status: 'delivered' | 'queued' | 'failed';
+  failure_code: string | null;
+  client_id: string | null;
+  read_at: number | null;
+  edited_at: number | null;
+  deleted: Generated<number>;
+}
+
+export interface ConversationsTable {
+  user_id: number;
+  partner_key: string;
+  partner: string;
+  last_message_id: number;
+  unread: number;
+}
+
+export interface OutboxTable {
+  id: Generated<number>;
+  message_id: number;
+  peer: string;
+  /** Delivery order is kept per receiver (`name@peer`, name folded). */
+  receiver_key: string;
+  attempts: number;
+  next_attempt_at: number;
+  /** A worker's lease on the entry: free when in the past. */
+  claimed_until: number;
+  claimed_by: string | null;
+  last_error: string | null;
+  created_at: number;
+}
+
+export interface FederationReceiptsTable {
+  peer: string;
+  /** The request's id, or a hash of its token when it carries none. */
+  request_key: string;
+  message_id: number;
+  created_at: number;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: number;
@@ -49,6 +104,10 @@ export interface Tables {
   users: UsersTable;
   profiles: ProfilesTable;
   tokens: TokensTable;
+  messages: MessagesTable;
+  conversations: ConversationsTable;
+  outbox: OutboxTable;
+  federation_receipts: FederationReceiptsTable;
   phone_verifications: PhoneVerificationsTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -1,0 +1,108 @@
+// Inbound federation, the receiver's steps of federation.md in order: find the peer (1), check
+// the signature and its time window over the raw body (2), decrypt the token (3), drop replays
+// (4), store for the local receiver (5). Steps 1-2 run as a hook before the body is even parsed.
+import { createHash, randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { decodeWireMessage, fernetDecrypt, InvalidFernetToken } from '../crypto/fernet.js';
+import { verifyRequestSignature } from '../crypto/signing.js';
+import { BadRequest, Forbidden, Unauthorized, ValidationFailed } from '../http/errors.js';
+import { isValidRemoteName } from '../messages/addresses.js';
+import type { MessagesService } from '../messages/service.js';
+import type { Peer, PeerDirectory } from './peers.js';
+import { openSealed, SEALED_TYPE } from './sealed.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The peer an inbound federation request comes from, once verified. */
+    peer: Peer | null;
+  }
+}
+
+export interface ReceiveBody {
+  message: string;
+  sender: string;
+  receiver: string;
+  id?: string;
+  timestamp?: string;
+}
+
+export interface InboundOptions {
+  peers: PeerDirectory;
+  maxAgeMs: number;
+  clock: () => number;
+}
+
+/** Steps 1 and 2, then the body in whichever form the peer sent it (JSON, form, sealed). */
+export function verifyPeerRequest(options: InboundOptions) {
+  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    const origin = request.headers['x-realchat-origin'];
+    const peer = typeof origin === 'string' ? options.peers.find(origin) : options.peers.compatPeer;
+    if (!peer) throw new Forbidden('unknown_peer', 'This backend does not know the sending peer.');
+
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const signature = request.headers['x-realchat-signature'];
+    // A compat peer (the original backend) cannot sign: its Fernet token alone authenticates the text.
+    if (!(peer.compat && signature === undefined)) {
+      const valid = verifyRequestSignature({
+        signingKeys: peer.signingKeys,
+        header: typeof signature === 'string' ? signature : undefined,
+        method: request.method,
+        path: request.url.split('?')[0]!,
+        body: raw,
+        now: Math.floor(options.clock() / 1000),
+        maxAgeSeconds: Math.floor(options.maxAgeMs / 1000),
+      });
+      if (!valid) throw new Unauthorized('invalid_signature', 'The request signature is missing, wrong or outside the time window.');
+    }
+    request.peer = peer;
+    request.body = parseBody(raw, request.headers['content-type'], { keys: peer.fernetKeys, maxAgeMs: options.maxAgeMs, clock: options.clock });
+  };
+}
+
+function parseBody(raw: Buffer, contentType: string | undefined, sealed: Parameters<typeof openSealed>[1]): unknown {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const text = raw.toString('utf8');
+  if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(text));
+  if (type !== SEALED_TYPE && /^\s*[{[]/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new BadRequest('malformed_json', 'The body is not valid JSON.');
+    }
+  }
+  return openSealed(text, sealed);
+}
+
+/** Steps 3 to 5. */
+export class InboundFederation {
+  constructor(
+    private readonly messages: MessagesService,
+    private readonly options: { maxAgeMs: number; clock: () => number },
+  ) {}
+
+  /** Stores the message once and answers its text, as the original backend did. */
+  async receive(peer: Peer, body: ReceiveBody): Promise<string> {
+    if (!isValidRemoteName(body.sender)) throw new ValidationFailed({ sender: ['Enter a valid user name.'] });
+    let token: string;
+    let text: string;
+    try {
+      token = decodeWireMessage(body.message.trim());
+      const now = Math.floor(this.options.clock() / 1000);
+      text = fernetDecrypt(peer.fernetKeys, token, { now, ttlSeconds: Math.floor(this.options.maxAgeMs / 1000) }).toString('utf8');
+    } catch (error) {
+      if (error instanceof InvalidFernetToken) {
+        throw new BadRequest('invalid_token_payload', 'The message token could not be decrypted (tampered, wrong key or expired).');
+      }
+      throw error;
+    }
+    const requestKey = body.id ?? `token:${createHash('sha256').update(token).digest('hex')}`;
+    return this.messages.receive({
+      peer,
+      senderName: body.sender,
+      receiverName: body.receiver,
+      text,
+      uuid: body.id ?? randomUUID(),
+      requestKey,
+    });
+  }
+}

@@ -1,0 +1,127 @@
+// All SQL of the outbox: claiming due entries (one worker per entry across instances, and per
+// receiver only the oldest), finishing them with their message's status, and rescheduling.
+import { sql, type Kysely } from 'kysely';
+import type { DatabaseKind } from '../db/database.js';
+import type { Tables } from '../db/schema.js';
+
+export interface ClaimedEntry {
+  entryId: number;
+  messageId: number;
+  peer: string;
+  attempts: number;
+  createdAt: number;
+  uuid: string;
+  senderUserId: number | null;
+  sender: string;
+  receiver: string;
+  body: string;
+}
+
+export interface Finished {
+  entryId: number;
+  messageId: number;
+  status: 'delivered' | 'failed';
+  failureCode: string | null;
+}
+
+export interface Lease {
+  by: string;
+  until: number;
+}
+
+export class OutboxRepository {
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly kind: DatabaseKind,
+  ) {}
+
+  /**
+   * Takes a lease on up to `limit` due entries that are first in line for their receiver. One
+   * UPDATE does it, so it holds the write lock on SQLite; PostgreSQL skips rows another
+   * instance is claiming at the same moment.
+   */
+  async claimDue(now: number, limit: number, lease: Lease): Promise<ClaimedEntry[]> {
+    await this.db
+      .updateTable('outbox')
+      .set({ claimed_until: lease.until, claimed_by: lease.by })
+      .where('id', 'in', (eb) => {
+        const due = eb
+          .selectFrom('outbox as o')
+          .select('o.id')
+          .where('o.next_attempt_at', '<=', now)
+          .where('o.claimed_until', '<=', now)
+          .where((inner) =>
+            inner.not(
+              inner.exists(
+                inner
+                  .selectFrom('outbox as e')
+                  .select(sql`1`.as('one'))
+                  .whereRef('e.receiver_key', '=', 'o.receiver_key')
+                  .whereRef('e.id', '<', 'o.id'),
+              ),
+            ),
+          )
+          .orderBy('o.id')
+          .limit(limit);
+        return this.kind === 'postgres' ? due.forUpdate().skipLocked() : due;
+      })
+      .execute();
+    const rows = await this.db
+      .selectFrom('outbox as o')
+      .innerJoin('messages as m', 'm.id', 'o.message_id')
+      .select([
+        'o.id as entryId',
+        'o.message_id as messageId',
+        'o.peer as peer',
+        'o.attempts as attempts',
+        'o.created_at as createdAt',
+        'm.uuid as uuid',
+        'm.sender_user_id as senderUserId',
+        'm.sender as sender',
+        'm.receiver as receiver',
+        'm.body as body',
+      ])
+      .where('o.claimed_by', '=', lease.by)
+      .where('o.claimed_until', '=', lease.until)
+      .orderBy('o.id')
+      .execute();
+    return rows.map((row) => ({ ...row, entryId: Number(row.entryId), messageId: Number(row.messageId) }));
+  }
+
+  /** Removes finished entries and records their messages' final status, in one transaction. */
+  async finish(entries: Finished[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .deleteFrom('outbox')
+        .where(
+          'id',
+          'in',
+          entries.map((entry) => entry.entryId),
+        )
+        .execute();
+      const delivered = entries.filter((entry) => entry.status === 'delivered').map((entry) => entry.messageId);
+      if (delivered.length > 0) await trx.updateTable('messages').set({ status: 'delivered', failure_code: null }).where('id', 'in', delivered).execute();
+      for (const entry of entries.filter((e) => e.status === 'failed')) {
+        await trx.updateTable('messages').set({ status: 'failed', failure_code: entry.failureCode }).where('id', '=', entry.messageId).execute();
+      }
+    });
+  }
+
+  /** Releases an entry for a later attempt, if this worker still holds it. */
+  async reschedule(entryId: number, by: string, attempts: number, nextAttemptAt: number, error: string): Promise<void> {
+    await this.db
+      .updateTable('outbox')
+      .set({ attempts, next_attempt_at: nextAttemptAt, claimed_until: 0, claimed_by: null, last_error: error.slice(0, 200) })
+      .where('id', '=', entryId)
+      .where('claimed_by', '=', by)
+      .execute();
+  }
+
+  async backlog(): Promise<{ depth: number; oldestCreatedAt: number | null }> {
+    const row = await this.db
+      .selectFrom('outbox')
+      .select((eb) => [eb.fn.countAll<number>().as('depth'), eb.fn.min('created_at').as('oldest')])
+      .executeTakeFirstOrThrow();
+    return { depth: Number(row.depth), oldestCreatedAt: row.oldest === null ? null : Number(row.oldest) };
+  }
+}

@@ -1,0 +1,220 @@
+// The outbox worker: delivers queued messages to peers, each entry by one worker, per receiver
+// in order, retrying with exponential backoff and jitter until FEDERATION_GIVE_UP. A new message
+// is tried at once by the instance that wrote it; the answer waits for that try only briefly.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { openAtRest, type KeyRing } from '../crypto/aead.js';
+import type { MessageStatus } from '../messages/repository.js';
+import type { OutboundDelivery, OutboundMessage } from '../messages/service.js';
+import { WriteBatcher } from '../messages/write-batcher.js';
+import type { FederationClient, HttpFunction } from './client.js';
+import type { ClaimedEntry, Finished, OutboxRepository } from './outbox-repository.js';
+import type { PeerDirectory } from './peers.js';
+
+export interface OutboxWorkerOptions {
+  repository: OutboxRepository;
+  client: FederationClient;
+  peers: PeerDirectory;
+  ring: KeyRing;
+  logger: Logger;
+  timeoutMs: number;
+  giveUpMs: number;
+  /** Told when an entry ends; `announce` when its send did not carry the outcome in its answer. */
+  onFinished(senderUserId: number, messageId: number, status: 'delivered' | 'failed', announce: boolean): void;
+  clock?: () => number;
+  random?: () => number;
+  /** How long a send waits for its first try before answering `queued`. */
+  firstTryWaitMs?: number;
+  /** Deliveries in flight at once (each to a different receiver). */
+  concurrency?: number;
+  pollIntervalMs?: number;
+}
+
+const FIRST_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+export class OutboxWorker implements OutboundDelivery {
+  // Claims of this process; a restarted process has a new id and waits for the old leases to end.
+  private readonly instanceId = randomUUID();
+  private readonly options: Required<OutboxWorkerOptions>;
+  private readonly leaseMs: number;
+  private readonly finisher: WriteBatcher<Finished, void>;
+  private readonly inFlight = new Map<number, Promise<MessageStatus>>();
+  /** Messages whose sender is still waiting for the first try: their outcome goes in the answer. */
+  private readonly answeredInline = new Set<number>();
+  private timer: NodeJS.Timeout | undefined;
+  private claiming: Promise<void> | undefined;
+  private claimAgain = false;
+  private stopped = false;
+
+  constructor(options: OutboxWorkerOptions) {
+    this.options = {
+      clock: Date.now,
+      random: Math.random,
+      firstTryWaitMs: 300,
+      concurrency: 256,
+      pollIntervalMs: 1000,
+      ...options,
+    };
+    // Longer than any one attempt can take, so a live worker never loses an entry it is sending.
+    this.leaseMs = options.timeoutMs + 10_000;
+    this.finisher = new WriteBatcher((entries) => this.options.repository.finish(entries).then(() => entries.map(() => undefined)));
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.wake(), this.options.pollIntervalMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Stops claiming, and finishes the deliveries in hand. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.claiming;
+    await Promise.allSettled([...this.inFlight.values()]);
+    await this.finisher.drain();
+  }
+
+  lease(now: number): { by: string; until: number } {
+    return { by: this.instanceId, until: now + this.leaseMs };
+  }
+
+  async firstTry(message: OutboundMessage): Promise<MessageStatus> {
+    this.answeredInline.add(message.messageId);
+    const attempt = this.track(message.entryId, this.attempt(message, 0));
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.options.firstTryWaitMs);
+    });
+    const status = await Promise.race([attempt, waited]);
+    clearTimeout(timer);
+    this.answeredInline.delete(message.messageId);
+    return status ?? 'queued';
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.claiming) {
+      this.claimAgain = true;
+      return;
+    }
+    this.claiming = this.claimLoop().finally(() => {
+      this.claiming = undefined;
+    });
+  }
+
+  /** Entries waiting, and the age of the oldest (for metrics). */
+  async backlog(): Promise<{ depth: number; oldestAgeMs: number }> {
+    const { depth, oldestCreatedAt } = await this.options.repository.backlog();
+    return { depth, oldestAgeMs: oldestCreatedAt === null ? 0 : Math.max(0, this.options.clock() - oldestCreatedAt) };
+  }
+
+  private async claimLoop(): Promise<void> {
+    try {
+      let full: boolean;
+      do {
+        this.claimAgain = false;
+        const free = this.options.concurrency - this.inFlight.size;
+        if (free <= 0 || this.stopped) return;
+        const now = this.options.clock();
+        const entries = await this.options.repository.claimDue(now, free, this.lease(now));
+        for (const entry of entries) {
+          if (!this.inFlight.has(entry.entryId)) this.track(entry.entryId, this.retry(entry));
+        }
+        full = entries.length === free;
+      } while ((this.claimAgain || full) && !this.stopped);
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'outbox: claiming entries failed');
+    }
+  }
+
+  private track(entryId: number, attempt: Promise<MessageStatus>): Promise<MessageStatus> {
+    const settled = attempt.finally(() => {
+      this.inFlight.delete(entryId);
+    });
+    this.inFlight.set(entryId, settled);
+    return settled;
+  }
+
+  private async retry(entry: ClaimedEntry): Promise<MessageStatus> {
+    const peerSuffix = `@${entry.peer}`;
+    const message: OutboundMessage = {
+      entryId: entry.entryId,
+      messageId: entry.messageId,
+      uuid: entry.uuid,
+      peer: entry.peer,
+      senderUserId: entry.senderUserId ?? 0,
+      sender: entry.sender,
+      receiverName: entry.receiver.endsWith(peerSuffix) ? entry.receiver.slice(0, -peerSuffix.length) : entry.receiver,
+      text: '',
+      createdAt: entry.createdAt,
+    };
+    try {
+      message.text = openAtRest(this.options.ring, entry.body, String(entry.messageId));
+    } catch (error) {
+      // Without the key that sealed it, the text cannot be sent; it stays queued for an operator.
+      this.options.logger.error({ err: error, message_id: entry.messageId }, 'outbox: cannot open a queued message');
+      return this.reschedule(message, entry.attempts + 1, 'cannot open the stored text');
+    }
+    return this.attempt(message, entry.attempts);
+  }
+
+  /** One delivery attempt and its bookkeeping; resolves with the message's status afterwards. */
+  private async attempt(message: OutboundMessage, attemptsBefore: number): Promise<MessageStatus> {
+    let status: MessageStatus;
+    try {
+      status = await this.deliver(message, attemptsBefore);
+    } catch (error) {
+      this.options.logger.error({ err: error, message_id: message.messageId }, 'outbox: delivery bookkeeping failed');
+      return 'queued';
+    }
+    if (status !== 'queued') this.options.onFinished(message.senderUserId, message.messageId, status, !this.answeredInline.has(message.messageId));
+    return status;
+  }
+
+  private async deliver(message: OutboundMessage, attemptsBefore: number): Promise<MessageStatus> {
+    const peer = this.options.peers.find(message.peer);
+    if (!peer) return this.finish(message, 'failed', 'unknown_peer');
+    const outcome = await this.options.client.deliver(peer, {
+      id: message.uuid,
+      sender: message.sender,
+      receiver: message.receiverName,
+      text: message.text,
+      createdAt: message.createdAt,
+    });
+    if (outcome.kind === 'delivered') return this.finish(message, 'delivered', null);
+    if (outcome.kind === 'failed') {
+      this.options.logger.warn({ message_id: message.messageId, peer: peer.name, code: outcome.code }, 'outbox: the peer refused a message');
+      return this.finish(message, 'failed', outcome.code);
+    }
+    return this.reschedule(message, attemptsBefore + 1, outcome.reason);
+  }
+
+  private async finish(message: OutboundMessage, status: 'delivered' | 'failed', failureCode: string | null): Promise<MessageStatus> {
+    await this.finisher.submit({ entryId: message.entryId, messageId: message.messageId, status, failureCode });
+    // The receiver's next entry, if any, has become first in line.
+    this.wake();
+    return status;
+  }
+
+  private async reschedule(message: OutboundMessage, attempts: number, reason: string): Promise<MessageStatus> {
+    const now = this.options.clock();
+    const deadline = message.createdAt + this.options.giveUpMs;
+    if (now >= deadline) {
+      this.options.logger.warn({ message_id: message.messageId, peer: message.peer, reason }, 'outbox: giving up on a message');
+      return this.finish(message, 'failed', 'gave_up');
+    }
+    const ceiling = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.min(attempts - 1, 30));
+    // Equal jitter: at least half the backoff, so retries spread out but still back off.
+    const delay = ceiling / 2 + (this.options.random() * ceiling) / 2;
+    await this.options.repository.reschedule(message.entryId, this.instanceId, attempts, Math.min(now + delay, deadline), reason);
+    return 'queued';
+  }
+}
+
+/** What tests and benchmarks may change about delivery. */
+export type OutboxTuning = Partial<Pick<OutboxWorkerOptions, 'firstTryWaitMs' | 'concurrency' | 'pollIntervalMs' | 'random'>> & {
+  /** The HTTP function that reaches peers (fetch by default). */
+  http?: HttpFunction;
+};

@@ -1,0 +1,85 @@
+// The sealed form (the original's EncryptionMiddleware): a body that is the base64url of a
+// Fernet token of a JSON object. A transport hook opens it before any route code runs, and
+// seals the answer for a client that asks for it with `Accept: application/vnd.realchat.sealed`.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { decodeWireMessage, encodeWireMessage, fernetDecrypt, fernetEncrypt, InvalidFernetToken } from '../crypto/fernet.js';
+import { BadRequest } from '../http/errors.js';
+
+export const SEALED_TYPE = 'application/vnd.realchat.sealed';
+
+export interface SealOptions {
+  /** Fernet keys that open a body, current first; the first one seals answers. */
+  keys: Buffer[];
+  maxAgeMs: number;
+  clock: () => number;
+}
+
+/** The JSON object inside a sealed body, or 400 invalid_token_payload. */
+export function openSealed(body: string, options: SealOptions): Record<string, unknown> {
+  let text: string;
+  try {
+    const token = decodeWireMessage(body.trim());
+    const now = Math.floor(options.clock() / 1000);
+    text = fernetDecrypt(options.keys, token, { now, ttlSeconds: Math.floor(options.maxAgeMs / 1000) }).toString('utf8');
+  } catch (error) {
+    if (error instanceof InvalidFernetToken) throw invalidPayload();
+    throw error;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw invalidPayload();
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidPayload();
+  return value as Record<string, unknown>;
+}
+
+export function sealPayload(payload: string, key: Buffer, clock: () => number): string {
+  return encodeWireMessage(fernetEncrypt(key, payload, { now: Math.floor(clock() / 1000) }));
+}
+
+export function wantsSealed(request: FastifyRequest): boolean {
+  return (request.headers.accept ?? '').toLowerCase().includes(SEALED_TYPE);
+}
+
+function invalidPayload(): BadRequest {
+  return new BadRequest('invalid_token_payload', 'The sealed body could not be opened.');
+}
+
+/**
+ * Installs the hook in an encapsulated plugin: a JSON body passes as JSON, anything else (or
+ * the sealed media type) is opened under the keys; successful answers are sealed on request.
+ */
+export function installSealedForm(app: FastifyInstance, options: SealOptions): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') return done(new BadRequest('malformed_json', 'The body is empty; send a JSON object.'), undefined);
+    // Something that starts like JSON is meant as JSON; a token never starts with { or [.
+    if (text.startsWith('{') || text.startsWith('[')) {
+      try {
+        return done(null, JSON.parse(text));
+      } catch {
+        return done(new BadRequest('malformed_json', 'The body is not valid JSON.'), undefined);
+      }
+    }
+    try {
+      done(null, openSealed(text.replace(/^"|"$/g, ''), options));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, openSealed(body as string, options));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!wantsSealed(request) || reply.statusCode >= 300 || typeof payload !== 'string') return payload;
+    reply.header('content-type', SEALED_TYPE);
+    return sealPayload(payload, options.keys[0]!, options.clock);
+  });
+}

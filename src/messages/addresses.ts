@@ -1,0 +1,78 @@
+// Message participants and their addresses: `alice` (a user of this backend) or `alice@b`
+// (user alice of peer b). Keys identify a participant in stored rows, names folded.
+import type { AccountsService } from '../accounts/service.js';
+import { foldKey } from '../accounts/validation.js';
+import type { Peer, PeerDirectory } from '../federation/peers.js';
+
+export type Participant = { kind: 'local'; userId: number; username: string } | { kind: 'remote'; peer: Peer; name: string };
+
+// Remote names follow the peer's rules; the original backend allows Django's `[\w.@+-]`.
+const REMOTE_NAME = /^[\p{L}\p{N}_.@+-]{1,150}$/u;
+// Users are never renamed or removed, so a resolved name stays right; the cap bounds memory.
+const CACHE_LIMIT = 50_000;
+
+export function isValidRemoteName(name: string): boolean {
+  return REMOTE_NAME.test(name);
+}
+
+export function participantKey(participant: Participant): string {
+  return participant.kind === 'local' ? `u:${participant.userId}` : remoteKey(participant.name, participant.peer.name);
+}
+
+export function remoteKey(name: string, peer: string): string {
+  return `r:${foldKey(name)}@${peer}`;
+}
+
+export function addressOf(participant: Participant): string {
+  return participant.kind === 'local' ? participant.username : `${participant.name}@${participant.peer.name}`;
+}
+
+/** One key per conversation, the same whichever side sent. */
+export function pairKey(a: Participant, b: Participant): string {
+  const [first, second] = [participantKey(a), participantKey(b)].sort();
+  return `${first}|${second}`;
+}
+
+export class AddressResolver {
+  private readonly cache = new Map<string, { id: number; username: string }>();
+
+  constructor(
+    private readonly accounts: AccountsService,
+    private readonly peers: PeerDirectory,
+    private readonly serverName: string,
+  ) {}
+
+  /** The participant an address names, or undefined when it names nobody we can reach. */
+  async resolve(address: string): Promise<Participant | undefined> {
+    const at = address.lastIndexOf('@');
+    if (at === -1) {
+      const local = await this.findLocal(address);
+      if (local) return local;
+      const peer = this.peers.only;
+      return peer && isValidRemoteName(address) ? { kind: 'remote', peer, name: address } : undefined;
+    }
+    const name = address.slice(0, at);
+    const host = address.slice(at + 1);
+    if (host.toLowerCase() === this.serverName.toLowerCase()) return this.findLocal(name);
+    const peer = this.peers.find(host);
+    return peer && isValidRemoteName(name) ? { kind: 'remote', peer, name } : undefined;
+  }
+
+  async findLocal(username: string): Promise<Participant | undefined> {
+    const key = foldKey(username);
+    let user = this.cache.get(key);
+    if (!user) {
+      const record = await this.accounts.findUserByUsername(username);
+      if (!record) return undefined;
+      user = { id: record.id, username: record.username };
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(key, user);
+    }
+    return { kind: 'local', userId: user.id, username: user.username };
+  }
+
+  async findLocalById(userId: number): Promise<Participant | undefined> {
+    const record = await this.accounts.getUser(userId);
+    return record && { kind: 'local', userId: record.id, username: record.username };
+  }
+}

@@ -1,0 +1,347 @@
+// All SQL for messages and conversation summaries. A message is written together with what
+// depends on it, in one transaction: the summaries of both sides, the outbox entry that will
+// carry it to a peer, and the receipt that makes an inbound delivery exactly-once.
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { DatabaseKind } from '../db/database.js';
+import type { MessagesTable, Tables } from '../db/schema.js';
+
+export type MessageRow = Selectable<MessagesTable>;
+export type MessageStatus = MessageRow['status'];
+
+export interface ConversationTouch {
+  userId: number;
+  partnerKey: string;
+  partner: string;
+  unread: boolean;
+}
+
+export interface NewMessage {
+  uuid: string;
+  pair: string;
+  senderUserId: number | null;
+  receiverUserId: number | null;
+  sender: string;
+  receiver: string;
+  peer: string | null;
+  text: string;
+  status: MessageStatus;
+  clientId: string | null;
+  conversations: ConversationTouch[];
+  outbox?: { peer: string; receiverKey: string };
+  receipt?: { peer: string; requestKey: string };
+}
+
+export type WriteResult =
+  | { stored: true; row: MessageRow; outbox?: { entryId: number; claimed: boolean } }
+  | { stored: false; row: MessageRow };
+
+export interface WriteOptions {
+  now: number;
+  /** Seals a text for its row; the id is the associated data, so it is known only after the insert. */
+  seal(text: string, id: number): string;
+  /** The lease on outbox entries that may be tried at once (no earlier entry for their receiver). */
+  claim: { by: string; until: number };
+}
+
+export interface ConversationRow {
+  partner: string;
+  unread: number;
+  message: MessageRow;
+}
+
+// PostgreSQL hands out ids before commit, so without it a later id could become visible before
+// an earlier one and a client catching up with ?after= would skip the earlier one for good.
+const MESSAGE_ID_LOCK = 726_301_3;
+
+export class MessagesRepository {
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly kind: DatabaseKind,
+  ) {}
+
+  async writeBatch(items: NewMessage[], options: WriteOptions): Promise<WriteResult[]> {
+    return this.db.transaction().execute(async (trx) => {
+      if (this.kind === 'postgres') await sql`select pg_advisory_xact_lock(${MESSAGE_ID_LOCK})`.execute(trx);
+      const results: WriteResult[] = new Array(items.length);
+      const earlier = await this.findEarlierWrites(trx, items);
+      const firstOf = new Map<string, number>();
+      const fresh: number[] = [];
+      const aliases: [number, number][] = [];
+      items.forEach((item, index) => {
+        const key = dedupeKey(item);
+        const existing = key === undefined ? undefined : earlier.get(key);
+        if (existing) results[index] = { stored: false, row: existing };
+        else if (key !== undefined && firstOf.has(key)) aliases.push([index, firstOf.get(key)!]);
+        else {
+          if (key !== undefined) firstOf.set(key, index);
+          fresh.push(index);
+        }
+      });
+      if (fresh.length > 0) await this.insertFresh(trx, items, fresh, results, options);
+      for (const [index, first] of aliases) results[index] = { stored: false, row: results[first]!.row };
+      return results;
+    });
+  }
+
+  /** Messages already stored under a batch item's client id or federation receipt. */
+  private async findEarlierWrites(trx: Transaction<Tables>, items: NewMessage[]): Promise<Map<string, MessageRow>> {
+    const found = new Map<string, MessageRow>();
+    const clientIds = items.filter((item) => item.clientId !== null && item.senderUserId !== null);
+    if (clientIds.length > 0) {
+      const rows = await trx
+        .selectFrom('messages')
+        .selectAll()
+        .where('client_id', 'in', [...new Set(clientIds.map((item) => item.clientId!))])
+        .where('sender_user_id', 'in', [...new Set(clientIds.map((item) => item.senderUserId!))])
+        .execute();
+      for (const row of rows) found.set(`c:${row.sender_user_id}:${row.client_id}`, row);
+    }
+    const receipts = items.filter((item) => item.receipt);
+    if (receipts.length > 0) {
+      const rows = await trx
+        .selectFrom('federation_receipts as r')
+        .innerJoin('messages as m', 'm.id', 'r.message_id')
+        .selectAll('m')
+        .select(['r.peer as receipt_peer', 'r.request_key as receipt_key'])
+        .where('r.request_key', 'in', [...new Set(receipts.map((item) => item.receipt!.requestKey))])
+        .execute();
+      for (const { receipt_peer: peer, receipt_key: key, ...row } of rows) found.set(`r:${peer}:${key}`, row);
+    }
+    return found;
+  }
+
+  private async insertFresh(trx: Transaction<Tables>, items: NewMessage[], fresh: number[], results: WriteResult[], options: WriteOptions): Promise<void> {
+    const { now } = options;
+    const inserted = await trx
+      .insertInto('messages')
+      .values(
+        fresh.map((index) => {
+          const item = items[index]!;
+          return {
+            uuid: item.uuid,
+            pair: item.pair,
+            sender_user_id: item.senderUserId,
+            receiver_user_id: item.receiverUserId,
+            sender: item.sender,
+            receiver: item.receiver,
+            peer: item.peer,
+            body: '',
+            created_at: now,
+            status: item.status,
+            failure_code: null,
+            client_id: item.clientId,
+            read_at: null,
+            edited_at: null,
+          };
+        }),
+      )
+      .returning(['id', 'uuid', 'pair'])
+      .execute();
+    // RETURNING promises no order, so rows are matched back by what identifies them.
+    const idOf = new Map(inserted.map((row) => [`${row.uuid}|${row.pair}`, Number(row.id)]));
+    const rows: MessageRow[] = fresh.map((index) => {
+      const item = items[index]!;
+      const id = idOf.get(`${item.uuid}|${item.pair}`)!;
+      return {
+        id,
+        uuid: item.uuid,
+        pair: item.pair,
+        sender_user_id: item.senderUserId,
+        receiver_user_id: item.receiverUserId,
+        sender: item.sender,
+        receiver: item.receiver,
+        peer: item.peer,
+        body: options.seal(item.text, id),
+        created_at: now,
+        status: item.status,
+        failure_code: null,
+        client_id: item.clientId,
+        read_at: null,
+        edited_at: null,
+        deleted: 0,
+      };
+    });
+    const bodies = sql.join(
+      rows.map((row) => sql`when ${row.id} then ${row.body}`),
+      sql` `,
+    );
+    await trx
+      .updateTable('messages')
+      .set({ body: sql<string>`case id ${bodies} end` })
+      .where(
+        'id',
+        'in',
+        rows.map((row) => row.id),
+      )
+      .execute();
+
+    await this.touchConversations(trx, fresh.map((index, n) => [items[index]!, rows[n]!]));
+    const entries = await this.enqueue(trx, fresh.map((index, n) => [items[index]!, rows[n]!]), options);
+    const receipts = fresh.flatMap((index, n) => {
+      const receipt = items[index]!.receipt;
+      return receipt ? [{ peer: receipt.peer, request_key: receipt.requestKey, message_id: rows[n]!.id, created_at: now }] : [];
+    });
+    if (receipts.length > 0) await trx.insertInto('federation_receipts').values(receipts).execute();
+
+    fresh.forEach((index, n) => {
+      const row = rows[n]!;
+      const entry = entries.get(row.id);
+      results[index] = { stored: true, row, ...(entry ? { outbox: entry } : {}) };
+    });
+  }
+
+  private async touchConversations(trx: Transaction<Tables>, written: [NewMessage, MessageRow][]): Promise<void> {
+    // One row per (user, partner) per statement: PostgreSQL refuses to upsert a row twice in one.
+    const touches = new Map<string, { user_id: number; partner_key: string; partner: string; last_message_id: number; unread: number }>();
+    for (const [item, row] of written) {
+      for (const touch of item.conversations) {
+        const key = `${touch.userId}|${touch.partnerKey}`;
+        const current = touches.get(key);
+        const unread = (current?.unread ?? 0) + (touch.unread ? 1 : 0);
+        touches.set(key, { user_id: touch.userId, partner_key: touch.partnerKey, partner: touch.partner, last_message_id: row.id, unread });
+      }
+    }
+    if (touches.size === 0) return;
+    await trx
+      .insertInto('conversations')
+      .values([...touches.values()])
+      .onConflict((conflict) =>
+        conflict.columns(['user_id', 'partner_key']).doUpdateSet((eb) => ({
+          partner: eb.ref('excluded.partner'),
+          last_message_id: eb.ref('excluded.last_message_id'),
+          unread: eb('conversations.unread', '+', eb.ref('excluded.unread')),
+        })),
+      )
+      .execute();
+  }
+
+  /** Adds outbox entries; the first one per receiver with nothing pending before it is claimed at once. */
+  private async enqueue(trx: Transaction<Tables>, written: [NewMessage, MessageRow][], options: WriteOptions): Promise<Map<number, { entryId: number; claimed: boolean }>> {
+    const remote = written.filter(([item]) => item.outbox);
+    const entries = new Map<number, { entryId: number; claimed: boolean }>();
+    if (remote.length === 0) return entries;
+    const receivers = [...new Set(remote.map(([item]) => item.outbox!.receiverKey))];
+    const pending = await trx.selectFrom('outbox').select('receiver_key').distinct().where('receiver_key', 'in', receivers).execute();
+    const busy = new Set(pending.map((row) => row.receiver_key));
+    const values = remote.map(([item, row]) => {
+      const claimed = !busy.has(item.outbox!.receiverKey);
+      busy.add(item.outbox!.receiverKey);
+      return {
+        message_id: row.id,
+        peer: item.outbox!.peer,
+        receiver_key: item.outbox!.receiverKey,
+        attempts: 0,
+        next_attempt_at: options.now,
+        claimed_until: claimed ? options.claim.until : 0,
+        claimed_by: claimed ? options.claim.by : null,
+        last_error: null,
+        created_at: options.now,
+      };
+    });
+    const inserted = await trx.insertInto('outbox').values(values).returning(['id', 'message_id', 'claimed_until']).execute();
+    for (const row of inserted) entries.set(Number(row.message_id), { entryId: Number(row.id), claimed: Number(row.claimed_until) > 0 });
+    return entries;
+  }
+
+  async findById(id: number): Promise<MessageRow | undefined> {
+    return this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** One conversation, newest first, from just below `beforeId`. */
+  async history(pair: string, beforeId: number | undefined, limit: number): Promise<MessageRow[]> {
+    let query = this.db.selectFrom('messages').selectAll().where('pair', '=', pair);
+    if (beforeId !== undefined) query = query.where('id', '<', beforeId);
+    return query.orderBy('id', 'desc').limit(limit).execute();
+  }
+
+  /** Everything the user sent or received after `afterId`, oldest first. */
+  async sentOrReceivedAfter(userId: number, afterId: number, limit: number): Promise<MessageRow[]> {
+    // Two index range scans merged here, rather than an OR that would sort the whole history.
+    const [sent, received] = await Promise.all(
+      (['sender_user_id', 'receiver_user_id'] as const).map((column) =>
+        this.db.selectFrom('messages').selectAll().where(column, '=', userId).where('id', '>', afterId).orderBy('id').limit(limit).execute(),
+      ),
+    );
+    const byId = new Map<number, MessageRow>();
+    for (const row of [...sent!, ...received!]) byId.set(row.id, row);
+    return [...byId.values()].sort((a, b) => a.id - b.id).slice(0, limit);
+  }
+
+  /** The user's conversations, most recent first, each with its last message. */
+  async conversations(userId: number, beforeMessageId: number | undefined, limit: number): Promise<ConversationRow[]> {
+    let query = this.db
+      .selectFrom('conversations as c')
+      .innerJoin('messages as m', 'm.id', 'c.last_message_id')
+      .selectAll('m')
+      .select(['c.partner as conversation_partner', 'c.unread as conversation_unread'])
+      .where('c.user_id', '=', userId);
+    if (beforeMessageId !== undefined) query = query.where('c.last_message_id', '<', beforeMessageId);
+    const rows = await query.orderBy('c.last_message_id', 'desc').limit(limit).execute();
+    return rows.map(({ conversation_partner: partner, conversation_unread: unread, ...message }) => ({ partner, unread: Number(unread), message }));
+  }
+
+  /** Marks the reader's unread messages of a conversation up to `upToId` read; returns how many. */
+  async markRead(readerId: number, pair: string, partnerKey: string, upToId: number, now: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('messages')
+        .set({ read_at: now })
+        .where('pair', '=', pair)
+        .where('receiver_user_id', '=', readerId)
+        .where('id', '<=', upToId)
+        .where('read_at', 'is', null)
+        .executeTakeFirst();
+      const marked = Number(result.numUpdatedRows);
+      if (marked > 0) {
+        await trx
+          .updateTable('conversations')
+          .set({ unread: sql<number>`case when unread > ${marked} then unread - ${marked} else 0 end` })
+          .where('user_id', '=', readerId)
+          .where('partner_key', '=', partnerKey)
+          .execute();
+      }
+      return marked;
+    });
+  }
+
+  /** How many stored texts are not sealed with the given key id (erased ones do not count). */
+  async countSealedWithOtherKeys(currentKeyPrefix: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('body', '!=', '')
+      .where('body', 'not like', `${currentKeyPrefix}%`)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  async sealedWithOtherKeys(currentKeyPrefix: string, afterId: number, limit: number): Promise<{ id: number; body: string }[]> {
+    return this.db
+      .selectFrom('messages')
+      .select(['id', 'body'])
+      .where('id', '>', afterId)
+      .where('body', '!=', '')
+      .where('body', 'not like', `${currentKeyPrefix}%`)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Replaces bodies that have not changed since they were read; returns how many were replaced. */
+  async replaceBodies(changes: { id: number; from: string; to: string }[]): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      let replaced = 0;
+      for (const change of changes) {
+        const result = await trx.updateTable('messages').set({ body: change.to }).where('id', '=', change.id).where('body', '=', change.from).executeTakeFirst();
+        replaced += Number(result.numUpdatedRows);
+      }
+      return replaced;
+    });
+  }
+}
+
+function dedupeKey(item: NewMessage): string | undefined {
+  if (item.receipt) return `r:${item.receipt.peer}:${item.receipt.requestKey}`;
+  if (item.clientId !== null && item.senderUserId !== null) return `c:${item.senderUserId}:${item.clientId}`;
+  return undefined;
+}

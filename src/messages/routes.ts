@@ -1,0 +1,89 @@
+// HTTP routes of the messages feature: send, read a conversation or catch up, conversations,
+// read markers. POST /accounts/messages/ sits in a plugin of its own with the sealed-form hook.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { ErrorSchema } from '../accounts/schemas.js';
+import { installSealedForm, type SealOptions } from '../federation/sealed.js';
+import { authOf, type AuthHook } from '../http/auth.js';
+import { ValidationFailed } from '../http/errors.js';
+import {
+  ConversationPage,
+  ConversationsQuery,
+  ListQuery,
+  MessageIdParams,
+  MessagePage,
+  MessageSchema,
+  PostMessageBody,
+  SendAnswer,
+  SendMessageBody,
+} from './schemas.js';
+import type { MessagesService } from './service.js';
+
+const SENT = 'Message sent successfully';
+
+export function messagesRoutes(messages: MessagesService, authenticate: AuthHook, sealed: SealOptions) {
+  return async (instance: FastifyInstance) => {
+    const app = instance.withTypeProvider<TypeBoxTypeProvider>();
+    const secured = { tags: ['messages'], security: [{ token: [] }] };
+    const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+
+    app.post(
+      '/accounts/send-message/',
+      { preHandler: authenticate, schema: { ...secured, summary: 'Send a message', body: SendMessageBody, response: { 201: SendAnswer, ...errors } } },
+      async (request, reply) => {
+        const { user } = authOf(request);
+        const { message, receiver, client_id: clientId } = request.body;
+        const sent = await messages.send(user, { message, receiver, ...(clientId !== undefined ? { clientId } : {}) });
+        return reply.status(201).send({ message: SENT, ...sent });
+      },
+    );
+
+    await app.register(async (sealedScope) => {
+      installSealedForm(sealedScope, sealed);
+      sealedScope.withTypeProvider<TypeBoxTypeProvider>().post(
+        '/accounts/messages/',
+        {
+          preHandler: authenticate,
+          schema: {
+            ...secured,
+            summary: 'Send a message (JSON, or sealed under the shared key)',
+            body: PostMessageBody,
+            response: { 201: SendAnswer, ...errors },
+          },
+        },
+        async (request, reply) => {
+          const { user } = authOf(request);
+          const { message, content, receiver, client_id: clientId } = request.body;
+          const text = message ?? content;
+          if (text === undefined) throw new ValidationFailed({ message: ['This field is required.'] });
+          const sent = await messages.send(user, { message: text, receiver, ...(clientId !== undefined ? { clientId } : {}) });
+          return reply.status(201).send({ message: SENT, ...sent });
+        },
+      );
+    });
+
+    app.get(
+      '/accounts/messages/',
+      { preHandler: authenticate, schema: { ...secured, summary: 'One conversation (?with=), or catch-up (?after=)', querystring: ListQuery, response: { 200: MessagePage, ...errors } } },
+      async (request) => {
+        const { user } = authOf(request);
+        const { with: partner, before, after, limit } = request.query;
+        if (partner !== undefined && after === undefined) return messages.history(user, partner, before, limit ?? 50);
+        if (after !== undefined && partner === undefined && before === undefined) return messages.catchUp(user.id, after, limit ?? 200);
+        throw new ValidationFailed({ non_field_errors: ['Give either `with` (and optionally `before`) or `after`.'] });
+      },
+    );
+
+    app.get(
+      '/accounts/conversations/',
+      { preHandler: authenticate, schema: { ...secured, summary: 'Conversations, most recent first', querystring: ConversationsQuery, response: { 200: ConversationPage, ...errors } } },
+      async (request) => messages.conversations(authOf(request).user.id, request.query.before, request.query.limit ?? 50),
+    );
+
+    app.post(
+      '/accounts/messages/:id/read/',
+      { preHandler: authenticate, schema: { ...secured, summary: 'Mark a message and the earlier ones read', params: MessageIdParams, response: { 200: MessageSchema, ...errors } } },
+      async (request) => messages.markRead(authOf(request).user, request.params.id),
+    );
+  };
+}

@@ -1,0 +1,308 @@
+// Message rules: sending (local or to a peer, idempotent by client id), reading a conversation,
+// catching up, conversation summaries, read markers, and storing what peers deliver.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
+import type { Peer } from '../federation/peers.js';
+import { Conflict, Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
+import type { EventBus, RealtimeEvent } from '../realtime/bus.js';
+import { AddressResolver, addressOf, pairKey, participantKey, remoteKey, type Participant } from './addresses.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import type { MessageRow, MessageStatus, MessagesRepository, NewMessage, WriteResult } from './repository.js';
+import { WriteBatcher } from './write-batcher.js';
+
+export interface MessageView {
+  id: number;
+  sender: string;
+  receiver: string;
+  message: string;
+  timestamp: string;
+  status: MessageStatus;
+  read_at: string | null;
+  edited_at: string | null;
+  deleted: boolean;
+}
+
+export interface SendInput {
+  message: string;
+  /** An address, or (sealed form) a local user id. */
+  receiver: string | number;
+  clientId?: string;
+}
+
+export interface SendResult {
+  id: number;
+  status: MessageStatus;
+  timestamp: string;
+}
+
+/** A message on its way to a peer, as the outbox carries it. */
+export interface OutboundMessage {
+  entryId: number;
+  messageId: number;
+  uuid: string;
+  peer: string;
+  senderUserId: number;
+  sender: string;
+  receiverName: string;
+  text: string;
+  createdAt: number;
+}
+
+/** What sending needs from federation delivery (the outbox worker). */
+export interface OutboundDelivery {
+  /** The lease taken on an outbox entry written now, so that it can be tried at once. */
+  lease(now: number): { by: string; until: number };
+  /** Tries a claimed entry now: its status if the try ends soon, else `queued` (it goes on). */
+  firstTry(message: OutboundMessage): Promise<MessageStatus>;
+  /** There are new entries for the worker. */
+  wake(): void;
+}
+
+export interface InboundMessage {
+  peer: Peer;
+  senderName: string;
+  receiverName: string;
+  text: string;
+  uuid: string;
+  /** What identifies the request for replay detection: its id, or its token's hash. */
+  requestKey: string;
+}
+
+/** Counters for metrics, bumped as things happen. */
+export interface MessageCounters {
+  /** A local user's message was accepted (stored, and queued for a peer if remote). */
+  sent(): void;
+  /** A message from a peer was stored for a local user. */
+  received(): void;
+  /** A peer accepted one of our messages. */
+  federated(): void;
+}
+
+export interface MessagesServiceOptions {
+  repository: MessagesRepository;
+  resolver: AddressResolver;
+  ring: KeyRing;
+  bus: EventBus;
+  delivery: OutboundDelivery;
+  logger: Logger;
+  counters?: MessageCounters;
+  clock?: () => number;
+}
+
+const MAX_TEXT_LENGTH = 10_000;
+
+export class MessagesService {
+  private readonly repository: MessagesRepository;
+  private readonly resolver: AddressResolver;
+  private readonly ring: KeyRing;
+  private readonly bus: EventBus;
+  private readonly delivery: OutboundDelivery;
+  private readonly logger: Logger;
+  private readonly clock: () => number;
+  private readonly counters: MessageCounters;
+  private readonly writer: WriteBatcher<NewMessage, WriteResult>;
+
+  constructor(options: MessagesServiceOptions) {
+    this.repository = options.repository;
+    this.resolver = options.resolver;
+    this.ring = options.ring;
+    this.bus = options.bus;
+    this.delivery = options.delivery;
+    this.logger = options.logger;
+    this.clock = options.clock ?? Date.now;
+    this.counters = options.counters ?? { sent: () => undefined, received: () => undefined, federated: () => undefined };
+    this.writer = new WriteBatcher((items) => {
+      const now = this.clock();
+      return this.repository.writeBatch(items, {
+        now,
+        seal: (text, id) => sealAtRest(this.ring, text, String(id)),
+        claim: this.delivery.lease(now),
+      });
+    });
+  }
+
+  async send(user: { id: number; username: string }, input: SendInput): Promise<SendResult> {
+    const text = checkText(input.message);
+    const receiver =
+      typeof input.receiver === 'number' ? await this.resolver.findLocalById(input.receiver) : await this.resolver.resolve(input.receiver);
+    if (!receiver) throw new NotFound('unknown_receiver', 'The receiver does not exist.');
+    const sender: Participant = { kind: 'local', userId: user.id, username: user.username };
+    const toSelf = receiver.kind === 'local' && receiver.userId === user.id;
+    const conversations = [{ userId: user.id, partnerKey: participantKey(receiver), partner: addressOf(receiver), unread: false }];
+    if (receiver.kind === 'local' && !toSelf) {
+      conversations.push({ userId: receiver.userId, partnerKey: participantKey(sender), partner: user.username, unread: true });
+    }
+    const item: NewMessage = {
+      uuid: randomUUID(),
+      pair: pairKey(sender, receiver),
+      senderUserId: user.id,
+      receiverUserId: receiver.kind === 'local' ? receiver.userId : null,
+      sender: user.username,
+      receiver: addressOf(receiver),
+      peer: receiver.kind === 'remote' ? receiver.peer.name : null,
+      text,
+      status: receiver.kind === 'local' ? 'delivered' : 'queued',
+      clientId: input.clientId ?? null,
+      conversations,
+      ...(receiver.kind === 'remote' ? { outbox: { peer: receiver.peer.name, receiverKey: remoteKey(receiver.name, receiver.peer.name) } } : {}),
+    };
+    const result = await this.writer.submit(item);
+    if (!result.stored) return this.repeatedSend(result.row, item);
+
+    this.counters.sent();
+    const { row } = result;
+    let status = row.status;
+    if (receiver.kind === 'remote') {
+      const entry = result.outbox;
+      if (entry?.claimed) {
+        status = await this.delivery.firstTry({
+          entryId: entry.entryId,
+          messageId: row.id,
+          uuid: row.uuid,
+          peer: receiver.peer.name,
+          senderUserId: user.id,
+          sender: user.username,
+          receiverName: receiver.name,
+          text,
+          createdAt: row.created_at,
+        });
+      } else this.delivery.wake();
+    }
+    const view = this.view({ ...row, status }, text);
+    this.publish(user.id, { type: 'message', message: view });
+    if (receiver.kind === 'local' && !toSelf) this.publish(receiver.userId, { type: 'message', message: view });
+    return { id: row.id, status, timestamp: view.timestamp };
+  }
+
+  /** A send retried with a client id already used: the first result, if it is the same message. */
+  private repeatedSend(row: MessageRow, item: NewMessage): SendResult {
+    if (row.pair !== item.pair || this.textOf(row) !== item.text) {
+      throw new Conflict('duplicate', 'This client_id was already used for a different message.', {
+        client_id: ['This client_id was already used for a different message.'],
+      });
+    }
+    return { id: row.id, status: row.status, timestamp: new Date(row.created_at).toISOString() };
+  }
+
+  /** Stores a message a peer delivered, once per request id; returns its text. */
+  async receive(inbound: InboundMessage): Promise<string> {
+    const receiver = await this.resolver.resolve(inbound.receiverName);
+    if (!receiver || receiver.kind !== 'local') throw new NotFound('unknown_receiver', 'The receiver does not exist.');
+    const sender: Participant = { kind: 'remote', peer: inbound.peer, name: inbound.senderName };
+    const text = checkText(inbound.text);
+    const result = await this.writer.submit({
+      uuid: inbound.uuid,
+      pair: pairKey(sender, receiver),
+      senderUserId: null,
+      receiverUserId: receiver.userId,
+      sender: addressOf(sender),
+      receiver: receiver.username,
+      peer: inbound.peer.name,
+      text,
+      status: 'delivered',
+      clientId: null,
+      conversations: [{ userId: receiver.userId, partnerKey: participantKey(sender), partner: addressOf(sender), unread: true }],
+      receipt: { peer: inbound.peer.name, requestKey: inbound.requestKey },
+    });
+    if (!result.stored) return this.textOf(result.row);
+    this.counters.received();
+    this.publish(receiver.userId, { type: 'message', message: this.view(result.row, text) });
+    return text;
+  }
+
+  /**
+   * An outbox entry ended: counted, and told to the sender's sessions as a `status` event when
+   * the send itself answered `queued` (`announce`).
+   */
+  deliveryFinished(senderUserId: number, messageId: number, status: 'delivered' | 'failed', announce: boolean): void {
+    if (status === 'delivered') this.counters.federated();
+    if (announce) this.publish(senderUserId, { type: 'status', id: messageId, status });
+  }
+
+  async history(user: { id: number; username: string }, withAddress: string, before: string | undefined, limit: number): Promise<{ results: MessageView[]; next: string | null }> {
+    const beforeId = before === undefined ? undefined : decodeCursor(before, 'before');
+    const partner = await this.resolver.resolve(withAddress);
+    if (!partner) return { results: [], next: null };
+    const me: Participant = { kind: 'local', userId: user.id, username: user.username };
+    const rows = await this.repository.history(pairKey(me, partner), beforeId, limit + 1);
+    const page = rows.slice(0, limit);
+    return { results: page.map((row) => this.view(row)), next: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null };
+  }
+
+  async catchUp(userId: number, afterId: number, limit: number): Promise<{ results: MessageView[]; next: string | null }> {
+    const rows = await this.repository.sentOrReceivedAfter(userId, afterId, limit + 1);
+    const page = rows.slice(0, limit);
+    return { results: page.map((row) => this.view(row)), next: rows.length > limit ? String(page[page.length - 1]!.id) : null };
+  }
+
+  async conversations(userId: number, before: string | undefined, limit: number) {
+    const beforeId = before === undefined ? undefined : decodeCursor(before, 'before');
+    const rows = await this.repository.conversations(userId, beforeId, limit + 1);
+    const page = rows.slice(0, limit);
+    return {
+      results: page.map((row) => ({ with: row.partner, last_message: this.view(row.message), unread: row.unread })),
+      next: rows.length > limit ? encodeCursor(page[page.length - 1]!.message.id) : null,
+    };
+  }
+
+  /** Marks a received message and every earlier one from the same sender read. */
+  async markRead(user: { id: number; username: string }, messageId: number): Promise<MessageView> {
+    const row = await this.repository.findById(messageId);
+    if (!row || (row.sender_user_id !== user.id && row.receiver_user_id !== user.id)) throw new NotFound();
+    if (row.receiver_user_id !== user.id) throw new Forbidden('forbidden', 'Only the receiver may mark a message read.');
+    if (row.read_at !== null) return this.view(row);
+    const now = this.clock();
+    const marked = await this.repository.markRead(user.id, row.pair, senderKey(row), row.id, now);
+    const readAt = new Date(now).toISOString();
+    if (marked > 0 && row.sender_user_id !== null && row.sender_user_id !== user.id) {
+      this.publish(row.sender_user_id, { type: 'read', with: user.username, up_to: row.id, read_at: readAt });
+    }
+    const updated = await this.repository.findById(messageId);
+    return this.view(updated ?? { ...row, read_at: now });
+  }
+
+  /** Resolves once every accepted write is committed. */
+  drain(): Promise<void> {
+    return this.writer.drain();
+  }
+
+  view(row: MessageRow, text?: string): MessageView {
+    return {
+      id: row.id,
+      sender: row.sender,
+      receiver: row.receiver,
+      message: text ?? this.textOf(row),
+      timestamp: new Date(row.created_at).toISOString(),
+      status: row.status,
+      read_at: row.read_at === null ? null : new Date(row.read_at).toISOString(),
+      edited_at: row.edited_at === null ? null : new Date(row.edited_at).toISOString(),
+      deleted: row.deleted === 1,
+    };
+  }
+
+  private textOf(row: MessageRow): string {
+    return row.deleted === 1 || row.body === '' ? '' : openAtRest(this.ring, row.body, String(row.id));
+  }
+
+  private publish(userId: number, event: RealtimeEvent): void {
+    this.bus.publish(userId, event).catch((error: unknown) => this.logger.warn({ err: error, event: event.type }, 'could not publish a real-time event'));
+  }
+}
+
+/** The text as stored: trimmed, 1 to 10,000 characters (code points, as Django counts). */
+function checkText(message: string): string {
+  const text = message.trim();
+  if (text.length === 0) throw new ValidationFailed({ message: ['This field may not be blank.'] });
+  if (text.length > MAX_TEXT_LENGTH && [...text].length > MAX_TEXT_LENGTH) {
+    throw new ValidationFailed({ message: [`Ensure this field has no more than ${MAX_TEXT_LENGTH} characters.`] });
+  }
+  return text;
+}
+
+/** The participant key of a row's sender, as the receiver's conversation names it. */
+function senderKey(row: MessageRow): string {
+  if (row.sender_user_id !== null) return `u:${row.sender_user_id}`;
+  const name = row.sender.slice(0, row.sender.length - (row.peer ?? '').length - 1);
+  return remoteKey(name, row.peer ?? '');
+}
