@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// The `realchat` command line: serve | migrate | keygen | --help | --version.
+// The `realchat` command line: serve | migrate | keygen | rotate-key | --help | --version.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { KeyRing } from './crypto/aead.js';
+import { decodeKey } from './crypto/keys.js';
+import { resolveEncryptionKey } from './encryption-key.js';
 import { createLogger } from './logger.js';
+import { MessagesRepository } from './messages/repository.js';
+import { rotateMessageKeys } from './messages/rotation.js';
 import { startServer } from './server.js';
 
 const HELP = `Usage: realchat <command>
@@ -14,6 +19,9 @@ Commands:
   serve        migrate the database to the latest version, then serve HTTP and WebSocket
   migrate      only migrate the database
   keygen       print a new key (32 bytes, URL-safe base64) for ENCRYPTION_KEY or a peer
+  rotate-key   re-encrypt stored messages under the current ENCRYPTION_KEY (older keys from
+               ENCRYPTION_KEYS_PREVIOUS), in batches; safe to interrupt and run again.
+               Option: --batch-size N (default 500)
   --help       show this help
   --version    show the version
 
@@ -67,10 +75,47 @@ async function migrate(): Promise<void> {
   }
 }
 
-const commands: Record<string, () => Promise<void> | void> = {
+async function rotateKey(args: string[]): Promise<void> {
+  const batchSize = batchSizeOption(args);
+  const cfg = config();
+  const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
+  const key = resolveEncryptionKey(cfg, logger);
+  const ring = new KeyRing(decodeKey(key), cfg.encryptionKeysPrevious.map(decodeKey));
+  const database = openDatabase(cfg.database);
+  try {
+    await migrateToLatest(database);
+    const result = await rotateMessageKeys(new MessagesRepository(database.db, database.kind), ring, {
+      batchSize,
+      onProgress: ({ done, total }) => console.log(`Re-encrypted ${done} of ${total} messages.`),
+    });
+    if (result.total === 0) console.log(`Every message is already sealed with the current key (${ring.currentKeyId}).`);
+    else console.log(`Done: ${result.done} messages re-encrypted under key ${ring.currentKeyId}.`);
+    if (result.unreadable.length > 0) {
+      throw new Error(
+        `${result.unreadable.length} messages are sealed with a key that is neither ENCRYPTION_KEY nor in ENCRYPTION_KEYS_PREVIOUS ` +
+          `(first ids: ${result.unreadable.slice(0, 10).join(', ')}); add that key to ENCRYPTION_KEYS_PREVIOUS and run again`,
+      );
+    }
+  } finally {
+    await database.close();
+  }
+}
+
+function batchSizeOption(args: string[]): number {
+  if (args.length === 0) return 500;
+  const value = args[0] === '--batch-size' ? args[1] : /^--batch-size=(.*)$/.exec(args[0] ?? '')?.[1];
+  const size = Number(value);
+  if (args.length > (args[0] === '--batch-size' ? 2 : 1) || !Number.isInteger(size) || size < 1 || size > 10_000) {
+    throw new ConfigError('--batch-size', 'must be a whole number from 1 to 10000', 'realchat rotate-key --batch-size 500');
+  }
+  return size;
+}
+
+const commands: Record<string, (args: string[]) => Promise<void> | void> = {
   serve,
   migrate,
   keygen: () => console.log(randomBytes(32).toString('base64url') + '='),
+  'rotate-key': rotateKey,
   '--help': () => console.log(HELP),
   '-h': () => console.log(HELP),
   help: () => console.log(HELP),
@@ -87,7 +132,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   try {
-    await command();
+    await command(argv.slice(1));
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`realchat: configuration error: ${error.message}`);

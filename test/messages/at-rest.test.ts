@@ -1,0 +1,161 @@
+// Messages at rest: sealed with AES-256-GCM under ENCRYPTION_KEY's at-rest key, bound to their
+// row, never stored or logged in the clear, and re-sealed by `realchat rotate-key`.
+import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyRing, openAtRest, AtRestDecryptionError } from '../../src/crypto/aead.js';
+import { decodeKey } from '../../src/crypto/keys.js';
+import { openDatabase, type Database } from '../../src/db/database.js';
+import { createLogger } from '../../src/logger.js';
+import { newKey, startTestApp, type TestApp } from '../helpers/app.js';
+import { startBackends, type Backend } from '../helpers/backends.js';
+import { bareEnvironment, MAIN, runCli } from '../helpers/cli.js';
+import { describeEachDatabase } from '../helpers/databases.js';
+import { call, registerUser, type RegisteredUser } from '../helpers/http.js';
+
+async function storedBodies(database: Database): Promise<Map<number, string>> {
+  const rows = await database.db.selectFrom('messages').select(['id', 'body']).orderBy('id').execute();
+  return new Map(rows.map((row) => [row.id, row.body]));
+}
+
+describeEachDatabase('messages at rest', (database) => {
+  const logLines: string[] = [];
+  let app: TestApp;
+  let alice: RegisteredUser;
+  let bob: RegisteredUser;
+  let db: Database;
+
+  beforeAll(async () => {
+    const logs = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    });
+    app = await startTestApp({ database, env: { LOG_LEVEL: 'trace' }, logger: createLogger({ level: 'trace', format: 'json' }, logs) });
+    [alice, bob] = await Promise.all([registerUser(app.url), registerUser(app.url)]);
+    db = openDatabase(app.config.database);
+  });
+  afterAll(async () => {
+    await db.close();
+    await app.destroy();
+  });
+
+  it('stores only a sealed form that names its key and opens only for its own row', async () => {
+    const secret = 'the cake is in the second drawer';
+    const first = await call(app.url, 'POST', '/accounts/send-message/', { message: secret, receiver: bob.username }, { token: alice.token });
+    const second = await call(app.url, 'POST', '/accounts/send-message/', { message: 'another', receiver: bob.username }, { token: alice.token });
+
+    const ring = new KeyRing(decodeKey(app.env.ENCRYPTION_KEY!));
+    const bodies = await storedBodies(db);
+    const body = bodies.get(first.body.id)!;
+    expect(body).toMatch(new RegExp(`^v1\\.${ring.currentKeyId}\\.[A-Za-z0-9_-]+$`));
+    expect(body).not.toContain('cake');
+    expect(openAtRest(ring, body, String(first.body.id))).toBe(secret);
+    // Copied onto another row, the ciphertext no longer opens.
+    expect(() => openAtRest(ring, body, String(second.body.id))).toThrow(AtRestDecryptionError);
+
+    const everything = await db.db.selectFrom('messages').selectAll().execute();
+    expect(JSON.stringify(everything)).not.toContain('cake');
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(logLines.join('\n')).not.toContain('cake');
+  });
+});
+
+describeEachDatabase('realchat rotate-key', (database) => {
+  let backend: Backend;
+  let alice: RegisteredUser;
+  let bob: RegisteredUser;
+  const texts: string[] = [];
+
+  beforeAll(async () => {
+    [backend] = await startBackends(database, ['a']);
+    [alice, bob] = await Promise.all([registerUser(backend.url), registerUser(backend.url)]);
+    for (let i = 0; i < 30; i++) {
+      texts.push(`message number ${i}`);
+      const sent = await call(backend.url, 'POST', '/accounts/send-message/', { message: texts[i], receiver: bob.username }, { token: alice.token });
+      expect(sent.status).toBe(201);
+    }
+    await backend.stop();
+  });
+  afterAll(() => backend.destroy());
+
+  function rotate(args: string[], keys: Record<string, string>) {
+    const env = bareEnvironment({ DATABASE_URL: backend.env.DATABASE_URL!, LOG_LEVEL: 'warn', ...keys });
+    return runCli(['rotate-key', ...args], { cwd: backend.dir, env });
+  }
+
+  /** Starts the backend with only this key, and reads the whole conversation. */
+  async function readAllWith(key: string): Promise<string[]> {
+    await backend.start({ ENCRYPTION_KEY: key, ENCRYPTION_KEYS_PREVIOUS: '' });
+    try {
+      const history = await call(backend.url, 'GET', `/accounts/messages/?with=${alice.username}&limit=200`, undefined, { token: bob.token });
+      expect(history.status).toBe(200);
+      return history.body.results.map((m: { message: string }) => m.message).reverse();
+    } finally {
+      await backend.stop();
+    }
+  }
+
+  it('re-encrypts every message under the new key in batches, after which the old key is not needed', async () => {
+    const oldKey = backend.env.ENCRYPTION_KEY!;
+    const newer = newKey();
+    const run = await rotate(['--batch-size', '7'], { ENCRYPTION_KEY: newer, ENCRYPTION_KEYS_PREVIOUS: oldKey });
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n').filter((line) => line.startsWith('Re-encrypted'))).toEqual([
+      'Re-encrypted 7 of 30 messages.',
+      'Re-encrypted 14 of 30 messages.',
+      'Re-encrypted 21 of 30 messages.',
+      'Re-encrypted 28 of 30 messages.',
+      'Re-encrypted 30 of 30 messages.',
+    ]);
+    expect(run.stdout).toContain(`Done: 30 messages re-encrypted under key ${new KeyRing(decodeKey(newer)).currentKeyId}.`);
+    expect(await readAllWith(newer)).toEqual(texts);
+
+    const again = await rotate([], { ENCRYPTION_KEY: newer });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('Every message is already sealed with the current key');
+  });
+
+  it('finishes after an interruption when run again', async () => {
+    const previous = backend.env.ENCRYPTION_KEY!;
+    const newest = newKey();
+    const keys = { ENCRYPTION_KEY: newest, ENCRYPTION_KEYS_PREVIOUS: previous };
+    const child = spawn(process.execPath, [MAIN, 'rotate-key', '--batch-size', '1'], {
+      cwd: backend.dir,
+      env: bareEnvironment({ DATABASE_URL: backend.env.DATABASE_URL!, ...keys }),
+    });
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('Re-encrypted')) child.kill('SIGKILL');
+      });
+      child.on('exit', () => resolve());
+    });
+
+    const rerun = await rotate(['--batch-size', '4'], keys);
+    expect(rerun.code).toBe(0);
+    expect(Number(/of (\d+) messages/.exec(rerun.stdout)?.[1])).toBeLessThan(30);
+    expect(await readAllWith(newest)).toEqual(texts);
+  });
+
+  it('names the messages no configured key opens, and exits non-zero', async () => {
+    const run = await rotate([], { ENCRYPTION_KEY: newKey() });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/30 messages are sealed with a key that is neither ENCRYPTION_KEY nor in ENCRYPTION_KEYS_PREVIOUS/);
+  });
+
+  it('refuses a bad batch size', async () => {
+    const run = await rotate(['--batch-size', 'many'], { ENCRYPTION_KEY: newKey() });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--batch-size');
+  });
+});
+
+describe('realchat --help', () => {
+  it('lists rotate-key', async () => {
+    const run = await runCli(['--help'], { cwd: process.cwd() });
+    expect(run.stdout).toContain('rotate-key');
+  });
+});
