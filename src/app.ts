@@ -102,7 +102,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     logger: deps.logger,
     clock,
   });
-  const bus = deps.bus ?? (deps.redis ? new RedisEventBus({ publisher: deps.redis, logger: deps.logger }) : new InProcessEventBus());
+  // The channel is per backend: deployments sharing one Redis must not see each other's users.
+  const channel = `realchat:${config.serverName}:events`;
+  const bus = deps.bus ?? (deps.redis ? new RedisEventBus({ publisher: deps.redis, logger: deps.logger, channel }) : new InProcessEventBus());
   if (!deps.bus) app.addHook('onClose', () => bus.close());
   accounts.onTokensRevoked = (userId, revocation) => void bus.publishRevocation(userId, revocation);
   const gateway = new RealtimeGateway({ accounts, bus, logger: deps.logger, ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}) });

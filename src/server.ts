@@ -41,12 +41,27 @@ export function connectRedis(url: string, logger: Logger): Redis {
   return redis;
 }
 
+// Events published before Redis answers would be dropped; past this wait the instance starts degraded.
+const REDIS_START_WAIT_MS = 3000;
+
+async function untilRedisReady(redis: Redis, timeoutMs: number, logger: Logger): Promise<void> {
+  if (redis.status === 'ready') return;
+  let timer: NodeJS.Timeout | undefined;
+  const ready = await Promise.race([
+    new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true))),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (!ready) logger.warn({ waitedMs: timeoutMs }, 'redis is not answering; starting without it (real time stays within this instance until it is back)');
+}
+
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const encryptionKey = resolveEncryptionKey(config, logger);
   const database = openDatabase(config.database);
   const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
   try {
+    if (redis) await untilRedisReady(redis, REDIS_START_WAIT_MS, logger);
     const applied = await migrateToLatest(database);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
     const app = await buildApp(config, {

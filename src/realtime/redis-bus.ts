@@ -19,7 +19,8 @@ export interface RedisEventBusOptions {
   /** The connection used to publish (shared with other commands). */
   publisher: Redis;
   logger: Logger;
-  channel?: string;
+  /** One channel per backend (instances of one backend share it). */
+  channel: string;
 }
 
 export class RedisEventBus extends InProcessEventBus {
@@ -39,7 +40,7 @@ export class RedisEventBus extends InProcessEventBus {
     super();
     this.publisher = options.publisher;
     this.logger = options.logger;
-    this.channel = options.channel ?? 'realchat:events';
+    this.channel = options.channel;
     // Subscribing is done here on every (re)connection, so recovery is known to be complete.
     this.subscriber = this.publisher.duplicate({ autoResubscribe: false, enableOfflineQueue: false });
     this.subscriber.on('error', (error) => this.logger.debug({ err: error }, 'redis subscriber error'));
