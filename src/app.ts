@@ -38,6 +38,7 @@ import { PhoneVerificationRepository } from './sms/repository.js';
 import { phoneVerificationRoutes } from './sms/routes.js';
 import { PhoneVerificationService } from './sms/service.js';
 import { VonageVerifier } from './sms/vonage.js';
+import { webClientRoutes } from './web/static.js';
 
 export interface AppDependencies {
   database: Database;
@@ -154,6 +155,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   await app.register(messagesRoutes(messages, authenticate, { keys: sealedKeys, maxAgeMs: config.federationMaxAgeMs, clock }));
   await app.register(federationRoutes(new InboundFederation(messages, inboundOptions), inboundOptions));
   await app.register(gateway.plugin());
+  // Last: the web client's page fallback answers only what no API route claimed.
+  await app.register(webClientRoutes());
   return app;
 }
 
