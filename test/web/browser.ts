@@ -1,7 +1,6 @@
-// Helpers of the browser tests: the built web client, Debian's chromium driven by
-// playwright-core (no browser download), free ports for apps that must know each other's address.
+// Helpers of the browser tests: the built web client, and Debian's chromium driven by
+// playwright-core (no browser download).
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -33,16 +32,6 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** A port free right now, for an app whose address its peer must know before it starts. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', resolve).once('error', reject));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
 export interface Person {
   context: BrowserContext;
   page: Page;
@@ -68,9 +57,9 @@ export const PASSWORD = 'a long and quiet river';
 /** Registers through the page's own form, as a person would. */
 export async function registerInPage(page: Page, username: string): Promise<void> {
   await page.getByRole('button', { name: 'Create account' }).first().click();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Email').fill(`${username}@example.org`);
-  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('Username', { exact: true }).fill(username);
+  await page.getByLabel('Email', { exact: true }).fill(`${username}@example.org`);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByRole('form', { name: 'Create account' }).getByRole('button', { name: 'Create account' }).click();
   await page.getByTestId('me').filter({ hasText: new RegExp(`^${username}$`) }).waitFor();
 }
@@ -90,4 +79,13 @@ export async function write(page: Page, text: string): Promise<void> {
 /** The message bubbles of the open conversation, as the reader sees their text. */
 export function bubbles(page: Page) {
   return page.locator('.message-list .text');
+}
+
+// Page-side expressions are strings: the test project is type-checked without the DOM library.
+export function focusedId(page: Page): Promise<string | undefined> {
+  return page.evaluate<string | undefined>('document.activeElement?.id');
+}
+
+export function storedSession(page: Page): Promise<{ token: string } | null> {
+  return page.evaluate<{ token: string } | null>("JSON.parse(localStorage.getItem('realchat.session') ?? 'null')");
 }

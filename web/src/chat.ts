@@ -221,7 +221,8 @@ export class ChatStore {
       this.updateRow(entry.message);
     } catch (error) {
       entry.sending = false;
-      entry.error = { detail: describe(error), retryable: error instanceof ApiError ? error.transient : true };
+      // Its echo on the WebSocket already proved the server has it: only the answer was lost.
+      if (entry.message.id === 0) entry.error = { detail: describe(error), retryable: error instanceof ApiError ? error.transient : true };
     }
     this.changed();
   }

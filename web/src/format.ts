@@ -1,5 +1,5 @@
 // Times in the browser's own locale and time zone.
-const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
+const timeOfDay = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
 const dayOfYear = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
 const fullDate = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
 const complete = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
