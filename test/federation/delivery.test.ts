@@ -1,0 +1,169 @@
+// Federation between real backends on loopback, each with its own database: messages reach
+// the peer and show in both histories, survive a peer being down, keep their order per
+// receiver, and end as failed when the peer refuses them or for good after FEDERATION_GIVE_UP.
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InProcessEventBus, type RealtimeEvent } from '../../src/realtime/bus.js';
+import { startBackends, type Backend } from '../helpers/backends.js';
+import { describeEachDatabase } from '../helpers/databases.js';
+import { call, registerUser, type RegisteredUser } from '../helpers/http.js';
+import { freePort } from '../helpers/ports.js';
+import { eventually } from './peer-requests.js';
+
+async function history(backend: Backend, user: RegisteredUser, partner: string) {
+  const response = await call(backend.url, 'GET', `/accounts/messages/?with=${encodeURIComponent(partner)}&limit=200`, undefined, { token: user.token });
+  expect(response.status).toBe(200);
+  return response.body.results as { id: number; sender: string; receiver: string; message: string; status: string }[];
+}
+
+function send(backend: Backend, from: RegisteredUser, receiver: string, message: string) {
+  return call(backend.url, 'POST', '/accounts/send-message/', { message, receiver }, { token: from.token });
+}
+
+describeEachDatabase('federation between two backends', (database) => {
+  let a: Backend;
+  let b: Backend;
+  let alice: RegisteredUser;
+  let bob: RegisteredUser;
+  const events: { userId: number; event: RealtimeEvent }[] = [];
+
+  beforeAll(async () => {
+    const bus = new InProcessEventBus();
+    bus.subscribe((userId, event) => events.push({ userId, event }));
+    [a, b] = await startBackends(database, ['a', 'b'], { start: false });
+    // Retries at the low end of their jitter keep the test short.
+    await Promise.all([a.start({}, { bus, outbox: { random: () => 0 } }), b.start()]);
+    alice = await registerUser(a.url, 'alice');
+    bob = await registerUser(b.url, 'bob');
+  });
+  afterAll(async () => {
+    await Promise.all([a.destroy(), b.destroy()]);
+  });
+
+  it('delivers alice@a to bob@b, and the message shows in both histories', async () => {
+    const sent = await send(a, alice, 'bob@b', 'Hello, World!');
+
+    expect(sent.status).toBe(201);
+    expect(sent.body.status).toBe('delivered');
+    expect(await history(a, alice, 'bob@b')).toEqual([
+      expect.objectContaining({ id: sent.body.id, sender: 'alice', receiver: 'bob@b', message: 'Hello, World!', status: 'delivered' }),
+    ]);
+    expect(await history(b, bob, 'alice@a')).toEqual([expect.objectContaining({ sender: 'alice@a', receiver: 'bob', message: 'Hello, World!', status: 'delivered' })]);
+
+    const reply = await send(b, bob, 'alice@a', 'Hello, alice');
+    expect(reply.body.status).toBe('delivered');
+    expect((await history(a, alice, 'bob@b')).map((m) => m.message)).toEqual(['Hello, alice', 'Hello, World!']);
+    const conversations = await call(b.url, 'GET', '/accounts/conversations/', undefined, { token: bob.token });
+    expect(conversations.body.results).toEqual([expect.objectContaining({ with: 'alice@a', unread: 1 })]);
+  });
+
+  it('sends a bare name that is not local to the one configured peer', async () => {
+    const sent = await send(a, alice, 'bob', 'bare name');
+    expect(sent.body.status).toBe('delivered');
+    expect((await history(b, bob, 'alice@a'))[0]!.message).toBe('bare name');
+  });
+
+  it('marks a message failed, keeping the peer code, when the peer has no such receiver', async () => {
+    const sent = await send(a, alice, 'ghost@b', 'anyone?');
+    expect(sent.status).toBe(201);
+    expect(sent.body.status).toBe('failed');
+    const db = a.openDatabase();
+    try {
+      const row = await db.db.selectFrom('messages').select(['status', 'failure_code']).where('id', '=', sent.body.id).executeTakeFirstOrThrow();
+      expect(row).toEqual({ status: 'failed', failure_code: 'unknown_receiver' });
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('queues while the peer is down, then delivers every message once and in order', async () => {
+    await b.stop();
+    events.length = 0;
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const started = Date.now();
+      const sent = await send(a, alice, 'bob@b', `queued ${i}`);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(sent.body.status).toBe('queued');
+      ids.push(sent.body.id);
+    }
+    expect((await history(a, alice, 'bob@b')).slice(0, 6).map((m) => m.status)).toEqual(Array(6).fill('queued'));
+
+    await b.start();
+    await eventually(async () => {
+      const statuses = (await history(a, alice, 'bob@b')).slice(0, 6).map((m) => m.status);
+      expect(statuses).toEqual(Array(6).fill('delivered'));
+    }, 20_000);
+    const received = (await history(b, bob, 'alice@a')).map((m) => m.message).filter((text) => text.startsWith('queued'));
+    expect(received.reverse()).toEqual(['queued 0', 'queued 1', 'queued 2', 'queued 3', 'queued 4', 'queued 5']);
+    const statusEvents = events.filter(({ event }) => event.type === 'status');
+    expect(statusEvents.map(({ userId, event }) => [userId, event.id, event.status])).toEqual(ids.map((id) => [alice.id, id, 'delivered']));
+  });
+});
+
+describeEachDatabase('federation with three backends', (database) => {
+  let backends: Backend[];
+  afterAll(() => Promise.all(backends.map((backend) => backend.destroy())));
+
+  it('keeps each peer apart: bob@b talks with alice@a and carol@c in two conversations', async () => {
+    backends = await startBackends(database, ['a', 'b', 'c']);
+    const [a, b, c] = backends as [Backend, Backend, Backend];
+    const [alice, bob, carol] = await Promise.all([registerUser(a.url, 'alice'), registerUser(b.url, 'bob'), registerUser(c.url, 'carol')]);
+
+    expect((await send(a, alice, 'bob@b', 'from a')).body.status).toBe('delivered');
+    expect((await send(c, carol, 'bob@b', 'from c')).body.status).toBe('delivered');
+    expect((await send(a, alice, 'carol@c', 'a to c')).body.status).toBe('delivered');
+    expect((await send(b, bob, 'alice', 'local name')).status).toBe(404);
+
+    expect((await history(b, bob, 'alice@a')).map((m) => [m.sender, m.message])).toEqual([['alice@a', 'from a']]);
+    expect((await history(b, bob, 'carol@c')).map((m) => [m.sender, m.message])).toEqual([['carol@c', 'from c']]);
+    expect((await history(c, carol, 'alice@a')).map((m) => m.message)).toEqual(['a to c']);
+    const conversations = await call(b.url, 'GET', '/accounts/conversations/', undefined, { token: bob.token });
+    expect(conversations.body.results.map((row: { with: string }) => row.with)).toEqual(['carol@c', 'alice@a']);
+  });
+});
+
+describe('a slow or dead peer', () => {
+  let a: Backend;
+  let blackHole: Server;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    // Accepts connections and never answers, like a hung backend.
+    const port = await freePort();
+    blackHole = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => blackHole.listen(port, '127.0.0.1', resolve));
+    [a] = await startBackends('sqlite', ['a'], {
+      env: { FEDERATION_TIMEOUT: '1s', FEDERATION_GIVE_UP: '2s' },
+      peers: () => [{ name: 'slow', url: `http://127.0.0.1:${port}`, key: 'ZmVkZXJhdGlvbi10ZXN0LWtleS1vZi0zMi1ieXRlcyE=' }, { name: 'dead', url: `http://127.0.0.1:${port + 1}`, key: 'ZmVkZXJhdGlvbi10ZXN0LWtleS1vZi0zMi1ieXRlcyE=' }],
+      server: { outbox: { random: () => 0 } },
+    });
+  });
+  afterAll(async () => {
+    await a.destroy();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => blackHole.close(resolve));
+  });
+
+  it('answers queued well within a second, then fails the message after FEDERATION_GIVE_UP', async () => {
+    const alice = await registerUser(a.url, 'alice');
+    for (const receiver of ['bob@slow', 'bob@dead']) {
+      const started = Date.now();
+      const sent = await send(a, alice, receiver, 'are you there?');
+      expect(Date.now() - started).toBeLessThan(800);
+      expect(sent.body.status).toBe('queued');
+    }
+    await eventually(async () => {
+      const statuses = [...(await history(a, alice, 'bob@slow')), ...(await history(a, alice, 'bob@dead'))].map((m) => m.status);
+      expect(statuses).toEqual(['failed', 'failed']);
+    }, 15_000);
+    const db = a.openDatabase();
+    try {
+      const codes = await db.db.selectFrom('messages').select('failure_code').execute();
+      expect(codes.map((row) => row.failure_code)).toEqual(['gave_up', 'gave_up']);
+      expect(await db.db.selectFrom('outbox').selectAll().execute()).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+});
