@@ -28,11 +28,13 @@ function openSqlite(path: string): Database {
   const file = path === ':memory:' ? path : resolve(path);
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const connection = new SQLite(file);
+  // First, so that every later statement (switching to WAL included) waits for a lock
+  // another process holds instead of failing with "database is locked".
+  connection.pragma('busy_timeout = 10000');
   connection.pragma('journal_mode = WAL');
   // NORMAL is durable against a process crash in WAL mode, which is what kill -9 tests.
   connection.pragma('synchronous = NORMAL');
   connection.pragma('foreign_keys = ON');
-  connection.pragma('busy_timeout = 10000');
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: connection }) });
   return {
     kind: 'sqlite',
