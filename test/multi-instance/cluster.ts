@@ -25,7 +25,16 @@ export interface Cluster {
   destroy(): Promise<void>;
 }
 
-export async function startCluster(count: number, database: DatabaseKind, redisUrl: string, options: ServerOptions = {}): Promise<Cluster> {
+export interface ClusterOptions {
+  count: number;
+  database: DatabaseKind;
+  redisUrl: string;
+  server?: ServerOptions;
+  /** Extra variables shared by every instance (peers, ...). */
+  env?: Record<string, string>;
+}
+
+export async function startCluster({ count, database, redisUrl, server: options = {}, env: extraEnv = {} }: ClusterOptions): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'realchat-cluster-'));
   const postgres = database === 'postgres' ? await createPostgresSchema() : undefined;
   const env = {
@@ -34,6 +43,7 @@ export async function startCluster(count: number, database: DatabaseKind, redisU
     ENCRYPTION_KEY: newKey(),
     // The event channel is named after the backend: a unique name keeps parallel tests apart.
     SERVER_NAME: `cluster-${randomBytes(4).toString('hex')}`,
+    ...extraEnv,
   };
   const instances: TestApp[] = [];
   const add = async (extra: ServerOptions = {}) => {

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_ABUSE_LIMITS } from '../../src/accounts/service.js';
 import { openDatabase } from '../../src/db/database.js';
 import { migrations } from '../../src/db/migrations/index.js';
-import type { TestApp } from '../helpers/app.js';
+import { newKey, type TestApp } from '../helpers/app.js';
+import { peerRequest, postAsPeer } from '../federation/peer-requests.js';
 import { postgresUrl, redisUrl } from '../helpers/databases.js';
 import { call, registerUser } from '../helpers/http.js';
 import { closedWithin, openSocket, type TestSocket } from '../realtime/socket.js';
@@ -36,7 +37,7 @@ describe.skipIf(!postgresUrl || !redisUrl)(title, () => {
   }
 
   it('runs the migrations once when all instances start together', async () => {
-    cluster = await startCluster(4, database, redisUrl!);
+    cluster = await startCluster({ count: 4, database, redisUrl: redisUrl! });
     const db = openDatabase(cluster.instances[0]!.config.database);
     try {
       const rows = await sql<{ name: string }>`select name from schema_migrations order by name`.execute(db.db);
@@ -49,7 +50,7 @@ describe.skipIf(!postgresUrl || !redisUrl)(title, () => {
 
   describe('sharing Redis', () => {
     it('delivers an event published on another instance to the user’s socket', async () => {
-      cluster = await startCluster(2, database, redisUrl!);
+      cluster = await startCluster({ count: 2, database, redisUrl: redisUrl! });
       const [one, two] = cluster.instances as [TestApp, TestApp];
       const bob = await registerUser(one.url);
       const onOne = await connect(one, bob.token);
@@ -62,8 +63,40 @@ describe.skipIf(!postgresUrl || !redisUrl)(title, () => {
       expect(await onTwo.next()).toEqual({ type: 'status', id: 5, status: 'delivered' });
     });
 
+    it('delivers alice’s message sent through instance 2 to bob’s socket on instance 1, and to alice’s other sessions', async () => {
+      cluster = await startCluster({ count: 2, database, redisUrl: redisUrl! });
+      const [one, two] = cluster.instances as [TestApp, TestApp];
+      const alice = await registerUser(one.url);
+      const bob = await registerUser(two.url);
+      const bobs = await connect(one, bob.token);
+      const alices = await connect(one, alice.token);
+      const sent = await call(two.url, 'POST', '/accounts/send-message/', { message: 'across instances', receiver: bob.username }, { token: alice.token });
+      expect(sent.status).toBe(201);
+      const expected = { type: 'message', message: expect.objectContaining({ id: sent.body.id, sender: alice.username, receiver: bob.username, message: 'across instances' }) };
+      expect(await bobs.next()).toEqual(expected);
+      expect(await alices.next()).toEqual(expected);
+
+      const read = await call(one.url, 'POST', `/accounts/messages/${sent.body.id}/read/`, undefined, { token: bob.token });
+      expect(read.status).toBe(200);
+      const alicesOnTwo = await connect(two, alice.token);
+      await call(two.url, 'POST', '/accounts/send-message/', { message: 'and back', receiver: alice.username }, { token: bob.token });
+      expect(await alicesOnTwo.next((frame) => frame.type === 'message')).toMatchObject({ message: { message: 'and back' } });
+      expect(await alices.next((frame) => frame.type === 'read')).toMatchObject({ type: 'read', with: bob.username, up_to: sent.body.id });
+    });
+
+    it('delivers a message received from a peer by instance 3 to the socket on instance 1', async () => {
+      const key = newKey();
+      cluster = await startCluster({ count: 3, database, redisUrl: redisUrl!, env: { PEERS: JSON.stringify([{ name: 'b', url: 'http://127.0.0.1:9', key }]) } });
+      const [one, , three] = cluster.instances as [TestApp, TestApp, TestApp];
+      const bob = await registerUser(one.url);
+      const bobs = await connect(one, bob.token);
+      const answer = await postAsPeer(three.url, peerRequest({ key, origin: 'b', sender: 'carol', receiver: bob.username, text: 'from the peer' }));
+      expect(answer.status).toBe(200);
+      expect(await bobs.next()).toEqual({ type: 'message', message: expect.objectContaining({ sender: 'carol@b', receiver: bob.username, message: 'from the peer' }) });
+    });
+
     it('closes a socket on one instance when its token is revoked through another', async () => {
-      cluster = await startCluster(2, database, redisUrl!);
+      cluster = await startCluster({ count: 2, database, redisUrl: redisUrl! });
       const [one, two] = cluster.instances as [TestApp, TestApp];
       const alice = await registerUser(one.url);
       const second = (await call(two.url, 'POST', '/accounts/login/', { username: alice.username, password: PASSWORD })).body.token as string;
@@ -82,7 +115,7 @@ describe.skipIf(!postgresUrl || !redisUrl)(title, () => {
     });
 
     it('shares the login-failure count between instances', async () => {
-      cluster = await startCluster(2, database, redisUrl!, { abuseLimits: { ...DEFAULT_ABUSE_LIMITS, loginFailuresPerUsername: 3 } });
+      cluster = await startCluster({ count: 2, database, redisUrl: redisUrl!, server: { abuseLimits: { ...DEFAULT_ABUSE_LIMITS, loginFailuresPerUsername: 3 } } });
       const [one, two] = cluster.instances as [TestApp, TestApp];
       const carol = await registerUser(one.url);
       const wrong = { username: carol.username, password: 'not the password at all' };

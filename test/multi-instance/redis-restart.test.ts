@@ -38,7 +38,7 @@ describe.skipIf(!runnable)(title, () => {
 
   it('degrades while Redis is down and resumes real time when it is back', async () => {
     redis = await ThrowawayRedis.start();
-    cluster = await startCluster(2, 'postgres', redis.url);
+    cluster = await startCluster({ count: 2, database: 'postgres', redisUrl: redis.url });
     const [one, two] = cluster.instances as [TestApp, TestApp];
     const alice = await registerUser(one.url);
     const spare = (await call(two.url, 'POST', '/accounts/login/', { username: alice.username, password: PASSWORD })).body.token as string;
@@ -54,6 +54,8 @@ describe.skipIf(!runnable)(title, () => {
     // Requests that publish (a logout tells every instance) still succeed, and sockets stay up.
     expect((await call(two.url, 'POST', '/accounts/logout/', undefined, { token: spare })).status).toBe(204);
     const bob = await registerUser(two.url);
+    const sent = await call(two.url, 'POST', '/accounts/send-message/', { message: 'sent while redis was down', receiver: alice.username }, { token: bob.token });
+    expect(sent.status).toBe(201);
     await before.roundTrip();
 
     await redis.start();
@@ -62,10 +64,15 @@ describe.skipIf(!runnable)(title, () => {
     await Promise.all([untilReady(one, 15_000), untilReady(two, 15_000)]);
     await expect.poll(() => outside.bus.check().then(() => 'ready', () => 'not yet'), { timeout: 15_000 }).toBe('ready');
 
+    // Nothing stored was lost: the reconnected client catches up from storage.
+    const catchUp = await call(one.url, 'GET', '/accounts/messages/?after=0', undefined, { token: alice.token });
+    expect(catchUp.body.results).toEqual([expect.objectContaining({ id: sent.body.id, message: 'sent while redis was down' })]);
     const after = await connect(one, alice.token);
     const bobs = await connect(one, bob.token);
     await outside.bus.publish(alice.id, { type: 'status', id: 2, status: 'failed' });
     expect(await after.next()).toEqual({ type: 'status', id: 2, status: 'failed' });
+    await call(two.url, 'POST', '/accounts/send-message/', { message: 'after redis came back', receiver: alice.username }, { token: bob.token });
+    expect(await after.next()).toMatchObject({ type: 'message', message: { message: 'after redis came back' } });
     // A revocation through instance two reaches instance one again.
     expect((await call(two.url, 'POST', '/accounts/logout/', undefined, { token: bob.token })).status).toBe(204);
     expect(await closedWithin(bobs)).toEqual({ code: 4401, reason: 'token revoked' });
