@@ -32,6 +32,7 @@ export interface OutboxWorkerOptions {
 
 const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 5 * 60_000;
+const LEASE_MARGIN_MS = 2_000;
 
 export class OutboxWorker implements OutboundDelivery {
   // Claims of this process; a restarted process has a new id and waits for the old leases to end.
@@ -56,8 +57,11 @@ export class OutboxWorker implements OutboundDelivery {
       pollIntervalMs: 1000,
       ...options,
     };
-    // Longer than any one attempt can take, so a live worker never loses an entry it is sending.
-    this.leaseMs = options.timeoutMs + 10_000;
+    // Longer than an attempt takes, so a live worker rarely loses an entry it is sending; if it
+    // does, the entry is only sent twice (the receiver keeps one), never out of order, as the
+    // receiver's next entry waits until this one is gone. Short, so a crashed worker's entries
+    // wait little.
+    this.leaseMs = options.timeoutMs + LEASE_MARGIN_MS;
     this.finisher = new WriteBatcher((entries) => this.options.repository.finish(entries).then(() => entries.map(() => undefined)));
   }
 
