@@ -58,7 +58,7 @@ describe.skipIf(!runnable)(title, () => {
       database: 'postgres',
       redisUrl: redisUrl!,
       env: { SERVER_NAME: name, PEERS: JSON.stringify([{ name: 'b', url: proxy.url, key }]) },
-      server: { outbox: { pollIntervalMs: 50, firstTryWaitMs: 50 } },
+      server: { outbox: { pollIntervalMs: 50, firstTryWaitMs: 50, random: () => 0 } },
     });
     const [one, two] = cluster.instances as [TestApp, TestApp];
     peer = await startTestApp({ database: 'postgres', env: { SERVER_NAME: 'b', PEERS: JSON.stringify([{ name, url: one.url, key }]) } });
