@@ -140,15 +140,15 @@ describeEachDatabase('accounts', (database) => {
         await call(url, 'POST', '/accounts/login/', { username, password: 'not the password' });
         return performance.now() - started;
       };
-      const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
       const wrong: number[] = [];
       const unknown: number[] = [];
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < 9; i++) {
         wrong.push(await time('ivan'));
         unknown.push(await time(`ghost${i}`));
       }
-      // Both pay one argon2 verification (tens of ms); a skipped hash would be a few ms.
-      expect(median(unknown)).toBeGreaterThan(median(wrong) * 0.5);
+      // Load on the machine only ever adds time, so the fastest of several runs is the cost
+      // itself. Both pay one argon2 verification; a skipped hash would be a fraction of it.
+      expect(Math.min(...unknown)).toBeGreaterThan(Math.min(...wrong) * 0.6);
     });
   });
 
