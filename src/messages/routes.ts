@@ -56,7 +56,7 @@ export function messagesRoutes(messages: MessagesService, authenticate: AuthHook
           const { message, content, receiver, client_id: clientId } = request.body;
           const text = message ?? content;
           if (text === undefined) throw new ValidationFailed({ message: ['This field is required.'] });
-          const sent = await messages.send(user, { message: text, receiver, ...(clientId !== undefined ? { clientId } : {}) });
+          const sent = await messages.send(user, { message: text, receiver: receiverOf(receiver), ...(clientId !== undefined ? { clientId } : {}) });
           return reply.status(201).send({ message: SENT, ...sent });
         },
       );
@@ -86,4 +86,11 @@ export function messagesRoutes(messages: MessagesService, authenticate: AuthHook
       async (request) => messages.markRead(authOf(request).user, request.params.id),
     );
   };
+}
+
+/** An address, or (as the original's sealed clients send) a local user id. */
+function receiverOf(value: unknown): string | number {
+  if (typeof value === 'string' && value.length >= 1 && value.length <= 420) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  throw new ValidationFailed({ receiver: ['Enter a user name (user or user@backend) or a user id.'] });
 }

@@ -27,9 +27,8 @@ export const SendMessageBody = Type.Object({
 export const PostMessageBody = Type.Object({
   message: Type.Optional(Text),
   content: Type.Optional(Text),
-  receiver: Type.Union([Type.String({ minLength: 1, maxLength: 420 }), Type.Integer({ minimum: 1 })], {
-    description: 'An address, or a local user id',
-  }),
+  // Checked by the route: a schema union would let coercion turn the name "123" into an id.
+  receiver: Type.Unknown({ description: 'An address (string), or a local user id (number)' }),
   client_id: Type.Optional(ClientId),
 });
 
