@@ -50,6 +50,8 @@ export interface AppDependencies {
   abuseLimits?: AbuseLimits;
   /** Phone verification codes; by default Vonage when configured, else the log. */
   smsVerifier?: SmsVerifier;
+  /** Closes what the caller opened for the app (database, Redis), once everything else has stopped. */
+  release?: () => Promise<void>;
   /** Real-time events; over Redis when `redis` is given, else in process, unless the caller passes one. */
   bus?: EventBus;
   /** WebSocket limits (auth deadline, heartbeat, buffers, per-user cap); tests shorten them. */
@@ -69,6 +71,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     genReqId: () => randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   });
+  // Fastify runs onClose hooks last-registered first: this one, registered first, runs after
+  // every feature has stopped (outbox batch finished, writes committed).
+  const { release } = deps;
+  if (release) app.addHook('onClose', () => release());
   registerErrorHandling(app);
   // The API speaks JSON (and forms, for the original's clients); plain text is a 415.
   app.removeContentTypeParser('text/plain');

@@ -75,11 +75,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       ...(options.realtimeLimits ? { realtimeLimits: options.realtimeLimits } : {}),
       ...(options.bus ? { bus: options.bus } : {}),
       ...(options.outbox ? { outbox: options.outbox } : {}),
-    });
-    // Registered last, so it runs after every feature's own onClose (Fastify runs them in reverse).
-    app.addHook('onClose', async () => {
-      redis?.disconnect();
-      await database.close();
+      release: async () => {
+        // QUIT lets commands already sent finish; a connection that is down is just dropped.
+        if (redis?.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+        else redis?.disconnect();
+        await database.close();
+      },
     });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();

@@ -1,0 +1,86 @@
+// Graceful shutdown: sockets hear 1001, the delivery in hand is finished and recorded before
+// the database closes, so a restart neither re-sends it nor leaves it queued.
+import { createServer, type Server } from 'node:http';
+import { afterEach, expect, it } from 'vitest';
+import { newKey, startTestApp, type TestApp } from '../helpers/app.js';
+import { describeEachDatabase } from '../helpers/databases.js';
+import { call, registerUser } from '../helpers/http.js';
+import { closedWithin, openSocket } from '../realtime/socket.js';
+
+/** Holds each peer request until released, then forwards it; counts what it forwarded. */
+async function startGate(target: () => string) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const gate = { url: '', waiting: 0, forwarded: 0, release, close: async () => undefined as void };
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', async () => {
+      gate.waiting++;
+      await released;
+      gate.forwarded++;
+      const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !['host', 'connection', 'content-length'].includes(name))) as Record<string, string>;
+      const answer = await fetch(target() + request.url, { method: request.method, headers, body: Buffer.concat(chunks) });
+      response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await answer.arrayBuffer()));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  gate.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  gate.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return gate;
+}
+
+async function refusesConnections(url: string): Promise<boolean> {
+  try {
+    await fetch(`${url}/healthz`);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+describeEachDatabase('graceful shutdown', (database) => {
+  const cleanup: Array<() => Promise<void>> = [];
+
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step();
+  });
+
+  it('says 1001 to sockets and finishes the outbox delivery in hand before closing the database', async () => {
+    const key = newKey();
+    let peer: TestApp | undefined;
+    const gate = await startGate(() => peer!.url);
+    cleanup.push(() => gate.close());
+    let app = await startTestApp({ database, env: { SERVER_NAME: 'a', PEERS: JSON.stringify([{ name: 'b', url: gate.url, key }]) }, outbox: { firstTryWaitMs: 20 } });
+    cleanup.push(() => app.destroy());
+    peer = await startTestApp({ database, env: { SERVER_NAME: 'b', PEERS: JSON.stringify([{ name: 'a', url: app.url, key }]) } });
+    cleanup.push(() => peer!.destroy());
+    const alice = await registerUser(app.url);
+    const bob = await registerUser(peer.url);
+    const socket = await openSocket(app.url, alice.token);
+    await socket.roundTrip();
+
+    const sent = await call(app.url, 'POST', '/accounts/send-message/', { message: 'in hand at shutdown', receiver: `${bob.username}@b` }, { token: alice.token });
+    expect(sent.body).toMatchObject({ status: 'queued' });
+    await expect.poll(() => gate.waiting).toBe(1);
+
+    const closing = app.close();
+    expect(await closedWithin(socket)).toMatchObject({ code: 1001 });
+    // The instance no longer accepts connections; the delivery is still in hand.
+    await expect.poll(() => refusesConnections(app.url)).toBe(true);
+    gate.release();
+    await closing;
+
+    app = await app.restart();
+    const history = await call(app.url, 'GET', `/accounts/messages/?with=${bob.username}@b`, undefined, { token: alice.token });
+    expect(history.body.results).toEqual([expect.objectContaining({ id: sent.body.id, status: 'delivered' })]);
+    expect(gate.forwarded).toBe(1);
+    const inbox = await call(peer.url, 'GET', '/accounts/messages/?after=0', undefined, { token: bob.token });
+    expect(inbox.body.results).toEqual([expect.objectContaining({ message: 'in hand at shutdown' })]);
+  });
+});
