@@ -61,7 +61,7 @@ export async function registerInPage(page: Page, username: string): Promise<void
   await page.getByLabel('Email', { exact: true }).fill(`${username}@example.org`);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByRole('form', { name: 'Create account' }).getByRole('button', { name: 'Create account' }).click();
-  await page.getByTestId('me').filter({ hasText: new RegExp(`^${username}$`) }).waitFor();
+  await page.getByTestId('me').filter({ hasText: new RegExp(`^${username}$`) }).waitFor({ state: 'attached' });
 }
 
 export async function openConversation(page: Page, address: string): Promise<void> {

@@ -43,7 +43,7 @@ describeEachDatabase('web client: chatting', (database) => {
     await openConversation(alice.page, 'bob');
     await write(alice.page, 'Hi Bob! 👋 Are we still on for Friday?');
     const mine = alice.page.locator('.message.mine').last();
-    await mine.locator('.receipt', { hasText: 'Delivered' }).waitFor();
+    await mine.locator('.receipt', { hasText: /^Delivered$/ }).waitFor();
 
     // Bob's list shows it live, with an unread badge, and opening it marks it read.
     const row = conversationRow(bob.page, 'alice');
@@ -51,7 +51,7 @@ describeEachDatabase('web client: chatting', (database) => {
     expect(await row.locator('.preview').textContent()).toBe('Hi Bob! 👋 Are we still on for Friday?');
     await row.click();
     await bubbles(bob.page).filter({ hasText: 'Are we still on for Friday?' }).waitFor();
-    await mine.locator('.receipt', { hasText: 'Seen' }).waitFor();
+    await mine.locator('.receipt', { hasText: /^Seen$/ }).waitFor();
     expect(await row.locator('.badge').count()).toBe(0);
 
     // Shift+Enter is a new line inside the message; Enter sends it.
@@ -65,7 +65,7 @@ describeEachDatabase('web client: chatting', (database) => {
     expect(await answer.textContent()).toBe('Yes! 7 pm at the usual place.\nמחכה לך 🙂');
     expect(await box.inputValue()).toBe('');
     // Alice has the conversation open and visible, so bob's answer is read at once.
-    await bob.page.locator('.message.mine').last().locator('.receipt', { hasText: 'Seen' }).waitFor();
+    await bob.page.locator('.message.mine').last().locator('.receipt', { hasText: /^Seen$/ }).waitFor();
 
     // A third person writes to alice: her list gets a second row, most recent first, live.
     const dave = await registerUser(app.url, 'dave');
@@ -173,7 +173,7 @@ describeEachDatabase('web client: chatting', (database) => {
     const retry = page.locator('.send-error').getByRole('button', { name: 'Retry' });
     await retry.waitFor();
     await retry.click();
-    await page.locator('.message.mine .receipt', { hasText: 'Delivered' }).waitFor();
+    await page.locator('.message.mine .receipt', { hasText: /^Delivered$/ }).waitFor();
     expect(attempts).toBe(2);
 
     const history = await call(app.url, 'GET', `/accounts/messages/?with=${sender.username}`, undefined, { token: receiver.token });

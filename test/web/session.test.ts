@@ -3,7 +3,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { call } from '../helpers/http.js';
+import { call, registerUser } from '../helpers/http.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { assertWebClientBuilt, focusedId, launchBrowser, openPerson, PASSWORD, registerInPage, storedSession } from './browser.js';
 
@@ -59,6 +59,31 @@ describeEachDatabase('web client: accounts', (database) => {
     await page.getByRole('form', { name: 'Log in' }).getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('alert').filter({ hasText: /./ }).waitFor();
     expect(await page.getByRole('alert').textContent()).toMatch(/credentials|password/i);
+    await context.close();
+  });
+
+  it('has the conversation list interactive soon after a page load', async () => {
+    const owner = await registerUser(app.url, 'busy');
+    for (let n = 1; n <= 30; n++) {
+      const friend = await registerUser(app.url, `friend${n}`);
+      await call(app.url, 'POST', '/accounts/send-message/', { message: `hello ${n}`, receiver: owner.username }, { token: friend.token });
+    }
+    const { context, page, problems } = await openPerson(browser, app.url);
+    await page.evaluate(`localStorage.setItem('realchat.session', JSON.stringify({ token: ${JSON.stringify(owner.token)}, user: { id: ${owner.id}, username: 'busy', email: '', phone_number: null, phone_verified: false, date_joined: '' } }))`);
+    const times: number[] = [];
+    for (let load = 0; load < 5; load++) {
+      await page.reload();
+      await page.locator('.conversation').nth(29).waitFor();
+      // Marked by the client once the list from the server is on screen; relative to navigation start.
+      times.push(await page.evaluate<number>("performance.getEntriesByName('realchat:conversations-ready')[0]?.startTime ?? -1"));
+    }
+    expect(await page.locator('.conversation .partner').first().textContent()).toBe('friend30');
+    times.sort((x, y) => x - y);
+    const median = times[2]!;
+    console.log(`page load to interactive conversation list (30 rows), median of 5: ${median.toFixed(0)} ms [${times.map((time) => time.toFixed(0)).join(', ')}]`);
+    expect(times[0]).toBeGreaterThan(0);
+    expect(median).toBeLessThan(2000);
+    expect(problems).toEqual([]);
     await context.close();
   });
 

@@ -2,7 +2,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, type Api, type User } from './api.js';
 import { Field, focusFirstInvalid, formErrors, NO_ERRORS, type FormErrors } from './Field.js';
-import { fullTime } from './format.js';
+import { day } from './format.js';
 
 interface ProfileViewProps {
   api: Api;
@@ -104,13 +104,13 @@ export function ProfileView({ api, user, onUser }: ProfileViewProps) {
           <dt>Email</dt>
           <dd dir="auto">{user.email}</dd>
           <dt>Member since</dt>
-          <dd>{fullTime(user.date_joined)}</dd>
+          <dd>{day(user.date_joined)}</dd>
           <dt>Phone</dt>
           <dd data-testid="phone-state">{user.phone_number ? `${user.phone_number} · ${user.phone_verified ? 'verified' : 'not verified'}` : 'not set'}</dd>
         </dl>
 
         <form ref={phoneForm} onSubmit={savePhone} noValidate aria-labelledby="phone-title">
-          <h3 id="phone-title">Phone number</h3>
+          <h3 id="phone-title">Phone</h3>
           {phoneErrors.general && (
             <p class="form-error" role="alert" tabIndex={-1}>
               {phoneErrors.general}

@@ -1,0 +1,65 @@
+// The live connection in the browser: the server goes away and comes back while bob's page is
+// open; the page says it is reconnecting, then catches up with ?after= and shows each message once.
+import type { Browser, Response, WebSocket } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { call, registerUser } from '../helpers/http.js';
+import { describeEachDatabase } from '../helpers/databases.js';
+import { assertWebClientBuilt, bubbles, launchBrowser, openPerson, registerInPage } from './browser.js';
+
+describeEachDatabase('web client: reconnecting', (database) => {
+  let app: TestApp;
+  let browser: Browser;
+  beforeAll(async () => {
+    assertWebClientBuilt();
+    [app, browser] = await Promise.all([startTestApp({ database }), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.destroy();
+  });
+
+  it('shows that it is reconnecting while the server restarts, then what was sent meanwhile, each once', async () => {
+    const { context, page, problems } = await openPerson(browser, app.url);
+    const sockets: WebSocket[] = [];
+    page.on('websocket', (socket) => sockets.push(socket));
+    await registerInPage(page, 'bob');
+    const alice = await registerUser(app.url, 'alice');
+    const say = async (text: string) => {
+      const sent = await call(app.url, 'POST', '/accounts/send-message/', { message: text, receiver: 'bob' }, { token: alice.token });
+      expect(sent.status).toBe(201);
+    };
+
+    await say('before the restart');
+    await page.locator('.conversation', { hasText: 'alice' }).click();
+    await bubbles(page).filter({ hasText: 'before the restart' }).waitFor();
+    const banner = page.getByRole('status').filter({ hasText: 'Reconnecting…' });
+    expect(await banner.count()).toBe(0);
+
+    await app.close();
+    await banner.waitFor();
+    // One attempt fails while the server is down, so the page is waiting out its backoff when
+    // the server comes back and the messages below are written before it reconnects.
+    const attempts = sockets.length;
+    await expect.poll(() => sockets.length > attempts && sockets.at(-1)!.isClosed(), { timeout: 10_000 }).toBe(true);
+
+    app = await app.restart();
+    const catchUp = page.waitForResponse((response: Response) => /\/accounts\/messages\/\?after=/.test(response.url()), { timeout: 20_000 });
+    await say('while you were away 1');
+    await say('while you were away 2');
+
+    const caughtUp = (await (await catchUp).json()) as { results: Array<{ message: string }> };
+    expect(caughtUp.results.map((message) => message.message)).toEqual(['while you were away 1', 'while you were away 2']);
+    await bubbles(page).filter({ hasText: 'while you were away 2' }).waitFor();
+    await banner.waitFor({ state: 'detached' });
+    expect(await bubbles(page).allTextContents()).toEqual(['before the restart', 'while you were away 1', 'while you were away 2']);
+    expect(await page.locator('.conversation .preview').allTextContents()).toEqual(['while you were away 2']);
+
+    // And the new connection is live: the next message arrives without any reload.
+    await say('back to normal');
+    await bubbles(page).filter({ hasText: 'back to normal' }).waitFor();
+    expect(await bubbles(page).allTextContents()).toEqual(['before the restart', 'while you were away 1', 'while you were away 2', 'back to normal']);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
