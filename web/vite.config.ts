@@ -29,6 +29,13 @@ function precompress(): Plugin {
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   plugins: [preact(), precompress()],
+  // `npx vite web` while `npm start` runs: the page reloads on each edit and talks to the real API.
+  server: {
+    proxy: {
+      '/accounts': 'http://localhost:8000',
+      '/ws': { target: 'ws://localhost:8000', ws: true },
+    },
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
