@@ -1,0 +1,264 @@
+// Real-time benchmark: delivery latency from send-message answered to the `message` event on
+// the receiver's socket, p50/p99, at a fixed send rate with 1,000 and 10,000 connected clients
+// (one socket per user), and the server's memory per idle connection. The server is
+// `realchat serve` on SQLite in a child process; clients and senders are this process.
+// Run through bench/realtime.sh (it raises the file-descriptor limit), after `npm run build`.
+//   BENCH_CLIENTS=1000,10000  BENCH_RATE=1000 (messages/s)  BENCH_SECONDS=10
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const CLIENTS = (process.env.BENCH_CLIENTS ?? '1000,10000').split(',').map(Number).sort((a, b) => a - b);
+const RATE = Number(process.env.BENCH_RATE ?? 1000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const PASSWORD = 'a long and quiet river';
+const TEXT = 'Hello, World! A benchmark message of ordinary length.';
+const TICK_MS = 5;
+const MAX_IN_FLIGHT = 1000;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+/** A small JSON request over a keep-alive agent (fetch costs more per call at this rate). */
+function post(url, path, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const req = request(url + path, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers } }, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function startServer() {
+  const dir = mkdtempSync(join(tmpdir(), 'realchat-bench-realtime-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, [MAIN, 'serve'], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ENCRYPTION_KEY: randomBytes(32).toString('base64url') + '=',
+      // Each bench user registers from an address of its own, so the abuse limits stay out of the way.
+      TRUST_PROXY: 'true',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  return {
+    url,
+    rssBytes: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) * 1024,
+    heapUsedBytes: async () => Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(await (await fetch(`${url}/metrics`)).text())[1]),
+    openSockets: async () => Number(/^realchat_websocket_connections (\S+)$/m.exec(await (await fetch(`${url}/metrics`)).text())[1]),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.on('exit', resolve));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Registers users a few at a time: argon2id is slow on purpose. */
+async function registerUsers(url, from, to, users) {
+  const prefix = randomBytes(3).toString('hex');
+  for (let i = from; i < to; i += 16) {
+    const batch = Array.from({ length: Math.min(16, to - i) }, (_, j) => i + j);
+    await Promise.all(
+      batch.map(async (n) => {
+        const username = `rt${prefix}u${n}`;
+        const address = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+        const answer = await post(url, '/accounts/register/', { username, email: `${username}@example.org`, password: PASSWORD }, { 'x-forwarded-for': address });
+        if (answer.status !== 201) throw new Error(`register ${username}: ${answer.status} ${JSON.stringify(answer.body)}`);
+        users[n] = { username, token: answer.body.token, socket: undefined };
+      }),
+    );
+    if ((i / 16) % 64 === 0) process.stderr.write(`\rregistered ${i + batch.length}/${to}   `);
+  }
+  process.stderr.write('\n');
+}
+
+/** Connects one socket per user; each records when a message addressed to its user arrives. */
+async function connectUsers(url, users, from, to, arrivals) {
+  const wsUrl = url.replace(/^http/, 'ws') + '/ws';
+  for (let i = from; i < to; i += 250) {
+    const batch = users.slice(i, Math.min(to, i + 250));
+    await Promise.all(
+      batch.map(
+        (user) =>
+          new Promise((resolve, reject) => {
+            const socket = new WebSocket(wsUrl, { headers: { authorization: `Token ${user.token}` }, perMessageDeflate: false });
+            socket.on('message', (data) => {
+              const at = performance.now();
+              const event = JSON.parse(data.toString());
+              if (event.type === 'message' && event.message.receiver === user.username) arrivals.set(event.message.id, at);
+            });
+            socket.once('open', () => {
+              user.socket = socket;
+              resolve();
+            });
+            socket.once('error', reject);
+            socket.on('close', (code) => {
+              if (!stopping) console.error(`socket of ${user.username} closed: ${code}`);
+            });
+          }),
+      ),
+    );
+  }
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const round = (ms) => Math.round(ms * 100) / 100;
+
+/** Sends at RATE messages/s between random pairs of connected users for `seconds`. */
+async function measureLatency(url, users, connected, arrivals, seconds = SECONDS) {
+  arrivals.clear();
+  const sends = [];
+  let inFlight = 0;
+  let skipped = 0;
+  let errors = 0;
+  const total = RATE * seconds;
+  const perTick = (RATE * TICK_MS) / 1000;
+  const started = performance.now();
+  let due = 0;
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      // Open loop: what is due by now is sent now, whatever the answers so far.
+      const target = Math.min(total, Math.floor(((performance.now() - started) / TICK_MS) * perTick));
+      for (; due < target; due++) {
+        if (inFlight >= MAX_IN_FLIGHT) {
+          skipped++;
+          continue;
+        }
+        const from = users[Math.floor(Math.random() * connected)];
+        let to = users[Math.floor(Math.random() * connected)];
+        if (to === from) to = users[(users.indexOf(from) + 1) % connected];
+        const sentAt = performance.now();
+        inFlight++;
+        post(url, '/accounts/send-message/', { message: TEXT, receiver: to.username }, { authorization: `Token ${from.token}` }).then(
+          (answer) => {
+            inFlight--;
+            if (answer.status === 201) sends.push({ id: answer.body.id, sentAt, answeredAt: performance.now() });
+            else errors++;
+          },
+          () => {
+            inFlight--;
+            errors++;
+          },
+        );
+      }
+      if (due >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, TICK_MS);
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  const deadline = performance.now() + 5000;
+  while ((inFlight > 0 || sends.some((send) => !arrivals.has(send.id))) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+
+  const fromAnswer = [];
+  const fromSend = [];
+  const answer = [];
+  let beforeAnswer = 0;
+  let missing = 0;
+  for (const send of sends) {
+    answer.push(send.answeredAt - send.sentAt);
+    const at = arrivals.get(send.id);
+    if (at === undefined) {
+      missing++;
+      continue;
+    }
+    if (at < send.answeredAt) beforeAnswer++;
+    fromAnswer.push(Math.max(0, at - send.answeredAt));
+    fromSend.push(at - send.sentAt);
+  }
+  for (const list of [fromAnswer, fromSend, answer]) list.sort((a, b) => a - b);
+  return {
+    messagesPerSecond: Math.round(sends.length / elapsed),
+    delivered: fromAnswer.length,
+    missingEvents: missing,
+    skippedOverInFlightCap: skipped,
+    httpErrors: errors,
+    eventBeforeAnswer: beforeAnswer,
+    answeredToEventP50Ms: round(percentile(fromAnswer, 50)),
+    answeredToEventP99Ms: round(percentile(fromAnswer, 99)),
+    answeredToEventMaxMs: round(fromAnswer.at(-1) ?? NaN),
+    sendToEventP50Ms: round(percentile(fromSend, 50)),
+    sendToEventP99Ms: round(percentile(fromSend, 99)),
+    sendAnswerP50Ms: round(percentile(answer, 50)),
+    sendAnswerP99Ms: round(percentile(answer, 99)),
+  };
+}
+
+async function settledMemory(server) {
+  // Let the connection burst's garbage go before reading.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  return { rss: server.rssBytes(), heap: await server.heapUsedBytes() };
+}
+
+let stopping = false;
+const server = await startServer();
+const report = { rate: RATE, seconds: SECONDS, cases: {} };
+try {
+  const users = [];
+  const max = CLIENTS.at(-1);
+  await registerUsers(server.url, 0, max, users);
+  const arrivals = new Map();
+  const baseline = await settledMemory(server);
+  let connected = 0;
+  for (const clients of CLIENTS) {
+    await connectUsers(server.url, users, connected, clients, arrivals);
+    connected = clients;
+    const memory = await settledMemory(server);
+    const open = await server.openSockets();
+    if (open !== clients) throw new Error(`the server counts ${open} sockets, expected ${clients}`);
+    process.stderr.write(`${clients} clients connected; measuring ${SECONDS} s at ${RATE} messages/s\n`);
+    // A short run first, so the figures are of a warm server (JIT, pools, caches).
+    await measureLatency(server.url, users, connected, arrivals, 2);
+    report.cases[`${clients} clients`] = {
+      serverRssPerIdleConnectionKB: Math.round(((memory.rss - baseline.rss) / clients / 1024) * 10) / 10,
+      serverHeapPerIdleConnectionKB: Math.round(((memory.heap - baseline.heap) / clients / 1024) * 10) / 10,
+      serverRssMB: Math.round(memory.rss / 1024 / 1024),
+      ...(await measureLatency(server.url, users, connected, arrivals)),
+    };
+  }
+  stopping = true;
+  for (const user of users) user.socket?.terminate();
+} finally {
+  stopping = true;
+  agent.destroy();
+  await server.stop();
+}
+console.log(JSON.stringify(report, null, 2));
