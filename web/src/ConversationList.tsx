@@ -28,7 +28,7 @@ export function ConversationList({ store }: { store: ChatStore }) {
       {store.listError && (
         <p class="form-error pad" role="alert">
           {store.listError}{' '}
-          <button type="button" class="link" onClick={() => void (ready ? store.loadMoreConversations() : store.catchUp(true))}>
+          <button type="button" class="link" onClick={() => void store.retryConversations()}>
             Try again
           </button>
         </p>

@@ -118,6 +118,13 @@ export class ChatStore {
     this.changed();
   }
 
+  /** After a failed load: the first page again, or the next one when the first is there. */
+  retryConversations(): Promise<void> {
+    if (this.listState === 'ready') return this.loadMoreConversations();
+    this.initialList = null;
+    return this.loadConversations();
+  }
+
   async loadMoreConversations(): Promise<void> {
     if (!this.rowsNext) return;
     try {
@@ -261,11 +268,8 @@ export class ChatStore {
   async catchUp(first: boolean): Promise<void> {
     window.clearTimeout(this.catchUpTimer);
     await this.loadConversations();
-    if (this.listState === 'error') {
-      // Without the list there is no last id to start from; fetch it rather than everything.
-      this.initialList = null;
-      await this.loadConversations();
-    }
+    // Without the list there is no last id to start from: fetch it rather than everything.
+    if (this.listState === 'error') await this.retryConversations();
     try {
       if (this.listState !== 'ready') throw new Error('no conversations list');
       let after: number | null = this.lastId;
