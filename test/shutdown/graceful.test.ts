@@ -2,7 +2,7 @@
 // the database closes, so a restart neither re-sends it nor leaves it queued.
 import { createServer, type Server } from 'node:http';
 import { afterEach, expect, it } from 'vitest';
-import { newKey, startTestApp, type TestApp } from '../helpers/app.js';
+import { newKey, startTestApp } from '../helpers/app.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { call, registerUser } from '../helpers/http.js';
 import { closedWithin, openSocket } from '../realtime/socket.js';
@@ -53,13 +53,15 @@ describeEachDatabase('graceful shutdown', (database) => {
 
   it('says 1001 to sockets and finishes the outbox delivery in hand before closing the database', async () => {
     const key = newKey();
-    let peer: TestApp | undefined;
-    const gate = await startGate(() => peer!.url);
+    // The gate starts first (the app needs its URL); the peer it forwards to starts after the app.
+    const peerUrl = { value: '' };
+    const gate = await startGate(() => peerUrl.value);
     cleanup.push(() => gate.close());
     let app = await startTestApp({ database, env: { SERVER_NAME: 'a', PEERS: JSON.stringify([{ name: 'b', url: gate.url, key }]) }, outbox: { firstTryWaitMs: 20 } });
     cleanup.push(() => app.destroy());
-    peer = await startTestApp({ database, env: { SERVER_NAME: 'b', PEERS: JSON.stringify([{ name: 'a', url: app.url, key }]) } });
-    cleanup.push(() => peer!.destroy());
+    const peer = await startTestApp({ database, env: { SERVER_NAME: 'b', PEERS: JSON.stringify([{ name: 'a', url: app.url, key }]) } });
+    peerUrl.value = peer.url;
+    cleanup.push(() => peer.destroy());
     const alice = await registerUser(app.url);
     const bob = await registerUser(peer.url);
     const socket = await openSocket(app.url, alice.token);
