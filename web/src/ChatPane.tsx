@@ -67,7 +67,10 @@ export function ChatPane({ store, partner }: { store: ChatStore; partner: string
         {history?.state === 'loading' && <p class="muted center">Loading messages…</p>}
         {history?.state === 'error' && (
           <p class="form-error" role="alert">
-            {history.error}
+            {history.error}{' '}
+            <button type="button" class="link" onClick={() => void store.loadHistory(key)}>
+              Try again
+            </button>
           </p>
         )}
         {history?.state === 'loaded' && entries.length === 0 && <p class="muted center">No messages yet. Say hello!</p>}
