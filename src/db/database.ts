@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import type { Tables } from './schema.js';
@@ -35,7 +35,7 @@ function openSqlite(path: string): Database {
   // NORMAL is durable against a process crash in WAL mode, which is what kill -9 tests.
   connection.pragma('synchronous = NORMAL');
   connection.pragma('foreign_keys = ON');
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: connection }) });
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
   return {
     kind: 'sqlite',
     db,
@@ -43,6 +43,29 @@ function openSqlite(path: string): Database {
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
+  };
+}
+
+// Kysely prepares every query it runs, and better-sqlite3 compiles at every prepare: reusing the
+// compiled statement of an identical SQL text saves that work on every hot query. better-sqlite3
+// runs one statement at a time and resets it after run() and all(), so reuse is safe; the cache
+// keeps the most recently used texts only.
+const STATEMENT_CACHE_SIZE = 500;
+
+function withStatementCache(connection: SQLite.Database): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => connection.close(),
+    prepare: (text: string) => {
+      let statement = statements.get(text);
+      if (statement) statements.delete(text);
+      else {
+        statement = connection.prepare(text);
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
+      }
+      statements.set(text, statement);
+      return statement;
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 // Messages (sealed at rest), per-user conversation summaries, the federation outbox and the
 // receipts that make inbound federation exactly-once.
+import { sql } from 'kysely';
 import { autoId, autoIdType } from '../columns.js';
 import type { AnyDatabase, Migration } from '../migrate.js';
 
@@ -29,7 +30,14 @@ export const messagesMigration: Migration = {
     await db.schema.createIndex('messages_sender_id').on('messages').columns(['sender_user_id', 'id']).execute();
     await db.schema.createIndex('messages_receiver_id').on('messages').columns(['receiver_user_id', 'id']).execute();
     await db.schema.createIndex('messages_uuid').on('messages').column('uuid').execute();
-    await db.schema.createIndex('messages_client_id').on('messages').columns(['sender_user_id', 'client_id']).unique().execute();
+    // Partial: most sends carry no client id, and an index entry per message costs every insert.
+    await db.schema
+      .createIndex('messages_client_id')
+      .on('messages')
+      .columns(['sender_user_id', 'client_id'])
+      .unique()
+      .where(sql.ref('client_id'), 'is not', null)
+      .execute();
 
     await db.schema
       .createTable('conversations')
