@@ -21,17 +21,25 @@ import { OutboxRepository } from './federation/outbox-repository.js';
 import { OutboxWorker, type OutboxTuning } from './federation/outbox.js';
 import { PeerDirectory } from './federation/peers.js';
 import { federationRoutes } from './federation/routes.js';
+import { FeedRepository } from './feed/repository.js';
+import { feedRoutes } from './feed/routes.js';
+import { FeedService } from './feed/service.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { AppMetrics } from './http/metrics.js';
 import { operationsRoutes, type ReadinessCheck } from './http/operations.js';
 import { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limiter.js';
 import { AddressResolver } from './messages/addresses.js';
+import { MessageChanges } from './messages/changes.js';
 import { MessagesRepository } from './messages/repository.js';
-import { messagesRoutes } from './messages/routes.js';
-import { MessagesService } from './messages/service.js';
+import { messageChangeRoutes, messagesRoutes } from './messages/routes.js';
+import { MessagesService, type MessageView } from './messages/service.js';
 import { InProcessEventBus, type EventBus } from './realtime/bus.js';
 import { RealtimeGateway, type GatewayLimits } from './realtime/gateway.js';
+import { PresenceService } from './realtime/presence.js';
+import { MemoryPresenceStore, RedisPresenceStore } from './realtime/presence-store.js';
 import { RedisEventBus } from './realtime/redis-bus.js';
+import { presenceRoutes } from './realtime/routes.js';
+import { TypingRelay } from './realtime/typing.js';
 import { LogVerifier } from './sms/log.js';
 import type { SmsVerifier } from './sms/provider.js';
 import { PhoneVerificationRepository } from './sms/repository.js';
@@ -114,7 +122,34 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const bus = deps.bus ?? (deps.redis ? new RedisEventBus({ publisher: deps.redis, logger: deps.logger, channel }) : new InProcessEventBus());
   if (!deps.bus) app.addHook('onClose', () => bus.close());
   accounts.onTokensRevoked = (userId, revocation) => void bus.publishRevocation(userId, revocation);
-  const gateway = new RealtimeGateway({ accounts, bus, logger: deps.logger, ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}) });
+  const messagesRepository = new MessagesRepository(deps.database.db, deps.database.kind);
+  const feed = new FeedService({ repository: new FeedRepository(deps.database.db), render: (row): MessageView => messages.view(row), retentionMs: config.eventRetentionMs, logger: deps.logger, clock });
+  const presence = new PresenceService({
+    store: deps.redis ? new RedisPresenceStore(deps.redis, `realchat:${config.serverName}`, randomUUID()) : new MemoryPresenceStore(),
+    directory: {
+      partnersOf: (userId) => messages.partnersOf(userId),
+      partnersAmong: (userId, names) => messages.partnersNamed(userId, names),
+      usernameOf: async (userId) => (await accounts.getUser(userId))?.username,
+    },
+    bus,
+    graceMs: config.presenceGraceMs,
+    logger: deps.logger,
+    clock,
+  });
+  const typing = new TypingRelay({
+    directory: { findLocal: (address) => messages.findLocalUser(address), haveConversation: (userId, partnerId) => messages.isPartner(userId, partnerId) },
+    limits,
+    bus,
+    logger: deps.logger,
+  });
+  const gateway = new RealtimeGateway({
+    accounts,
+    bus,
+    logger: deps.logger,
+    feed,
+    activity: { opened: (user) => presence.opened(user), closed: (user) => presence.closed(user), typing: (user, to) => typing.relay(user, to) },
+    ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}),
+  });
   const peers = new PeerDirectory(config.peers);
   const ring = new KeyRing(decodeKey(deps.encryptionKey), config.encryptionKeysPrevious.map(decodeKey));
   const { http, ...outboxTuning } = deps.outbox ?? {};
@@ -133,7 +168,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const metrics = new AppMetrics({ openWebSockets: () => gateway.openConnections, outboxBacklog: () => outbox.backlog() });
   metrics.install(app);
   const messages = new MessagesService({
-    repository: new MessagesRepository(deps.database.db, deps.database.kind),
+    repository: messagesRepository,
     resolver: new AddressResolver(accounts, peers, config.serverName),
     ring,
     bus,
@@ -142,9 +177,24 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     counters: metrics.messages,
     clock,
   });
+  const changes = new MessageChanges({
+    repository: messagesRepository,
+    ring,
+    peers,
+    bus,
+    render: (row) => messages.view(row),
+    wakeDelivery: () => outbox.wake(),
+    logger: deps.logger,
+    clock,
+  });
   const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
   const inboundOptions = { peers, maxAgeMs: config.federationMaxAgeMs, clock };
   outbox.start();
+  feed.startPruning();
+  presence.start();
+  app.addHook('onClose', async () => {
+    await Promise.all([feed.stopPruning(), presence.stop()]);
+  });
   // Stop delivering first (finishing what is in hand), then let accepted writes commit.
   app.addHook('onClose', async () => {
     await outbox.stop();
@@ -159,7 +209,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   await app.register(accountsRoutes(accounts, authenticate));
   await app.register(phoneVerificationRoutes(phoneVerification, authenticate));
   await app.register(messagesRoutes(messages, authenticate, { keys: sealedKeys, maxAgeMs: config.federationMaxAgeMs, clock }));
-  await app.register(federationRoutes(new InboundFederation(messages, inboundOptions), inboundOptions));
+  await app.register(messageChangeRoutes(changes, authenticate));
+  await app.register(feedRoutes(feed, authenticate));
+  await app.register(presenceRoutes(presence, authenticate));
+  await app.register(federationRoutes(new InboundFederation(messages, changes, inboundOptions), inboundOptions));
   await app.register(gateway.plugin());
   // Last: the web client's page fallback answers only what no API route claimed.
   await app.register(webClientRoutes());

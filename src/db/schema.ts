@@ -85,6 +85,10 @@ export interface OutboxTable {
   claimed_by: string | null;
   last_error: string | null;
   created_at: number;
+  /** null for the message itself, else a change of it travelling to the peer. */
+  op: 'edit' | 'delete' | null;
+  /** The change's own request id (a message goes under its uuid). */
+  op_id: string | null;
 }
 
 export interface FederationReceiptsTable {
@@ -93,6 +97,22 @@ export interface FederationReceiptsTable {
   request_key: string;
   message_id: number;
   created_at: number;
+}
+
+/** One event of the change feed, for one user; `seq` is assigned by the database at commit. */
+export interface EventsTable {
+  seq: Generated<number>;
+  user_id: number;
+  type: string;
+  message_id: number | null;
+  /** JSON of the event's fields other than the message (read markers, status changes). */
+  data: string | null;
+  created_at: number;
+}
+
+export interface EventLogStateTable {
+  id: number;
+  pruned_through: number;
 }
 
 export interface SchemaMigrationsTable {
@@ -109,5 +129,7 @@ export interface Tables {
   outbox: OutboxTable;
   federation_receipts: FederationReceiptsTable;
   phone_verifications: PhoneVerificationsTable;
+  events: EventsTable;
+  event_log_state: EventLogStateTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -9,8 +9,11 @@ export interface FederatedMessage {
   sender: string;
   receiver: string;
   text: string;
-  /** Epoch ms when the sender's backend accepted it. */
+  /** Epoch ms when the sender's backend accepted it (the change, for an edit or a delete). */
   createdAt: number;
+  /** An edit or a delete of the message delivered under `ref` (federation.md, "Edits and deletes"). */
+  op?: 'edit' | 'delete';
+  ref?: string;
 }
 
 export type DeliveryOutcome =
@@ -54,7 +57,7 @@ export class FederationClient {
     const url = new URL(peer.url + RECEIVE_PATH);
     const now = Math.floor(this.clock() / 1000);
     // A fresh token each attempt: a retry hours later must still be inside the peer's time window.
-    const wire = encodeWireMessage(fernetEncrypt(peer.fernetKeys[0]!, message.text, { now }));
+    const wire = message.op === 'delete' ? undefined : encodeWireMessage(fernetEncrypt(peer.fernetKeys[0]!, message.text, { now }));
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
     let body: string;
     if (peer.compat) {
@@ -62,7 +65,8 @@ export class FederationClient {
       if (peer.token) headers.authorization = `Token ${peer.token}`;
     } else {
       body = JSON.stringify({
-        message: wire,
+        ...(message.op ? { op: message.op, ref: message.ref } : {}),
+        ...(wire !== undefined ? { message: wire } : {}),
         sender: message.sender,
         receiver: message.receiver,
         id: message.id,

@@ -7,6 +7,7 @@ import { decodeWireMessage, fernetDecrypt, InvalidFernetToken } from '../crypto/
 import { verifyRequestSignature } from '../crypto/signing.js';
 import { BadRequest, Forbidden, Unauthorized, ValidationFailed } from '../http/errors.js';
 import { isValidRemoteName } from '../messages/addresses.js';
+import type { MessageChanges } from '../messages/changes.js';
 import type { MessagesService } from '../messages/service.js';
 import type { Peer, PeerDirectory } from './peers.js';
 import { openSealed, SEALED_TYPE } from './sealed.js';
@@ -19,11 +20,14 @@ declare module 'fastify' {
 }
 
 export interface ReceiveBody {
-  message: string;
+  message?: string;
   sender: string;
   receiver: string;
   id?: string;
   timestamp?: string;
+  /** An edit or a delete of the message delivered under `ref`; a new message without it. */
+  op?: 'edit' | 'delete';
+  ref?: string;
 }
 
 export interface InboundOptions {
@@ -77,24 +81,16 @@ function parseBody(raw: Buffer, contentType: string | undefined, sealed: Paramet
 export class InboundFederation {
   constructor(
     private readonly messages: MessagesService,
+    private readonly changes: MessageChanges,
     private readonly options: { maxAgeMs: number; clock: () => number },
   ) {}
 
-  /** Stores the message once and answers its text, as the original backend did. */
+  /** Stores the message once and answers its text, as the original backend did; or applies a change. */
   async receive(peer: Peer, body: ReceiveBody): Promise<string> {
     if (!isValidRemoteName(body.sender)) throw new ValidationFailed({ sender: ['Enter a valid user name.'] });
-    let token: string;
-    let text: string;
-    try {
-      token = decodeWireMessage(body.message.trim());
-      const now = Math.floor(this.options.clock() / 1000);
-      text = fernetDecrypt(peer.fernetKeys, token, { now, ttlSeconds: Math.floor(this.options.maxAgeMs / 1000) }).toString('utf8');
-    } catch (error) {
-      if (error instanceof InvalidFernetToken) {
-        throw new BadRequest('invalid_token_payload', 'The message token could not be decrypted (tampered, wrong key or expired).');
-      }
-      throw error;
-    }
+    if (body.op) return this.receiveChange(peer, body, body.op);
+    if (body.message === undefined) throw new ValidationFailed({ message: ['This field is required.'] });
+    const { token, text } = this.open(peer, body.message);
     const requestKey = body.id ?? `token:${createHash('sha256').update(token).digest('hex')}`;
     return this.messages.receive({
       peer,
@@ -104,5 +100,38 @@ export class InboundFederation {
       uuid: body.id ?? randomUUID(),
       requestKey,
     });
+  }
+
+  private async receiveChange(peer: Peer, body: ReceiveBody, op: 'edit' | 'delete'): Promise<string> {
+    // Unsigned, a compat peer's delete would be authenticated by nothing at all; and the original has no such operation.
+    if (peer.compat) throw new Forbidden('forbidden', 'Edits and deletes are not accepted from this peer.');
+    const missing: Record<string, string[]> = {};
+    if (!body.id) missing.id = ['This field is required.'];
+    if (!body.ref) missing.ref = ['This field is required.'];
+    if (op === 'edit' && body.message === undefined) missing.message = ['This field is required.'];
+    if (Object.keys(missing).length > 0) throw new ValidationFailed(missing);
+    return this.changes.receive({
+      peer,
+      op,
+      senderName: body.sender,
+      receiverName: body.receiver,
+      ref: body.ref!,
+      ...(op === 'edit' ? { text: this.open(peer, body.message!).text } : {}),
+      requestKey: body.id!,
+    });
+  }
+
+  /** Step 3: the Fernet token of the text, under the peer's keys and within FEDERATION_MAX_AGE. */
+  private open(peer: Peer, message: string): { token: string; text: string } {
+    try {
+      const token = decodeWireMessage(message.trim());
+      const now = Math.floor(this.options.clock() / 1000);
+      return { token, text: fernetDecrypt(peer.fernetKeys, token, { now, ttlSeconds: Math.floor(this.options.maxAgeMs / 1000) }).toString('utf8') };
+    } catch (error) {
+      if (error instanceof InvalidFernetToken) {
+        throw new BadRequest('invalid_token_payload', 'The message token could not be decrypted (tampered, wrong key or expired).');
+      }
+      throw error;
+    }
   }
 }

@@ -3,6 +3,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
 import type { Tables } from '../db/schema.js';
+import { lockChanges, recordChanges, type Change, type Recorded } from '../feed/event-log.js';
 
 export interface ClaimedEntry {
   entryId: number;
@@ -15,6 +16,9 @@ export interface ClaimedEntry {
   sender: string;
   receiver: string;
   body: string;
+  deleted: boolean;
+  /** An edit or a delete of the message, under its own request id; null for the message itself. */
+  op: { kind: 'edit' | 'delete'; id: string } | null;
 }
 
 export interface Finished {
@@ -22,6 +26,10 @@ export interface Finished {
   messageId: number;
   status: 'delivered' | 'failed';
   failureCode: string | null;
+  /** Ends an entry that carried a change (or nothing to send): the message's status stays. */
+  entryOnly?: boolean;
+  /** Told of the new status (a `status` event in its feed). */
+  senderUserId: number | null;
 }
 
 export interface Lease {
@@ -80,17 +88,31 @@ export class OutboxRepository {
         'm.sender as sender',
         'm.receiver as receiver',
         'm.body as body',
+        'm.deleted as deleted',
+        'o.op as op',
+        'o.op_id as opId',
       ])
       .where('o.claimed_by', '=', lease.by)
       .where('o.claimed_until', '=', lease.until)
       .orderBy('o.id')
       .execute();
-    return rows.map((row) => ({ ...row, entryId: Number(row.entryId), messageId: Number(row.messageId) }));
+    return rows.map(({ op, opId, deleted, ...row }) => ({
+      ...row,
+      entryId: Number(row.entryId),
+      messageId: Number(row.messageId),
+      deleted: Number(deleted) === 1,
+      op: op && opId ? { kind: op, id: opId } : null,
+    }));
   }
 
-  /** Removes finished entries and records their messages' final status, in one transaction. */
-  async finish(entries: Finished[]): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+  /**
+   * Removes finished entries and records their messages' final status with a `status` event for
+   * each local sender, in one transaction; answers each entry's recorded event.
+   */
+  async finish(entries: Finished[], now: number): Promise<(Recorded | undefined)[]> {
+    return this.db.transaction().execute(async (trx) => {
+      const told = entries.filter((entry) => !entry.entryOnly && entry.senderUserId !== null);
+      if (told.length > 0) await lockChanges(trx, this.kind);
       await trx
         .deleteFrom('outbox')
         .where(
@@ -99,11 +121,18 @@ export class OutboxRepository {
           entries.map((entry) => entry.entryId),
         )
         .execute();
-      const delivered = entries.filter((entry) => entry.status === 'delivered').map((entry) => entry.messageId);
+      const ended = entries.filter((entry) => !entry.entryOnly);
+      const delivered = ended.filter((entry) => entry.status === 'delivered').map((entry) => entry.messageId);
       if (delivered.length > 0) await trx.updateTable('messages').set({ status: 'delivered', failure_code: null }).where('id', 'in', delivered).execute();
-      for (const entry of entries.filter((e) => e.status === 'failed')) {
+      for (const entry of ended.filter((e) => e.status === 'failed')) {
         await trx.updateTable('messages').set({ status: 'failed', failure_code: entry.failureCode }).where('id', '=', entry.messageId).execute();
       }
+      const changes = told.map((entry): Change => ({ userId: entry.senderUserId!, type: 'status', messageId: null, data: { id: entry.messageId, status: entry.status } }));
+      const recorded = await recordChanges(trx, changes, now);
+      return entries.map((entry) => {
+        const index = told.indexOf(entry);
+        return index === -1 ? undefined : recorded[index];
+      });
     });
   }
 

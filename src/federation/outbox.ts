@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { openAtRest, type KeyRing } from '../crypto/aead.js';
+import type { Recorded } from '../feed/event-log.js';
 import type { MessageStatus } from '../messages/repository.js';
 import type { OutboundDelivery, OutboundMessage } from '../messages/service.js';
 import { WriteBatcher } from '../messages/write-batcher.js';
@@ -19,8 +20,8 @@ export interface OutboxWorkerOptions {
   logger: Logger;
   timeoutMs: number;
   giveUpMs: number;
-  /** Told when an entry ends; `announce` when its send did not carry the outcome in its answer. */
-  onFinished(senderUserId: number, messageId: number, status: 'delivered' | 'failed', announce: boolean): void;
+  /** Told when a message's entry ends, with the `status` event recorded for its sender. */
+  onFinished(messageId: number, status: 'delivered' | 'failed', recorded: Recorded | undefined): void;
   clock?: () => number;
   random?: () => number;
   /** How long a send waits for its first try before answering `queued`. */
@@ -39,10 +40,8 @@ export class OutboxWorker implements OutboundDelivery {
   private readonly instanceId = randomUUID();
   private readonly options: Required<OutboxWorkerOptions>;
   private readonly leaseMs: number;
-  private readonly finisher: WriteBatcher<Finished, void>;
+  private readonly finisher: WriteBatcher<Finished, Recorded | undefined>;
   private readonly inFlight = new Map<number, Promise<MessageStatus>>();
-  /** Messages whose sender is still waiting for the first try: their outcome goes in the answer. */
-  private readonly answeredInline = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private claiming: Promise<void> | undefined;
   private claimAgain = false;
@@ -62,7 +61,7 @@ export class OutboxWorker implements OutboundDelivery {
     // receiver's next entry waits until this one is gone. Short, so a crashed worker's entries
     // wait little.
     this.leaseMs = options.timeoutMs + LEASE_MARGIN_MS;
-    this.finisher = new WriteBatcher((entries) => this.options.repository.finish(entries).then(() => entries.map(() => undefined)));
+    this.finisher = new WriteBatcher((entries) => this.options.repository.finish(entries, this.options.clock()));
   }
 
   start(): void {
@@ -85,7 +84,6 @@ export class OutboxWorker implements OutboundDelivery {
   }
 
   async firstTry(message: OutboundMessage): Promise<MessageStatus> {
-    this.answeredInline.add(message.messageId);
     const attempt = this.track(message.entryId, this.attempt(message, 0));
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<undefined>((resolve) => {
@@ -93,7 +91,6 @@ export class OutboxWorker implements OutboundDelivery {
     });
     const status = await Promise.race([attempt, waited]);
     clearTimeout(timer);
-    this.answeredInline.delete(message.messageId);
     return status ?? 'queued';
   }
 
@@ -153,8 +150,13 @@ export class OutboxWorker implements OutboundDelivery {
       receiverName: entry.receiver.endsWith(peerSuffix) ? entry.receiver.slice(0, -peerSuffix.length) : entry.receiver,
       text: '',
       createdAt: entry.createdAt,
+      ...(entry.op ? { op: entry.op } : {}),
     };
+    // Deleted before it went: the message is not sent, and an edit is superseded by the delete behind it.
+    if (entry.deleted && entry.op?.kind !== 'delete') return this.finish(message, 'delivered', null, true);
+    if (entry.op?.kind === 'delete') return this.attempt(message, entry.attempts);
     try {
+      // An edit sends the text as it is now: a later edit only repeats it.
       message.text = openAtRest(this.options.ring, entry.body, String(entry.messageId));
     } catch (error) {
       // Without the key that sealed it, the text cannot be sent; it stays queued for an operator.
@@ -173,30 +175,42 @@ export class OutboxWorker implements OutboundDelivery {
       this.options.logger.error({ err: error, message_id: message.messageId }, 'outbox: delivery bookkeeping failed');
       return 'queued';
     }
-    if (status !== 'queued') this.options.onFinished(message.senderUserId, message.messageId, status, !this.answeredInline.has(message.messageId));
     return status;
   }
 
   private async deliver(message: OutboundMessage, attemptsBefore: number): Promise<MessageStatus> {
     const peer = this.options.peers.find(message.peer);
     if (!peer) return this.finish(message, 'failed', 'unknown_peer');
+    // The original backend has no such operation: it would store the change as a new message.
+    if (message.op && peer.compat) return this.finish(message, 'failed', 'unsupported_by_peer');
     const outcome = await this.options.client.deliver(peer, {
-      id: message.uuid,
+      id: message.op?.id ?? message.uuid,
       sender: message.sender,
       receiver: message.receiverName,
       text: message.text,
       createdAt: message.createdAt,
+      ...(message.op ? { op: message.op.kind, ref: message.uuid } : {}),
     });
     if (outcome.kind === 'delivered') return this.finish(message, 'delivered', null);
     if (outcome.kind === 'failed') {
-      this.options.logger.warn({ message_id: message.messageId, peer: peer.name, code: outcome.code }, 'outbox: the peer refused a message');
+      this.options.logger.warn({ message_id: message.messageId, peer: peer.name, code: outcome.code, op: message.op?.kind }, 'outbox: the peer refused a message');
       return this.finish(message, 'failed', outcome.code);
     }
     return this.reschedule(message, attemptsBefore + 1, outcome.reason);
   }
 
-  private async finish(message: OutboundMessage, status: 'delivered' | 'failed', failureCode: string | null): Promise<MessageStatus> {
-    await this.finisher.submit({ entryId: message.entryId, messageId: message.messageId, status, failureCode });
+  /** Ends an entry; `skipped` when there was nothing left to send. A change's end leaves the message's status alone. */
+  private async finish(message: OutboundMessage, status: 'delivered' | 'failed', failureCode: string | null, skipped = false): Promise<MessageStatus> {
+    const entryOnly = skipped || message.op !== undefined;
+    const recorded = await this.finisher.submit({
+      entryId: message.entryId,
+      messageId: message.messageId,
+      status,
+      failureCode,
+      entryOnly,
+      senderUserId: message.senderUserId || null,
+    });
+    if (!entryOnly) this.options.onFinished(message.messageId, status, recorded);
     // The receiver's next entry, if any, has become first in line.
     this.wake();
     return status;

@@ -7,11 +7,14 @@ import { ErrorSchema } from '../accounts/schemas.js';
 import { type InboundFederation, type InboundOptions, verifyPeerRequest } from './inbound.js';
 
 const ReceiveBody = Type.Object({
-  message: Type.String({ minLength: 1, maxLength: 60_000 }),
+  // Required but for a delete; the service says so in the field's name.
+  message: Type.Optional(Type.String({ minLength: 1, maxLength: 60_000 })),
   sender: Type.String({ minLength: 1, maxLength: 150 }),
   receiver: Type.String({ minLength: 1, maxLength: 420 }),
   id: Type.Optional(Type.String({ format: 'uuid' })),
   timestamp: Type.Optional(Type.String({ maxLength: 64 })),
+  op: Type.Optional(Type.Union([Type.Literal('edit'), Type.Literal('delete')])),
+  ref: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
 });
 
 export function federationRoutes(inbound: InboundFederation, options: InboundOptions) {

@@ -3,7 +3,9 @@
 // carry it to a peer, and the receipt that makes an inbound delivery exactly-once.
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
+import { reserveIds } from '../db/ids.js';
 import type { MessagesTable, Tables } from '../db/schema.js';
+import { lockChanges, recordChanges, type Change, type Recorded } from '../feed/event-log.js';
 
 export type MessageRow = Selectable<MessagesTable>;
 export type MessageStatus = MessageRow['status'];
@@ -29,15 +31,30 @@ export interface NewMessage {
   conversations: ConversationTouch[];
   outbox?: { peer: string; receiverKey: string };
   receipt?: { peer: string; requestKey: string };
+  /** Local users whose feed gets a `message` event for it. */
+  notify: number[];
 }
 
 export type WriteResult =
-  | { stored: true; row: MessageRow; outbox?: { entryId: number; claimed: boolean } }
+  | { stored: true; row: MessageRow; outbox?: { entryId: number; claimed: boolean }; recorded: Recorded[] }
   | { stored: false; row: MessageRow };
+
+/** A change of a stored message, written with its events (and its outbox entry, for a peer). */
+export interface MessageChange {
+  messageId: number;
+  now: number;
+  changes: Change[];
+  /** The change travels to the peer the message went to, behind the message itself. */
+  outbox?: { op: 'edit' | 'delete'; opId: string; peer: string; receiverKey: string };
+  /** A change a peer delivered: applied once per request. */
+  receipt?: { peer: string; requestKey: string };
+}
+
+export type ChangeResult = { applied: true; row: MessageRow; recorded: Recorded[] } | { applied: false; reason: 'deleted' | 'duplicate' };
 
 export interface WriteOptions {
   now: number;
-  /** Seals a text for its row; the id is the associated data, so it is known only after the insert. */
+  /** Seals a text for its row, whose id is the associated data (ids are reserved before the insert). */
   seal(text: string, id: number): string;
   /** The lease on outbox entries that may be tried at once (no earlier entry for their receiver). */
   claim: { by: string; until: number };
@@ -49,10 +66,6 @@ export interface ConversationRow {
   message: MessageRow;
 }
 
-// PostgreSQL hands out ids before commit, so without it a later id could become visible before
-// an earlier one and a client catching up with ?after= would skip the earlier one for good.
-const MESSAGE_ID_LOCK = 726_301_3;
-
 export class MessagesRepository {
   constructor(
     private readonly db: Kysely<Tables>,
@@ -61,7 +74,12 @@ export class MessagesRepository {
 
   async writeBatch(items: NewMessage[], options: WriteOptions): Promise<WriteResult[]> {
     return this.db.transaction().execute(async (trx) => {
-      if (this.kind === 'postgres') await sql`select pg_advisory_xact_lock(${MESSAGE_ID_LOCK})`.execute(trx);
+      // PostgreSQL hands out ids before commit: without the lock a later id (or seq) could become
+      // visible before an earlier one, and a client catching up with ?after= would skip it for good.
+      await lockChanges(trx, this.kind);
+      // First, so that on SQLite the transaction holds the write lock before it reads anything;
+      // an id reserved for an item that turns out to be a repeat is simply never used.
+      const ids = await reserveIds(trx, this.kind, 'messages', items.length);
       const results: WriteResult[] = new Array(items.length);
       const earlier = await this.findEarlierWrites(trx, items);
       const firstOf = new Map<string, number>();
@@ -77,7 +95,7 @@ export class MessagesRepository {
           fresh.push(index);
         }
       });
-      if (fresh.length > 0) await this.insertFresh(trx, items, fresh, results, options);
+      if (fresh.length > 0) await this.insertFresh(trx, items, ids, fresh, results, options);
       for (const [index, first] of aliases) results[index] = { stored: false, row: results[first]!.row };
       return results;
     });
@@ -110,38 +128,11 @@ export class MessagesRepository {
     return found;
   }
 
-  private async insertFresh(trx: Transaction<Tables>, items: NewMessage[], fresh: number[], results: WriteResult[], options: WriteOptions): Promise<void> {
+  private async insertFresh(trx: Transaction<Tables>, items: NewMessage[], ids: number[], fresh: number[], results: WriteResult[], options: WriteOptions): Promise<void> {
     const { now } = options;
-    const inserted = await trx
-      .insertInto('messages')
-      .values(
-        fresh.map((index) => {
-          const item = items[index]!;
-          return {
-            uuid: item.uuid,
-            pair: item.pair,
-            sender_user_id: item.senderUserId,
-            receiver_user_id: item.receiverUserId,
-            sender: item.sender,
-            receiver: item.receiver,
-            peer: item.peer,
-            body: '',
-            created_at: now,
-            status: item.status,
-            failure_code: null,
-            client_id: item.clientId,
-            read_at: null,
-            edited_at: null,
-          };
-        }),
-      )
-      .returning(['id', 'uuid', 'pair'])
-      .execute();
-    // RETURNING promises no order, so rows are matched back by what identifies them.
-    const idOf = new Map(inserted.map((row) => [`${row.uuid}|${row.pair}`, Number(row.id)]));
     const rows: MessageRow[] = fresh.map((index) => {
       const item = items[index]!;
-      const id = idOf.get(`${item.uuid}|${item.pair}`)!;
+      const id = ids[index]!;
       return {
         id,
         uuid: item.uuid,
@@ -161,19 +152,7 @@ export class MessagesRepository {
         deleted: 0,
       };
     });
-    const bodies = sql.join(
-      rows.map((row) => sql`when ${row.id} then ${row.body}`),
-      sql` `,
-    );
-    await trx
-      .updateTable('messages')
-      .set({ body: sql<string>`case id ${bodies} end` })
-      .where(
-        'id',
-        'in',
-        rows.map((row) => row.id),
-      )
-      .execute();
+    await trx.insertInto('messages').values(rows).execute();
 
     await this.touchConversations(trx, fresh.map((index, n) => [items[index]!, rows[n]!]));
     const entries = await this.enqueue(trx, fresh.map((index, n) => [items[index]!, rows[n]!]), options);
@@ -182,11 +161,15 @@ export class MessagesRepository {
       return receipt ? [{ peer: receipt.peer, request_key: receipt.requestKey, message_id: rows[n]!.id, created_at: now }] : [];
     });
     if (receipts.length > 0) await trx.insertInto('federation_receipts').values(receipts).execute();
+    const changes = fresh.flatMap((index, n) => items[index]!.notify.map((userId): Change => ({ userId, type: 'message', messageId: rows[n]!.id })));
+    const recorded = await recordChanges(trx, changes, now);
 
+    let next = 0;
     fresh.forEach((index, n) => {
       const row = rows[n]!;
       const entry = entries.get(row.id);
-      results[index] = { stored: true, row, ...(entry ? { outbox: entry } : {}) };
+      const mine = recorded.slice(next, (next += items[index]!.notify.length));
+      results[index] = { stored: true, row, ...(entry ? { outbox: entry } : {}), recorded: mine };
     });
   }
 
@@ -280,9 +263,13 @@ export class MessagesRepository {
     return rows.map(({ conversation_partner: partner, conversation_unread: unread, ...message }) => ({ partner, unread: Number(unread), message }));
   }
 
-  /** Marks the reader's unread messages of a conversation up to `upToId` read; returns how many. */
-  async markRead(readerId: number, pair: string, partnerKey: string, upToId: number, now: number): Promise<number> {
+  /**
+   * Marks the reader's unread messages of a conversation up to `upToId` read, and records the
+   * changes (the read marker for the sender) when any was; returns how many.
+   */
+  async markRead(readerId: number, pair: string, partnerKey: string, upToId: number, now: number, changes: Change[]): Promise<{ marked: number; recorded: Recorded[] }> {
     return this.db.transaction().execute(async (trx) => {
+      if (changes.length > 0) await lockChanges(trx, this.kind);
       const result = await trx
         .updateTable('messages')
         .set({ read_at: now })
@@ -292,16 +279,82 @@ export class MessagesRepository {
         .where('read_at', 'is', null)
         .executeTakeFirst();
       const marked = Number(result.numUpdatedRows);
-      if (marked > 0) {
+      if (marked === 0) return { marked, recorded: [] };
+      await trx
+        .updateTable('conversations')
+        .set({ unread: sql<number>`case when unread > ${marked} then unread - ${marked} else 0 end` })
+        .where('user_id', '=', readerId)
+        .where('partner_key', '=', partnerKey)
+        .execute();
+      return { marked, recorded: await recordChanges(trx, changes, now) };
+    });
+  }
+
+  /**
+   * Edits (a new sealed body) or erases (body '' and the deleted flag) a message that is not
+   * deleted, with its events, its outbox entry and its receipt, in one transaction.
+   */
+  async change(change: MessageChange, set: { body: string; editedAt?: number; deleted?: true }): Promise<ChangeResult> {
+    return this.db.transaction().execute(async (trx): Promise<ChangeResult> => {
+      await lockChanges(trx, this.kind);
+      if (change.receipt) {
+        const receipt = await trx
+          .insertInto('federation_receipts')
+          .values({ peer: change.receipt.peer, request_key: change.receipt.requestKey, message_id: change.messageId, created_at: change.now })
+          .onConflict((conflict) => conflict.columns(['peer', 'request_key']).doNothing())
+          .executeTakeFirst();
+        if (Number(receipt.numInsertedOrUpdatedRows ?? 0) === 0) return { applied: false, reason: 'duplicate' };
+      }
+      const updated = await trx
+        .updateTable('messages')
+        .set({ body: set.body, ...(set.editedAt !== undefined ? { edited_at: set.editedAt } : {}), ...(set.deleted ? { deleted: 1 } : {}) })
+        .where('id', '=', change.messageId)
+        .where('deleted', '=', 0)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) return { applied: false, reason: 'deleted' };
+      const recorded = await recordChanges(trx, change.changes, change.now);
+      if (change.outbox) {
         await trx
-          .updateTable('conversations')
-          .set({ unread: sql<number>`case when unread > ${marked} then unread - ${marked} else 0 end` })
-          .where('user_id', '=', readerId)
-          .where('partner_key', '=', partnerKey)
+          .insertInto('outbox')
+          .values({
+            message_id: change.messageId,
+            peer: change.outbox.peer,
+            receiver_key: change.outbox.receiverKey,
+            op: change.outbox.op,
+            op_id: change.outbox.opId,
+            attempts: 0,
+            next_attempt_at: change.now,
+            claimed_until: 0,
+            claimed_by: null,
+            last_error: null,
+            created_at: change.now,
+          })
           .execute();
       }
-      return marked;
+      const row = await trx.selectFrom('messages').selectAll().where('id', '=', change.messageId).executeTakeFirstOrThrow();
+      return { applied: true, row, recorded };
     });
+  }
+
+  /** Messages stored under the id they travelled with (a peer's id is unique only for that peer). */
+  async findByUuid(uuid: string): Promise<MessageRow[]> {
+    return this.db.selectFrom('messages').selectAll().where('uuid', '=', uuid).execute();
+  }
+
+  async hasConversation(userId: number, partnerKey: string): Promise<boolean> {
+    const row = await this.db.selectFrom('conversations').select('user_id').where('user_id', '=', userId).where('partner_key', '=', partnerKey).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** The keys of the user's conversation partners that match a prefix (`u:` for local users). */
+  async partnerKeys(userId: number, prefix: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('conversations')
+      .select('partner_key')
+      .where('user_id', '=', userId)
+      .where('partner_key', 'like', `${prefix}%`)
+      .execute();
+    return rows.map((row) => row.partner_key);
   }
 
   /** How many stored texts are not sealed with the given key id (erased ones do not count). */

@@ -2,13 +2,16 @@
 // read markers. POST /accounts/messages/ sits in a plugin of its own with the sealed-form hook.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import { ErrorSchema } from '../accounts/schemas.js';
 import { installSealedForm, type SealOptions } from '../federation/sealed.js';
 import { authOf, type AuthHook } from '../http/auth.js';
 import { ValidationFailed } from '../http/errors.js';
+import type { MessageChanges } from './changes.js';
 import {
   ConversationPage,
   ConversationsQuery,
+  EditMessageBody,
   ListQuery,
   MessageIdParams,
   MessagePage,
@@ -84,6 +87,30 @@ export function messagesRoutes(messages: MessagesService, authenticate: AuthHook
       '/accounts/messages/:id/read/',
       { preHandler: authenticate, schema: { ...secured, summary: 'Mark a message and the earlier ones read', params: MessageIdParams, response: { 200: MessageSchema, ...errors } } },
       async (request) => messages.markRead(authOf(request).user, request.params.id),
+    );
+  };
+}
+
+/** PATCH and DELETE /accounts/messages/{id}/: the sender edits or deletes a message. */
+export function messageChangeRoutes(changes: MessageChanges, authenticate: AuthHook) {
+  return async (instance: FastifyInstance) => {
+    const app = instance.withTypeProvider<TypeBoxTypeProvider>();
+    const secured = { tags: ['messages'], security: [{ token: [] }], params: MessageIdParams };
+    const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+
+    app.patch(
+      '/accounts/messages/:id/',
+      { preHandler: authenticate, schema: { ...secured, summary: 'Edit a message (sender only)', body: EditMessageBody, response: { 200: MessageSchema, ...errors } } },
+      async (request) => changes.edit(authOf(request).user, request.params.id, request.body.message),
+    );
+
+    app.delete(
+      '/accounts/messages/:id/',
+      { preHandler: authenticate, schema: { ...secured, summary: 'Delete a message (sender only); it stays as a tombstone', response: { 204: Type.Null(), ...errors } } },
+      async (request, reply) => {
+        await changes.delete(authOf(request).user, request.params.id);
+        return reply.status(204).send(null);
+      },
     );
   };
 }

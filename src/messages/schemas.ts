@@ -62,3 +62,5 @@ export const ConversationPage = Type.Object({
 });
 
 export const MessageIdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+
+export const EditMessageBody = Type.Object({ message: Text });

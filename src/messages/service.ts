@@ -1,14 +1,16 @@
 // Message rules: sending (local or to a peer, idempotent by client id), reading a conversation,
 // catching up, conversation summaries, read markers, and storing what peers deliver.
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
+import type { Change, Recorded } from '../feed/event-log.js';
+import { FeedPublisher } from '../feed/publisher.js';
 import type { Peer } from '../federation/peers.js';
 import { Conflict, Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
-import type { EventBus, RealtimeEvent } from '../realtime/bus.js';
+import type { EventBus } from '../realtime/bus.js';
 import { AddressResolver, addressOf, pairKey, participantKey, remoteKey, type Participant } from './addresses.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { MessageRow, MessageStatus, MessagesRepository, NewMessage, WriteResult } from './repository.js';
+import { timeOrderedUuid } from './uuid.js';
 import { WriteBatcher } from './write-batcher.js';
 
 export interface MessageView {
@@ -45,8 +47,11 @@ export interface OutboundMessage {
   senderUserId: number;
   sender: string;
   receiverName: string;
+  /** The text to send ('' for a delete). */
   text: string;
   createdAt: number;
+  /** An edit or a delete of the message (sent under its own id, with `ref` the message's); else the message. */
+  op?: { kind: 'edit' | 'delete'; id: string };
 }
 
 /** What sending needs from federation delivery (the outbox worker). */
@@ -96,9 +101,8 @@ export class MessagesService {
   private readonly repository: MessagesRepository;
   private readonly resolver: AddressResolver;
   private readonly ring: KeyRing;
-  private readonly bus: EventBus;
+  private readonly publisher: FeedPublisher;
   private readonly delivery: OutboundDelivery;
-  private readonly logger: Logger;
   private readonly clock: () => number;
   private readonly counters: MessageCounters;
   private readonly writer: WriteBatcher<NewMessage, WriteResult>;
@@ -107,9 +111,8 @@ export class MessagesService {
     this.repository = options.repository;
     this.resolver = options.resolver;
     this.ring = options.ring;
-    this.bus = options.bus;
+    this.publisher = new FeedPublisher(options.bus, options.logger);
     this.delivery = options.delivery;
-    this.logger = options.logger;
     this.clock = options.clock ?? Date.now;
     this.counters = options.counters ?? { sent: () => undefined, received: () => undefined, federated: () => undefined };
     this.writer = new WriteBatcher((items) => {
@@ -134,7 +137,7 @@ export class MessagesService {
       conversations.push({ userId: receiver.userId, partnerKey: participantKey(sender), partner: user.username, unread: true });
     }
     const item: NewMessage = {
-      uuid: randomUUID(),
+      uuid: timeOrderedUuid(this.clock()),
       pair: pairKey(sender, receiver),
       senderUserId: user.id,
       receiverUserId: receiver.kind === 'local' ? receiver.userId : null,
@@ -145,6 +148,7 @@ export class MessagesService {
       status: receiver.kind === 'local' ? 'delivered' : 'queued',
       clientId: input.clientId ?? null,
       conversations,
+      notify: receiver.kind === 'local' && !toSelf ? [user.id, receiver.userId] : [user.id],
       ...(receiver.kind === 'remote' ? { outbox: { peer: receiver.peer.name, receiverKey: remoteKey(receiver.name, receiver.peer.name) } } : {}),
     };
     const result = await this.writer.submit(item);
@@ -152,6 +156,9 @@ export class MessagesService {
 
     this.counters.sent();
     const { row } = result;
+    // Published now, in commit order; a first try that ends soon follows as a `status` event.
+    const view = this.view(row, text);
+    for (const recorded of result.recorded) this.publisher.message(recorded, 'message', view);
     let status = row.status;
     if (receiver.kind === 'remote') {
       const entry = result.outbox;
@@ -169,9 +176,6 @@ export class MessagesService {
         });
       } else this.delivery.wake();
     }
-    const view = this.view({ ...row, status }, text);
-    this.publish(user.id, { type: 'message', message: view });
-    if (receiver.kind === 'local' && !toSelf) this.publish(receiver.userId, { type: 'message', message: view });
     return { id: row.id, status, timestamp: view.timestamp };
   }
 
@@ -204,20 +208,19 @@ export class MessagesService {
       clientId: null,
       conversations: [{ userId: receiver.userId, partnerKey: participantKey(sender), partner: addressOf(sender), unread: true }],
       receipt: { peer: inbound.peer.name, requestKey: inbound.requestKey },
+      notify: [receiver.userId],
     });
     if (!result.stored) return this.textOf(result.row);
     this.counters.received();
-    this.publish(receiver.userId, { type: 'message', message: this.view(result.row, text) });
+    const view = this.view(result.row, text);
+    for (const recorded of result.recorded) this.publisher.message(recorded, 'message', view);
     return text;
   }
 
-  /**
-   * An outbox entry ended: counted, and told to the sender's sessions as a `status` event when
-   * the send itself answered `queued` (`announce`).
-   */
-  deliveryFinished(senderUserId: number, messageId: number, status: 'delivered' | 'failed', announce: boolean): void {
+  /** A message's outbox entry ended: counted, and its recorded `status` event published. */
+  deliveryFinished(messageId: number, status: 'delivered' | 'failed', recorded: Recorded | undefined): void {
     if (status === 'delivered') this.counters.federated();
-    if (announce) this.publish(senderUserId, { type: 'status', id: messageId, status });
+    if (recorded) this.publisher.data(recorded, 'status', { id: messageId, status });
   }
 
   async history(user: { id: number; username: string }, withAddress: string, before: string | undefined, limit: number): Promise<{ results: MessageView[]; next: string | null }> {
@@ -253,13 +256,37 @@ export class MessagesService {
     if (row.receiver_user_id !== user.id) throw new Forbidden('forbidden', 'Only the receiver may mark a message read.');
     if (row.read_at !== null) return this.view(row);
     const now = this.clock();
-    const marked = await this.repository.markRead(user.id, row.pair, senderKey(row), row.id, now);
-    const readAt = new Date(now).toISOString();
-    if (marked > 0 && row.sender_user_id !== null && row.sender_user_id !== user.id) {
-      this.publish(row.sender_user_id, { type: 'read', with: user.username, up_to: row.id, read_at: readAt });
-    }
+    const marker = { with: user.username, up_to: row.id, read_at: new Date(now).toISOString() };
+    const tellSender = row.sender_user_id !== null && row.sender_user_id !== user.id;
+    const changes: Change[] = tellSender ? [{ userId: row.sender_user_id!, type: 'read', messageId: null, data: marker }] : [];
+    const { recorded } = await this.repository.markRead(user.id, row.pair, senderKey(row), row.id, now, changes);
+    for (const entry of recorded) this.publisher.data(entry, 'read', marker);
     const updated = await this.repository.findById(messageId);
     return this.view(updated ?? { ...row, read_at: now });
+  }
+
+  /** The local users the user has a conversation with. */
+  async partnersOf(userId: number): Promise<number[]> {
+    const keys = await this.repository.partnerKeys(userId, 'u:');
+    return keys.map((key) => Number(key.slice(2))).filter((id) => Number.isSafeInteger(id) && id !== userId);
+  }
+
+  async isPartner(userId: number, partnerId: number): Promise<boolean> {
+    return this.repository.hasConversation(userId, `u:${partnerId}`);
+  }
+
+  /** Which of the named users are local conversation partners of the user. */
+  async partnersNamed(userId: number, names: string[]): Promise<{ id: number; username: string }[]> {
+    const users = await Promise.all(names.map((name) => this.findLocalUser(name)));
+    const known = [...new Map(users.filter((user) => user !== undefined).map((user) => [user.id, user])).values()];
+    const partners = await Promise.all(known.map((user) => this.isPartner(userId, user.id)));
+    return known.filter((_, index) => partners[index]);
+  }
+
+  /** The local user an address names, if any. */
+  async findLocalUser(address: string): Promise<{ id: number; username: string } | undefined> {
+    const participant = await this.resolver.resolve(address);
+    return participant?.kind === 'local' ? { id: participant.userId, username: participant.username } : undefined;
   }
 
   /** Resolves once every accepted write is committed. */
@@ -284,14 +311,10 @@ export class MessagesService {
   private textOf(row: MessageRow): string {
     return row.deleted === 1 || row.body === '' ? '' : openAtRest(this.ring, row.body, String(row.id));
   }
-
-  private publish(userId: number, event: RealtimeEvent): void {
-    this.bus.publish(userId, event).catch((error: unknown) => this.logger.warn({ err: error, event: event.type }, 'could not publish a real-time event'));
-  }
 }
 
 /** The text as stored: trimmed, 1 to 10,000 characters (code points, as Django counts). */
-function checkText(message: string): string {
+export function checkText(message: string): string {
   const text = message.trim();
   if (text.length === 0) throw new ValidationFailed({ message: ['This field may not be blank.'] });
   if (text.length > MAX_TEXT_LENGTH && [...text].length > MAX_TEXT_LENGTH) {

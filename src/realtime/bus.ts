@@ -9,12 +9,21 @@ export interface RealtimeEvent {
   [field: string]: unknown;
 }
 
-export type EventListener = (userId: number, event: RealtimeEvent) => void;
+/**
+ * Where a feed event (one with a `seq`) sits in its user's feed: the seq of the user's event
+ * before it (0: none). Travels beside the event, so that a gateway receiving events out of
+ * order, or missing one, knows to fill the gap from the feed.
+ */
+export interface EventOrder {
+  prev: number;
+}
+
+export type EventListener = (userId: number, event: RealtimeEvent, order?: EventOrder) => void;
 export type RevocationListener = (userId: number, revocation: TokenRevocation) => void;
 
 export interface EventBus {
   /** Delivers the event to every live connection of the user, on any instance. Never rejects. */
-  publish(userId: number, event: RealtimeEvent): Promise<void>;
+  publish(userId: number, event: RealtimeEvent, order?: EventOrder): Promise<void>;
   subscribe(listener: EventListener): () => void;
   /** Tells every instance that some of the user's tokens were revoked. Never rejects. */
   publishRevocation(userId: number, revocation: TokenRevocation): Promise<void>;
@@ -38,8 +47,8 @@ export class InProcessEventBus implements EventBus {
     this.emitter.setMaxListeners(0);
   }
 
-  async publish(userId: number, event: RealtimeEvent): Promise<void> {
-    this.emitter.emit('event', userId, event);
+  async publish(userId: number, event: RealtimeEvent, order?: EventOrder): Promise<void> {
+    this.emitter.emit('event', userId, event, order);
   }
 
   subscribe(listener: EventListener): () => void {

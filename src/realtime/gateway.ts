@@ -6,9 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
 import type { AccountsService, AuthenticatedUser, TokenRevocation } from '../accounts/service.js';
-import { HttpError } from '../http/errors.js';
+import { Gone, HttpError } from '../http/errors.js';
 import { tokenFromHeader } from '../http/auth.js';
-import type { EventBus, RealtimeEvent } from './bus.js';
+import type { EventBus, EventOrder, RealtimeEvent } from './bus.js';
+import { FeedStream, type FeedReader } from './feed-stream.js';
 
 /** Close codes sent by the gateway (4xxx are ours, modelled on the HTTP statuses). */
 export const CloseCode = {
@@ -21,8 +22,20 @@ export const CloseCode = {
   tryAgainLater: 1013,
   unauthenticated: 4401,
   authTimeout: 4408,
+  /** The `after` of the auth frame is older than the feed keeps: reload, then reconnect after the seq sent. */
+  gone: 4410,
   tooManyConnections: 4429,
 } as const;
+
+/** Who is connected here, and what they type: presence and typing indicators. */
+export interface SessionActivity {
+  /** The user's first socket on this instance is open. */
+  opened(user: { id: number; username: string }): void;
+  /** The user's last socket on this instance has closed. */
+  closed(user: { id: number; username: string }): void;
+  /** The user is typing to `to` (a frame as the client sent it). */
+  typing(user: { id: number; username: string }, to: string): void;
+}
 
 export interface GatewayLimits {
   /** How long an unauthenticated socket may wait before its auth frame. */
@@ -56,7 +69,10 @@ const MAX_FRAMES_WAITING_FOR_AUTH = 16;
 /** One socket. Kept small: an idle connection should cost the server little memory. */
 class Connection {
   userId = 0;
+  username = '';
   tokenId = 0;
+  /** The user's feed as this socket has seen it (set once authenticated). */
+  stream: FeedStream | undefined;
   alive = true;
   authTimer: NodeJS.Timeout | undefined;
   /** Frames received while the token is being checked; undefined when no check is running. */
@@ -77,6 +93,9 @@ export interface GatewayOptions {
   accounts: AccountsService;
   bus: EventBus;
   logger: Logger;
+  /** Where replays and gaps are read from. */
+  feed: FeedReader;
+  activity?: SessionActivity;
   limits?: Partial<GatewayLimits>;
 }
 
@@ -84,6 +103,8 @@ export class RealtimeGateway {
   private readonly accounts: AccountsService;
   private readonly bus: EventBus;
   private readonly logger: Logger;
+  private readonly feed: FeedReader;
+  private readonly activity: SessionActivity | undefined;
   private readonly limits: GatewayLimits;
   private readonly connections = new Set<Connection>();
   private readonly byUser = new Map<number, Set<Connection>>();
@@ -94,6 +115,8 @@ export class RealtimeGateway {
     this.accounts = options.accounts;
     this.bus = options.bus;
     this.logger = options.logger;
+    this.feed = options.feed;
+    this.activity = options.activity;
     this.limits = { ...DEFAULT_GATEWAY_LIMITS, ...options.limits };
   }
 
@@ -126,7 +149,7 @@ export class RealtimeGateway {
         wsHandler: (socket, request) => this.accept(socket, request.headers.authorization),
       });
       this.unsubscribe.push(
-        this.bus.subscribe((userId, event) => this.deliver(userId, event)),
+        this.bus.subscribe((userId, event, order) => this.deliver(userId, event, order)),
         this.bus.subscribeRevocations((userId, revocation) => this.revoke(userId, revocation)),
         this.bus.onGap(() => this.closeAll(CloseCode.catchUp, 'events may have been missed: reconnect and catch up')),
       );
@@ -153,8 +176,11 @@ export class RealtimeGateway {
     connection.authTimer = setTimeout(() => connection.close(CloseCode.authTimeout, 'authentication timed out'), this.limits.authTimeoutMs);
   }
 
-  /** Frames that arrive while the token is checked wait, so none is read as unauthenticated. */
-  private async authenticate(connection: Connection, token: string): Promise<void> {
+  /**
+   * Frames that arrive while the token is checked (and the replay is sent) wait, so none is read
+   * as unauthenticated, and a pong answered after them means the socket is live.
+   */
+  private async authenticate(connection: Connection, token: string, after?: number): Promise<void> {
     const { socket } = connection;
     socket.pause();
     connection.waiting = [];
@@ -182,7 +208,16 @@ export class RealtimeGateway {
     if (!set) this.byUser.set(userId, (set = new Set()));
     set.add(connection);
     connection.userId = userId;
+    connection.username = auth.user.username;
     connection.tokenId = auth.tokenId;
+    if (set.size === 1) this.activity?.opened({ id: userId, username: auth.user.username });
+    // Registered first, so that live events wait in the stream while it starts: none is missed.
+    connection.stream = new FeedStream(userId, this.feed, this.sinkOf(connection), (error) => this.streamFailed(connection, error));
+    try {
+      await connection.stream.start(after);
+    } catch (error) {
+      return this.streamFailed(connection, error);
+    }
     const waiting = connection.waiting;
     connection.waiting = undefined;
     for (const frame of waiting ?? []) this.receive(connection, frame.data, frame.isBinary);
@@ -200,12 +235,20 @@ export class RealtimeGateway {
     if (!connection.authenticated) {
       if (frame.type !== 'auth') return connection.close(CloseCode.unauthenticated, 'authenticate first');
       if (typeof frame.token !== 'string' || frame.token === '') return connection.close(CloseCode.badFrame, 'the auth frame needs a "token"');
-      void this.authenticate(connection, frame.token);
+      const { after } = frame;
+      if (after !== undefined && !(typeof after === 'number' && Number.isSafeInteger(after) && after >= 0)) {
+        return connection.close(CloseCode.badFrame, '"after" is the last seq handled: a whole number, 0 or more');
+      }
+      void this.authenticate(connection, frame.token, after);
       return;
     }
     switch (frame.type) {
       case 'ping':
         this.send(connection, '{"type":"pong"}');
+        return;
+      case 'typing':
+        if (typeof frame.to !== 'string' || frame.to === '' || frame.to.length > 420) return connection.close(CloseCode.badFrame, 'the typing frame needs a "to"');
+        this.activity?.typing({ id: connection.userId, username: connection.username }, frame.to);
         return;
       case 'auth':
         // Already authenticated (by header, or a repeated frame): nothing more to do.
@@ -215,11 +258,46 @@ export class RealtimeGateway {
     }
   }
 
-  private deliver(userId: number, event: RealtimeEvent): void {
+  private deliver(userId: number, event: RealtimeEvent, order: EventOrder | undefined): void {
     const set = this.byUser.get(userId);
     if (!set) return;
     const data = JSON.stringify(event);
-    for (const connection of set) this.send(connection, data);
+    const { seq } = event;
+    for (const connection of set) {
+      // Feed events go through the socket's stream, in seq order; typing and presence go as they come.
+      if (typeof seq === 'number' && connection.stream) connection.stream.offer(seq, order?.prev, data);
+      else this.send(connection, data);
+    }
+  }
+
+  private sinkOf(connection: Connection) {
+    const { socket } = connection;
+    const threshold = this.limits.maxBufferedBytes / 2;
+    return {
+      get open() {
+        return socket.readyState === WebSocket.OPEN;
+      },
+      send: (data: string) => this.send(connection, data),
+      // A replay may be far larger than the live buffer allows: it goes at the pace the client reads.
+      sendPaced: (data: string) =>
+        new Promise<void>((resolve) => {
+          if (socket.readyState !== WebSocket.OPEN) return resolve();
+          if (socket.bufferedAmount < threshold) {
+            socket.send(data);
+            return resolve();
+          }
+          socket.send(data, () => resolve());
+        }),
+    };
+  }
+
+  private streamFailed(connection: Connection, error: unknown): void {
+    if (error instanceof Gone) {
+      this.send(connection, JSON.stringify({ type: 'error', ...error.toBody() }));
+      return connection.close(CloseCode.gone, 'events pruned: reload, then reconnect after the seq given');
+    }
+    this.logger.error({ err: error, userId: connection.userId }, 'websocket: reading the change feed failed');
+    connection.close(CloseCode.tryAgainLater, 'the change feed is unavailable, try again later');
   }
 
   private send(connection: Connection, data: string): void {
@@ -262,7 +340,10 @@ export class RealtimeGateway {
     connection.authTimer = undefined;
     this.connections.delete(connection);
     const set = this.byUser.get(connection.userId);
-    if (set?.delete(connection) && set.size === 0) this.byUser.delete(connection.userId);
+    if (set?.delete(connection) && set.size === 0) {
+      this.byUser.delete(connection.userId);
+      this.activity?.closed({ id: connection.userId, username: connection.username });
+    }
   }
 
   private closeAll(code: number, reason: string): void {

@@ -7,11 +7,11 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TokenRevocation } from '../accounts/service.js';
-import { InProcessEventBus, type RealtimeEvent } from './bus.js';
+import { InProcessEventBus, type EventOrder, type RealtimeEvent } from './bus.js';
 
 /** What travels on the channel: an event, a revocation, or news that some events were dropped. */
 type Envelope =
-  | { origin: string; userId: number; event: RealtimeEvent }
+  | { origin: string; userId: number; event: RealtimeEvent; order?: EventOrder }
   | { origin: string; userId: number; revocation: TokenRevocation }
   | { origin: string; gap: true };
 
@@ -54,9 +54,9 @@ export class RedisEventBus extends InProcessEventBus {
     this.publisher.on('ready', () => void this.announceDroppedPublishes());
   }
 
-  override async publish(userId: number, event: RealtimeEvent): Promise<void> {
-    await super.publish(userId, event);
-    await this.send({ origin: this.origin, userId, event });
+  override async publish(userId: number, event: RealtimeEvent, order?: EventOrder): Promise<void> {
+    await super.publish(userId, event, order);
+    await this.send({ origin: this.origin, userId, event, ...(order ? { order } : {}) });
   }
 
   override async publishRevocation(userId: number, revocation: TokenRevocation): Promise<void> {
@@ -102,7 +102,7 @@ export class RedisEventBus extends InProcessEventBus {
     }
     if (envelope.origin === this.origin) return;
     if ('gap' in envelope) this.emitGap();
-    else if ('event' in envelope) void super.publish(envelope.userId, envelope.event);
+    else if ('event' in envelope) void super.publish(envelope.userId, envelope.event, envelope.order);
     else void super.publishRevocation(envelope.userId, envelope.revocation);
   }
 

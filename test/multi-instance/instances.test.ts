@@ -72,7 +72,7 @@ describe.skipIf(!postgresUrl || !redisUrl)(title, () => {
       const alices = await connect(one, alice.token);
       const sent = await call(two.url, 'POST', '/accounts/send-message/', { message: 'across instances', receiver: bob.username }, { token: alice.token });
       expect(sent.status).toBe(201);
-      const expected = { type: 'message', message: expect.objectContaining({ id: sent.body.id, sender: alice.username, receiver: bob.username, message: 'across instances' }) };
+      const expected = { type: 'message', seq: expect.any(Number), message: expect.objectContaining({ id: sent.body.id, sender: alice.username, receiver: bob.username, message: 'across instances' }) };
       expect(await bobs.next()).toEqual(expected);
       expect(await alices.next()).toEqual(expected);
 
@@ -92,7 +92,7 @@ describe.skipIf(!postgresUrl || !redisUrl)(title, () => {
       const bobs = await connect(one, bob.token);
       const answer = await postAsPeer(three.url, peerRequest({ key, origin: 'b', sender: 'carol', receiver: bob.username, text: 'from the peer' }));
       expect(answer.status).toBe(200);
-      expect(await bobs.next()).toEqual({ type: 'message', message: expect.objectContaining({ sender: 'carol@b', receiver: bob.username, message: 'from the peer' }) });
+      expect(await bobs.next()).toEqual({ type: 'message', seq: expect.any(Number), message: expect.objectContaining({ sender: 'carol@b', receiver: bob.username, message: 'from the peer' }) });
     });
 
     it('closes a socket on one instance when its token is revoked through another', async () => {

@@ -1,7 +1,8 @@
 // One conversation: its history (older pages load when scrolling up), and the composer.
 // The view keeps its place: at the bottom while new messages come, still while older ones load.
 import { useLayoutEffect, useRef } from 'preact/hooks';
-import { keyOf, type ChatStore } from './chat.js';
+import type { ChatStore } from './chat.js';
+import { keyOf } from './history.js';
 import { Composer } from './Composer.js';
 import { MessageItem } from './MessageItem.js';
 

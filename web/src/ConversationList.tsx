@@ -1,7 +1,8 @@
 // The conversations: start one by address, then one row per partner, most recent first,
 // with the last message, its time and the unread count.
 import { useEffect, useState } from 'preact/hooks';
-import { keyOf, type ChatStore } from './chat.js';
+import type { ChatStore } from './chat.js';
+import { keyOf } from './history.js';
 import { fullTime, shortTime } from './format.js';
 import { chatPath, navigate } from './router.js';
 

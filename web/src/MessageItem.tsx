@@ -1,5 +1,5 @@
 // One message: its text (always as text, never as HTML), its time and, for our own, where it is.
-import type { Entry } from './chat.js';
+import type { Entry } from './history.js';
 import { fullTime, messageTime } from './format.js';
 
 interface MessageItemProps {

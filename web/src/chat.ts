@@ -3,25 +3,8 @@
 // goes through one upsert by id, so nothing shows twice and later changes of a message
 // (status, read, and edits once they exist) replace it in place.
 import { ApiError, type Api, type Conversation, type Message, type User } from './api.js';
+import { keyOf, newClientId, upsertMessage, type Entry, type History } from './history.js';
 import type { LiveEvent, LiveState } from './live.js';
-
-export interface Entry {
-  /** Stable render key: the client id of a send from this page, else the message id. */
-  key: string;
-  clientId: string | null;
-  /** The message as the server knows it; id 0 until the server has answered a send. */
-  message: Message;
-  sending: boolean;
-  error: { detail: string; retryable: boolean } | null;
-}
-
-export interface History {
-  entries: Entry[];
-  /** Cursor of the next older page, null when the oldest message is loaded. */
-  next: string | null;
-  state: 'loading' | 'loaded' | 'error';
-  error: string | null;
-}
 
 export interface Row {
   /** The partner in address form (`bob` or `bob@b`), as the server writes it once known. */
@@ -31,21 +14,6 @@ export interface Row {
 }
 
 export type ListState = 'loading' | 'ready' | 'error';
-
-/** Conversations are keyed ignoring case, as usernames are unique ignoring case. */
-export function keyOf(address: string): string {
-  return address.toLowerCase();
-}
-
-export function newClientId(): string {
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  // randomUUID exists only in secure contexts; a plain-http LAN address still gets a v4 UUID.
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 
 const CATCH_UP_RETRY_MS = 3000;
 
@@ -179,7 +147,7 @@ export class ChatStore {
     this.changed();
     try {
       const page = await this.api.history(this.addressOf(key), older ? (history.next ?? undefined) : undefined);
-      for (const message of page.results) this.upsertEntry(history, message);
+      for (const message of page.results) upsertMessage(history, message, this.isMine(message));
       history.next = cursor(page.next);
       history.state = 'loaded';
       history.error = null;
@@ -305,7 +273,7 @@ export class ChatStore {
     const key = keyOf(address);
     if (this.isMine(message)) this.moveMisfiled(message, key);
     const history = this.histories.get(key);
-    if (history) this.upsertEntry(history, message);
+    if (history) upsertMessage(history, message, this.isMine(message));
     this.updateRow(message);
     if (!this.isMine(message) && this.open === key) this.markRead(key);
   }
@@ -343,26 +311,6 @@ export class ChatStore {
       row.last = message;
     }
     this.rows.set(key, row);
-  }
-
-  private upsertEntry(history: History, message: Message): void {
-    const existing = history.entries.find((entry) => entry.message.id === message.id);
-    if (existing) {
-      existing.message = message;
-      return;
-    }
-    if (this.isMine(message)) {
-      // The WebSocket can bring our own message before the send's answer: take it for the
-      // send in flight with the same text, when there is exactly one.
-      const waiting = history.entries.filter((entry) => entry.sending && entry.message.id === 0 && entry.message.message === message.message);
-      if (waiting.length === 1) {
-        waiting[0]!.message = message;
-        return;
-      }
-    }
-    history.entries.push({ key: `m${message.id}`, clientId: null, message, sending: false, error: null });
-    // Server messages in id order (ids only grow on this backend); sends not yet answered last.
-    history.entries.sort((a, b) => (a.message.id || Infinity) - (b.message.id || Infinity));
   }
 
   /** Marks the conversation read up to its newest received message, once per message. */

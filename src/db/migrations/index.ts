@@ -3,5 +3,6 @@ import type { Migration } from '../migrate.js';
 import { accountsMigration } from './0001_accounts.js';
 import { messagesMigration } from './0002_messages.js';
 import { phoneVerificationsMigration } from './0003_phone_verifications.js';
+import { eventsMigration } from './0005_events.js';
 
-export const migrations: Migration[] = [accountsMigration, messagesMigration, phoneVerificationsMigration];
+export const migrations: Migration[] = [accountsMigration, messagesMigration, phoneVerificationsMigration, eventsMigration];

@@ -1,0 +1,88 @@
+// The change feed: a user's events after a seq, exactly as the WebSocket sends them, and the
+// pruning of events older than EVENT_RETENTION. Asking from below what was pruned is 410 gone,
+// with the seq to continue from once the client has reloaded its conversations.
+import type { Logger } from 'pino';
+import { Gone } from '../http/errors.js';
+import type { MessageRow } from '../messages/repository.js';
+import type { MessageView } from '../messages/service.js';
+import { feedEvent, type FeedEvent } from './events.js';
+import type { FeedRepository } from './repository.js';
+
+export interface FeedPage {
+  results: FeedEvent[];
+  next: number | null;
+}
+
+export interface FeedServiceOptions {
+  repository: FeedRepository;
+  /** A stored message as clients see it (decrypted). */
+  render(row: MessageRow): MessageView;
+  retentionMs: number;
+  logger: Logger;
+  clock?: () => number;
+  /** How often old events are pruned; by default a tenth of the retention, at most hourly. */
+  pruneIntervalMs?: number;
+}
+
+const PRUNE_BATCH = 5000;
+
+export class FeedService {
+  private readonly options: FeedServiceOptions;
+  private readonly clock: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private pruning: Promise<void> | undefined;
+
+  constructor(options: FeedServiceOptions) {
+    this.options = options;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  async page(userId: number, after: number, limit: number): Promise<FeedPage> {
+    const rows = await this.options.repository.page(userId, after, limit + 1);
+    // Read after the rows: a prune that removed some of them has already raised the mark.
+    const prunedThrough = await this.options.repository.prunedThrough();
+    if (after < prunedThrough) {
+      const head = await this.options.repository.head(userId);
+      const seq = Math.max(head, prunedThrough);
+      throw new Gone(`Events after ${after} have been pruned: reload the conversations and histories, then continue after ${seq}.`, { seq });
+    }
+    const page = rows.slice(0, limit);
+    return {
+      results: page.map((row) => feedEvent(row.type, row.seq, row.message ? this.options.render(row.message) : undefined, row.data ? (JSON.parse(row.data) as Record<string, unknown>) : undefined)),
+      next: rows.length > limit ? page[page.length - 1]!.seq : null,
+    };
+  }
+
+  /** The user's latest seq (0 when none): where a socket that asked for no replay starts. */
+  head(userId: number): Promise<number> {
+    return this.options.repository.head(userId);
+  }
+
+  startPruning(): void {
+    const interval = this.options.pruneIntervalMs ?? Math.min(3_600_000, Math.max(1000, Math.floor(this.options.retentionMs / 10)));
+    this.timer = setInterval(() => void this.pruneNow(), interval);
+    this.timer.unref();
+    void this.pruneNow();
+  }
+
+  async stopPruning(): Promise<void> {
+    clearInterval(this.timer);
+    await this.pruning;
+  }
+
+  /** Prunes what is older than the retention; one run at a time. */
+  pruneNow(): Promise<void> {
+    this.pruning ??= this.options.repository
+      .prune(this.clock() - this.options.retentionMs, PRUNE_BATCH)
+      .then(
+        (removed) => {
+          if (removed > 0) this.options.logger.info({ removed }, 'change feed: pruned old events');
+        },
+        (error: unknown) => this.options.logger.warn({ err: error }, 'change feed: pruning failed'),
+      )
+      .finally(() => {
+        this.pruning = undefined;
+      });
+    return this.pruning;
+  }
+}

@@ -1,0 +1,116 @@
+// One socket's view of its user's change feed: events go out in seq order, each once, none
+// missing. A live event is sent at once when it follows the last one sent (its `prev` is that
+// seq); one that arrives early, or after a gap (events from several instances race on the bus;
+// Redis may drop some), makes the stream read the missing ones from the feed first. A replay
+// (`after`) reads the feed up to its end while live events wait in a bounded queue; those the
+// replay already sent are dropped, so the two meet with no gap and no duplicate.
+import type { FeedEvent } from '../feed/events.js';
+
+export interface FeedReader {
+  /** The user's latest seq (0: none). */
+  head(userId: number): Promise<number>;
+  /** The user's events after a seq, oldest first; throws Gone when they were pruned. */
+  page(userId: number, after: number, limit: number): Promise<{ results: FeedEvent[]; next: number | null }>;
+}
+
+export interface StreamSink {
+  readonly open: boolean;
+  /** Sends a live frame (the gateway's slow-consumer rule applies). */
+  send(data: string): void;
+  /** Sends a frame read from the feed, waiting for the socket to drain when it has a backlog. */
+  sendPaced(data: string): Promise<void>;
+}
+
+const PAGE_SIZE = 500;
+// Live events kept while the feed is read; past this they are read from the feed instead.
+const MAX_QUEUED = 1000;
+
+interface Queued {
+  seq: number;
+  prev: number | undefined;
+  data: string;
+}
+
+export class FeedStream {
+  private lastSeq = 0;
+  private readonly queue: Queued[] = [];
+  /** Read the feed up to this seq before sending anything live. */
+  private fillTo = 0;
+  private running = true;
+
+  constructor(
+    private readonly userId: number,
+    private readonly reader: FeedReader,
+    private readonly sink: StreamSink,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /**
+   * Starts after `after` (a replay of everything since), or at the user's latest seq. Live
+   * events offered meanwhile wait; errors (Gone, a database down) are the caller's.
+   */
+  async start(after: number | undefined): Promise<void> {
+    if (after === undefined) this.lastSeq = await this.reader.head(this.userId);
+    else {
+      this.lastSeq = after;
+      await this.fill(Number.POSITIVE_INFINITY);
+    }
+    this.running = false;
+    if (this.queue.length > 0) void this.pump();
+  }
+
+  /** A live event with its seq, the seq before it in the user's feed (if known), and its frame. */
+  offer(seq: number, prev: number | undefined, data: string): void {
+    if (!this.running && this.queue.length === 0) {
+      if (seq <= this.lastSeq) return;
+      if (prev === this.lastSeq) {
+        this.sink.send(data);
+        this.lastSeq = seq;
+        return;
+      }
+    }
+    if (this.queue.length < MAX_QUEUED) this.queue.push({ seq, prev, data });
+    else this.fillTo = Math.max(this.fillTo, seq);
+    if (!this.running) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.sink.open) {
+        if (this.fillTo > this.lastSeq) {
+          await this.fill(this.fillTo);
+          continue;
+        }
+        const next = this.queue.shift();
+        if (!next) break;
+        if (next.seq <= this.lastSeq) continue;
+        if (next.prev === this.lastSeq) {
+          this.sink.send(next.data);
+          this.lastSeq = next.seq;
+        } else {
+          // Committed, so is every event before it: the feed has them all.
+          this.fillTo = next.seq;
+        }
+      }
+    } catch (error) {
+      this.onError(error);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Sends the feed's events after the last one sent, up to `target` or the feed's end. */
+  private async fill(target: number): Promise<void> {
+    while (this.lastSeq < target && this.sink.open) {
+      const page = await this.reader.page(this.userId, this.lastSeq, PAGE_SIZE);
+      for (const event of page.results) {
+        if (event.seq <= this.lastSeq) continue;
+        await this.sink.sendPaced(JSON.stringify(event));
+        this.lastSeq = event.seq;
+      }
+      if (page.next === null) break;
+    }
+    this.fillTo = 0;
+  }
+}
