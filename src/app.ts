@@ -15,6 +15,7 @@ import { KeyRing } from './crypto/aead.js';
 import { decodeKey } from './crypto/keys.js';
 import type { Database } from './db/database.js';
 import { requireAuth } from './http/auth.js';
+import { TokenCache } from './http/token-cache.js';
 import { FederationClient } from './federation/client.js';
 import { InboundFederation } from './federation/inbound.js';
 import { OutboxRepository } from './federation/outbox-repository.js';
@@ -208,7 +209,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   await app.register(operationsRoutes(readiness));
   await app.register(accountsRoutes(accounts, authenticate));
   await app.register(phoneVerificationRoutes(phoneVerification, authenticate));
-  await app.register(messagesRoutes(messages, authenticate, { keys: sealedKeys, maxAgeMs: config.federationMaxAgeMs, clock }));
+  // Messages read only the user's id and name, so their token check may be a second old (revocations are not).
+  const tokenCache = new TokenCache({ accounts, bus, clock });
+  app.addHook('onClose', async () => tokenCache.close());
+  await app.register(messagesRoutes(messages, requireAuth(tokenCache), { keys: sealedKeys, maxAgeMs: config.federationMaxAgeMs, clock }));
   await app.register(messageChangeRoutes(changes, authenticate));
   await app.register(feedRoutes(feed, authenticate));
   await app.register(presenceRoutes(presence, authenticate));

@@ -18,7 +18,7 @@ export function tokenFromHeader(header: string | undefined): string | undefined 
 export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 /** A preHandler that sets request.auth or answers 401. */
-export function requireAuth(accounts: AccountsService): AuthHook {
+export function requireAuth(accounts: Pick<AccountsService, 'authenticate'>): AuthHook {
   return async (request, reply) => {
     const token = tokenFromHeader(request.headers.authorization);
     if (!token) {
