@@ -67,6 +67,8 @@ export interface AppDependencies {
   realtimeLimits?: Partial<GatewayLimits>;
   /** Federation delivery settings and the HTTP function that reaches peers. */
   outbox?: OutboxTuning;
+  /** How often the change feed is pruned; by default a tenth of EVENT_RETENTION, between 1 s and 1 h. */
+  feedPruneIntervalMs?: number;
 }
 
 export async function buildApp(config: Config, deps: AppDependencies): Promise<FastifyInstance> {
@@ -124,7 +126,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   if (!deps.bus) app.addHook('onClose', () => bus.close());
   accounts.onTokensRevoked = (userId, revocation) => void bus.publishRevocation(userId, revocation);
   const messagesRepository = new MessagesRepository(deps.database.db, deps.database.kind);
-  const feed = new FeedService({ repository: new FeedRepository(deps.database.db), render: (row): MessageView => messages.view(row), retentionMs: config.eventRetentionMs, logger: deps.logger, clock });
+  const feed = new FeedService({
+    repository: new FeedRepository(deps.database.db),
+    render: (row): MessageView => messages.view(row),
+    retentionMs: config.eventRetentionMs,
+    logger: deps.logger,
+    clock,
+    ...(deps.feedPruneIntervalMs ? { pruneIntervalMs: deps.feedPruneIntervalMs } : {}),
+  });
   const presence = new PresenceService({
     store: deps.redis ? new RedisPresenceStore(deps.redis, `realchat:${config.serverName}`, randomUUID()) : new MemoryPresenceStore(),
     directory: {

@@ -32,6 +32,8 @@ export interface ServerOptions {
   bus?: EventBus;
   /** Federation delivery settings (tests shorten waits). */
   outbox?: OutboxTuning;
+  /** How often the change feed is pruned (tests shorten it). */
+  feedPruneIntervalMs?: number;
 }
 
 export function connectRedis(url: string, logger: Logger): Redis {
@@ -75,6 +77,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       ...(options.realtimeLimits ? { realtimeLimits: options.realtimeLimits } : {}),
       ...(options.bus ? { bus: options.bus } : {}),
       ...(options.outbox ? { outbox: options.outbox } : {}),
+      ...(options.feedPruneIntervalMs ? { feedPruneIntervalMs: options.feedPruneIntervalMs } : {}),
       release: async () => {
         // QUIT lets commands already sent finish; a connection that is down is just dropped.
         if (redis?.status === 'ready') await redis.quit().catch(() => redis.disconnect());

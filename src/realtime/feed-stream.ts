@@ -110,6 +110,8 @@ export class FeedStream {
         this.lastSeq = event.seq;
       }
       if (page.next === null) break;
+      // An embedded database answers without yielding: let other work in between pages.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     this.fillTo = 0;
   }
