@@ -17,6 +17,7 @@ import type { Database } from './db/database.js';
 import { requireAuth } from './http/auth.js';
 import { TokenCache } from './http/token-cache.js';
 import { FederationClient } from './federation/client.js';
+import { keepAliveHttp } from './federation/http.js';
 import { InboundFederation } from './federation/inbound.js';
 import { OutboxRepository } from './federation/outbox-repository.js';
 import { OutboxWorker, type OutboxTuning } from './federation/outbox.js';
@@ -163,9 +164,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const peers = new PeerDirectory(config.peers);
   const ring = new KeyRing(decodeKey(deps.encryptionKey), config.encryptionKeysPrevious.map(decodeKey));
   const { http, ...outboxTuning } = deps.outbox ?? {};
+  const peerHttp = keepAliveHttp();
   const outbox = new OutboxWorker({
     repository: new OutboxRepository(deps.database.db, deps.database.kind),
-    client: new FederationClient({ serverName: config.serverName, timeoutMs: config.federationTimeoutMs, clock, ...(http ? { http } : {}) }),
+    client: new FederationClient({ serverName: config.serverName, timeoutMs: config.federationTimeoutMs, clock, http: http ?? peerHttp.post }),
     peers,
     ring,
     logger: deps.logger,
@@ -208,6 +210,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // Stop delivering first (finishing what is in hand), then let accepted writes commit.
   app.addHook('onClose', async () => {
     await outbox.stop();
+    peerHttp.close();
     await messages.drain();
   });
   app.decorateRequest('auth', null);

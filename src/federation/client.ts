@@ -2,6 +2,7 @@
 // original's wire form for compat peers, and the peer's answer sorted into what the outbox does next.
 import { encodeWireMessage, fernetEncrypt } from '../crypto/fernet.js';
 import { signRequest } from '../crypto/signing.js';
+import type { HttpFunction } from './http.js';
 import type { Peer } from './peers.js';
 
 export interface FederatedMessage {
@@ -23,12 +24,10 @@ export type DeliveryOutcome =
   /** Refused for good (a 4xx other than 429), with the peer's code. */
   | { kind: 'failed'; code: string };
 
-export type HttpFunction = typeof fetch;
-
 export interface FederationClientOptions {
   serverName: string;
   timeoutMs: number;
-  http?: HttpFunction;
+  http: HttpFunction;
   clock?: () => number;
 }
 
@@ -49,7 +48,7 @@ export class FederationClient {
   constructor(options: FederationClientOptions) {
     this.serverName = options.serverName;
     this.timeoutMs = options.timeoutMs;
-    this.http = options.http ?? fetch;
+    this.http = options.http;
     this.clock = options.clock ?? Date.now;
   }
 
@@ -77,19 +76,17 @@ export class FederationClient {
       headers['idempotency-key'] = message.id;
     }
 
-    let response: Response;
+    let status: number;
     let answer: string;
     try {
-      response = await this.http(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) });
-      answer = await response.text();
+      ({ status, body: answer } = await this.http(url, { headers, body, timeoutMs: this.timeoutMs }));
     } catch (error) {
       return { kind: 'retry', reason: describeFailure(error) };
     }
-    if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
-    if (response.status >= 400 && response.status < 500 && response.status !== 429) {
-      return { kind: 'failed', code: errorCode(answer, response.status) };
-    }
-    return { kind: 'retry', reason: `HTTP ${response.status}` };
+    if (status >= 200 && status < 300) return { kind: 'delivered' };
+    if (status >= 400 && status < 500 && status !== 429) return { kind: 'failed', code: errorCode(answer, status) };
+    // 3xx (not followed: a peer's URL is configured, not discovered), 429 and 5xx.
+    return { kind: 'retry', reason: `HTTP ${status}` };
   }
 }
 
@@ -105,7 +102,6 @@ function errorCode(answer: string, status: number): string {
 }
 
 function describeFailure(error: unknown): string {
-  const { name, cause } = error as { name?: string; cause?: { code?: string } };
-  if (name === 'TimeoutError') return 'timed out';
-  return (cause?.code ?? name ?? 'network error').slice(0, 100);
+  const { code, name } = error as { code?: unknown; name?: unknown };
+  return String(typeof code === 'string' ? code : (name ?? 'network error')).slice(0, 100);
 }

@@ -8,7 +8,8 @@ import type { Recorded } from '../feed/event-log.js';
 import type { MessageStatus } from '../messages/repository.js';
 import type { OutboundDelivery, OutboundMessage } from '../messages/service.js';
 import { WriteBatcher } from '../messages/write-batcher.js';
-import type { FederationClient, HttpFunction } from './client.js';
+import type { FederationClient } from './client.js';
+import type { HttpFunction } from './http.js';
 import type { ClaimedEntry, Finished, OutboxRepository } from './outbox-repository.js';
 import type { PeerDirectory } from './peers.js';
 
@@ -45,6 +46,8 @@ export class OutboxWorker implements OutboundDelivery {
   private timer: NodeJS.Timeout | undefined;
   private claiming: Promise<void> | undefined;
   private claimAgain = false;
+  /** Entries were written that no attempt took at once: some may wait behind one in flight. */
+  private entriesWaiting = false;
   private stopped = false;
 
   constructor(options: OutboxWorkerOptions) {
@@ -65,9 +68,9 @@ export class OutboxWorker implements OutboundDelivery {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.wake(), this.options.pollIntervalMs);
+    this.timer = setInterval(() => this.claim(), this.options.pollIntervalMs);
     this.timer.unref();
-    this.wake();
+    this.claim();
   }
 
   /** Stops claiming, and finishes the deliveries in hand. */
@@ -94,7 +97,13 @@ export class OutboxWorker implements OutboundDelivery {
     return status ?? 'queued';
   }
 
+  /** New entries wait for the worker (called by whoever wrote them). */
   wake(): void {
+    this.entriesWaiting = true;
+    this.claim();
+  }
+
+  private claim(): void {
     if (this.stopped) return;
     if (this.claiming) {
       this.claimAgain = true;
@@ -124,6 +133,8 @@ export class OutboxWorker implements OutboundDelivery {
           if (!this.inFlight.has(entry.entryId)) this.track(entry.entryId, this.retry(entry));
         }
         full = entries.length === free;
+        // Nothing of ours in flight and nothing more due: what is left waits for its time (the timer).
+        if (!full && this.inFlight.size === 0) this.entriesWaiting = false;
       } while ((this.claimAgain || full) && !this.stopped);
     } catch (error) {
       this.options.logger.error({ err: error }, 'outbox: claiming entries failed');
@@ -211,8 +222,8 @@ export class OutboxWorker implements OutboundDelivery {
       senderUserId: message.senderUserId || null,
     });
     if (!entryOnly) this.options.onFinished(message.messageId, status, recorded);
-    // The receiver's next entry, if any, has become first in line.
-    this.wake();
+    // The receiver's next entry, if there is one, has become first in line.
+    if (this.entriesWaiting) this.claim();
     return status;
   }
 

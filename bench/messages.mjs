@@ -1,0 +1,173 @@
+// Messages benchmark: send-message over HTTP (autocannon) against `realchat serve` on SQLite,
+// (a) to a receiver on the same backend, (b) to a receiver on a second local backend, where a
+// send answers `delivered` only once the peer has stored the message. 50 and 200 connections;
+// each connection is one sender writing to its own receiver (federation keeps order per
+// receiver, so one receiver could take one message at a time).
+// Run after `npm run build`:  node bench/messages.mjs   (BENCH_SECONDS=10 by default)
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import SQLite from 'better-sqlite3';
+
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const PASSWORD = 'a long and quiet river';
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '50,200').split(',').map(Number);
+const CASES = (process.env.BENCH_CASES ?? 'local,federated').split(',');
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const newKey = () => randomBytes(32).toString('base64url') + '=';
+
+async function startBackend(name, port, peers) {
+  const dir = mkdtempSync(join(tmpdir(), `realchat-bench-${name}-`));
+  const child = spawn(process.execPath, [MAIN, 'serve'], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      // Registrations come from one address here; X-Forwarded-For keeps the abuse limits out of the way.
+      TRUST_PROXY: 'true',
+      SERVER_NAME: name,
+      ENCRYPTION_KEY: newKey(),
+      PEERS: JSON.stringify(peers),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  return {
+    url,
+    dir,
+    count: () => {
+      const db = new SQLite(join(dir, 'data', 'realchat.db'), { readonly: true });
+      try {
+        return db.prepare('select count(*) as n from messages').get().n;
+      } finally {
+        db.close();
+      }
+    },
+    stop: () => {
+      child.kill('SIGTERM');
+      return new Promise((resolve) => child.on('exit', resolve));
+    },
+  };
+}
+
+let registered = 0;
+
+async function register(url, username) {
+  registered += 1;
+  const response = await fetch(`${url}/accounts/register/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.0.${registered >> 8}.${registered & 255}` },
+    body: JSON.stringify({ username, email: `${username}@example.org`, password: PASSWORD }),
+  });
+  if (response.status !== 201) throw new Error(`register ${username}: ${response.status} ${await response.text()}`);
+  return (await response.json()).token;
+}
+
+/** Registers `count` users on each side, a few at a time (argon2id is slow on purpose). */
+async function users(senderUrl, receiverUrl, count, prefix) {
+  const senders = [];
+  const receivers = [];
+  for (let i = 0; i < count; i += 8) {
+    const batch = Array.from({ length: Math.min(8, count - i) }, (_, j) => i + j);
+    const tokens = await Promise.all(batch.map((n) => register(senderUrl, `${prefix}s${n}`)));
+    senders.push(...tokens);
+    await Promise.all(batch.map((n) => register(receiverUrl, `${prefix}r${n}`)));
+    receivers.push(...batch.map((n) => `${prefix}r${n}`));
+  }
+  return { senders, receivers };
+}
+
+function load(url, connections, { senders, receivers }, receiverSuffix) {
+  let next = 0;
+  const statuses = { delivered: 0, queued: 0, failed: 0, other: 0 };
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections,
+        duration: SECONDS,
+        requests: [
+          {
+            method: 'POST',
+            path: '/accounts/send-message/',
+            onResponse: (status, body) => {
+              if (status !== 201) statuses.other += 1;
+              else statuses[JSON.parse(body).status] += 1;
+            },
+          },
+        ],
+        setupClient: (client) => {
+          const n = next++ % senders.length;
+          client.setHeaders({ 'content-type': 'application/json', authorization: `Token ${senders[n]}` });
+          client.setBody(JSON.stringify({ message: 'Hello, World! A benchmark message of ordinary length.', receiver: receivers[n] + receiverSuffix }));
+        },
+      },
+      (error, result) => (error ? reject(error) : resolve({ result, statuses })),
+    );
+  });
+}
+
+function summary({ result, statuses }, extra = {}) {
+  return {
+    messagesPerSecond: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
+    errors: result.errors + result.timeouts,
+    statuses,
+    ...extra,
+  };
+}
+
+const report = {};
+const [portA, portB] = [await freePort(), await freePort()];
+const key = newKey();
+const a = await startBackend('a', portA, [{ name: 'b', url: `http://127.0.0.1:${portB}`, key }]);
+const b = await startBackend('b', portB, [{ name: 'a', url: `http://127.0.0.1:${portA}`, key }]);
+try {
+  for (const connections of CONNECTIONS) {
+    if (CASES.includes('local')) {
+      const people = await users(a.url, a.url, connections, `l${connections}`);
+      report[`local, ${connections} connections`] = summary(await load(a.url, connections, people, ''));
+    }
+    if (CASES.includes('federated')) {
+      const people = await users(a.url, b.url, connections, `f${connections}`);
+      const before = b.count();
+      const started = performance.now();
+      const run = await load(a.url, connections, people, '@b');
+      // Stored on b during the run, whatever the sender answered.
+      const storedPerSecond = Math.round((b.count() - before) / ((performance.now() - started) / 1000));
+      report[`federated a -> b, ${connections} connections`] = summary(run, { storedOnBPerSecond: storedPerSecond });
+    }
+  }
+} finally {
+  await Promise.all([a.stop(), b.stop()]);
+  rmSync(a.dir, { recursive: true, force: true });
+  rmSync(b.dir, { recursive: true, force: true });
+}
+console.log(JSON.stringify(report, null, 2));
