@@ -4,14 +4,17 @@
 // `realchat serve` on SQLite in a child process; clients and senders are this process.
 // Run through bench/realtime.sh (it raises the file-descriptor limit), after `npm run build`.
 //   BENCH_CLIENTS=1000,10000  BENCH_RATE=1000 (messages/s)  BENCH_SECONDS=10
+// With BENCH_DATABASE_URL (postgres://) and BENCH_REDIS_URL, two instances share them: the
+// sockets are on the first, the messages are sent through the second.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import WebSocket from 'ws';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -20,6 +23,8 @@ const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PASSWORD = 'a long and quiet river';
 const TEXT = 'Hello, World! A benchmark message of ordinary length.';
+const DATABASE_URL = process.env.BENCH_DATABASE_URL;
+const REDIS_URL = process.env.BENCH_REDIS_URL;
 const TICK_MS = 5;
 const MAX_IN_FLIGHT = 1000;
 
@@ -49,7 +54,27 @@ function post(url, path, body, headers = {}) {
   });
 }
 
-async function startServer() {
+/** A fresh PostgreSQL schema for the two-instance run, reached through search_path. */
+async function createSchema() {
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  await client.query(`create schema ${schema}`);
+  await client.end();
+  const url = new URL(DATABASE_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const admin = new pg.Client({ connectionString: DATABASE_URL });
+      await admin.connect();
+      await admin.query(`drop schema if exists ${schema} cascade`);
+      await admin.end();
+    },
+  };
+}
+
+async function startServer(shared = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'realchat-bench-realtime-'));
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN, 'serve'], {
@@ -59,11 +84,12 @@ async function startServer() {
       PORT: String(port),
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
-      ENCRYPTION_KEY: randomBytes(32).toString('base64url') + '=',
       // Each bench user registers from an address of its own, so the abuse limits stay out of the way.
       TRUST_PROXY: 'true',
+      ...shared,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // The server's log (warnings and errors only) goes to this script's stderr.
+    stdio: ['ignore', process.stderr, 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
@@ -141,9 +167,28 @@ function percentile(sorted, p) {
 
 const round = (ms) => Math.round(ms * 100) / 100;
 
+/** The server's own histogram of send-message times: bucket upper bound (s) -> count. */
+async function sendMessageBuckets(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const buckets = new Map();
+  const pattern = /^http_request_duration_seconds_bucket\{le="([^"]+)",method="POST",route="\/accounts\/send-message\/",status_code="201"\} (\d+)$/gm;
+  for (const [, le, count] of text.matchAll(pattern)) buckets.set(le, Number(count));
+  return buckets;
+}
+
+/** The bucket bound under which p% of the requests between two scrapes finished, as the server timed them. */
+function serverPercentile(before, after, p) {
+  const total = (after.get('+Inf') ?? 0) - (before.get('+Inf') ?? 0);
+  for (const [le, count] of after) {
+    if (count - (before.get(le) ?? 0) >= (p / 100) * total) return le === '+Inf' ? '> 5 s' : `≤ ${Number(le) * 1000} ms`;
+  }
+  return 'none';
+}
+
 /** Sends at RATE messages/s between random pairs of connected users for `seconds`. */
 async function measureLatency(url, users, connected, arrivals, seconds = SECONDS) {
   arrivals.clear();
+  const bucketsBefore = await sendMessageBuckets(url);
   const sends = [];
   let inFlight = 0;
   let skipped = 0;
@@ -205,6 +250,7 @@ async function measureLatency(url, users, connected, arrivals, seconds = SECONDS
     fromSend.push(at - send.sentAt);
   }
   for (const list of [fromAnswer, fromSend, answer]) list.sort((a, b) => a - b);
+  const bucketsAfter = await sendMessageBuckets(url);
   return {
     messagesPerSecond: Math.round(sends.length / elapsed),
     delivered: fromAnswer.length,
@@ -219,6 +265,9 @@ async function measureLatency(url, users, connected, arrivals, seconds = SECONDS
     sendToEventP99Ms: round(percentile(fromSend, 99)),
     sendAnswerP50Ms: round(percentile(answer, 50)),
     sendAnswerP99Ms: round(percentile(answer, 99)),
+    serverTimedSendP50: serverPercentile(bucketsBefore, bucketsAfter, 50),
+    serverTimedSendP99: serverPercentile(bucketsBefore, bucketsAfter, 99),
+    loadAverage1m: Math.round(loadavg()[0] * 100) / 100,
   };
 }
 
@@ -229,8 +278,13 @@ async function settledMemory(server) {
 }
 
 let stopping = false;
-const server = await startServer();
-const report = { rate: RATE, seconds: SECONDS, cases: {} };
+const shared = { ENCRYPTION_KEY: randomBytes(32).toString('base64url') + '=' };
+const schema = DATABASE_URL && REDIS_URL ? await createSchema() : undefined;
+if (schema) Object.assign(shared, { DATABASE_URL: schema.url, REDIS_URL, SERVER_NAME: `bench${randomBytes(3).toString('hex')}` });
+const server = await startServer(shared);
+// The instance messages are sent through: the same one, or a second one sharing PostgreSQL and Redis.
+const sender = schema ? await startServer(shared) : server;
+const report = { rate: RATE, seconds: SECONDS, instances: schema ? 'two (PostgreSQL + Redis): sockets on one, sends through the other' : 'one (SQLite)', cases: {} };
 try {
   const users = [];
   const max = CLIENTS.at(-1);
@@ -246,12 +300,12 @@ try {
     if (open !== clients) throw new Error(`the server counts ${open} sockets, expected ${clients}`);
     process.stderr.write(`${clients} clients connected; measuring ${SECONDS} s at ${RATE} messages/s\n`);
     // A short run first, so the figures are of a warm server (JIT, pools, caches).
-    await measureLatency(server.url, users, connected, arrivals, 2);
+    await measureLatency(sender.url, users, connected, arrivals, 2);
     report.cases[`${clients} clients`] = {
       serverRssPerIdleConnectionKB: Math.round(((memory.rss - baseline.rss) / clients / 1024) * 10) / 10,
       serverHeapPerIdleConnectionKB: Math.round(((memory.heap - baseline.heap) / clients / 1024) * 10) / 10,
       serverRssMB: Math.round(memory.rss / 1024 / 1024),
-      ...(await measureLatency(server.url, users, connected, arrivals)),
+      ...(await measureLatency(sender.url, users, connected, arrivals)),
     };
   }
   stopping = true;
@@ -260,5 +314,7 @@ try {
   stopping = true;
   agent.destroy();
   await server.stop();
+  if (sender !== server) await sender.stop();
+  await schema?.drop();
 }
 console.log(JSON.stringify(report, null, 2));
