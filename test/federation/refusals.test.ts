@@ -120,3 +120,32 @@ function peerRequestToken(otherKey: string): string {
   const wire = (JSON.parse(body) as { message: string }).message;
   return decodeBase64Url(wire)!.toString('latin1');
 }
+
+describeEachDatabase('a peer key in rotation', (database) => {
+  const previous = newKey();
+  const current = newKey();
+  let b: Backend;
+
+  beforeAll(async () => {
+    [, b] = await startBackends(database, ['a', 'b'], {
+      start: false,
+      peers: (name, peers) => (name === 'b' ? peers.map((peer) => ({ ...peer, key: current, previous_keys: [previous] })) : peers),
+    });
+    await b.start();
+    await registerUser(b.url, 'bob');
+  });
+  afterAll(() => b.destroy());
+
+  it('accepts requests signed and encrypted under the current or a previous key of the peer', async () => {
+    for (const [key, text] of [
+      [current, 'under the current key'],
+      [previous, 'under the previous key'],
+    ] as const) {
+      const response = await postAsPeer(b.url, peerRequest({ key, receiver: 'bob', text }));
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual({ message: text });
+    }
+    const other = await postAsPeer(b.url, peerRequest({ key: newKey(), receiver: 'bob' }));
+    expect(other.status).toBe(401);
+  });
+});

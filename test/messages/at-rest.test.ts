@@ -97,6 +97,18 @@ describeEachDatabase('realchat rotate-key', (database) => {
     }
   }
 
+  it('reads messages sealed with a key listed in ENCRYPTION_KEYS_PREVIOUS', async () => {
+    const oldKey = backend.env.ENCRYPTION_KEY!;
+    await backend.start({ ENCRYPTION_KEY: newKey(), ENCRYPTION_KEYS_PREVIOUS: `${newKey()},${oldKey}` });
+    try {
+      const history = await call(backend.url, 'GET', `/accounts/messages/?with=${alice.username}&limit=200`, undefined, { token: bob.token });
+      expect(history.body.results.map((m: { message: string }) => m.message).reverse()).toEqual(texts);
+    } finally {
+      await backend.stop();
+    }
+    backend.env.ENCRYPTION_KEY = oldKey;
+  });
+
   it('re-encrypts every message under the new key in batches, after which the old key is not needed', async () => {
     const oldKey = backend.env.ENCRYPTION_KEY!;
     const newer = newKey();
