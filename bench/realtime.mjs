@@ -152,7 +152,7 @@ async function connectUsers(url, users, from, to, arrivals) {
             });
             socket.once('error', reject);
             socket.on('close', (code) => {
-              if (!stopping) console.error(`socket of ${user.username} closed: ${code}`);
+              if (!stopping && code !== 1005) console.error(`socket of ${user.username} closed: ${code}`);
             });
           }),
       ),
@@ -290,23 +290,32 @@ try {
   const max = CLIENTS.at(-1);
   await registerUsers(server.url, 0, max, users);
   const arrivals = new Map();
+  // Memory first, while every socket is idle: connect in steps, reading the server's memory at each.
   const baseline = await settledMemory(server);
+  const memory = new Map();
   let connected = 0;
   for (const clients of CLIENTS) {
     await connectUsers(server.url, users, connected, clients, arrivals);
     connected = clients;
-    const memory = await settledMemory(server);
+    const now = await settledMemory(server);
     const open = await server.openSockets();
     if (open !== clients) throw new Error(`the server counts ${open} sockets, expected ${clients}`);
+    memory.set(clients, {
+      serverRssPerIdleConnectionKB: Math.round(((now.rss - baseline.rss) / clients / 1024) * 10) / 10,
+      serverHeapPerIdleConnectionKB: Math.round(((now.heap - baseline.heap) / clients / 1024) * 10) / 10,
+      serverRssMB: Math.round(now.rss / 1024 / 1024),
+    });
+  }
+  // Then latency, from the most clients down, closing sockets between cases.
+  for (const clients of [...CLIENTS].reverse()) {
+    for (const user of users.slice(clients, connected)) user.socket.close();
+    connected = clients;
+    const deadline = performance.now() + 30_000;
+    while ((await server.openSockets()) !== clients && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     process.stderr.write(`${clients} clients connected; measuring ${SECONDS} s at ${RATE} messages/s\n`);
     // A short run first, so the figures are of a warm server (JIT, pools, caches).
     await measureLatency(sender.url, users, connected, arrivals, 2);
-    report.cases[`${clients} clients`] = {
-      serverRssPerIdleConnectionKB: Math.round(((memory.rss - baseline.rss) / clients / 1024) * 10) / 10,
-      serverHeapPerIdleConnectionKB: Math.round(((memory.heap - baseline.heap) / clients / 1024) * 10) / 10,
-      serverRssMB: Math.round(memory.rss / 1024 / 1024),
-      ...(await measureLatency(sender.url, users, connected, arrivals)),
-    };
+    report.cases[`${clients} clients`] = { ...memory.get(clients), ...(await measureLatency(sender.url, users, connected, arrivals)) };
   }
   stopping = true;
   for (const user of users) user.socket?.terminate();
