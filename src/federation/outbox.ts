@@ -87,6 +87,8 @@ export class OutboxWorker implements OutboundDelivery {
   }
 
   async firstTry(message: OutboundMessage): Promise<MessageStatus> {
+    // Shutting down: the entry stays in the outbox, and its lease runs out for the next start.
+    if (this.stopped) return 'queued';
     const attempt = this.track(message.entryId, this.attempt(message, 0));
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<undefined>((resolve) => {
