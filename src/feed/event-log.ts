@@ -26,11 +26,13 @@ export interface Recorded {
 }
 
 // The same lock keeps message ids in commit order, which catch-up by ?after=<id> relies on.
+// Advisory locks belong to the whole database: the schema's name is part of the key, so that
+// backends in other schemas of the same database do not wait for each other.
 const CHANGE_LOCK = 726_301_3;
 
 /** Serializes the transactions that record events (PostgreSQL); call it first in the transaction. */
 export async function lockChanges(trx: Transaction<Tables>, kind: DatabaseKind): Promise<void> {
-  if (kind === 'postgres') await sql`select pg_advisory_xact_lock(${CHANGE_LOCK})`.execute(trx);
+  if (kind === 'postgres') await sql`select pg_advisory_xact_lock(${CHANGE_LOCK}, hashtext(current_schema()))`.execute(trx);
 }
 
 /** Records the changes; the answer is in their order. Must run after lockChanges in the same transaction. */
