@@ -1,6 +1,7 @@
 // The live connection in the browser: the server goes away and comes back while bob's page is
-// open; the page says it is reconnecting, then catches up with ?after= and shows each message once.
-import type { Browser, Response, WebSocket } from 'playwright-core';
+// open; the page says it is reconnecting, then catches up through the change feed (its new socket
+// asks for a replay after the last seq it handled) and shows each message once.
+import type { Browser, Request, WebSocket } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { call, registerUser } from '../helpers/http.js';
@@ -44,13 +45,19 @@ describeEachDatabase('web client: reconnecting', (database) => {
     await expect.poll(() => sockets.length >= attempts + 2 && sockets.at(-1)!.isClosed(), { timeout: 15_000 }).toBe(true);
 
     app = await app.restart();
-    const catchUp = page.waitForResponse((response: Response) => /\/accounts\/messages\/\?after=/.test(response.url()), { timeout: 20_000 });
+    const httpCatchUps: string[] = [];
+    page.on('request', (request: Request) => {
+      if (/\/accounts\/messages\/\?after=/.test(request.url())) httpCatchUps.push(request.url());
+    });
+    const authFrame = page
+      .waitForEvent('websocket', { timeout: 20_000 })
+      .then((socket) => socket.waitForEvent('framesent', { predicate: (frame) => String(frame.payload).includes('"auth"'), timeout: 20_000 }));
     await say('while you were away 1');
     await say('while you were away 2');
 
-    const caughtUp = (await (await catchUp).json()) as { results: Array<{ message: string }> };
-    expect(caughtUp.results.map((message) => message.message)).toEqual(['while you were away 1', 'while you were away 2']);
+    expect(JSON.parse(String((await authFrame).payload))).toEqual({ type: 'auth', token: expect.any(String), after: expect.any(Number) });
     await bubbles(page).filter({ hasText: 'while you were away 2' }).waitFor();
+    expect(httpCatchUps).toEqual([]);
     await banner.waitFor({ state: 'detached' });
     expect(await bubbles(page).allTextContents()).toEqual(['before the restart', 'while you were away 1', 'while you were away 2']);
     expect(await page.locator('.conversation .preview').allTextContents()).toEqual(['while you were away 2']);

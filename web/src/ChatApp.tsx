@@ -36,7 +36,8 @@ export function ChatApp({ session, onSignedOut, onUser }: ChatAppProps) {
       {
         onEvent: (event) => store.handleEvent(event),
         onState: (state) => store.setLive(state),
-        onConnected: (first) => void store.catchUp(first),
+        onConnected: (first, replayed) => void store.catchUp(first, replayed),
+        onGone: () => void store.reload(),
         onRejected: onSignedOut,
       },
       async () => {
@@ -128,7 +129,9 @@ export function ChatApp({ session, onSignedOut, onUser }: ChatAppProps) {
           <ConversationList store={store} />
         </aside>
         <main class="pane">
-          {route.view === 'chat' && <ChatPane key={route.partner.toLowerCase()} store={store} partner={route.partner} />}
+          {route.view === 'chat' && (
+            <ChatPane key={route.partner.toLowerCase()} store={store} partner={route.partner} onTyping={(to) => live.current?.typing(to)} />
+          )}
           {route.view === 'profile' && (
             <ProfileView
               api={api}

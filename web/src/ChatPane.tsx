@@ -4,11 +4,12 @@ import { useLayoutEffect, useRef } from 'preact/hooks';
 import type { ChatStore } from './chat.js';
 import { keyOf } from './history.js';
 import { Composer } from './Composer.js';
+import { shortTime } from './format.js';
 import { MessageItem } from './MessageItem.js';
 
 const NEAR_EDGE_PX = 120;
 
-export function ChatPane({ store, partner }: { store: ChatStore; partner: string }) {
+export function ChatPane({ store, partner, onTyping }: { store: ChatStore; partner: string; onTyping: (to: string) => void }) {
   const key = keyOf(partner);
   const history = store.histories.get(key);
   const address = store.rows.get(key)?.address ?? partner;
@@ -58,6 +59,9 @@ export function ChatPane({ store, partner }: { store: ChatStore; partner: string
         <h2 id="chat-title" dir="auto">
           {address}
         </h2>
+        <p class="presence" aria-live="polite" data-testid="partner-state">
+          {partnerState(store, key)}
+        </p>
       </header>
       <div class="messages" ref={scroller} onScroll={onScroll} tabIndex={0} role="log" aria-label={`Messages with ${address}`}>
         {canLoadOlder && (
@@ -81,7 +85,16 @@ export function ChatPane({ store, partner }: { store: ChatStore; partner: string
           ))}
         </ol>
       </div>
-      <Composer partner={address} onSend={(text) => store.send(address, text)} />
+      <Composer partner={address} onSend={(text) => store.send(address, text)} onTyping={() => onTyping(address)} />
     </section>
   );
+}
+
+/** "typing…", "online", "last seen …", or nothing when the server does not say (not a partner yet). */
+function partnerState(store: ChatStore, key: string): string {
+  if (store.isTyping(key)) return 'typing…';
+  const presence = store.presence.get(key);
+  if (!presence) return '';
+  if (presence.status === 'online') return 'online';
+  return presence.last_seen ? `last seen ${shortTime(presence.last_seen)}` : 'offline';
 }

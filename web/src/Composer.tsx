@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 
 const MAX_LENGTH = 10_000;
 
-export function Composer({ partner, onSend }: { partner: string; onSend: (text: string) => void }) {
+export function Composer({ partner, onSend, onTyping }: { partner: string; onSend: (text: string) => void; onTyping: () => void }) {
   const [text, setText] = useState('');
   const input = useRef<HTMLTextAreaElement>(null);
 
@@ -42,7 +42,10 @@ export function Composer({ partner, onSend }: { partner: string; onSend: (text: 
         maxLength={MAX_LENGTH}
         placeholder={`Message ${partner}`}
         value={text}
-        onInput={(event) => setText(event.currentTarget.value)}
+        onInput={(event) => {
+          setText(event.currentTarget.value);
+          if (event.currentTarget.value.trim()) onTyping();
+        }}
         onKeyDown={onKeyDown}
         aria-describedby="composer-hint"
       />

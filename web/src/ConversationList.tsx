@@ -51,7 +51,7 @@ export function ConversationList({ store }: { store: ChatStore }) {
                   </time>
                 )}
                 <span class="preview" dir="auto">
-                  {row.last ? `${mine ? 'You: ' : ''}${row.last.message}` : 'No messages yet'}
+                  {row.last ? `${mine ? 'You: ' : ''}${row.last.deleted ? 'Message deleted' : row.last.message}` : 'No messages yet'}
                 </span>
                 {row.unread > 0 && (
                   <span class="badge">

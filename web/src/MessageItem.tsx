@@ -1,4 +1,5 @@
-// One message: its text (always as text, never as HTML), its time and, for our own, where it is.
+// One message: its text (always as text, never as HTML), its time, whether it was edited and,
+// for our own, where it is. A deleted message stays in place as a tombstone.
 import type { Entry } from './history.js';
 import { fullTime, messageTime } from './format.js';
 
@@ -17,14 +18,23 @@ export function MessageItem({ entry, mine, latestMine, onRetry }: MessageItemPro
     <li class={`message ${mine ? 'mine' : 'theirs'}`} data-id={message.id || undefined}>
       <div class="bubble">
         <span class="sr-only">{mine ? 'You' : message.sender}: </span>
-        <p class="text" dir="auto">
-          {message.message}
-        </p>
+        {message.deleted ? (
+          <p class="text deleted">This message was deleted.</p>
+        ) : (
+          <p class="text" dir="auto">
+            {message.message}
+          </p>
+        )}
         <p class="meta">
           {message.id !== 0 && (
             <time dateTime={message.timestamp} title={fullTime(message.timestamp)}>
               {messageTime(message.timestamp)}
             </time>
+          )}
+          {message.edited_at && !message.deleted && (
+            <span class="edited" title={`Edited ${fullTime(message.edited_at)}`}>
+              edited
+            </span>
           )}
           {receipt && <span class={`receipt ${receipt.tone}`}>{receipt.text}</span>}
         </p>

@@ -20,8 +20,8 @@ export interface Message {
   timestamp: string;
   status: DeliveryStatus;
   read_at: string | null;
-  /** Present once edits exist (issue 9); null or absent until then. */
   edited_at?: string | null;
+  /** A tombstone: the text is gone (''). */
   deleted?: boolean;
 }
 
@@ -29,6 +29,11 @@ export interface Conversation {
   with: string;
   last_message: Message;
   unread: number;
+}
+
+export interface Presence {
+  status: 'online' | 'offline';
+  last_seen: string | null;
 }
 
 export interface Page<T> {
@@ -127,6 +132,11 @@ export class Api {
 
   send(receiver: string, text: string, clientId: string): Promise<SendAnswer> {
     return this.request('POST', '/accounts/send-message/', { message: text, receiver, client_id: clientId });
+  }
+
+  /** Online state of the named users who are conversation partners (others are left out). */
+  presence(users: string[]): Promise<Record<string, Presence>> {
+    return this.request('GET', `/accounts/presence/${query({ users: users.join(',') })}`);
   }
 
   markRead(id: number): Promise<Message> {

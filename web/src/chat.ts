@@ -1,8 +1,8 @@
 // The signed-in user's conversations: the list, the histories opened so far and the sends in
 // flight. Every message, whatever brought it (history, WebSocket, catch-up, a send's answer),
 // goes through one upsert by id, so nothing shows twice and later changes of a message
-// (status, read, and edits once they exist) replace it in place.
-import { ApiError, type Api, type Conversation, type Message, type User } from './api.js';
+// (status, read, edits and deletes) replace it in place. Also who is typing, and who is online.
+import { ApiError, type Api, type Conversation, type Message, type Presence, type User } from './api.js';
 import { keyOf, newClientId, upsertMessage, type Entry, type History } from './history.js';
 import type { LiveEvent, LiveState } from './live.js';
 
@@ -16,6 +16,8 @@ export interface Row {
 export type ListState = 'loading' | 'ready' | 'error';
 
 const CATCH_UP_RETRY_MS = 3000;
+// A typing indicator comes at most every 2 s while the partner types; past this they stopped.
+const TYPING_SHOWN_MS = 3500;
 
 export class ChatStore {
   readonly rows = new Map<string, Row>();
@@ -26,6 +28,11 @@ export class ChatStore {
   live: LiveState = 'connecting';
   /** The conversation on screen, by key. */
   open: string | null = null;
+  /** Partners' online state, by key, from presence events and lookups. */
+  readonly presence = new Map<string, Presence>();
+  /** Partners typing to us, by key: until when to say so. */
+  private readonly typingUntil = new Map<string, number>();
+  private typingTimer: number | undefined;
   private lastId = 0;
   private visible = true;
   private readonly markedUpTo = new Map<string, number>();
@@ -124,8 +131,23 @@ export class ChatStore {
       if (!this.rows.has(key)) this.rows.set(key, { address, last: null, unread: 0 });
       if (!this.histories.has(key)) void this.loadHistory(key);
       this.markRead(key);
+      void this.lookUpPresence(address);
     }
     this.changed();
+  }
+
+  isTyping(key: string): boolean {
+    return (this.typingUntil.get(key) ?? 0) > Date.now();
+  }
+
+  private async lookUpPresence(address: string): Promise<void> {
+    try {
+      const found = await this.api.presence([address]);
+      for (const [user, presence] of Object.entries(found)) this.presence.set(keyOf(user), presence);
+      this.changed();
+    } catch {
+      // Not a partner yet, or the server is away: presence events fill it in later.
+    }
   }
 
   /** Leaves a conversation that was opened but never written in out of the list. */
@@ -205,7 +227,18 @@ export class ChatStore {
   handleEvent(event: LiveEvent): void {
     switch (event.type) {
       case 'message':
+      case 'message_updated':
         this.ingest(event.message);
+        break;
+      case 'typing':
+        this.typingUntil.set(keyOf(event.from), Date.now() + TYPING_SHOWN_MS);
+        window.clearTimeout(this.typingTimer);
+        this.typingTimer = window.setTimeout(() => this.changed(), TYPING_SHOWN_MS + 50);
+        break;
+      case 'presence':
+        this.presence.set(keyOf(event.user), { status: event.status, last_seen: event.last_seen });
+        // Gone offline: no longer typing either.
+        if (event.status === 'offline') this.typingUntil.delete(keyOf(event.user));
         break;
       case 'read':
         this.applyRead(keyOf(event.with), event.up_to, event.read_at);
@@ -230,11 +263,18 @@ export class ChatStore {
   }
 
   /**
-   * After each (re)connection: every message with an id above the last one seen, then (after
-   * a reconnection) the conversations list again for unread counts and read state.
+   * After each (re)connection: nothing when the socket replayed the change feed from the last
+   * seq handled (edits, deletes, reads and statuses included). Otherwise every message with an
+   * id above the last one seen, then (after a reconnection) the conversations list again for
+   * unread counts and read state, and the open conversation's newest page for its edits.
    */
-  async catchUp(first: boolean): Promise<void> {
+  async catchUp(first: boolean, replayed = false): Promise<void> {
     window.clearTimeout(this.catchUpTimer);
+    if (replayed) {
+      if (this.open) this.markRead(this.open);
+      this.changed();
+      return;
+    }
     await this.loadConversations();
     // Without the list there is no last id to start from: fetch it rather than everything.
     if (this.listState === 'error') await this.retryConversations();
@@ -252,6 +292,7 @@ export class ChatStore {
         const page = await this.api.conversations();
         this.mergeRows(page.results);
         this.listState = 'ready';
+        if (this.open && this.histories.has(this.open)) await this.loadHistory(this.open);
       }
       if (this.open) this.markRead(this.open);
     } catch {
@@ -262,8 +303,23 @@ export class ChatStore {
     this.changed();
   }
 
+  /** The feed no longer has what was missed: the conversations and the histories opened, again. */
+  async reload(): Promise<void> {
+    try {
+      const page = await this.api.conversations();
+      for (const conversation of page.results) this.rows.delete(keyOf(conversation.with));
+      this.mergeRows(page.results);
+      this.listState = 'ready';
+    } catch (error) {
+      this.listError = describe(error);
+    }
+    await Promise.all([...this.histories.keys()].map((key) => this.loadHistory(key)));
+    this.changed();
+  }
+
   dispose(): void {
     window.clearTimeout(this.catchUpTimer);
+    window.clearTimeout(this.typingTimer);
     this.listeners.clear();
   }
 
@@ -272,6 +328,8 @@ export class ChatStore {
     const address = this.partnerOf(message);
     const key = keyOf(address);
     if (this.isMine(message)) this.moveMisfiled(message, key);
+    // Their message has come: what they were typing is sent.
+    else this.typingUntil.delete(key);
     const history = this.histories.get(key);
     if (history) upsertMessage(history, message, this.isMine(message));
     this.updateRow(message);

@@ -1,11 +1,15 @@
 // The WebSocket to /ws: first-frame auth, a ping to learn that the server has taken us on,
-// reconnection with capped exponential backoff, and a state the page can show.
+// reconnection with capped exponential backoff, and a state the page can show. It keeps the
+// last feed `seq` it handled and asks the server to replay what came after it on reconnecting.
 import type { Message } from './api.js';
 
 export type LiveEvent =
-  | { type: 'message'; message: Message }
-  | { type: 'read'; with: string; up_to: number; read_at: string }
-  | { type: 'status'; id: number; status: Message['status'] };
+  | { type: 'message'; seq?: number; message: Message }
+  | { type: 'message_updated'; seq?: number; message: Message }
+  | { type: 'read'; seq?: number; with: string; up_to: number; read_at: string }
+  | { type: 'status'; seq?: number; id: number; status: Message['status'] }
+  | { type: 'typing'; from: string }
+  | { type: 'presence'; user: string; status: 'online' | 'offline'; last_seen: string | null };
 
 /** `connecting`: the first attempt; `online`: authenticated and subscribed; `reconnecting`: lost, retrying. */
 export type LiveState = 'connecting' | 'online' | 'reconnecting';
@@ -13,8 +17,13 @@ export type LiveState = 'connecting' | 'online' | 'reconnecting';
 export interface LiveHandlers {
   onEvent(event: LiveEvent): void;
   onState(state: LiveState): void;
-  /** After every confirmed (re)connection: the moment to catch up on what may have been missed. */
-  onConnected(first: boolean): void;
+  /**
+   * After every confirmed (re)connection: the moment to catch up on what may have been missed,
+   * unless `replayed` (the server has just sent everything after the last seq handled).
+   */
+  onConnected(first: boolean, replayed: boolean): void;
+  /** The server no longer keeps what was missed: reload the conversations and histories. */
+  onGone(): void;
   /** The server refused the token: the session is over. */
   onRejected(): void;
 }
@@ -22,6 +31,9 @@ export interface LiveHandlers {
 // The gateway's close codes (src/realtime/gateway.ts).
 const UNAUTHENTICATED = 4401;
 const TOO_MANY_CONNECTIONS = 4429;
+
+// The server passes on one typing indicator per partner every 2 s; sending more is waste.
+const TYPING_EVERY_MS = 2000;
 
 const FIRST_RETRY_MS = 1000;
 const MAX_RETRY_MS = 15_000;
@@ -37,6 +49,9 @@ export class LiveConnection {
   private pongTimer: number | undefined;
   private stopped = false;
   private state: LiveState = 'connecting';
+  /** The last feed event handled; 0 until one has come. */
+  private lastSeq = 0;
+  private readonly typingSent = new Map<string, number>();
 
   constructor(
     private readonly url: string,
@@ -69,6 +84,15 @@ export class LiveConnection {
     this.open();
   };
 
+  /** Tells `to` that we are typing, at most every 2 s. */
+  typing(to: string): void {
+    const key = to.toLowerCase();
+    const now = Date.now();
+    if (this.state !== 'online' || now - (this.typingSent.get(key) ?? 0) < TYPING_EVERY_MS) return;
+    this.typingSent.set(key, now);
+    this.socket?.send(JSON.stringify({ type: 'typing', to }));
+  }
+
   private readonly onVisibility = (): void => {
     if (document.visibilityState === 'visible') this.retryNow();
   };
@@ -77,8 +101,9 @@ export class LiveConnection {
     const socket = new WebSocket(this.url);
     this.socket = socket;
     let confirmed = false;
+    const replaying = this.lastSeq > 0;
     socket.onopen = () => {
-      socket.send(JSON.stringify({ type: 'auth', token: this.token }));
+      socket.send(JSON.stringify({ type: 'auth', token: this.token, ...(replaying ? { after: this.lastSeq } : {}) }));
       // The gateway answers frames sent behind the auth frame only once the socket is
       // authenticated and subscribed, so the first pong means no event can be missed from here on.
       this.ping();
@@ -94,10 +119,23 @@ export class LiveConnection {
           this.attempt = 0;
           this.setState('online');
           this.pingTimer = window.setInterval(() => this.ping(), PING_EVERY_MS);
-          this.handlers.onConnected(!this.confirmedOnce);
+          this.handlers.onConnected(!this.confirmedOnce, replaying);
           this.confirmedOnce = true;
         }
         return;
+      }
+      const { seq } = event as { seq?: unknown };
+      if (event.type === 'error') {
+        // Gone: what came after our seq was pruned; the socket closes, we reload and go on from here.
+        if ((event as { code?: unknown }).code === 'gone' && typeof seq === 'number') {
+          this.lastSeq = seq;
+          this.handlers.onGone();
+        }
+        return;
+      }
+      if (typeof seq === 'number') {
+        if (seq <= this.lastSeq) return;
+        this.lastSeq = seq;
       }
       this.handlers.onEvent(event as LiveEvent);
     };
