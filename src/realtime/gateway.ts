@@ -303,7 +303,7 @@ export class RealtimeGateway {
   private send(connection: Connection, data: string): void {
     const { socket } = connection;
     if (socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount + data.length > this.limits.maxBufferedBytes) {
+    if (socket.bufferedAmount + Buffer.byteLength(data) > this.limits.maxBufferedBytes) {
       this.logger.info({ userId: connection.userId, buffered: socket.bufferedAmount }, 'websocket client too slow; disconnecting');
       connection.close(CloseCode.tryAgainLater, 'too slow: reconnect and catch up');
       setTimeout(() => socket.terminate(), SLOW_CONSUMER_CLOSE_GRACE_MS).unref();
