@@ -1,7 +1,8 @@
 // GET /metrics: Prometheus text with latency by route pattern, WebSocket connections, and
 // nothing secret; each app counts on its own even when several share a process.
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { newKey, startTestApp, type TestApp } from '../helpers/app.js';
+import { peerRequest, postAsPeer } from '../federation/peer-requests.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { call, registerUser } from '../helpers/http.js';
 import { openSocket } from '../realtime/socket.js';
@@ -56,6 +57,25 @@ describeEachDatabase('metrics', (database) => {
     expect(sample(await scrape(other), 'realchat_websocket_connections')).toBe(0);
     await socket.close();
     await expect.poll(async () => sample(await scrape(app), 'realchat_websocket_connections')).toBe(0);
+  });
+
+  it('counts messages sent and received from peers, and shows the outbox backlog', async () => {
+    const key = newKey();
+    const peered = await startTestApp({ database, env: { PEERS: JSON.stringify([{ name: 'b', url: 'http://127.0.0.1:9', key }]) } });
+    try {
+      const alice = await registerUser(peered.url);
+      const bob = await registerUser(peered.url);
+      expect((await call(peered.url, 'POST', '/accounts/send-message/', { message: 'hi', receiver: bob.username }, { token: alice.token })).status).toBe(201);
+      expect((await postAsPeer(peered.url, peerRequest({ key, origin: 'b', sender: 'carol', receiver: bob.username }))).status).toBe(200);
+      const text = await scrape(peered);
+      expect(sample(text, 'realchat_messages_sent_total')).toBe(1);
+      expect(sample(text, 'realchat_messages_received_total')).toBe(1);
+      expect(sample(text, 'realchat_outbox_depth')).toBe(0);
+      expect(sample(text, 'realchat_outbox_oldest_age_seconds')).toBe(0);
+      expect(text).not.toContain(key);
+    } finally {
+      await peered.destroy();
+    }
   });
 
   it('keeps each app’s counts apart in one process', async () => {
