@@ -128,7 +128,7 @@ export class OutboxRepository {
         await trx.updateTable('messages').set({ status: 'failed', failure_code: entry.failureCode }).where('id', '=', entry.messageId).execute();
       }
       const changes = told.map((entry): Change => ({ userId: entry.senderUserId!, type: 'status', messageId: null, data: { id: entry.messageId, status: entry.status } }));
-      const recorded = await recordChanges(trx, changes, now);
+      const recorded = await recordChanges(trx, this.kind, changes, now);
       return entries.map((entry) => {
         const index = told.indexOf(entry);
         return index === -1 ? undefined : recorded[index];

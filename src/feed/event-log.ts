@@ -1,15 +1,21 @@
-// The write side of the change feed: events are recorded in the transaction of the change they
-// describe, and numbered by the database. On PostgreSQL every such transaction first takes one
-// transaction-scoped advisory lock, so they commit one after another in the order their seqs
-// were drawn: a reader that sees seq N has already been able to see every seq below it.
-// (SQLite has a single writer, which gives the same order by itself.)
+// The write side of the change feed. A user's feed is their messages (each one's seq is its id)
+// and the rows of `events` (edits, deletes, read markers, status changes), whose seqs are drawn
+// from the same counter as message ids, in the transaction of the change they record. A new
+// message thus costs the feed no row of its own. On PostgreSQL every such transaction first
+// takes one transaction-scoped advisory lock, so they commit one after another in the order
+// their numbers were drawn: a reader that sees seq N has already been able to see every seq
+// below it. (SQLite has a single writer, which gives the same order by itself.)
 import { sql, type Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
+import { reserveIds } from '../db/ids.js';
 import type { Tables } from '../db/schema.js';
 
 export type EventType = 'message' | 'message_updated' | 'read' | 'status';
 
-/** An event to record for one user: about a message (its state is read with the event), or data. */
+/**
+ * An event for one user: a new message (`message`, its row is the event), an event about a
+ * message (its state is read with the event), or data.
+ */
 export interface Change {
   userId: number;
   type: EventType;
@@ -35,59 +41,49 @@ export async function lockChanges(trx: Transaction<Tables>, kind: DatabaseKind):
   if (kind === 'postgres') await sql`select pg_advisory_xact_lock(${CHANGE_LOCK}, hashtext(current_schema()))`.execute(trx);
 }
 
-/** Records the changes; the answer is in their order. Must run after lockChanges in the same transaction. */
-export async function recordChanges(trx: Transaction<Tables>, changes: Change[], now: number): Promise<Recorded[]> {
+/**
+ * Records the changes (a `message` change names a message inserted in this transaction); the
+ * answer is in their order. Must run after lockChanges, in the same transaction.
+ */
+export async function recordChanges(trx: Transaction<Tables>, kind: DatabaseKind, changes: Change[], now: number): Promise<Recorded[]> {
   if (changes.length === 0) return [];
+  const stored = changes.filter((change) => change.type !== 'message');
+  const drawn = await reserveIds(trx, kind, 'messages', stored.length);
+  let next = 0;
+  const seqs = changes.map((change) => (change.type === 'message' ? change.messageId! : drawn[next++]!));
+  if (stored.length > 0) {
+    await trx
+      .insertInto('events')
+      .values(
+        changes.flatMap((change, index) =>
+          change.type === 'message'
+            ? []
+            : [{ seq: seqs[index]!, user_id: change.userId, type: change.type, message_id: change.messageId, data: change.data ? JSON.stringify(change.data) : null, created_at: now }],
+        ),
+      )
+      .execute();
+  }
+
+  // Each user's latest seq before this transaction's, read under the lock, so that `prev`
+  // chains every event of a user (this transaction's numbers are above every committed one).
+  const below = Math.min(...seqs);
   const users = [...new Set(changes.map((change) => change.userId))];
-  // Each user's latest seq, read under the lock, so that `prev` chains every event of a user.
   const heads = await trx
     .selectFrom('users as u')
     .select((eb) => [
       'u.id as userId',
-      eb
-        .selectFrom('events as e')
-        .select((inner) => inner.fn.max('e.seq').as('head'))
-        .whereRef('e.user_id', '=', 'u.id')
-        .as('head'),
+      eb.selectFrom('events as e').select((inner) => inner.fn.max('e.seq').as('seq')).whereRef('e.user_id', '=', 'u.id').where('e.seq', '<', below).as('event'),
+      eb.selectFrom('messages as m').select((inner) => inner.fn.max('m.id').as('id')).whereRef('m.sender_user_id', '=', 'u.id').where('m.id', '<', below).as('sent'),
+      eb.selectFrom('messages as m').select((inner) => inner.fn.max('m.id').as('id')).whereRef('m.receiver_user_id', '=', 'u.id').where('m.id', '<', below).as('received'),
     ])
     .where('u.id', 'in', users)
     .execute();
-  const inserted = await trx
-    .insertInto('events')
-    .values(
-      changes.map((change) => ({
-        user_id: change.userId,
-        type: change.type,
-        message_id: change.messageId,
-        data: change.data ? JSON.stringify(change.data) : null,
-        created_at: now,
-      })),
-    )
-    .returning(['seq', 'user_id', 'type', 'message_id', 'data'])
-    .execute();
-
-  // RETURNING promises no order: rows are matched back by content, lowest seq to the earliest change.
-  const waiting = new Map<string, number[]>();
-  changes.forEach((change, index) => {
-    const key = changeKey(change.userId, change.type, change.messageId, change.data ? JSON.stringify(change.data) : null);
-    waiting.set(key, [...(waiting.get(key) ?? []), index]);
-  });
-  const seqs: number[] = new Array(changes.length);
-  for (const row of [...inserted].sort((a, b) => Number(a.seq) - Number(b.seq))) {
-    const index = waiting.get(changeKey(Number(row.user_id), row.type, row.message_id === null ? null : Number(row.message_id), row.data))!.shift()!;
-    seqs[index] = Number(row.seq);
-  }
-  const last = new Map(heads.map((row) => [Number(row.userId), row.head === null ? 0 : Number(row.head)]));
-  const order = changes.map((_, index) => index).sort((a, b) => seqs[a]! - seqs[b]!);
+  const last = new Map(heads.map((row) => [Number(row.userId), Math.max(Number(row.event ?? 0), Number(row.sent ?? 0), Number(row.received ?? 0))]));
   const recorded: Recorded[] = new Array(changes.length);
-  for (const index of order) {
+  for (const index of changes.map((_, i) => i).sort((a, b) => seqs[a]! - seqs[b]!)) {
     const { userId } = changes[index]!;
     recorded[index] = { userId, seq: seqs[index]!, prev: last.get(userId) ?? 0 };
     last.set(userId, seqs[index]!);
   }
   return recorded;
-}
-
-function changeKey(userId: number, type: string, messageId: number | null, data: string | null): string {
-  return `${userId}|${type}|${messageId ?? ''}|${data ?? ''}`;
 }

@@ -1,5 +1,6 @@
-// All SQL of the change feed's read side: a user's events after a seq with the messages they
-// are about, a user's latest seq, and pruning (the high-water mark is raised before rows go).
+// All SQL of the change feed's read side: a user's messages and events after a seq, with the
+// messages they are about, a user's latest seq, and pruning of events (messages stay; the
+// high-water mark is raised before rows go).
 import type { Kysely, Selectable } from 'kysely';
 import type { MessagesTable, Tables } from '../db/schema.js';
 
@@ -13,34 +14,51 @@ export interface FeedRow {
 export class FeedRepository {
   constructor(private readonly db: Kysely<Tables>) {}
 
-  /** The user's events after `after`, oldest first, each with its message as it is now. */
+  /**
+   * The user's feed after `after`, oldest first: their messages (seq = id) merged with their
+   * rows of `events`, each with its message as it is now. One snapshot for the three reads, so
+   * that no seq is passed over for one that committed after it was read.
+   */
   async page(userId: number, after: number, limit: number): Promise<FeedRow[]> {
     const rows = await this.db
-      .selectFrom('events as e')
-      .leftJoin('messages as m', 'm.id', 'e.message_id')
-      .selectAll('m')
-      .select(['e.seq as event_seq', 'e.type as event_type', 'e.data as event_data', 'e.message_id as event_message_id'])
-      .where('e.user_id', '=', userId)
-      .where('e.seq', '>', after)
-      .orderBy('e.seq')
-      .limit(limit)
-      .execute();
-    return rows.map(({ event_seq: seq, event_type: type, event_data: data, event_message_id: messageId, ...message }) => ({
-      seq: Number(seq),
-      type,
-      data,
-      message: messageId === null || message.id === null ? null : (message as Selectable<MessagesTable>),
-    }));
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .execute(async (trx) => {
+        const [sent, received] = await Promise.all(
+          (['sender_user_id', 'receiver_user_id'] as const).map((column) =>
+            trx.selectFrom('messages').selectAll().where(column, '=', userId).where('id', '>', after).orderBy('id').limit(limit).execute(),
+          ),
+        );
+        const events = await trx
+          .selectFrom('events as e')
+          .leftJoin('messages as m', 'm.id', 'e.message_id')
+          .selectAll('m')
+          .select(['e.seq as event_seq', 'e.type as event_type', 'e.data as event_data', 'e.message_id as event_message_id'])
+          .where('e.user_id', '=', userId)
+          .where('e.seq', '>', after)
+          .orderBy('e.seq')
+          .limit(limit)
+          .execute();
+        return { sent: sent!, received: received!, events };
+      });
+    const bySeq = new Map<number, FeedRow>();
+    for (const message of [...rows.sent, ...rows.received]) bySeq.set(Number(message.id), { seq: Number(message.id), type: 'message', data: null, message });
+    for (const { event_seq: seq, event_type: type, event_data: data, event_message_id: messageId, ...message } of rows.events) {
+      bySeq.set(Number(seq), { seq: Number(seq), type, data, message: messageId === null || message.id === null ? null : (message as Selectable<MessagesTable>) });
+    }
+    return [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(0, limit);
   }
 
   /** The user's latest seq, 0 when there is none. */
   async head(userId: number): Promise<number> {
     const row = await this.db
-      .selectFrom('events')
-      .select((eb) => eb.fn.max('seq').as('head'))
-      .where('user_id', '=', userId)
+      .selectNoFrom((eb) => [
+        eb.selectFrom('events').select((inner) => inner.fn.max('seq').as('seq')).where('user_id', '=', userId).as('event'),
+        eb.selectFrom('messages').select((inner) => inner.fn.max('id').as('id')).where('sender_user_id', '=', userId).as('sent'),
+        eb.selectFrom('messages').select((inner) => inner.fn.max('id').as('id')).where('receiver_user_id', '=', userId).as('received'),
+      ])
       .executeTakeFirst();
-    return row?.head == null ? 0 : Number(row.head);
+    return Math.max(Number(row?.event ?? 0), Number(row?.sent ?? 0), Number(row?.received ?? 0));
   }
 
   /** Every seq up to this one may have been pruned. */
@@ -50,21 +68,29 @@ export class FeedRepository {
   }
 
   /**
-   * Prunes the events recorded before `cutoff`; returns how many went. The mark is raised (and
-   * committed) first: a reader that finds rows missing then also finds the mark above its `after`.
+   * Prunes the feed before `cutoff`: the mark moves up to the last seq (message or event) before
+   * the first one that is still recent, and events up to it are deleted (messages stay in their
+   * histories); returns how many went. The mark is raised (and committed) first: a reader that
+   * finds rows missing then also finds the mark above its `after`.
    */
   async prune(cutoff: number, batchSize: number): Promise<number> {
-    const firstKept = await this.db.selectFrom('events').select('seq').where('created_at', '>=', cutoff).orderBy('seq').limit(1).executeTakeFirst();
+    const mark = await this.prunedThrough();
+    // Only what aged since the last run is scanned: both tables are read upwards from the mark.
+    const [event, message] = await Promise.all([
+      this.db.selectFrom('events').select('seq as seq').where('seq', '>', mark).where('created_at', '>=', cutoff).orderBy('seq').limit(1).executeTakeFirst(),
+      this.db.selectFrom('messages').select('id as seq').where('id', '>', mark).where('created_at', '>=', cutoff).orderBy('id').limit(1).executeTakeFirst(),
+    ]);
     let through: number;
-    if (firstKept) through = Number(firstKept.seq) - 1;
+    if (event || message) through = Math.min(Number(event?.seq ?? Infinity), Number(message?.seq ?? Infinity)) - 1;
     else {
       const last = await this.db
-        .selectFrom('events')
-        .select((eb) => eb.fn.max('seq').as('seq'))
+        .selectNoFrom((eb) => [
+          eb.selectFrom('events').select((inner) => inner.fn.max('seq').as('seq')).as('event'),
+          eb.selectFrom('messages').select((inner) => inner.fn.max('id').as('id')).as('message'),
+        ])
         .executeTakeFirst();
-      through = last?.seq == null ? 0 : Number(last.seq);
+      through = Math.max(Number(last?.event ?? 0), Number(last?.message ?? 0));
     }
-    const mark = await this.prunedThrough();
     if (through > mark) await this.db.updateTable('event_log_state').set({ pruned_through: through }).where('id', '=', 1).where('pruned_through', '<', through).execute();
     // Below the mark too: a prune interrupted after raising it left its rows behind.
     through = Math.max(through, mark);

@@ -162,7 +162,7 @@ export class MessagesRepository {
     });
     if (receipts.length > 0) await trx.insertInto('federation_receipts').values(receipts).execute();
     const changes = fresh.flatMap((index, n) => items[index]!.notify.map((userId): Change => ({ userId, type: 'message', messageId: rows[n]!.id })));
-    const recorded = await recordChanges(trx, changes, now);
+    const recorded = await recordChanges(trx, this.kind, changes, now);
 
     let next = 0;
     fresh.forEach((index, n) => {
@@ -286,7 +286,7 @@ export class MessagesRepository {
         .where('user_id', '=', readerId)
         .where('partner_key', '=', partnerKey)
         .execute();
-      return { marked, recorded: await recordChanges(trx, changes, now) };
+      return { marked, recorded: await recordChanges(trx, this.kind, changes, now) };
     });
   }
 
@@ -312,7 +312,7 @@ export class MessagesRepository {
         .where('deleted', '=', 0)
         .executeTakeFirst();
       if (Number(updated.numUpdatedRows) === 0) return { applied: false, reason: 'deleted' };
-      const recorded = await recordChanges(trx, change.changes, change.now);
+      const recorded = await recordChanges(trx, this.kind, change.changes, change.now);
       if (change.outbox) {
         await trx
           .insertInto('outbox')
