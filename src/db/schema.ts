@@ -99,7 +99,7 @@ export interface FederationReceiptsTable {
   created_at: number;
 }
 
-/** One event of the change feed, for one user; `seq` is assigned by the database at commit. */
+/** An edit, delete, read marker or status change in one user's feed; `seq` comes from the messages' id counter. */
 export interface EventsTable {
   seq: Generated<number>;
   user_id: number;

@@ -1,4 +1,5 @@
-// The change feed: one row per event a user can receive, numbered by the database in commit
+// The change feed: a user's feed is their messages (seq = message id) and their rows here
+// (edits, deletes, read markers, status changes), numbered from the messages' counter in commit
 // order; the high-water mark of pruning; and outbox entries that carry edits and deletes.
 import { autoId, autoIdType } from '../columns.js';
 import type { AnyDatabase, Migration } from '../migrate.js';
@@ -8,6 +9,7 @@ export const eventsMigration: Migration = {
   async up(db: AnyDatabase, kind) {
     await db.schema
       .createTable('events')
+      // Always given on insert (drawn from the messages' counter); the column's own default goes unused.
       .addColumn('seq', autoIdType(kind), autoId(kind))
       .addColumn('user_id', 'bigint', (c) => c.notNull().references('users.id').onDelete('cascade'))
       .addColumn('type', 'varchar(32)', (c) => c.notNull())
