@@ -102,6 +102,7 @@ export class FeedStream {
 
   /** Sends the feed's events after the last one sent, up to `target` or the feed's end. */
   private async fill(target: number): Promise<void> {
+    const asked = this.fillTo;
     while (this.lastSeq < target && this.sink.open) {
       const page = await this.reader.page(this.userId, this.lastSeq, PAGE_SIZE);
       for (const event of page.results) {
@@ -113,6 +114,7 @@ export class FeedStream {
       // An embedded database answers without yielding: let other work in between pages.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    this.fillTo = 0;
+    // Events dropped from a full queue meanwhile may be past what was read: those are read next.
+    if (this.fillTo === asked || this.fillTo <= this.lastSeq) this.fillTo = 0;
   }
 }
