@@ -88,6 +88,7 @@ end
 return offline`;
 
 const SWEEP_BATCH = 500;
+const TOUCH_CHUNK = 1000;
 
 /** Several instances: entries in Redis, under the backend's prefix. */
 export class RedisPresenceStore implements PresenceStore {
@@ -113,9 +114,10 @@ export class RedisPresenceStore implements PresenceStore {
   async touch(userIds: number[], expiresAt: number): Promise<void> {
     if (userIds.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const userId of userIds) {
-      pipeline.zadd(this.userPrefix + userId, expiresAt, this.instanceId);
-      pipeline.zadd(this.sweepKey, expiresAt, `${userId}:${this.instanceId}`);
+    for (const userId of userIds) pipeline.zadd(this.userPrefix + userId, expiresAt, this.instanceId);
+    // The sweep index takes many members per command.
+    for (let i = 0; i < userIds.length; i += TOUCH_CHUNK) {
+      pipeline.zadd(this.sweepKey, ...userIds.slice(i, i + TOUCH_CHUNK).flatMap((userId) => [expiresAt, `${userId}:${this.instanceId}`]));
     }
     await pipeline.exec();
   }
