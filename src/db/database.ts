@@ -35,6 +35,8 @@ function openSqlite(path: string): Database {
   // NORMAL is durable against a process crash in WAL mode, which is what kill -9 tests.
   connection.pragma('synchronous = NORMAL');
   connection.pragma('foreign_keys = ON');
+  // A deleted message's ciphertext must not linger in free pages of the file.
+  connection.pragma('secure_delete = ON');
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
   return {
     kind: 'sqlite',
