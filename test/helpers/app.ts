@@ -47,7 +47,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 
 async function launch(env: Environment, dir: string, options: TestAppOptions, cleanup: () => Promise<void>): Promise<TestApp> {
   const config = loadConfig(env, dir);
-  const server = await startServer(config, options);
+  const server = await startServer(config, withPatientFirstTry(options));
   const app: TestApp = {
     ...server,
     config,
@@ -64,4 +64,12 @@ async function launch(env: Environment, dir: string, options: TestAppOptions, cl
     },
   };
   return app;
+}
+
+/**
+ * Tests about delivery wait up to 5 s for a peer's first answer instead of 300 ms, so that a
+ * loaded test machine does not turn `delivered` into `queued`; tests about the wait set it.
+ */
+export function withPatientFirstTry(options: ServerOptions): ServerOptions {
+  return { ...options, outbox: { firstTryWaitMs: 5000, ...options.outbox } };
 }

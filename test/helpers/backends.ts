@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { loadConfig, type Environment } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
-import { newKey } from './app.js';
+import { newKey, withPatientFirstTry } from './app.js';
 import { bareEnvironment, startServe, type ServeProcess } from './cli.js';
 import { createPostgresSchema, type DatabaseKind, type TestDatabase } from './databases.js';
 import { freePort } from './ports.js';
@@ -92,7 +92,7 @@ async function makeBackend(kind: DatabaseKind, name: string, port: number, peers
     },
     async start(env = {}, serverOptions = options.server ?? {}) {
       Object.assign(backend.env, env);
-      server = await startServer(loadConfig(backend.env, dir), serverOptions);
+      server = await startServer(loadConfig(backend.env, dir), withPatientFirstTry(serverOptions));
       backend.running = true;
     },
     async spawn(env = {}) {
