@@ -148,7 +148,11 @@ describeEachDatabase('realchat rotate-key', (database) => {
 
     const rerun = await rotate(['--batch-size', '4'], keys);
     expect(rerun.code).toBe(0);
-    expect(Number(/of (\d+) messages/.exec(rerun.stdout)?.[1])).toBeLessThan(30);
+    // On a loaded machine the kill can land after the last batch; then there is nothing left.
+    // Either way the second run must not start over.
+    const remaining = /of (\d+) messages/.exec(rerun.stdout)?.[1];
+    if (remaining === undefined) expect(rerun.stdout).toContain('already sealed with the current key');
+    else expect(Number(remaining)).toBeLessThan(30);
     expect(await readAllWith(newest)).toEqual(texts);
   });
 
