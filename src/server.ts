@@ -89,10 +89,25 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    return { app, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, close: () => app.close() };
+    return { app, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, close: () => closeGracefully(app) };
   } catch (error) {
     redis?.disconnect();
     await database.close();
     throw error;
+  }
+}
+
+/**
+ * Closes the app and its server. Node closes the connections that are idle when closing
+ * starts; a keep-alive connection whose request was still running becomes idle afterwards
+ * and would hold the close until its client leaves, so such connections are closed as soon
+ * as their answer has gone.
+ */
+async function closeGracefully(app: FastifyInstance): Promise<void> {
+  const sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(sweeper);
   }
 }

@@ -1,6 +1,6 @@
 // Graceful shutdown: sockets hear 1001, the delivery in hand is finished and recorded before
 // the database closes, so a restart neither re-sends it nor leaves it queued.
-import { createServer, type Server } from 'node:http';
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
 import { afterEach, expect, it } from 'vitest';
 import { newKey, startTestApp } from '../helpers/app.js';
 import { describeEachDatabase } from '../helpers/databases.js';
@@ -85,4 +85,44 @@ describeEachDatabase('graceful shutdown', (database) => {
     const inbox = await call(peer.url, 'GET', '/accounts/messages/?after=0', undefined, { token: bob.token });
     expect(inbox.body.results).toEqual([expect.objectContaining({ message: 'in hand at shutdown' })]);
   });
+
+  it('answers a request in flight on a keep-alive connection, then closes without waiting for the client to leave', async () => {
+    const key = newKey();
+    const peerUrl = { value: '' };
+    const gate = await startGate(() => peerUrl.value);
+    cleanup.push(() => gate.close());
+    const app = await startTestApp({ database, env: { SERVER_NAME: 'a', PEERS: JSON.stringify([{ name: 'b', url: gate.url, key }]) }, outbox: { firstTryWaitMs: 10_000 } });
+    cleanup.push(() => app.destroy());
+    const peer = await startTestApp({ database, env: { SERVER_NAME: 'b', PEERS: JSON.stringify([{ name: 'a', url: app.url, key }]) } });
+    peerUrl.value = peer.url;
+    cleanup.push(() => peer.destroy());
+    const alice = await registerUser(app.url);
+    const bob = await registerUser(peer.url);
+
+    // A client that keeps its connection open after the answer, as browsers and proxies do.
+    const agent = new Agent({ keepAlive: true });
+    cleanup.push(async () => agent.destroy());
+    const body = JSON.stringify({ message: 'answered during shutdown', receiver: `${bob.username}@b` });
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const target = new URL('/accounts/send-message/', app.url);
+      const req = httpRequest(target, { method: 'POST', agent, headers: { authorization: `Token ${alice.token}`, 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    await expect.poll(() => gate.waiting).toBe(1);
+
+    const closing = app.close();
+    gate.release();
+    const answered = await answer;
+    expect(answered.status).toBe(201);
+    expect(JSON.parse(answered.body)).toMatchObject({ status: 'delivered' });
+    const started = Date.now();
+    await closing;
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
 });
+
