@@ -6,6 +6,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
+import { FALLBACK_CHECKPOINT_PAGES, startCheckpointer } from './checkpointer.js';
 import type { Tables } from './schema.js';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
@@ -37,6 +38,9 @@ function openSqlite(path: string): Database {
   connection.pragma('foreign_keys = ON');
   // A deleted message's ciphertext must not linger in free pages of the file.
   connection.pragma('secure_delete = ON');
+  // Checkpoints run in a worker (see checkpointer.ts); an in-memory database has no WAL.
+  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file);
+  if (checkpointer) connection.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
   return {
     kind: 'sqlite',
@@ -44,7 +48,11 @@ function openSqlite(path: string): Database {
     ping: async () => {
       await sql`select 1`.execute(db);
     },
-    close: () => db.destroy(),
+    close: async () => {
+      // The worker's connection goes first: the last one to close checkpoints and removes the WAL.
+      await checkpointer?.stop();
+      await db.destroy();
+    },
   };
 }
 
