@@ -28,6 +28,7 @@ import { feedRoutes } from './feed/routes.js';
 import { FeedService } from './feed/service.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { AppMetrics } from './http/metrics.js';
+import { installDefaultSecurityHeaders } from './http/security-headers.js';
 import { operationsRoutes, type ReadinessCheck } from './http/operations.js';
 import { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limiter.js';
 import { AddressResolver } from './messages/addresses.js';
@@ -94,7 +95,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     reply.header('x-request-id', request.id);
   });
 
-  await app.register(helmet, { global: true });
+  // Per-route helmet options only (the web client's page); every other route gets the defaults, computed once.
+  await app.register(helmet, { global: false });
+  installDefaultSecurityHeaders(app);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   await app.register(swagger, {
     openapi: {
