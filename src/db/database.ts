@@ -32,6 +32,11 @@ function openSqlite(path: string): Database {
   // First, so that every later statement (switching to WAL included) waits for a lock
   // another process holds instead of failing with "database is locked".
   connection.pragma('busy_timeout = 10000');
+  // Only takes effect on a new database (before its first table). Each message dirties a leaf of
+  // three scattered indexes, and a commit writes every dirty page whole to the WAL: smaller pages
+  // cut what a send writes (measured on a batch of 35 at 300,000 messages: 51 µs per message
+  // on the event loop instead of 60, with the checkpoint 2 µs dearer in its worker).
+  connection.pragma('page_size = 2048');
   connection.pragma('journal_mode = WAL');
   // NORMAL is durable against a process crash in WAL mode, which is what kill -9 tests.
   connection.pragma('synchronous = NORMAL');
