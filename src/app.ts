@@ -91,10 +91,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   registerErrorHandling(app);
   // The API speaks JSON (and forms, for the original's clients); plain text is a 415.
   app.removeContentTypeParser('text/plain');
-  // Callback hooks on every request: an async one costs a promise and a microtask turn each.
-  app.addHook('onSend', (request, reply, payload, done) => {
+  app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    done(null, payload);
   });
 
   // Per-route helmet options only (the web client's page); every other route gets the defaults, computed once.
