@@ -39,7 +39,7 @@ describeEachDatabase('web client: accounts', (database) => {
     expect(await errorsOf('Password')).toMatch(/numeric/i);
     expect(await errorsOf('Username')).toBeNull();
     // Focus goes to the first refused field, so a keyboard user lands where the problem is.
-    expect(await focusedId(page)).toBe('email');
+    await expect.poll(() => focusedId(page)).toBe('email');
 
     await page.getByLabel('Email', { exact: true }).fill('taken2@example.org');
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
@@ -47,7 +47,7 @@ describeEachDatabase('web client: accounts', (database) => {
     await page.locator('#username[aria-invalid="true"]').waitFor();
     expect(await errorsOf('Username')).toMatch(/already exists/i);
     expect(await errorsOf('Email')).toBeNull();
-    expect(await focusedId(page)).toBe('username');
+    await expect.poll(() => focusedId(page)).toBe('username');
     expect(problems).toEqual([]);
     await context.close();
   });
