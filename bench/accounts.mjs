@@ -5,12 +5,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { hashPassword, verifyPassword } from '../dist/accounts/passwords.js';
+import { freePort, spawnServe } from './serve.mjs';
 
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-const PORT = 18_000 + Math.floor(Math.random() * 1000);
+const PORT = await freePort();
 const URL_BASE = `http://127.0.0.1:${PORT}`;
 const PASSWORD = 'a long and quiet river';
 
@@ -36,18 +35,7 @@ async function hashTimes() {
 
 async function startServer(dir) {
   const started = performance.now();
-  const child = spawn(process.execPath, [MAIN, 'serve'], {
-    cwd: dir,
-    env: { PATH: process.env.PATH, PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn', TRUST_PROXY: 'true' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (;;) {
-    try {
-      if ((await fetch(`${URL_BASE}/healthz`)).ok) break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
+  const { child } = await spawnServe({ cwd: dir, port: PORT, env: { LOG_LEVEL: 'warn', TRUST_PROXY: 'true' } });
   return { child, startupMs: performance.now() - started };
 }
 

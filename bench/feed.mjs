@@ -3,47 +3,22 @@
 // them all, checked to be every seq once and in order. Then the same through
 // GET /accounts/events/ page by page, and a replay while new messages keep arriving.
 // Run after `npm run build`:  node bench/feed.mjs   (BENCH_EVENTS=10000, BENCH_EDITS=2000, BENCH_RUNS=5)
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { freePort, spawnServe } from './serve.mjs';
 
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000);
 const EDITS = Number(process.env.BENCH_EDITS ?? 2_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const PASSWORD = 'a long and quiet river';
 
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'realchat-bench-feed-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN, 'serve'], {
-    cwd: dir,
-    env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ENCRYPTION_KEY: randomBytes(32).toString('base64url') + '=' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
+  const { child, url } = await spawnServe({ cwd: dir, port, env: { LOG_LEVEL: 'warn', ENCRYPTION_KEY: randomBytes(32).toString('base64url') + '=' } });
   return {
     url,
     stop: () => {

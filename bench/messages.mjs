@@ -4,42 +4,27 @@
 // each connection is one sender writing to its own receiver (federation keeps order per
 // receiver, so one receiver could take one message at a time).
 // Run after `npm run build`:  node bench/messages.mjs   (BENCH_SECONDS=10 by default)
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import SQLite from 'better-sqlite3';
+import { freePort, spawnServe } from './serve.mjs';
 
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PASSWORD = 'a long and quiet river';
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '50,200').split(',').map(Number);
 const CASES = (process.env.BENCH_CASES ?? 'local,federated').split(',');
 
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 const newKey = () => randomBytes(32).toString('base64url') + '=';
 
 async function startBackend(name, port, peers) {
   const dir = mkdtempSync(join(tmpdir(), `realchat-bench-${name}-`));
-  const child = spawn(process.execPath, [MAIN, 'serve'], {
+  const { child, url } = await spawnServe({
     cwd: dir,
+    port,
     env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       // Registrations come from one address here; X-Forwarded-For keeps the abuse limits out of the way.
       TRUST_PROXY: 'true',
@@ -47,16 +32,7 @@ async function startBackend(name, port, peers) {
       ENCRYPTION_KEY: newKey(),
       PEERS: JSON.stringify(peers),
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
   return {
     url,
     dir,

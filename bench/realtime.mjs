@@ -6,18 +6,15 @@
 //   BENCH_CLIENTS=1000,10000  BENCH_RATE=1000 (messages/s)  BENCH_SECONDS=10
 // With BENCH_DATABASE_URL (postgres://) and BENCH_REDIS_URL, two instances share them: the
 // sockets are on the first, the messages are sent through the second.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import WebSocket from 'ws';
+import { freePort, spawnServe } from './serve.mjs';
 
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '1000,10000').split(',').map(Number).sort((a, b) => a - b);
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -27,16 +24,6 @@ const DATABASE_URL = process.env.BENCH_DATABASE_URL;
 const REDIS_URL = process.env.BENCH_REDIS_URL;
 const TICK_MS = 5;
 const MAX_IN_FLIGHT = 1000;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -77,12 +64,10 @@ async function createSchema() {
 async function startServer(shared = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'realchat-bench-realtime-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN, 'serve'], {
+  const { child, url } = await spawnServe({
     cwd: dir,
+    port,
     env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       // Each bench user registers from an address of its own, so the abuse limits stay out of the way.
       TRUST_PROXY: 'true',
@@ -91,14 +76,6 @@ async function startServer(shared = {}) {
     // The server's log (warnings and errors only) goes to this script's stderr.
     stdio: ['ignore', process.stderr, 'inherit'],
   });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
   return {
     url,
     rssBytes: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) * 1024,
