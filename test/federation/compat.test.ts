@@ -7,7 +7,7 @@ import { decodeWireMessage, encodeWireMessage, fernetDecrypt } from '../../src/c
 import { newKey } from '../helpers/app.js';
 import { startBackends, type Backend } from '../helpers/backends.js';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { startFakeOriginal, type FakeOriginal } from '../helpers/fake-original.js';
+import { startWithOriginalPeer, type FakeOriginal } from '../helpers/fake-original.js';
 import { call, registerUser, type RegisteredUser } from '../helpers/http.js';
 import { RECEIVE_PATH } from './peer-requests.js';
 
@@ -32,11 +32,7 @@ describeEachDatabase('sending to the original backend (PEER_NAME, PEER_COMPAT)',
   let alice: RegisteredUser;
 
   beforeAll(async () => {
-    original = await startFakeOriginal({ key, token: 'drf-token-of-our-account', users: ['alice', 'bob'] });
-    [a] = await startBackends(database, ['a'], {
-      env: { PEERS: '', PEER_NAME: 'orig', PEER_URL: original.url, PEER_COMPAT: 'true', PEER_TOKEN: 'drf-token-of-our-account', ENCRYPTION_KEY: key },
-    });
-    alice = await registerUser(a.url, 'alice');
+    ({ original, a, alice } = await startWithOriginalPeer(database, key));
   });
   afterAll(async () => {
     await a.destroy();

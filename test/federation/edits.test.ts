@@ -7,7 +7,7 @@ import { encodeWireMessage, fernetEncrypt } from '../../src/crypto/fernet.js';
 import { newKey } from '../helpers/app.js';
 import { startBackends, type Backend } from '../helpers/backends.js';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { startFakeOriginal, type FakeOriginal } from '../helpers/fake-original.js';
+import { startWithOriginalPeer, type FakeOriginal } from '../helpers/fake-original.js';
 import { call, registerUser, type RegisteredUser } from '../helpers/http.js';
 import { openSocket, type TestSocket } from '../realtime/socket.js';
 import { eventually, postAsPeer, signedHeaders } from './peer-requests.js';
@@ -189,11 +189,7 @@ describeEachDatabase('changes and a compat peer (the original backend)', (databa
   let alice: RegisteredUser;
 
   beforeAll(async () => {
-    original = await startFakeOriginal({ key, token: 'drf-token-of-our-account', users: ['alice', 'bob'] });
-    [a] = await startBackends(database, ['a'], {
-      env: { PEERS: '', PEER_NAME: 'orig', PEER_URL: original.url, PEER_COMPAT: 'true', PEER_TOKEN: 'drf-token-of-our-account', ENCRYPTION_KEY: key },
-    });
-    alice = await registerUser(a.url, 'alice');
+    ({ original, a, alice } = await startWithOriginalPeer(database, key));
   });
   afterAll(async () => {
     await a.destroy();

@@ -5,6 +5,9 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeWireMessage, fernetDecrypt } from '../../src/crypto/fernet.js';
+import { startBackends, type Backend } from './backends.js';
+import type { DatabaseKind } from './databases.js';
+import { registerUser, type RegisteredUser } from './http.js';
 
 export interface OriginalDelivery {
   authorization: string | undefined;
@@ -53,4 +56,16 @@ export async function startFakeOriginal(options: { key: string; token: string; u
     received,
     close: () => new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
   };
+}
+
+/**
+ * Backend `a` set up as the original's users do: its one peer is the original backend
+ * (PEER_NAME, PEER_COMPAT, PEER_TOKEN), keyed by the shared ENCRYPTION_KEY; alice is registered.
+ */
+export async function startWithOriginalPeer(database: DatabaseKind, key: string): Promise<{ original: FakeOriginal; a: Backend; alice: RegisteredUser }> {
+  const original = await startFakeOriginal({ key, token: 'drf-token-of-our-account', users: ['alice', 'bob'] });
+  const [a] = await startBackends(database, ['a'], {
+    env: { PEERS: '', PEER_NAME: 'orig', PEER_URL: original.url, PEER_COMPAT: 'true', PEER_TOKEN: 'drf-token-of-our-account', ENCRYPTION_KEY: key },
+  });
+  return { original, a: a!, alice: await registerUser(a!.url, 'alice') };
 }
