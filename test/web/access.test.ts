@@ -1,11 +1,10 @@
 // For people: the whole path from a new account to a conversation and back with the keyboard
 // alone, on a 360 px wide screen, with the focus visible at every stop and every control labelled.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
 import { call, registerUser } from '../helpers/http.js';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { assertWebClientBuilt, bubbles, launchBrowser, openPerson, PASSWORD } from './browser.js';
+import { bubbles, openPerson, PASSWORD, servedToBrowser } from './browser.js';
 
 const FOCUS_RING = `(() => {
   const element = document.activeElement;
@@ -45,20 +44,11 @@ async function checkLayout(page: Page): Promise<void> {
 }
 
 describeEachDatabase('web client: keyboard and small screens', (database) => {
-  let app: TestApp;
-  let browser: Browser;
-  beforeAll(async () => {
-    assertWebClientBuilt();
-    [app, browser] = await Promise.all([startTestApp({ database }), launchBrowser()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.destroy();
-  });
+  const suite = servedToBrowser(database);
 
   it('works with the keyboard alone at 360 px wide', async () => {
-    const kim = await registerUser(app.url, 'kim');
-    const { context, page, problems } = await openPerson(browser, app.url, { width: 360, height: 740 });
+    const kim = await registerUser(suite.app.url, 'kim');
+    const { context, page, problems } = await openPerson(suite.browser, suite.app.url, { width: 360, height: 740 });
     await checkLayout(page);
 
     await tabTo(page, 'button.tab[aria-pressed="false"]');
@@ -84,7 +74,7 @@ describeEachDatabase('web client: keyboard and small screens', (database) => {
     await page.keyboard.type('Typed without a mouse');
     await page.keyboard.press('Enter');
     await bubbles(page).filter({ hasText: 'Typed without a mouse' }).waitFor();
-    await call(app.url, 'POST', '/accounts/send-message/', { message: 'Nicely done ⌨️', receiver: 'keys' }, { token: kim.token });
+    await call(suite.app.url, 'POST', '/accounts/send-message/', { message: 'Nicely done ⌨️', receiver: 'keys' }, { token: kim.token });
     await bubbles(page).filter({ hasText: 'Nicely done ⌨️' }).waitFor();
     await checkLayout(page);
 

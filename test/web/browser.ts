@@ -4,7 +4,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { WEB_CLIENT_DIR } from '../../src/web/static.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import type { DatabaseKind } from '../helpers/databases.js';
 
 const WEB_SOURCE = fileURLToPath(new URL('../../web/', import.meta.url));
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -30,6 +33,20 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** A suite's app and browser: both started before its tests, closed after them. */
+export function servedToBrowser(database: DatabaseKind): { app: TestApp; browser: Browser } {
+  const suite = {} as { app: TestApp; browser: Browser };
+  beforeAll(async () => {
+    assertWebClientBuilt();
+    [suite.app, suite.browser] = await Promise.all([startTestApp({ database }), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await suite.browser?.close();
+    await suite.app?.destroy();
+  });
+  return suite;
 }
 
 export interface Person {

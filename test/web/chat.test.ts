@@ -2,12 +2,11 @@
 // "Seen", text that is never HTML, history pages, an unknown receiver, and a retried send.
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
 import { call, registerUser } from '../helpers/http.js';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { assertWebClientBuilt, bubbles, launchBrowser, openConversation, openPerson, PASSWORD, registerInPage, write } from './browser.js';
+import { bubbles, openConversation, openPerson, PASSWORD, registerInPage, write, servedToBrowser } from './browser.js';
 
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
 
@@ -23,20 +22,11 @@ function conversationRow(page: Page, partner: string) {
 }
 
 describeEachDatabase('web client: chatting', (database) => {
-  let app: TestApp;
-  let browser: Browser;
-  beforeAll(async () => {
-    assertWebClientBuilt();
-    [app, browser] = await Promise.all([startTestApp({ database }), launchBrowser()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.destroy();
-  });
+  const suite = servedToBrowser(database);
 
   it('alice writes, bob sees it without a reload and answers, alice sees "Seen"', async () => {
-    const alice = await openPerson(browser, app.url);
-    const bob = await openPerson(browser, app.url);
+    const alice = await openPerson(suite.browser, suite.app.url);
+    const bob = await openPerson(suite.browser, suite.app.url);
     await registerInPage(alice.page, 'alice');
     await registerInPage(bob.page, 'bob');
 
@@ -68,8 +58,8 @@ describeEachDatabase('web client: chatting', (database) => {
     await bob.page.locator('.message.mine').last().locator('.receipt', { hasText: /^Seen$/ }).waitFor();
 
     // A third person writes to alice: her list gets a second row, most recent first, live.
-    const dave = await registerUser(app.url, 'dave');
-    await call(app.url, 'POST', '/accounts/send-message/', { message: 'Lunch tomorrow? 🥗', receiver: 'alice' }, { token: dave.token });
+    const dave = await registerUser(suite.app.url, 'dave');
+    await call(suite.app.url, 'POST', '/accounts/send-message/', { message: 'Lunch tomorrow? 🥗', receiver: 'alice' }, { token: dave.token });
     await conversationRow(alice.page, 'dave').locator('.badge', { hasText: '1' }).waitFor();
     expect(await alice.page.locator('.conversation .partner').allTextContents()).toEqual(['dave', 'bob']);
     await write(alice.page, 'See you then, Bob.');
@@ -94,13 +84,13 @@ describeEachDatabase('web client: chatting', (database) => {
   });
 
   it('shows <script> and <img onerror> as text and runs nothing', async () => {
-    const mallory = await registerUser(app.url, 'mallory');
-    const victim = await registerUser(app.url, 'victim');
+    const mallory = await registerUser(suite.app.url, 'mallory');
+    const victim = await registerUser(suite.app.url, 'victim');
     const payload = `<script>window.pwned = 'script'</script><img src=x onerror="window.pwned = 'img'"><b>bold?</b>`;
-    const sent = await call(app.url, 'POST', '/accounts/send-message/', { message: payload, receiver: victim.username }, { token: mallory.token });
+    const sent = await call(suite.app.url, 'POST', '/accounts/send-message/', { message: payload, receiver: victim.username }, { token: mallory.token });
     expect(sent.status).toBe(201);
 
-    const { context, page, problems } = await openPerson(browser, app.url);
+    const { context, page, problems } = await openPerson(suite.browser, suite.app.url);
     await logInInPage(page, victim.username);
     const row = conversationRow(page, mallory.username);
     expect(await row.locator('.preview').textContent()).toBe(payload);
@@ -115,12 +105,12 @@ describeEachDatabase('web client: chatting', (database) => {
   });
 
   it('loads older messages when scrolling up, each once', async () => {
-    const reader = await registerUser(app.url, 'reader');
-    const writer = await registerUser(app.url, 'writer');
+    const reader = await registerUser(suite.app.url, 'reader');
+    const writer = await registerUser(suite.app.url, 'writer');
     for (let n = 1; n <= 75; n++) {
-      await call(app.url, 'POST', '/accounts/send-message/', { message: `note ${n}`, receiver: reader.username }, { token: writer.token });
+      await call(suite.app.url, 'POST', '/accounts/send-message/', { message: `note ${n}`, receiver: reader.username }, { token: writer.token });
     }
-    const { context, page, problems } = await openPerson(browser, app.url, { width: 800, height: 600 });
+    const { context, page, problems } = await openPerson(suite.browser, suite.app.url, { width: 800, height: 600 });
     await logInInPage(page, reader.username);
     await conversationRow(page, writer.username).locator('.badge', { hasText: '75' }).waitFor();
     await conversationRow(page, writer.username).click();
@@ -139,7 +129,7 @@ describeEachDatabase('web client: chatting', (database) => {
   });
 
   it("shows the API's error when the receiver is unknown", async () => {
-    const { context, page, problems } = await openPerson(browser, app.url);
+    const { context, page, problems } = await openPerson(suite.browser, suite.app.url);
     await registerInPage(page, 'lonely');
     await openConversation(page, 'nobody-at-all');
     await write(page, 'Is anyone there?');
@@ -153,9 +143,9 @@ describeEachDatabase('web client: chatting', (database) => {
   });
 
   it('retries a send whose answer was lost with the same client_id, so it arrives once', async () => {
-    const sender = await registerUser(app.url, 'sender');
-    const receiver = await registerUser(app.url, 'receiver');
-    const { context, page } = await openPerson(browser, app.url);
+    const sender = await registerUser(suite.app.url, 'sender');
+    const receiver = await registerUser(suite.app.url, 'receiver');
+    const { context, page } = await openPerson(suite.browser, suite.app.url);
     // No socket for this page: the send's own answer is the only way it learns the outcome.
     await page.routeWebSocket('**/ws', () => {});
     await logInInPage(page, sender.username);
@@ -176,7 +166,7 @@ describeEachDatabase('web client: chatting', (database) => {
     await page.locator('.message.mine .receipt', { hasText: /^Delivered$/ }).waitFor();
     expect(attempts).toBe(2);
 
-    const history = await call(app.url, 'GET', `/accounts/messages/?with=${sender.username}`, undefined, { token: receiver.token });
+    const history = await call(suite.app.url, 'GET', `/accounts/messages/?with=${sender.username}`, undefined, { token: receiver.token });
     expect(history.body.results.map((message: { message: string }) => message.message)).toEqual(['Only once, please.']);
     expect(await bubbles(page).allTextContents()).toEqual(['Only once, please.']);
     await context.close();

@@ -1,33 +1,23 @@
 // The live connection in the browser: the server goes away and comes back while bob's page is
 // open; the page says it is reconnecting, then catches up through the change feed (its new socket
 // asks for a replay after the last seq it handled) and shows each message once.
-import type { Browser, Request, WebSocket } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import type { Request, WebSocket } from 'playwright-core';
+import { expect, it } from 'vitest';
 import { call, registerUser } from '../helpers/http.js';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { assertWebClientBuilt, bubbles, launchBrowser, openPerson, registerInPage } from './browser.js';
+import { bubbles, openPerson, registerInPage, servedToBrowser } from './browser.js';
 
 describeEachDatabase('web client: reconnecting', (database) => {
-  let app: TestApp;
-  let browser: Browser;
-  beforeAll(async () => {
-    assertWebClientBuilt();
-    [app, browser] = await Promise.all([startTestApp({ database }), launchBrowser()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.destroy();
-  });
+  const suite = servedToBrowser(database);
 
   it('shows that it is reconnecting while the server restarts, then what was sent meanwhile, each once', async () => {
-    const { context, page, problems } = await openPerson(browser, app.url);
+    const { context, page, problems } = await openPerson(suite.browser, suite.app.url);
     const sockets: WebSocket[] = [];
     page.on('websocket', (socket) => sockets.push(socket));
     await registerInPage(page, 'bob');
-    const alice = await registerUser(app.url, 'alice');
+    const alice = await registerUser(suite.app.url, 'alice');
     const say = async (text: string) => {
-      const sent = await call(app.url, 'POST', '/accounts/send-message/', { message: text, receiver: 'bob' }, { token: alice.token });
+      const sent = await call(suite.app.url, 'POST', '/accounts/send-message/', { message: text, receiver: 'bob' }, { token: alice.token });
       expect(sent.status).toBe(201);
     };
 
@@ -37,14 +27,14 @@ describeEachDatabase('web client: reconnecting', (database) => {
     const banner = page.getByRole('status').filter({ hasText: 'Reconnecting…' });
     expect(await banner.count()).toBe(0);
 
-    await app.close();
+    await suite.app.close();
     await banner.waitFor();
     // Two attempts fail while the server is down, so the page is waiting out a backoff of about
     // 4 s when the server comes back, and the messages below are written before it reconnects.
     const attempts = sockets.length;
     await expect.poll(() => sockets.length >= attempts + 2 && sockets.at(-1)!.isClosed(), { timeout: 15_000 }).toBe(true);
 
-    app = await app.restart();
+    suite.app = await suite.app.restart();
     const httpCatchUps: string[] = [];
     page.on('request', (request: Request) => {
       if (/\/accounts\/messages\/\?after=/.test(request.url())) httpCatchUps.push(request.url());

@@ -1,27 +1,16 @@
 // Accounts in the browser: the API's field errors beside their fields, a session that survives
 // a reload, and a logout that ends it (the token is revoked, not just forgotten).
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { expect, it } from 'vitest';
 import { call, registerUser } from '../helpers/http.js';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { assertWebClientBuilt, focusedId, launchBrowser, openPerson, PASSWORD, registerInPage, storedSession } from './browser.js';
+import { focusedId, openPerson, PASSWORD, registerInPage, storedSession, servedToBrowser } from './browser.js';
 
 describeEachDatabase('web client: accounts', (database) => {
-  let app: TestApp;
-  let browser: Browser;
-  beforeAll(async () => {
-    assertWebClientBuilt();
-    [app, browser] = await Promise.all([startTestApp({ database }), launchBrowser()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.destroy();
-  });
+  const suite = servedToBrowser(database);
 
   it('shows the API field errors beside their fields', async () => {
-    await call(app.url, 'POST', '/accounts/register/', { username: 'taken', email: 'taken@example.org', password: PASSWORD });
-    const { context, page, problems } = await openPerson(browser, app.url);
+    await call(suite.app.url, 'POST', '/accounts/register/', { username: 'taken', email: 'taken@example.org', password: PASSWORD });
+    const { context, page, problems } = await openPerson(suite.browser, suite.app.url);
     const errorsOf = async (label: string) => {
       const ids = (await page.getByLabel(label, { exact: true }).getAttribute('aria-describedby')) ?? '';
       const id = ids.split(' ').find((one) => one.endsWith('-errors'));
@@ -53,7 +42,7 @@ describeEachDatabase('web client: accounts', (database) => {
   });
 
   it('says why a login failed', async () => {
-    const { context, page } = await openPerson(browser, app.url);
+    const { context, page } = await openPerson(suite.browser, suite.app.url);
     await page.getByLabel('Username or email').fill('nobody-here');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('form', { name: 'Log in' }).getByRole('button', { name: 'Log in' }).click();
@@ -63,12 +52,12 @@ describeEachDatabase('web client: accounts', (database) => {
   });
 
   it('has the conversation list interactive soon after a page load', async () => {
-    const owner = await registerUser(app.url, 'busy');
+    const owner = await registerUser(suite.app.url, 'busy');
     for (let n = 1; n <= 30; n++) {
-      const friend = await registerUser(app.url, `friend${n}`);
-      await call(app.url, 'POST', '/accounts/send-message/', { message: `hello ${n}`, receiver: owner.username }, { token: friend.token });
+      const friend = await registerUser(suite.app.url, `friend${n}`);
+      await call(suite.app.url, 'POST', '/accounts/send-message/', { message: `hello ${n}`, receiver: owner.username }, { token: friend.token });
     }
-    const { context, page, problems } = await openPerson(browser, app.url);
+    const { context, page, problems } = await openPerson(suite.browser, suite.app.url);
     await page.evaluate(`localStorage.setItem('realchat.session', JSON.stringify({ token: ${JSON.stringify(owner.token)}, user: { id: ${owner.id}, username: 'busy', email: '', phone_number: null, phone_verified: false, date_joined: '' } }))`);
     const times: number[] = [];
     for (let load = 0; load < 5; load++) {
@@ -88,10 +77,10 @@ describeEachDatabase('web client: accounts', (database) => {
   });
 
   it('keeps the session across a reload, and a logout ends it', async () => {
-    const { context, page, problems } = await openPerson(browser, app.url);
+    const { context, page, problems } = await openPerson(suite.browser, suite.app.url);
     await registerInPage(page, 'carol');
     const token = (await storedSession(page))!.token;
-    expect((await call(app.url, 'GET', '/accounts/me/', undefined, { token })).status).toBe(200);
+    expect((await call(suite.app.url, 'GET', '/accounts/me/', undefined, { token })).status).toBe(200);
 
     await page.reload();
     await page.getByTestId('me').filter({ hasText: /^carol$/ }).waitFor();
@@ -100,7 +89,7 @@ describeEachDatabase('web client: accounts', (database) => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByRole('form', { name: 'Log in' }).waitFor();
     expect(await storedSession(page)).toBeNull();
-    expect((await call(app.url, 'GET', '/accounts/me/', undefined, { token })).status).toBe(401);
+    expect((await call(suite.app.url, 'GET', '/accounts/me/', undefined, { token })).status).toBe(401);
 
     await page.reload();
     await page.getByRole('form', { name: 'Log in' }).waitFor();
