@@ -51,19 +51,25 @@ describeEachDatabase('graceful shutdown', (database) => {
     for (const step of cleanup.splice(0).reverse()) await step();
   });
 
-  it('says 1001 to sockets and finishes the outbox delivery in hand before closing the database', async () => {
+  /** Backend a, whose deliveries to peer b wait at a gate until released; alice on a, bob on b. */
+  async function startBehindGate(firstTryWaitMs: number) {
     const key = newKey();
     // The gate starts first (the app needs its URL); the peer it forwards to starts after the app.
     const peerUrl = { value: '' };
     const gate = await startGate(() => peerUrl.value);
     cleanup.push(() => gate.close());
-    let app = await startTestApp({ database, env: { SERVER_NAME: 'a', PEERS: JSON.stringify([{ name: 'b', url: gate.url, key }]) }, outbox: { firstTryWaitMs: 20 } });
-    cleanup.push(() => app.destroy());
+    const app = await startTestApp({ database, env: { SERVER_NAME: 'a', PEERS: JSON.stringify([{ name: 'b', url: gate.url, key }]) }, outbox: { firstTryWaitMs } });
     const peer = await startTestApp({ database, env: { SERVER_NAME: 'b', PEERS: JSON.stringify([{ name: 'a', url: app.url, key }]) } });
     peerUrl.value = peer.url;
     cleanup.push(() => peer.destroy());
-    const alice = await registerUser(app.url);
-    const bob = await registerUser(peer.url);
+    return { gate, app, peer, alice: await registerUser(app.url), bob: await registerUser(peer.url) };
+  }
+
+  it('says 1001 to sockets and finishes the outbox delivery in hand before closing the database', async () => {
+    const setup = await startBehindGate(20);
+    const { gate, peer, alice, bob } = setup;
+    let app = setup.app;
+    cleanup.push(() => app.destroy());
     const socket = await openSocket(app.url, alice.token);
     await socket.roundTrip();
 
@@ -87,17 +93,8 @@ describeEachDatabase('graceful shutdown', (database) => {
   });
 
   it('answers a request in flight on a keep-alive connection, then closes without waiting for the client to leave', async () => {
-    const key = newKey();
-    const peerUrl = { value: '' };
-    const gate = await startGate(() => peerUrl.value);
-    cleanup.push(() => gate.close());
-    const app = await startTestApp({ database, env: { SERVER_NAME: 'a', PEERS: JSON.stringify([{ name: 'b', url: gate.url, key }]) }, outbox: { firstTryWaitMs: 10_000 } });
+    const { gate, app, alice, bob } = await startBehindGate(10_000);
     cleanup.push(() => app.destroy());
-    const peer = await startTestApp({ database, env: { SERVER_NAME: 'b', PEERS: JSON.stringify([{ name: 'a', url: app.url, key }]) } });
-    peerUrl.value = peer.url;
-    cleanup.push(() => peer.destroy());
-    const alice = await registerUser(app.url);
-    const bob = await registerUser(peer.url);
 
     // A client that keeps its connection open after the answer, as browsers and proxies do.
     const agent = new Agent({ keepAlive: true });
