@@ -5,7 +5,7 @@
 // receiver, so one receiver could take one message at a time).
 // Run after `npm run build`:  node bench/messages.mjs   (BENCH_SECONDS=10 by default)
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -18,6 +18,12 @@ const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '50,200').split(',').map(N
 const CASES = (process.env.BENCH_CASES ?? 'local,federated').split(',');
 
 const newKey = () => randomBytes(32).toString('base64url') + '=';
+
+// CPU seconds a process has used (user + system, all its threads), from /proc: ticks of 1/100 s.
+const cpuSeconds = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 
 async function startBackend(name, port, peers) {
   const dir = mkdtempSync(join(tmpdir(), `realchat-bench-${name}-`));
@@ -36,6 +42,7 @@ async function startBackend(name, port, peers) {
   return {
     url,
     dir,
+    cpuSeconds: () => cpuSeconds(child.pid),
     count: () => {
       const db = new SQLite(join(dir, 'data', 'realchat.db'), { readonly: true });
       try {
@@ -108,7 +115,18 @@ function load(url, connections, { senders, receivers }, receiverSuffix) {
   });
 }
 
-function summary({ result, statuses }, extra = {}) {
+/** Runs the load and measures the CPU time each process spent on it. */
+async function measured(processes, run) {
+  const before = Object.fromEntries(Object.entries(processes).map(([name, cpu]) => [name, cpu()]));
+  const outcome = await run();
+  const spent = Object.fromEntries(Object.entries(processes).map(([name, cpu]) => [name, cpu() - before[name]]));
+  return { ...outcome, spent };
+}
+
+function summary({ result, statuses, spent }, extra = {}) {
+  const total = result.requests.total;
+  // CPU per message of each process (the bench process is the load tool); on 2 cores the sum caps the rate.
+  const cpuPerMessage = Object.fromEntries(Object.entries(spent).map(([name, seconds]) => [name, Math.round((seconds * 1e6) / total)]));
   return {
     messagesPerSecond: Math.round(result.requests.average),
     p50Ms: result.latency.p50,
@@ -116,6 +134,7 @@ function summary({ result, statuses }, extra = {}) {
     maxMs: result.latency.max,
     errors: result.errors + result.timeouts,
     statuses,
+    cpuMicrosecondsPerMessage: cpuPerMessage,
     ...extra,
   };
 }
@@ -129,13 +148,14 @@ try {
   for (const connections of CONNECTIONS) {
     if (CASES.includes('local')) {
       const people = await users(a.url, a.url, connections, `l${connections}`);
-      report[`local, ${connections} connections`] = summary(await load(a.url, connections, people, ''));
+      const run = await measured({ a: a.cpuSeconds, loadTool: () => cpuSeconds(process.pid) }, () => load(a.url, connections, people, ''));
+      report[`local, ${connections} connections`] = summary(run);
     }
     if (CASES.includes('federated')) {
       const people = await users(a.url, b.url, connections, `f${connections}`);
       const before = b.count();
       const started = performance.now();
-      const run = await load(a.url, connections, people, '@b');
+      const run = await measured({ a: a.cpuSeconds, b: b.cpuSeconds, loadTool: () => cpuSeconds(process.pid) }, () => load(a.url, connections, people, '@b'));
       // Stored on b during the run, whatever the sender answered.
       const storedPerSecond = Math.round((b.count() - before) / ((performance.now() - started) / 1000));
       report[`federated a -> b, ${connections} connections`] = summary(run, { storedOnBPerSecond: storedPerSecond });

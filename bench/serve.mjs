@@ -20,7 +20,9 @@ export function freePort() {
  * environment, and resolves once /healthz answers.
  */
 export async function spawnServe({ cwd, port, env, stdio = ['ignore', 'ignore', 'inherit'] }) {
-  const child = spawn(process.execPath, [MAIN, 'serve'], {
+  // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the servers of a run.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, MAIN, 'serve'], {
     cwd,
     env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio,

@@ -121,6 +121,8 @@ export class MessagesRepository {
         .innerJoin('messages as m', 'm.id', 'r.message_id')
         .selectAll('m')
         .select(['r.peer as receipt_peer', 'r.request_key as receipt_key'])
+        // Both columns of the primary key: with the request keys alone SQLite scans every receipt.
+        .where('r.peer', 'in', [...new Set(receipts.map((item) => item.receipt!.peer))])
         .where('r.request_key', 'in', [...new Set(receipts.map((item) => item.receipt!.requestKey))])
         .execute();
       for (const { receipt_peer: peer, receipt_key: key, ...row } of rows) found.set(`r:${peer}:${key}`, row);
