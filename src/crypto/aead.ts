@@ -1,7 +1,8 @@
 // Messages at rest: AES-256-GCM under a key derived from ENCRYPTION_KEY, stored as
 // `v1.<key id>.<base64url(iv | ciphertext | tag)>` so rotation can find the key that sealed a value.
-import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { AT_REST_INFO, decodeBase64Url, deriveKey, keyId } from './keys.js';
+import { pooledRandomBytes } from './random-pool.js';
 
 const FORMAT = 'v1';
 const IV_BYTES = 12;
@@ -51,25 +52,10 @@ function splitSealed(stored: string): SealedParts | undefined {
   return { keyId: parts[1], payload: parts[2] };
 }
 
-// IVs are drawn from a pool that one CSPRNG call fills for 256 seals: a call of its own per seal
-// cost a send more than the cipher did. Each IV is still 96 fresh random bits, used once.
-const IV_POOL = Buffer.alloc(IV_BYTES * 256);
-let ivOffset = IV_POOL.length;
-
-/** The next IV, a view valid until the next call (it is copied into the sealed value at once). */
-function nextIv(): Buffer {
-  if (ivOffset === IV_POOL.length) {
-    randomFillSync(IV_POOL);
-    ivOffset = 0;
-  }
-  ivOffset += IV_BYTES;
-  return IV_POOL.subarray(ivOffset - IV_BYTES, ivOffset);
-}
-
 /** `associatedData` binds the value to its row (the message id), so it cannot be moved to another. */
 export function sealAtRest(ring: KeyRing, plaintext: string, associatedData: string): string {
   const { id, key } = keysOf(ring)[0];
-  const iv = nextIv();
+  const iv = pooledRandomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(associatedData, 'utf8'));
   const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);

@@ -1,7 +1,8 @@
 // Fernet tokens, bit-compatible with Python's cryptography.fernet, and the original
 // backend's wire form (the token base64url-encoded once more).
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 import { decodeBase64Url, decodeKey, encodeBase64Url, InvalidKeyError } from './keys.js';
+import { pooledRandomBytes } from './random-pool.js';
 
 const VERSION = 0x80;
 const IV_OFFSET = 1 + 8;
@@ -48,7 +49,7 @@ export function fernetEncrypt(
   options: { now?: number; iv?: Buffer } = {},
 ): string {
   const { signing, encryption } = splitKey(key);
-  const iv = options.iv ?? randomBytes(16);
+  const iv = options.iv ?? pooledRandomBytes(16);
   if (iv.length !== 16) throw new RangeError('a Fernet IV must be 16 bytes');
   const now = Math.floor(options.now ?? Date.now() / 1000);
 
@@ -56,10 +57,10 @@ export function fernetEncrypt(
   header[0] = VERSION;
   header.writeBigUInt64BE(BigInt(now), 1);
   iv.copy(header, IV_OFFSET);
-  const cipher = createCipheriv('aes-128-cbc', encryption, iv);
+  const cipher = createCipheriv('aes-128-cbc', encryption, header.subarray(IV_OFFSET));
   const body = Buffer.concat([header, cipher.update(plaintext), cipher.final()]);
   const hmac = createHmac('sha256', signing).update(body).digest();
-  return encodeBase64Url(Buffer.concat([body, hmac]));
+  return encodeBase64Url(Buffer.concat([body, hmac], body.length + HMAC_BYTES));
 }
 
 /**

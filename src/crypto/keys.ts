@@ -30,7 +30,8 @@ export function decodeBase64Url(text: string): Buffer | undefined {
 
 /** URL-safe base64 with `=` padding, as Python's base64.urlsafe_b64encode writes it. */
 export function encodeBase64Url(bytes: Buffer): string {
-  return bytes.toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+  const unpadded = bytes.toString('base64url');
+  return unpadded + '='.repeat((4 - (unpadded.length % 4)) % 4);
 }
 
 export function decodeKey(b64: string): Buffer {

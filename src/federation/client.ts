@@ -44,6 +44,7 @@ export class FederationClient {
   private readonly timeoutMs: number;
   private readonly http: HttpFunction;
   private readonly clock: () => number;
+  private readonly receiveUrls = new Map<string, URL>();
 
   constructor(options: FederationClientOptions) {
     this.serverName = options.serverName;
@@ -53,7 +54,7 @@ export class FederationClient {
   }
 
   async deliver(peer: Peer, message: FederatedMessage): Promise<DeliveryOutcome> {
-    const url = new URL(peer.url + RECEIVE_PATH);
+    const url = this.receiveUrlOf(peer);
     const now = Math.floor(this.clock() / 1000);
     // A fresh token each attempt: a retry hours later must still be inside the peer's time window.
     const wire = message.op === 'delete' ? undefined : encodeWireMessage(fernetEncrypt(peer.fernetKeys[0]!, message.text, { now }));
@@ -87,6 +88,15 @@ export class FederationClient {
     if (status >= 400 && status < 500 && status !== 429) return { kind: 'failed', code: errorCode(answer, status) };
     // 3xx (not followed: a peer's URL is configured, not discovered), 429 and 5xx.
     return { kind: 'retry', reason: `HTTP ${status}` };
+  }
+
+  private receiveUrlOf(peer: Peer): URL {
+    let url = this.receiveUrls.get(peer.url);
+    if (!url) {
+      url = new URL(peer.url + RECEIVE_PATH);
+      this.receiveUrls.set(peer.url, url);
+    }
+    return url;
   }
 }
 
