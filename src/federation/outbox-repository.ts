@@ -1,9 +1,15 @@
 // All SQL of the outbox: claiming due entries (one worker per entry across instances, and per
 // receiver only the oldest), finishing them with their message's status, and rescheduling.
-import { sql, type Kysely } from 'kysely';
+// Only the oldest entry of a receiver is ever due: the ones behind it wait with next_attempt_at
+// = WAITING_BEHIND_EARLIER and the end of the entry before them makes the next one due. A claim
+// thus reads only due entries through their index, however long a dead peer's backlog grows.
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
-import type { Tables } from '../db/schema.js';
+import type { OutboxTable, Tables } from '../db/schema.js';
 import { lockChanges, recordChanges, type Change, type Recorded } from '../feed/event-log.js';
+
+/** next_attempt_at of an entry that waits for an earlier one of its receiver to end. */
+export const WAITING_BEHIND_EARLIER = Number.MAX_SAFE_INTEGER;
 
 export interface ClaimedEntry {
   entryId: number;
@@ -49,7 +55,7 @@ export class OutboxRepository {
    * instance is claiming at the same moment.
    */
   async claimDue(now: number, limit: number, lease: Lease): Promise<ClaimedEntry[]> {
-    await this.db
+    const claimed = await this.db
       .updateTable('outbox')
       .set({ claimed_until: lease.until, claimed_by: lease.by })
       .where('id', 'in', (eb) => {
@@ -58,22 +64,16 @@ export class OutboxRepository {
           .select('o.id')
           .where('o.next_attempt_at', '<=', now)
           .where('o.claimed_until', '<=', now)
-          .where((inner) =>
-            inner.not(
-              inner.exists(
-                inner
-                  .selectFrom('outbox as e')
-                  .select(sql`1`.as('one'))
-                  .whereRef('e.receiver_key', '=', 'o.receiver_key')
-                  .whereRef('e.id', '<', 'o.id'),
-              ),
-            ),
-          )
-          .orderBy('o.id')
+          // Also true of every entry written since WAITING_BEHIND_EARLIER exists; kept for older ones.
+          .where(firstInLine)
+          // In due order: the index on next_attempt_at then yields the due entries alone.
+          .orderBy('o.next_attempt_at')
           .limit(limit);
         return this.kind === 'postgres' ? due.forUpdate().skipLocked() : due;
       })
+      .returning('id')
       .execute();
+    if (claimed.length === 0) return [];
     const rows = await this.db
       .selectFrom('outbox as o')
       .innerJoin('messages as m', 'm.id', 'o.message_id')
@@ -92,8 +92,11 @@ export class OutboxRepository {
         'o.op as op',
         'o.op_id as opId',
       ])
-      .where('o.claimed_by', '=', lease.by)
-      .where('o.claimed_until', '=', lease.until)
+      .where(
+        'o.id',
+        'in',
+        claimed.map((row) => row.id),
+      )
       .orderBy('o.id')
       .execute();
     return rows.map(({ op, opId, deleted, ...row }) => ({
@@ -106,25 +109,43 @@ export class OutboxRepository {
   }
 
   /**
+   * Makes due the first waiting entry of each receiver that has nothing before it: what the end
+   * of an entry does for the one behind it, here for every receiver at once (at start, in case
+   * an entry went without that, and for entries written before entries waited this way).
+   */
+  async releaseWaiting(now: number): Promise<void> {
+    await this.db
+      .updateTable('outbox as o')
+      .set({ next_attempt_at: now })
+      .where('o.next_attempt_at', '=', WAITING_BEHIND_EARLIER)
+      .where(firstInLine)
+      .execute();
+  }
+
+  /**
    * Removes finished entries and records their messages' final status with a `status` event for
    * each local sender, in one transaction; answers each entry's recorded event.
    */
   async finish(entries: Finished[], now: number): Promise<(Recorded | undefined)[]> {
     return this.db.transaction().execute(async (trx) => {
       const told = entries.filter((entry) => !entry.entryOnly && entry.senderUserId !== null);
-      if (told.length > 0) await lockChanges(trx, this.kind);
-      await trx
+      // Also orders this transaction with those that add entries (PostgreSQL): an entry added
+      // behind one that ends here is either seen by the release below or sees the end itself.
+      await lockChanges(trx, this.kind);
+      const ended = await trx
         .deleteFrom('outbox')
         .where(
           'id',
           'in',
           entries.map((entry) => entry.entryId),
         )
+        .returning('receiver_key')
         .execute();
-      const ended = entries.filter((entry) => !entry.entryOnly);
-      const delivered = ended.filter((entry) => entry.status === 'delivered').map((entry) => entry.messageId);
+      await releaseNext(trx, [...new Set(ended.map((row) => row.receiver_key))], now);
+      const finished = entries.filter((entry) => !entry.entryOnly);
+      const delivered = finished.filter((entry) => entry.status === 'delivered').map((entry) => entry.messageId);
       if (delivered.length > 0) await trx.updateTable('messages').set({ status: 'delivered', failure_code: null }).where('id', 'in', delivered).execute();
-      for (const entry of ended.filter((e) => e.status === 'failed')) {
+      for (const entry of finished.filter((e) => e.status === 'failed')) {
         await trx.updateTable('messages').set({ status: 'failed', failure_code: entry.failureCode }).where('id', '=', entry.messageId).execute();
       }
       const changes = told.map((entry): Change => ({ userId: entry.senderUserId!, type: 'status', messageId: null, data: { id: entry.messageId, status: entry.status } }));
@@ -153,4 +174,31 @@ export class OutboxRepository {
       .executeTakeFirstOrThrow();
     return { depth: Number(row.depth), oldestCreatedAt: row.oldest === null ? null : Number(row.oldest) };
   }
+}
+
+/** No earlier entry of the same receiver is in the outbox: entry `o` is first in line. */
+function firstInLine({ not, exists, selectFrom }: ExpressionBuilder<Tables & { o: OutboxTable }, 'o'>) {
+  return not(
+    exists(
+      selectFrom('outbox as e')
+        .select(sql`1`.as('one'))
+        .whereRef('e.receiver_key', '=', 'o.receiver_key')
+        .whereRef('e.id', '<', 'o.id'),
+    ),
+  );
+}
+
+/** Makes due the entry now first in line for each receiver, if it was waiting behind the ones that ended. */
+async function releaseNext(trx: Transaction<Tables>, receiverKeys: string[], now: number): Promise<void> {
+  // One min() per receiver, each a single step of the (receiver_key, id) index; a GROUP BY would
+  // read every waiting entry of the receiver, at each end of one of them.
+  const [first, ...rest] = receiverKeys.map((key) =>
+    trx
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.min('id').as('first'))
+      .where('receiver_key', '=', key),
+  );
+  if (!first) return;
+  const heads = rest.reduce((union, next) => union.unionAll(next), first);
+  await trx.updateTable('outbox').set({ next_attempt_at: now }).where('next_attempt_at', '=', WAITING_BEHIND_EARLIER).where('id', 'in', heads).execute();
 }

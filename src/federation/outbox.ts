@@ -70,7 +70,13 @@ export class OutboxWorker implements OutboundDelivery {
   start(): void {
     this.timer = setInterval(() => this.claim(), this.options.pollIntervalMs);
     this.timer.unref();
-    this.claim();
+    this.claiming = this.options.repository
+      .releaseWaiting(this.options.clock())
+      .catch((error: unknown) => this.options.logger.error({ err: error }, 'outbox: releasing waiting entries failed'))
+      .finally(() => {
+        this.claiming = undefined;
+        this.claim();
+      });
   }
 
   /** Stops claiming, and finishes the deliveries in hand. */

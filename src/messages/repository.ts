@@ -6,6 +6,7 @@ import type { DatabaseKind } from '../db/database.js';
 import { reserveIds } from '../db/ids.js';
 import type { MessagesTable, Tables } from '../db/schema.js';
 import { lockChanges, recordChanges, type Change, type Recorded } from '../feed/event-log.js';
+import { WAITING_BEHIND_EARLIER } from '../federation/outbox-repository.js';
 
 export type MessageRow = Selectable<MessagesTable>;
 export type MessageStatus = MessageRow['status'];
@@ -216,7 +217,7 @@ export class MessagesRepository {
         peer: item.outbox!.peer,
         receiver_key: item.outbox!.receiverKey,
         attempts: 0,
-        next_attempt_at: options.now,
+        next_attempt_at: claimed ? options.now : WAITING_BEHIND_EARLIER,
         claimed_until: claimed ? options.claim.until : 0,
         claimed_by: claimed ? options.claim.by : null,
         last_error: null,
@@ -316,6 +317,7 @@ export class MessagesRepository {
       if (Number(updated.numUpdatedRows) === 0) return { applied: false, reason: 'deleted' };
       const recorded = await recordChanges(trx, this.kind, change.changes, change.now);
       if (change.outbox) {
+        const earlier = await trx.selectFrom('outbox').select('id').where('receiver_key', '=', change.outbox.receiverKey).limit(1).executeTakeFirst();
         await trx
           .insertInto('outbox')
           .values({
@@ -325,7 +327,7 @@ export class MessagesRepository {
             op: change.outbox.op,
             op_id: change.outbox.opId,
             attempts: 0,
-            next_attempt_at: change.now,
+            next_attempt_at: earlier ? WAITING_BEHIND_EARLIER : change.now,
             claimed_until: 0,
             claimed_by: null,
             last_error: null,

@@ -3,6 +3,7 @@
 // receiver, and end as failed when the peer refuses them or for good after FEDERATION_GIVE_UP.
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WAITING_BEHIND_EARLIER } from '../../src/federation/outbox-repository.js';
 import { InProcessEventBus, type RealtimeEvent } from '../../src/realtime/bus.js';
 import { startBackends, type Backend } from '../helpers/backends.js';
 import { describeEachDatabase } from '../helpers/databases.js';
@@ -162,6 +163,27 @@ describe('a slow or dead peer', () => {
     try {
       const codes = await db.db.selectFrom('messages').select('failure_code').execute();
       expect(codes.map((row) => row.failure_code)).toEqual(['gave_up', 'gave_up']);
+      expect(await db.db.selectFrom('outbox').selectAll().execute()).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('keeps the messages behind the first one for a receiver waiting, and lets each go when the one before it ends', async () => {
+    const carol = await registerUser(a.url, 'carol');
+    for (const text of ['one', 'two', 'three']) expect((await send(a, carol, 'dave@dead', text)).body.status).toBe('queued');
+    const db = a.openDatabase();
+    try {
+      // Only the first is ever due: a claim reads due entries alone, however long the line.
+      const line = await db.db.selectFrom('outbox').select('next_attempt_at').where('receiver_key', '=', 'r:dave@dead').orderBy('id').execute();
+      expect(line.map((entry) => entry.next_attempt_at === WAITING_BEHIND_EARLIER)).toEqual([false, true, true]);
+      await eventually(async () => {
+        expect((await history(a, carol, 'dave@dead')).map((m) => [m.message, m.status])).toEqual([
+          ['three', 'failed'],
+          ['two', 'failed'],
+          ['one', 'failed'],
+        ]);
+      }, 15_000);
       expect(await db.db.selectFrom('outbox').selectAll().execute()).toEqual([]);
     } finally {
       await db.close();
