@@ -62,9 +62,8 @@ export class FeedRepository {
   }
 
   /** Every seq up to this one may have been pruned. */
-  async prunedThrough(): Promise<number> {
-    const row = await this.db.selectFrom('event_log_state').select('pruned_through').where('id', '=', 1).executeTakeFirst();
-    return Number(row?.pruned_through ?? 0);
+  prunedThrough(): Promise<number> {
+    return prunedThroughIn(this.db);
   }
 
   /**
@@ -74,23 +73,27 @@ export class FeedRepository {
    * finds rows missing then also finds the mark above its `after`.
    */
   async prune(cutoff: number, batchSize: number): Promise<number> {
-    const mark = await this.prunedThrough();
-    // Only what aged since the last run is scanned: both tables are read upwards from the mark.
-    const [event, message] = await Promise.all([
-      this.db.selectFrom('events').select('seq as seq').where('seq', '>', mark).where('created_at', '>=', cutoff).orderBy('seq').limit(1).executeTakeFirst(),
-      this.db.selectFrom('messages').select('id as seq').where('id', '>', mark).where('created_at', '>=', cutoff).orderBy('id').limit(1).executeTakeFirst(),
-    ]);
-    let through: number;
-    if (event || message) through = Math.min(Number(event?.seq ?? Infinity), Number(message?.seq ?? Infinity)) - 1;
-    else {
-      const last = await this.db
-        .selectNoFrom((eb) => [
-          eb.selectFrom('events').select((inner) => inner.fn.max('seq').as('seq')).as('event'),
-          eb.selectFrom('messages').select((inner) => inner.fn.max('id').as('id')).as('message'),
-        ])
-        .executeTakeFirst();
-      through = Math.max(Number(last?.event ?? 0), Number(last?.message ?? 0));
-    }
+    // One snapshot for the reads: a message committed between them must not be counted both as
+    // absent from the recent ones and present in the highest seq, or the mark would pass over
+    // a recent message and a client continuing from below it would be told it is gone.
+    const { mark, through: reached } = await this.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .execute(async (trx) => {
+        const mark = await prunedThroughIn(trx);
+        // Only what aged since the last run is scanned: both tables are read upwards from the mark.
+        const event = await trx.selectFrom('events').select('seq as seq').where('seq', '>', mark).where('created_at', '>=', cutoff).orderBy('seq').limit(1).executeTakeFirst();
+        const message = await trx.selectFrom('messages').select('id as seq').where('id', '>', mark).where('created_at', '>=', cutoff).orderBy('id').limit(1).executeTakeFirst();
+        if (event || message) return { mark, through: Math.min(Number(event?.seq ?? Infinity), Number(message?.seq ?? Infinity)) - 1 };
+        const last = await trx
+          .selectNoFrom((eb) => [
+            eb.selectFrom('events').select((inner) => inner.fn.max('seq').as('seq')).as('event'),
+            eb.selectFrom('messages').select((inner) => inner.fn.max('id').as('id')).as('message'),
+          ])
+          .executeTakeFirst();
+        return { mark, through: Math.max(Number(last?.event ?? 0), Number(last?.message ?? 0)) };
+      });
+    let through = reached;
     if (through > mark) await this.db.updateTable('event_log_state').set({ pruned_through: through }).where('id', '=', 1).where('pruned_through', '<', through).execute();
     // Below the mark too: a prune interrupted after raising it left its rows behind.
     through = Math.max(through, mark);
@@ -105,4 +108,9 @@ export class FeedRepository {
       if (count < batchSize) return removed;
     }
   }
+}
+
+async function prunedThroughIn(db: Kysely<Tables>): Promise<number> {
+  const row = await db.selectFrom('event_log_state').select('pruned_through').where('id', '=', 1).executeTakeFirst();
+  return Number(row?.pruned_through ?? 0);
 }
