@@ -64,7 +64,8 @@ export class OutboxRepository {
           .select('o.id')
           .where('o.next_attempt_at', '<=', now)
           .where('o.claimed_until', '<=', now)
-          // Also true of every entry written since WAITING_BEHIND_EARLIER exists; kept for older ones.
+          // What keeps the order per receiver, whatever next_attempt_at says (and entries written
+          // before WAITING_BEHIND_EARLIER existed are due while they wait).
           .where(firstInLine)
           // In due order: the index on next_attempt_at then yields the due entries alone.
           .orderBy('o.next_attempt_at')
@@ -110,8 +111,8 @@ export class OutboxRepository {
 
   /**
    * Makes due the first waiting entry of each receiver that has nothing before it: what the end
-   * of an entry does for the one behind it, here for every receiver at once (at start, in case
-   * an entry went without that, and for entries written before entries waited this way).
+   * of an entry does for the one behind it, here for every receiver at once. Run at start, for an
+   * entry that left the outbox some other way (deleting a message deletes its entries).
    */
   async releaseWaiting(now: number): Promise<void> {
     await this.db
