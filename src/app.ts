@@ -1,7 +1,6 @@
 // buildApp(config, deps): the one place that wires RealChat's parts together.
 import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -91,12 +90,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   registerErrorHandling(app);
   // The API speaks JSON (and forms, for the original's clients); plain text is a 415.
   app.removeContentTypeParser('text/plain');
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    done(null, payload);
   });
 
-  // Per-route helmet options only (the web client's page); every other route gets the defaults, computed once.
-  await app.register(helmet, { global: false });
+  // Helmet's defaults, computed once; the web client's page runs helmet with its own options.
   installDefaultSecurityHeaders(app);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   await app.register(swagger, {

@@ -191,15 +191,18 @@ function firstInLine({ not, exists, selectFrom }: ExpressionBuilder<Tables & { o
 
 /** Makes due the entry now first in line for each receiver, if it was waiting behind the ones that ended. */
 async function releaseNext(trx: Transaction<Tables>, receiverKeys: string[], now: number): Promise<void> {
+  if (receiverKeys.length === 0) return;
   // One min() per receiver, each a single step of the (receiver_key, id) index; a GROUP BY would
-  // read every waiting entry of the receiver, at each end of one of them.
-  const [first, ...rest] = receiverKeys.map((key) =>
-    trx
-      .selectFrom('outbox')
-      .select((eb) => eb.fn.min('id').as('first'))
-      .where('receiver_key', '=', key),
+  // read every waiting entry of the receiver, at each end of one of them. Joined as raw SQL: a
+  // query builder's union copies itself at each arm.
+  const firsts = sql.join(
+    receiverKeys.map((key) => sql`select min(id) from outbox where receiver_key = ${key}`),
+    sql` union all `,
   );
-  if (!first) return;
-  const heads = rest.reduce((union, next) => union.unionAll(next), first);
-  await trx.updateTable('outbox').set({ next_attempt_at: now }).where('next_attempt_at', '=', WAITING_BEHIND_EARLIER).where('id', 'in', heads).execute();
+  await trx
+    .updateTable('outbox')
+    .set({ next_attempt_at: now })
+    .where('next_attempt_at', '=', WAITING_BEHIND_EARLIER)
+    .where('id', 'in', sql<number>`(${firsts})`)
+    .execute();
 }

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
@@ -53,6 +54,10 @@ export function webClientRoutes(root = WEB_CLIENT_DIR) {
       app.log.warn({ root }, 'web client not built: run `npm run build:web` to serve it at /');
       return;
     }
+    // Here only: the page's CSP names the request's host, so helmet runs on it per request, over
+    // the defaults every response has (http/security-headers.ts). In this plugin's scope, its
+    // hooks stay off the API's requests.
+    await app.register(helmet, { global: false });
     await app.register(fastifyStatic, {
       root: join(root, 'assets'),
       prefix: '/assets/',
