@@ -109,6 +109,19 @@ export class OutboxRepository {
     }));
   }
 
+  /** Takes a lease on one entry, if it is due and first in line; false otherwise. */
+  async claimEntry(entryId: number, now: number, lease: Lease): Promise<boolean> {
+    const claimed = await this.db
+      .updateTable('outbox as o')
+      .set({ claimed_until: lease.until, claimed_by: lease.by })
+      .where('o.id', '=', entryId)
+      .where('o.next_attempt_at', '<=', now)
+      .where('o.claimed_until', '<=', now)
+      .where(firstInLine)
+      .executeTakeFirst();
+    return Number(claimed.numUpdatedRows) === 1;
+  }
+
   /**
    * Makes due the first waiting entry of each receiver that has nothing before it: what the end
    * of an entry does for the one behind it, here for every receiver at once. Run at start, for an

@@ -43,6 +43,8 @@ export class OutboxWorker implements OutboundDelivery {
   private readonly leaseMs: number;
   private readonly finisher: WriteBatcher<Finished, Recorded | undefined>;
   private readonly inFlight = new Map<number, Promise<MessageStatus>>();
+  /** Per receiver, the last send's first try in this process: the next send to them waits for it. */
+  private readonly lines = new Map<string, Promise<MessageStatus>>();
   private timer: NodeJS.Timeout | undefined;
   private claiming: Promise<void> | undefined;
   private claimAgain = false;
@@ -92,10 +94,36 @@ export class OutboxWorker implements OutboundDelivery {
     return { by: this.instanceId, until: now + this.leaseMs };
   }
 
-  async firstTry(message: OutboundMessage): Promise<MessageStatus> {
+  async firstTry(message: OutboundMessage, line: string): Promise<MessageStatus> {
     // Shutting down: the entry stays in the outbox, and its lease runs out for the next start.
     if (this.stopped) return 'queued';
-    const attempt = this.track(message.entryId, this.attempt(message, 0));
+    return this.waitInLine(line, this.track(message.entryId, this.attempt(message, 0)));
+  }
+
+  async firstTryBehind(message: OutboundMessage, line: string): Promise<MessageStatus> {
+    const ahead = this.lines.get(line);
+    // What is ahead is not in this process's hands (another instance, a retry later): the worker's turn.
+    if (this.stopped || !ahead) {
+      this.wake();
+      return 'queued';
+    }
+    // Whatever happens below, the end of the entry ahead has the worker look for this one.
+    this.entriesWaiting = true;
+    return this.waitInLine(
+      line,
+      ahead.then(() => this.tryOnceFirst(message)),
+    );
+  }
+
+  /**
+   * Makes the attempt the last of its receiver's line in this process, so that the next send to
+   * the same receiver follows it; answers its status if it ends within the first-try wait.
+   */
+  private async waitInLine(line: string, attempt: Promise<MessageStatus>): Promise<MessageStatus> {
+    this.lines.set(line, attempt);
+    void attempt.then(() => {
+      if (this.lines.get(line) === attempt) this.lines.delete(line);
+    });
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), this.options.firstTryWaitMs);
@@ -103,6 +131,25 @@ export class OutboxWorker implements OutboundDelivery {
     const status = await Promise.race([attempt, waited]);
     clearTimeout(timer);
     return status ?? 'queued';
+  }
+
+  /** Tries an entry that was behind another, now that this one has ended, unless the worker has it. */
+  private async tryOnceFirst(message: OutboundMessage): Promise<MessageStatus> {
+    const running = this.inFlight.get(message.entryId);
+    if (running || this.stopped) return running ?? 'queued';
+    try {
+      const now = this.options.clock();
+      if (!(await this.options.repository.claimEntry(message.entryId, now, this.lease(now)))) {
+        // Refused: an entry is still ahead (the one before was rescheduled), or a worker holds it.
+        // This process's claim loop may have just taken it, and tracks it before it ends.
+        await this.claiming;
+        return this.inFlight.get(message.entryId) ?? 'queued';
+      }
+    } catch (error) {
+      this.options.logger.error({ err: error, message_id: message.messageId }, 'outbox: claiming an entry failed');
+      return 'queued';
+    }
+    return this.track(message.entryId, this.attempt(message, 0));
   }
 
   /** New entries wait for the worker (called by whoever wrote them). */

@@ -58,10 +58,16 @@ export interface OutboundMessage {
 export interface OutboundDelivery {
   /** The lease taken on an outbox entry written now, so that it can be tried at once. */
   lease(now: number): { by: string; until: number };
-  /** Tries a claimed entry now: its status if the try ends soon, else `queued` (it goes on). */
-  firstTry(message: OutboundMessage): Promise<MessageStatus>;
-  /** There are new entries for the worker. */
-  wake(): void;
+  /**
+   * Tries a claimed entry now: its status if the try ends soon, else `queued` (it goes on).
+   * `line` is the receiver's outbox key.
+   */
+  firstTry(message: OutboundMessage, line: string): Promise<MessageStatus>;
+  /**
+   * An entry written behind an earlier one for its receiver: tried as soon as that one ends, if
+   * within the same wait; else `queued`, and the worker sends it in its turn.
+   */
+  firstTryBehind(message: OutboundMessage, line: string): Promise<MessageStatus>;
 }
 
 export interface InboundMessage {
@@ -160,21 +166,20 @@ export class MessagesService {
     const view = this.view(row, text);
     for (const recorded of result.recorded) this.publisher.message(recorded, 'message', view);
     let status = row.status;
-    if (receiver.kind === 'remote') {
-      const entry = result.outbox;
-      if (entry?.claimed) {
-        status = await this.delivery.firstTry({
-          entryId: entry.entryId,
-          messageId: row.id,
-          uuid: row.uuid,
-          peer: receiver.peer.name,
-          senderUserId: user.id,
-          sender: user.username,
-          receiverName: receiver.name,
-          text,
-          createdAt: row.created_at,
-        });
-      } else this.delivery.wake();
+    if (receiver.kind === 'remote' && result.outbox && item.outbox) {
+      const outbound: OutboundMessage = {
+        entryId: result.outbox.entryId,
+        messageId: row.id,
+        uuid: row.uuid,
+        peer: receiver.peer.name,
+        senderUserId: user.id,
+        sender: user.username,
+        receiverName: receiver.name,
+        text,
+        createdAt: row.created_at,
+      };
+      const line = item.outbox.receiverKey;
+      status = result.outbox.claimed ? await this.delivery.firstTry(outbound, line) : await this.delivery.firstTryBehind(outbound, line);
     }
     return { id: row.id, status, timestamp: view.timestamp };
   }

@@ -64,6 +64,18 @@ describeEachDatabase('federation between two backends', (database) => {
     expect((await history(b, bob, 'alice@a'))[0]!.message).toBe('bare name');
   });
 
+  it('delivers a burst to one receiver in its order, each send answered once the one before it is through', async () => {
+    const [erin, dave] = await Promise.all([registerUser(a.url, 'erin'), registerUser(b.url, 'dave')]);
+    const texts = Array.from({ length: 6 }, (_, n) => `burst ${n}`);
+    // Sent together: they share a batch, and all but the first are written behind another.
+    const answers = await Promise.all(texts.map((text) => send(a, erin, 'dave@b', text)));
+
+    expect(answers.map((answer) => answer.body.status)).toEqual(texts.map(() => 'delivered'));
+    // Stored on b in the order a accepted them (the order of a's ids).
+    const accepted = texts.map((text, n) => ({ text, id: answers[n]!.body.id as number })).sort((x, y) => x.id - y.id);
+    expect((await history(b, dave, 'erin@a')).map((m) => m.message).reverse()).toEqual(accepted.map((m) => m.text));
+  });
+
   it('marks a message failed, keeping the peer code, when the peer has no such receiver', async () => {
     const sent = await send(a, alice, 'ghost@b', 'anyone?');
     expect(sent.status).toBe(201);
