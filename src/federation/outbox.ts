@@ -100,6 +100,7 @@ export class OutboxWorker implements OutboundDelivery {
     return this.waitInLine(line, this.track(message.entryId, this.attempt(message, 0)));
   }
 
+  /** A send behind another in this process waits for it, then is tried once first in line. */
   async firstTryBehind(message: OutboundMessage, line: string): Promise<MessageStatus> {
     const ahead = this.lines.get(line);
     // What is ahead is not in this process's hands (another instance, a retry later): the worker's turn.
@@ -133,7 +134,7 @@ export class OutboxWorker implements OutboundDelivery {
     return status ?? 'queued';
   }
 
-  /** Tries an entry that was behind another, now that this one has ended, unless the worker has it. */
+  /** Tries an entry that was behind another, now that the one ahead has ended, unless the worker has it. */
   private async tryOnceFirst(message: OutboundMessage): Promise<MessageStatus> {
     const running = this.inFlight.get(message.entryId);
     if (running || this.stopped) return running ?? 'queued';
