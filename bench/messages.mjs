@@ -45,6 +45,8 @@ async function startBackend(name, port, peers) {
     dir,
     cpuSeconds: () => cpuSeconds(child.pid),
     mainThreadSeconds: () => cpuSeconds(child.pid, true),
+    // The most resident memory the server has had so far (VmHWM), in MB.
+    peakRssMb: () => Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024),
     count: () => {
       const db = new SQLite(join(dir, 'data', 'realchat.db'), { readonly: true });
       try {
@@ -181,6 +183,7 @@ try {
       report[`federated a -> b, ${connections} connections`] = summary(run, { storedOnBPerSecond: storedPerSecond });
     }
   }
+  report.peakRssMb = { a: a.peakRssMb(), b: b.peakRssMb() };
 } finally {
   await Promise.all([a.stop(), b.stop()]);
   rmSync(a.dir, { recursive: true, force: true });

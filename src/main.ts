@@ -10,7 +10,7 @@ import { decodeKey } from './crypto/keys.js';
 import { resolveEncryptionKey } from './encryption-key.js';
 import { createLogger } from './logger.js';
 import { MessagesRepository } from './messages/repository.js';
-import { rotateMessageKeys } from './messages/rotation.js';
+import { rotateAnswerKeys, rotateMessageKeys } from './messages/rotation.js';
 import { startServer } from './server.js';
 
 const HELP = `Usage: realchat <command>
@@ -84,12 +84,18 @@ async function rotateKey(args: string[]): Promise<void> {
   const database = openDatabase(cfg.database);
   try {
     await migrateToLatest(database);
-    const result = await rotateMessageKeys(new MessagesRepository(database.db, database.kind), ring, {
+    const repository = new MessagesRepository(database.db, database.kind);
+    const result = await rotateMessageKeys(repository, ring, {
       batchSize,
       onProgress: ({ done, total }) => console.log(`Re-encrypted ${done} of ${total} messages.`),
     });
     if (result.total === 0) console.log(`Every message is already sealed with the current key (${ring.currentKeyId}).`);
     else console.log(`Done: ${result.done} messages re-encrypted under key ${ring.currentKeyId}.`);
+    const answers = await rotateAnswerKeys(repository, ring, {
+      batchSize,
+      onProgress: ({ done, total }) => console.log(`Re-encrypted ${done} of ${total} kept answers to peers' edits.`),
+    });
+    if (answers.unreadable > 0) console.log(`${answers.unreadable} kept answers are sealed with a removed key and were left as they are.`);
     if (result.unreadable.length > 0) {
       throw new Error(
         `${result.unreadable.length} messages are sealed with a key that is neither ENCRYPTION_KEY nor in ENCRYPTION_KEYS_PREVIOUS ` +

@@ -12,7 +12,8 @@ import { Conflict, Forbidden, NotFound } from '../http/errors.js';
 import type { EventBus } from '../realtime/bus.js';
 import { remoteKey } from './addresses.js';
 import type { MessageChange, MessageRow, MessagesRepository } from './repository.js';
-import { checkText, type MessageView } from './service.js';
+import { openFirstAnswer, sealFirstAnswer, type ReceiptKey } from './receipts.js';
+import { checkReceivedText, checkText, type MessageView } from './service.js';
 
 export interface InboundChange {
   peer: Peer;
@@ -68,8 +69,14 @@ export class MessageChanges {
     if (result.applied) this.applied(result.row, result.recorded);
   }
 
-  /** Applies a peer's change once per request id; answers the new text ('' for a delete, or when deleted). */
+  /**
+   * Applies a peer's change once per request id; answers the new text ('' for a delete, or when
+   * deleted), and a repeat of the request what its first arrival was answered.
+   */
   async receive(inbound: InboundChange): Promise<string> {
+    const receipt: ReceiptKey = { peer: inbound.peer.name, requestKey: inbound.requestKey };
+    const earlier = await this.firstAnswerTo(receipt);
+    if (earlier !== undefined) return earlier;
     const candidates = await this.options.repository.findByUuid(inbound.ref);
     if (candidates.length === 0) throw new NotFound('not_found', 'No message was delivered with this ref.');
     const sender = foldKey(`${inbound.senderName}@${inbound.peer.name}`);
@@ -82,19 +89,32 @@ export class MessageChanges {
         foldKey(candidate.receiver) === foldKey(inbound.receiverName),
     );
     if (!row) throw new Forbidden('forbidden', 'The ref is not a message this peer delivered from this sender to this receiver.');
-    const text = inbound.op === 'edit' ? checkText(inbound.text ?? '') : '';
+    const text = inbound.op === 'edit' ? checkReceivedText(inbound.text ?? '') : '';
     if (row.deleted === 1) return '';
     const change: MessageChange = {
       messageId: row.id,
       now: this.clock(),
       changes: [{ userId: row.receiver_user_id!, type: 'message_updated', messageId: row.id }],
-      receipt: { peer: inbound.peer.name, requestKey: inbound.requestKey },
+      receipt: { ...receipt, answer: sealFirstAnswer(this.options.ring, text, receipt) },
     };
     const set = inbound.op === 'edit' ? { body: sealAtRest(this.options.ring, text, String(row.id)), editedAt: change.now } : { body: '', deleted: true as const };
     const result = await this.options.repository.change(change, set);
-    if (result.applied) this.applied(result.row, result.recorded);
-    else if (result.reason === 'deleted') return '';
-    return text;
+    if (result.applied) {
+      this.applied(result.row, result.recorded);
+      return text;
+    }
+    if (result.reason === 'deleted') return '';
+    // A repeat that arrived at the same moment was stored first: its answer is the first one.
+    return (await this.firstAnswerTo(receipt)) ?? text;
+  }
+
+  /** What an earlier request of the peer under this key was answered, if there was one. */
+  private async firstAnswerTo(receipt: ReceiptKey): Promise<string | undefined> {
+    const earlier = await this.options.repository.findReceipt(receipt.peer, receipt.requestKey);
+    if (!earlier) return undefined;
+    const answer = earlier.firstAnswer === null ? undefined : openFirstAnswer(this.options.ring, earlier.firstAnswer, receipt);
+    // A message's own receipt keeps no answer: it was the message's text.
+    return answer ?? this.options.render(earlier.row).message;
   }
 
   /** The message, if the user sent it: 404 for a stranger to it, 403 for its receiver. */

@@ -38,7 +38,8 @@ export interface NewMessage {
 
 export type WriteResult =
   | { stored: true; row: MessageRow; outbox?: { entryId: number; claimed: boolean }; recorded: Recorded[] }
-  | { stored: false; row: MessageRow };
+  /** Already stored; `firstAnswer` is the sealed answer kept with a peer's receipt, if any. */
+  | { stored: false; row: MessageRow; firstAnswer: string | null };
 
 /** A change of a stored message, written with its events (and its outbox entry, for a peer). */
 export interface MessageChange {
@@ -47,8 +48,8 @@ export interface MessageChange {
   changes: Change[];
   /** The change travels to the peer the message went to, behind the message itself. */
   outbox?: { op: 'edit' | 'delete'; opId: string; peer: string; receiverKey: string };
-  /** A change a peer delivered: applied once per request. */
-  receipt?: { peer: string; requestKey: string };
+  /** A change a peer delivered: applied once per request, its sealed answer kept for a repeat. */
+  receipt?: { peer: string; requestKey: string; answer: string };
 }
 
 export type ChangeResult = { applied: true; row: MessageRow; recorded: Recorded[] } | { applied: false; reason: 'deleted' | 'duplicate' };
@@ -89,7 +90,7 @@ export class MessagesRepository {
       items.forEach((item, index) => {
         const key = dedupeKey(item);
         const existing = key === undefined ? undefined : earlier.get(key);
-        if (existing) results[index] = { stored: false, row: existing };
+        if (existing) results[index] = { stored: false, ...existing };
         else if (key !== undefined && firstOf.has(key)) aliases.push([index, firstOf.get(key)!]);
         else {
           if (key !== undefined) firstOf.set(key, index);
@@ -97,14 +98,14 @@ export class MessagesRepository {
         }
       });
       if (fresh.length > 0) await this.insertFresh(trx, items, ids, fresh, results, options);
-      for (const [index, first] of aliases) results[index] = { stored: false, row: results[first]!.row };
+      for (const [index, first] of aliases) results[index] = { stored: false, row: results[first]!.row, firstAnswer: null };
       return results;
     });
   }
 
   /** Messages already stored under a batch item's client id or federation receipt. */
-  private async findEarlierWrites(trx: Transaction<Tables>, items: NewMessage[]): Promise<Map<string, MessageRow>> {
-    const found = new Map<string, MessageRow>();
+  private async findEarlierWrites(trx: Transaction<Tables>, items: NewMessage[]): Promise<Map<string, { row: MessageRow; firstAnswer: string | null }>> {
+    const found = new Map<string, { row: MessageRow; firstAnswer: string | null }>();
     const clientIds = items.filter((item) => item.clientId !== null && item.senderUserId !== null);
     if (clientIds.length > 0) {
       const rows = await trx
@@ -113,7 +114,7 @@ export class MessagesRepository {
         .where('client_id', 'in', [...new Set(clientIds.map((item) => item.clientId!))])
         .where('sender_user_id', 'in', [...new Set(clientIds.map((item) => item.senderUserId!))])
         .execute();
-      for (const row of rows) found.set(`c:${row.sender_user_id}:${row.client_id}`, row);
+      for (const row of rows) found.set(`c:${row.sender_user_id}:${row.client_id}`, { row, firstAnswer: null });
     }
     const receipts = items.filter((item) => item.receipt);
     if (receipts.length > 0) {
@@ -121,12 +122,12 @@ export class MessagesRepository {
         .selectFrom('federation_receipts as r')
         .innerJoin('messages as m', 'm.id', 'r.message_id')
         .selectAll('m')
-        .select(['r.peer as receipt_peer', 'r.request_key as receipt_key'])
+        .select(['r.peer as receipt_peer', 'r.request_key as receipt_key', 'r.answer as receipt_answer'])
         // Both columns of the primary key: with the request keys alone SQLite scans every receipt.
         .where('r.peer', 'in', [...new Set(receipts.map((item) => item.receipt!.peer))])
         .where('r.request_key', 'in', [...new Set(receipts.map((item) => item.receipt!.requestKey))])
         .execute();
-      for (const { receipt_peer: peer, receipt_key: key, ...row } of rows) found.set(`r:${peer}:${key}`, row);
+      for (const { receipt_peer: peer, receipt_key: key, receipt_answer: firstAnswer, ...row } of rows) found.set(`r:${peer}:${key}`, { row, firstAnswer });
     }
     return found;
   }
@@ -303,7 +304,7 @@ export class MessagesRepository {
       if (change.receipt) {
         const receipt = await trx
           .insertInto('federation_receipts')
-          .values({ peer: change.receipt.peer, request_key: change.receipt.requestKey, message_id: change.messageId, created_at: change.now })
+          .values({ peer: change.receipt.peer, request_key: change.receipt.requestKey, message_id: change.messageId, created_at: change.now, answer: change.receipt.answer })
           .onConflict((conflict) => conflict.columns(['peer', 'request_key']).doNothing())
           .executeTakeFirst();
         if (Number(receipt.numInsertedOrUpdatedRows ?? 0) === 0) return { applied: false, reason: 'duplicate' };
@@ -338,6 +339,21 @@ export class MessagesRepository {
       const row = await trx.selectFrom('messages').selectAll().where('id', '=', change.messageId).executeTakeFirstOrThrow();
       return { applied: true, row, recorded };
     });
+  }
+
+  /** What a peer's earlier request with this key was stored as: its message, and its sealed answer if kept. */
+  async findReceipt(peer: string, requestKey: string): Promise<{ row: MessageRow; firstAnswer: string | null } | undefined> {
+    const found = await this.db
+      .selectFrom('federation_receipts as r')
+      .innerJoin('messages as m', 'm.id', 'r.message_id')
+      .selectAll('m')
+      .select('r.answer as receipt_answer')
+      .where('r.peer', '=', peer)
+      .where('r.request_key', '=', requestKey)
+      .executeTakeFirst();
+    if (!found) return undefined;
+    const { receipt_answer: firstAnswer, ...row } = found;
+    return { row, firstAnswer };
   }
 
   /** Messages stored under the id they travelled with (a peer's id is unique only for that peer). */
@@ -390,6 +406,47 @@ export class MessagesRepository {
       let replaced = 0;
       for (const change of changes) {
         const result = await trx.updateTable('messages').set({ body: change.to }).where('id', '=', change.id).where('body', '=', change.from).executeTakeFirst();
+        replaced += Number(result.numUpdatedRows);
+      }
+      return replaced;
+    });
+  }
+
+  /** How many kept answers of receipts are not sealed with the given key id. */
+  async countAnswersSealedWithOtherKeys(currentKeyPrefix: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('federation_receipts')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('answer', 'is not', null)
+      .where('answer', 'not like', `${currentKeyPrefix}%`)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  /** Kept answers not sealed with the given key id, in key order after `after`. */
+  async answersSealedWithOtherKeys(currentKeyPrefix: string, after: { peer: string; requestKey: string } | undefined, limit: number) {
+    let query = this.db
+      .selectFrom('federation_receipts')
+      .select(['peer', 'request_key as requestKey', 'answer'])
+      .where('answer', 'is not', null)
+      .where('answer', 'not like', `${currentKeyPrefix}%`);
+    if (after) query = query.where((eb) => eb.or([eb('peer', '>', after.peer), eb.and([eb('peer', '=', after.peer), eb('request_key', '>', after.requestKey)])]));
+    const rows = await query.orderBy('peer').orderBy('request_key').limit(limit).execute();
+    return rows.map((row) => ({ ...row, answer: row.answer! }));
+  }
+
+  /** Replaces kept answers that have not changed since they were read; returns how many were replaced. */
+  async replaceAnswers(changes: { peer: string; requestKey: string; from: string; to: string }[]): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      let replaced = 0;
+      for (const change of changes) {
+        const result = await trx
+          .updateTable('federation_receipts')
+          .set({ answer: change.to })
+          .where('peer', '=', change.peer)
+          .where('request_key', '=', change.requestKey)
+          .where('answer', '=', change.from)
+          .executeTakeFirst();
         replaced += Number(result.numUpdatedRows);
       }
       return replaced;

@@ -1,7 +1,8 @@
-// Key rotation at rest: re-seals every stored message under the current ENCRYPTION_KEY, in
-// batches committed one by one, so an interrupted run loses nothing and the next run goes on
-// from what is left.
+// Key rotation at rest: re-seals every stored message, then every answer kept with a peer's
+// receipt, under the current ENCRYPTION_KEY, in batches committed one by one, so an interrupted
+// run loses nothing and the next run goes on from what is left.
 import { AtRestDecryptionError, isSealedWithCurrentKey, openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
+import { openFirstAnswer, sealFirstAnswer } from './receipts.js';
 import type { MessagesRepository } from './repository.js';
 
 export interface RotationProgress {
@@ -43,6 +44,38 @@ export async function rotateMessageKeys(
       }
     }
     done += await repository.replaceBodies(changes);
+    options.onProgress({ done, total });
+  }
+  return { done, total, unreadable };
+}
+
+export interface AnswersRotationResult extends RotationProgress {
+  /** Kept answers no configured key opens; a repeat of their request is answered with the message's text. */
+  unreadable: number;
+}
+
+/** Re-seals the answers kept with peers' receipts (their edits) under the current key. */
+export async function rotateAnswerKeys(
+  repository: MessagesRepository,
+  ring: KeyRing,
+  options: { batchSize: number; onProgress(progress: RotationProgress): void },
+): Promise<AnswersRotationResult> {
+  const currentPrefix = `v1.${ring.currentKeyId}.`;
+  const total = await repository.countAnswersSealedWithOtherKeys(currentPrefix);
+  let done = 0;
+  let unreadable = 0;
+  let after: { peer: string; requestKey: string } | undefined;
+  for (;;) {
+    const rows = await repository.answersSealedWithOtherKeys(currentPrefix, after, options.batchSize);
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1]!;
+    const changes = [];
+    for (const row of rows) {
+      const text = openFirstAnswer(ring, row.answer, row);
+      if (text === undefined) unreadable += 1;
+      else changes.push({ peer: row.peer, requestKey: row.requestKey, from: row.answer, to: sealFirstAnswer(ring, text, row) });
+    }
+    done += await repository.replaceAnswers(changes);
     options.onProgress({ done, total });
   }
   return { done, total, unreadable };

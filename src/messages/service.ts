@@ -9,6 +9,7 @@ import { Conflict, Forbidden, NotFound, ValidationFailed } from '../http/errors.
 import type { EventBus } from '../realtime/bus.js';
 import { AddressResolver, addressOf, pairKey, participantKey, remoteKey, type Participant } from './addresses.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { openFirstAnswer, type ReceiptKey } from './receipts.js';
 import type { MessageRow, MessageStatus, MessagesRepository, NewMessage, WriteResult } from './repository.js';
 import { timeOrderedUuid } from './uuid.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -199,7 +200,7 @@ export class MessagesService {
     const receiver = await this.resolver.resolve(inbound.receiverName);
     if (!receiver || receiver.kind !== 'local') throw new NotFound('unknown_receiver', 'The receiver does not exist.');
     const sender: Participant = { kind: 'remote', peer: inbound.peer, name: inbound.senderName };
-    const text = checkText(inbound.text);
+    const text = checkReceivedText(inbound.text);
     const result = await this.writer.submit({
       uuid: inbound.uuid,
       pair: pairKey(sender, receiver),
@@ -215,11 +216,17 @@ export class MessagesService {
       receipt: { peer: inbound.peer.name, requestKey: inbound.requestKey },
       notify: [receiver.userId],
     });
-    if (!result.stored) return this.textOf(result.row);
+    if (!result.stored) return this.firstAnswer(result, { peer: inbound.peer.name, requestKey: inbound.requestKey });
     this.counters.received();
     const view = this.view(result.row, text);
     for (const recorded of result.recorded) this.publisher.message(recorded, 'message', view);
     return text;
+  }
+
+  /** What a repeated request was answered first: the answer its receipt keeps (a change's), else the message's text. */
+  private firstAnswer(earlier: { row: MessageRow; firstAnswer: string | null }, receipt: ReceiptKey): string {
+    const answer = earlier.firstAnswer === null ? undefined : openFirstAnswer(this.ring, earlier.firstAnswer, receipt);
+    return answer ?? this.textOf(earlier.row);
   }
 
   /** A message's outbox entry ended: counted, and its recorded `status` event published. */
@@ -326,6 +333,12 @@ export function checkText(message: string): string {
     throw new ValidationFailed({ message: [`Ensure this field has no more than ${MAX_TEXT_LENGTH} characters.`] });
   }
   return text;
+}
+
+/** A text a peer delivered, within the same bounds, but kept (and answered) exactly as it was sent. */
+export function checkReceivedText(message: string): string {
+  checkText(message);
+  return message;
 }
 
 /** The participant key of a row's sender, as the receiver's conversation names it. */

@@ -3,14 +3,13 @@
 // peer and sender that delivered the message. A compat peer is sent nothing new.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { encodeWireMessage, fernetEncrypt } from '../../src/crypto/fernet.js';
 import { newKey } from '../helpers/app.js';
 import { startBackends, type Backend } from '../helpers/backends.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { startWithOriginalPeer, type FakeOriginal } from '../helpers/fake-original.js';
 import { call, registerUser, type RegisteredUser } from '../helpers/http.js';
 import { openSocket, type TestSocket } from '../realtime/socket.js';
-import { eventually, postAsPeer, signedHeaders } from './peer-requests.js';
+import { peerChange as change, eventually, peerRequest, postAsPeer } from './peer-requests.js';
 
 interface Message {
   id: number;
@@ -40,20 +39,6 @@ async function uuidOf(backend: Backend, id: number): Promise<string> {
   } finally {
     await db.close();
   }
-}
-
-/** A change as peer `origin` sends it, signed with the key it shares with the receiver. */
-function change(key: string, origin: string, fields: { op: 'edit' | 'delete'; ref: string; sender?: string; receiver?: string; text?: string; id?: string }) {
-  const body = JSON.stringify({
-    op: fields.op,
-    id: fields.id ?? randomUUID(),
-    ref: fields.ref,
-    ...(fields.text !== undefined ? { message: encodeWireMessage(fernetEncrypt(key, fields.text, { now: Math.floor(Date.now() / 1000) })) } : {}),
-    sender: fields.sender ?? 'alice',
-    receiver: fields.receiver ?? 'bob',
-    timestamp: new Date().toISOString(),
-  });
-  return { body, headers: { 'content-type': 'application/json', ...signedHeaders(key, body, origin) } };
 }
 
 describeEachDatabase('federated edits and deletes', (database) => {
@@ -158,6 +143,29 @@ describeEachDatabase('federated edits and deletes', (database) => {
     const late = await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref, text: 'back from the dead' }));
     expect(late).toMatchObject({ status: 200, body: { message: '' } });
     expect((await history(b, bob, 'alice@a')).find((m) => m.id === onB.id)).toMatchObject({ message: '', deleted: true });
+  });
+
+  it('answers a repeated change with its first answer, whatever the message became since', async () => {
+    const sent = await send(a, alice, 'bob@b', 'before any edit');
+    const ref = await uuidOf(a, sent.id);
+    const editId = randomUUID();
+    const firstEdit = await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref, id: editId, text: 'first edit' }));
+    expect(firstEdit).toMatchObject({ status: 200, body: { message: 'first edit' } });
+    expect(await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref, text: 'second edit' }))).toMatchObject({ body: { message: 'second edit' } });
+
+    // The same id with another, validly signed text is the same request: answered as at first, not applied.
+    const repeated = await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref, id: editId, text: 'sent again, differently' }));
+    expect(repeated).toMatchObject({ status: 200, body: { message: 'first edit' } });
+    // So is a new message under that id.
+    const asMessage = await postAsPeer(b.url, peerRequest({ key: keyOf(b, 'a'), receiver: 'bob', id: editId, text: 'a message under a used id' }));
+    expect(asMessage).toMatchObject({ status: 200, body: { message: 'first edit' } });
+    const onB = await history(b, bob, 'alice@a');
+    expect(onB.filter((m) => m.message === 'a message under a used id')).toEqual([]);
+    const message = onB.find((m) => m.message === 'second edit')!;
+
+    expect(await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'delete', ref }))).toMatchObject({ body: { message: '' } });
+    expect(await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref, id: editId, text: 'first edit' }))).toMatchObject({ status: 200, body: { message: 'first edit' } });
+    expect((await history(b, bob, 'alice@a')).find((m) => m.id === message.id)).toMatchObject({ message: '', deleted: true });
   });
 
   it('refuses a forged change: another peer, another sender or receiver (403 forbidden), an unknown ref (404)', async () => {

@@ -49,6 +49,20 @@ export function peerRequest(options: PeerRequestOptions): { body: string; header
   return { body, headers, id };
 }
 
+/** A change (federation.md, "Edits and deletes") as peer `origin` sends it, signed with the key it shares with the receiver. */
+export function peerChange(key: string, origin: string, fields: { op: 'edit' | 'delete'; ref: string; sender?: string; receiver?: string; text?: string; id?: string }) {
+  const body = JSON.stringify({
+    op: fields.op,
+    id: fields.id ?? randomUUID(),
+    ref: fields.ref,
+    ...(fields.text !== undefined ? { message: encodeWireMessage(fernetEncrypt(key, fields.text, { now: Math.floor(Date.now() / 1000) })) } : {}),
+    sender: fields.sender ?? 'alice',
+    receiver: fields.receiver ?? 'bob',
+    timestamp: new Date().toISOString(),
+  });
+  return { body, headers: { 'content-type': 'application/json', ...signedHeaders(key, body, origin) } };
+}
+
 /** The origin and signature headers of peer `origin` for this exact body. */
 export function signedHeaders(key: string, body: string | Buffer, origin = 'a'): Record<string, string> {
   const signingKey = deriveKey(decodeKey(key), SIGNING_INFO);

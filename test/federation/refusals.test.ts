@@ -80,6 +80,15 @@ describeEachDatabase('inbound federation refusals', (database) => {
     await expectRefusal({ tokenTime: Math.floor(Date.now() / 1000) + 120 }, 400, 'invalid_token_payload');
   });
 
+  it('stores and answers the text exactly as the peer sent it, spaces and line breaks included', async () => {
+    const text = '  indented, with a line break\n';
+    const response = await postAsPeer(b.url, request({ text }));
+    expect(response).toMatchObject({ status: 200, body: { message: text } });
+    const history = await call(b.url, 'GET', '/accounts/messages/?with=alice@a', undefined, { token: bob.token });
+    expect(history.body.results[0]).toMatchObject({ sender: 'alice@a', message: text });
+    await expectRefusal({ text: ' \n ' }, 400, 'validation_error');
+  });
+
   it('answers a replay with the first answer and stores the message once', async () => {
     const id = randomUUID();
     const first = request({ id, text: 'only once' });

@@ -1,12 +1,14 @@
 // Messages at rest: sealed with AES-256-GCM under ENCRYPTION_KEY's at-rest key, bound to their
 // row, never stored or logged in the clear, and re-sealed by `realchat rotate-key`.
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyRing, openAtRest, AtRestDecryptionError } from '../../src/crypto/aead.js';
 import { decodeKey } from '../../src/crypto/keys.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { createLogger } from '../../src/logger.js';
+import { peerChange, peerRequest, postAsPeer } from '../federation/peer-requests.js';
 import { newKey, startTestApp, type TestApp } from '../helpers/app.js';
 import { startBackends, type Backend } from '../helpers/backends.js';
 import { bareEnvironment, MAIN, runCli } from '../helpers/cli.js';
@@ -166,6 +168,41 @@ describeEachDatabase('realchat rotate-key', (database) => {
     const run = await rotate(['--batch-size', 'many'], { ENCRYPTION_KEY: newKey() });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--batch-size');
+  });
+});
+
+describeEachDatabase("realchat rotate-key and the answers kept for a peer's edits", (database) => {
+  let a: Backend;
+  let key: string;
+  let editId: string;
+  let ref: string;
+
+  beforeAll(async () => {
+    [a] = await startBackends(database, ['a', 'b'], { start: false });
+    await a.start();
+    key = a.peers.find((peer) => peer.name === 'b')!.key;
+    await registerUser(a.url, 'bob');
+    const message = peerRequest({ key, origin: 'b', receiver: 'bob', text: 'from b' });
+    expect((await postAsPeer(a.url, message)).status).toBe(200);
+    ref = message.id!;
+    editId = randomUUID();
+    expect(await postAsPeer(a.url, peerChange(key, 'b', { op: 'edit', ref, id: editId, text: 'the kept answer' }))).toMatchObject({ status: 200 });
+    await a.stop();
+  });
+  afterAll(() => a.destroy());
+
+  it('re-seals them too, so that a repeated edit is still answered as at first with only the new key', async () => {
+    const newer = newKey();
+    const env = bareEnvironment({ DATABASE_URL: a.env.DATABASE_URL!, LOG_LEVEL: 'warn', ENCRYPTION_KEY: newer, ENCRYPTION_KEYS_PREVIOUS: a.env.ENCRYPTION_KEY! });
+    const run = await runCli(['rotate-key'], { cwd: a.dir, env });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Re-encrypted 1 of 1 messages.');
+    expect(run.stdout).toContain("Re-encrypted 1 of 1 kept answers to peers' edits.");
+
+    await a.start({ ENCRYPTION_KEY: newer, ENCRYPTION_KEYS_PREVIOUS: '' });
+    const repeated = await postAsPeer(a.url, peerChange(key, 'b', { op: 'edit', ref, id: editId, text: 'sent again, differently' }));
+    expect(repeated).toMatchObject({ status: 200, body: { message: 'the kept answer' } });
+    await a.stop();
   });
 });
 

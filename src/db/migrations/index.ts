@@ -4,5 +4,6 @@ import { accountsMigration } from './0001_accounts.js';
 import { messagesMigration } from './0002_messages.js';
 import { phoneVerificationsMigration } from './0003_phone_verifications.js';
 import { eventsMigration } from './0005_events.js';
+import { receiptAnswersMigration } from './0006_receipt_answers.js';
 
-export const migrations: Migration[] = [accountsMigration, messagesMigration, phoneVerificationsMigration, eventsMigration];
+export const migrations: Migration[] = [accountsMigration, messagesMigration, phoneVerificationsMigration, eventsMigration, receiptAnswersMigration];

@@ -1,0 +1,25 @@
+// The first answer to a peer's change request, kept sealed with its receipt so that a repeat of
+// the request is answered with it (federation.md, step 4), whatever happened to the message since.
+import { AtRestDecryptionError, openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
+
+export interface ReceiptKey {
+  peer: string;
+  requestKey: string;
+}
+
+// Binds the sealed answer to its receipt, so that it cannot be moved to another one.
+const associatedData = ({ peer, requestKey }: ReceiptKey): string => `receipt:${peer}:${requestKey}`;
+
+export function sealFirstAnswer(ring: KeyRing, text: string, receipt: ReceiptKey): string {
+  return sealAtRest(ring, text, associatedData(receipt));
+}
+
+/** The answer, or undefined once no configured key opens it (its key was removed after rotation). */
+export function openFirstAnswer(ring: KeyRing, sealed: string, receipt: ReceiptKey): string | undefined {
+  try {
+    return openAtRest(ring, sealed, associatedData(receipt));
+  } catch (error) {
+    if (error instanceof AtRestDecryptionError) return undefined;
+    throw error;
+  }
+}
