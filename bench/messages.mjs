@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import SQLite from 'better-sqlite3';
+import { bareFastifyRate } from './bare-fastify.mjs';
 import { freePort, spawnServe } from './serve.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -161,7 +162,8 @@ function summary({ result, statuses, spent, wallSeconds }, extra = {}) {
   };
 }
 
-const report = {};
+// The machine's yardstick: the issue's targets assume a bare Fastify handler does about 35,000/s.
+const report = { bareFastifyPerSecond: await bareFastifyRate({ connections: 50, seconds: SECONDS }) };
 const [portA, portB] = [await freePort(), await freePort()];
 const key = newKey();
 const a = await startBackend('a', portA, [{ name: 'b', url: `http://127.0.0.1:${portB}`, key }]);

@@ -9,8 +9,8 @@ import { KeyRing } from './crypto/aead.js';
 import { decodeKey } from './crypto/keys.js';
 import { resolveEncryptionKey } from './encryption-key.js';
 import { createLogger } from './logger.js';
-import { MessagesRepository } from './messages/repository.js';
 import { rotateAnswerKeys, rotateMessageKeys } from './messages/rotation.js';
+import { RotationRepository } from './messages/rotation-repository.js';
 import { startServer } from './server.js';
 
 const HELP = `Usage: realchat <command>
@@ -84,7 +84,7 @@ async function rotateKey(args: string[]): Promise<void> {
   const database = openDatabase(cfg.database);
   try {
     await migrateToLatest(database);
-    const repository = new MessagesRepository(database.db, database.kind);
+    const repository = new RotationRepository(database.db);
     const result = await rotateMessageKeys(repository, ring, {
       batchSize,
       onProgress: ({ done, total }) => console.log(`Re-encrypted ${done} of ${total} messages.`),

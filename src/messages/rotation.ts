@@ -3,7 +3,7 @@
 // run loses nothing and the next run goes on from what is left.
 import { AtRestDecryptionError, isSealedWithCurrentKey, openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
 import { openFirstAnswer, sealFirstAnswer } from './receipts.js';
-import type { MessagesRepository } from './repository.js';
+import type { RotationRepository } from './rotation-repository.js';
 
 export interface RotationProgress {
   /** Messages re-sealed so far in this run. */
@@ -18,7 +18,7 @@ export interface RotationResult extends RotationProgress {
 }
 
 export async function rotateMessageKeys(
-  repository: MessagesRepository,
+  repository: RotationRepository,
   ring: KeyRing,
   options: { batchSize: number; onProgress(progress: RotationProgress): void },
 ): Promise<RotationResult> {
@@ -56,7 +56,7 @@ export interface AnswersRotationResult extends RotationProgress {
 
 /** Re-seals the answers kept with peers' receipts (their edits) under the current key. */
 export async function rotateAnswerKeys(
-  repository: MessagesRepository,
+  repository: RotationRepository,
   ring: KeyRing,
   options: { batchSize: number; onProgress(progress: RotationProgress): void },
 ): Promise<AnswersRotationResult> {

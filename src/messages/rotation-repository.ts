@@ -1,0 +1,84 @@
+// All SQL of key rotation at rest: the sealed values not under the current key, read in key
+// order, and replaced only where they have not changed since they were read.
+import type { Kysely } from 'kysely';
+import type { Tables } from '../db/schema.js';
+
+export class RotationRepository {
+  constructor(private readonly db: Kysely<Tables>) {}
+
+  /** How many stored texts are not sealed with the given key id (erased ones do not count). */
+  async countSealedWithOtherKeys(currentKeyPrefix: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('body', '!=', '')
+      .where('body', 'not like', `${currentKeyPrefix}%`)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  async sealedWithOtherKeys(currentKeyPrefix: string, afterId: number, limit: number): Promise<{ id: number; body: string }[]> {
+    return this.db
+      .selectFrom('messages')
+      .select(['id', 'body'])
+      .where('id', '>', afterId)
+      .where('body', '!=', '')
+      .where('body', 'not like', `${currentKeyPrefix}%`)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Replaces bodies that have not changed since they were read; returns how many were replaced. */
+  async replaceBodies(changes: { id: number; from: string; to: string }[]): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      let replaced = 0;
+      for (const change of changes) {
+        const result = await trx.updateTable('messages').set({ body: change.to }).where('id', '=', change.id).where('body', '=', change.from).executeTakeFirst();
+        replaced += Number(result.numUpdatedRows);
+      }
+      return replaced;
+    });
+  }
+
+  /** How many kept answers of receipts are not sealed with the given key id. */
+  async countAnswersSealedWithOtherKeys(currentKeyPrefix: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('federation_receipts')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('answer', 'is not', null)
+      .where('answer', 'not like', `${currentKeyPrefix}%`)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  /** Kept answers not sealed with the given key id, in key order after `after`. */
+  async answersSealedWithOtherKeys(currentKeyPrefix: string, after: { peer: string; requestKey: string } | undefined, limit: number) {
+    let query = this.db
+      .selectFrom('federation_receipts')
+      .select(['peer', 'request_key as requestKey', 'answer'])
+      .where('answer', 'is not', null)
+      .where('answer', 'not like', `${currentKeyPrefix}%`);
+    if (after) query = query.where((eb) => eb.or([eb('peer', '>', after.peer), eb.and([eb('peer', '=', after.peer), eb('request_key', '>', after.requestKey)])]));
+    const rows = await query.orderBy('peer').orderBy('request_key').limit(limit).execute();
+    return rows.map((row) => ({ ...row, answer: row.answer! }));
+  }
+
+  /** Replaces kept answers that have not changed since they were read; returns how many were replaced. */
+  async replaceAnswers(changes: { peer: string; requestKey: string; from: string; to: string }[]): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      let replaced = 0;
+      for (const change of changes) {
+        const result = await trx
+          .updateTable('federation_receipts')
+          .set({ answer: change.to })
+          .where('peer', '=', change.peer)
+          .where('request_key', '=', change.requestKey)
+          .where('answer', '=', change.from)
+          .executeTakeFirst();
+        replaced += Number(result.numUpdatedRows);
+      }
+      return replaced;
+    });
+  }
+}
