@@ -163,7 +163,8 @@ function summary({ result, statuses, spent, wallSeconds }, extra = {}) {
 }
 
 // The machine's yardstick: the issue's targets assume a bare Fastify handler does about 35,000/s.
-const report = { bareFastifyPerSecond: await bareFastifyRate({ connections: 50, seconds: SECONDS }) };
+// BENCH_CALIBRATE=0 skips it (when comparing builds on one machine).
+const report = process.env.BENCH_CALIBRATE === '0' ? {} : { bareFastifyPerSecond: await bareFastifyRate({ connections: 50, seconds: SECONDS }) };
 const [portA, portB] = [await freePort(), await freePort()];
 const key = newKey();
 const a = await startBackend('a', portA, [{ name: 'b', url: `http://127.0.0.1:${portB}`, key }]);
