@@ -93,7 +93,7 @@ async function rotateKey(args: string[]): Promise<void> {
     else console.log(`Done: ${result.done} messages re-encrypted under key ${ring.currentKeyId}.`);
     const answers = await rotateAnswerKeys(repository, ring, {
       batchSize,
-      onProgress: ({ done, total }) => console.log(`Re-encrypted ${done} of ${total} kept answers to peers' edits.`),
+      onProgress: ({ done, total }) => console.log(`Re-encrypted ${done} of ${total} kept answers to peers' requests.`),
     });
     if (answers.unreadable > 0) console.log(`${answers.unreadable} kept answers are sealed with a removed key and were left as they are.`);
     if (result.unreadable.length > 0) {

@@ -97,7 +97,7 @@ export interface FederationReceiptsTable {
   request_key: string;
   message_id: number;
   created_at: number;
-  /** The sealed first answer to a change request; null when the answer is the message's text. */
+  /** The sealed first answer to the request; null while it is still the message's text. */
   answer: string | null;
 }
 

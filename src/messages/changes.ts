@@ -91,11 +91,14 @@ export class MessageChanges {
     if (!row) throw new Forbidden('forbidden', 'The ref is not a message this peer delivered from this sender to this receiver.');
     const text = inbound.op === 'edit' ? checkReceivedText(inbound.text ?? '') : '';
     if (row.deleted === 1) return '';
+    // The peer delivered the message under its ref, which is the key of that delivery's receipt.
+    const delivery: ReceiptKey = { peer: inbound.peer.name, requestKey: row.uuid };
     const change: MessageChange = {
       messageId: row.id,
       now: this.clock(),
       changes: [{ userId: row.receiver_user_id!, type: 'message_updated', messageId: row.id }],
       receipt: { ...receipt, answer: sealFirstAnswer(this.options.ring, text, receipt) },
+      keepDeliveryAnswer: { ...delivery, answer: sealFirstAnswer(this.options.ring, this.options.render(row).message, delivery) },
     };
     const set = inbound.op === 'edit' ? { body: sealAtRest(this.options.ring, text, String(row.id)), editedAt: change.now } : { body: '', deleted: true as const };
     const result = await this.options.repository.change(change, set);
@@ -113,7 +116,7 @@ export class MessageChanges {
     const earlier = await this.options.repository.findReceipt(receipt.peer, receipt.requestKey);
     if (!earlier) return undefined;
     const answer = earlier.firstAnswer === null ? undefined : openFirstAnswer(this.options.ring, earlier.firstAnswer, receipt);
-    // A message's own receipt keeps no answer: it was the message's text.
+    // No answer kept: the request delivered a message that no change has altered since.
     return answer ?? this.options.render(earlier.row).message;
   }
 

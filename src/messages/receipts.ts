@@ -1,5 +1,6 @@
-// The first answer to a peer's change request, kept sealed with its receipt so that a repeat of
-// the request is answered with it (federation.md, step 4), whatever happened to the message since.
+// The first answer to a peer's request, kept sealed with its receipt (a change's at once, a
+// message's when a change alters its text), so that a repeat of the request is answered with it
+// (federation.md, step 4), whatever happened to the message since.
 import { AtRestDecryptionError, openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
 
 export interface ReceiptKey {

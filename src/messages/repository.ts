@@ -50,6 +50,11 @@ export interface MessageChange {
   outbox?: { op: 'edit' | 'delete'; opId: string; peer: string; receiverKey: string };
   /** A change a peer delivered: applied once per request, its sealed answer kept for a repeat. */
   receipt?: { peer: string; requestKey: string; answer: string };
+  /**
+   * The receipt of the message's own delivery, with the sealed text it was answered: kept at the
+   * first change, which alters the text a repeat of that delivery would otherwise be answered.
+   */
+  keepDeliveryAnswer?: { peer: string; requestKey: string; answer: string };
 }
 
 export type ChangeResult = { applied: true; row: MessageRow; recorded: Recorded[] } | { applied: false; reason: 'deleted' | 'duplicate' };
@@ -308,6 +313,16 @@ export class MessagesRepository {
           .onConflict((conflict) => conflict.columns(['peer', 'request_key']).doNothing())
           .executeTakeFirst();
         if (Number(receipt.numInsertedOrUpdatedRows ?? 0) === 0) return { applied: false, reason: 'duplicate' };
+      }
+      const kept = change.keepDeliveryAnswer;
+      if (kept) {
+        await trx
+          .updateTable('federation_receipts')
+          .set({ answer: kept.answer })
+          .where('peer', '=', kept.peer)
+          .where('request_key', '=', kept.requestKey)
+          .where('answer', 'is', null)
+          .execute();
       }
       const updated = await trx
         .updateTable('messages')

@@ -54,7 +54,7 @@ export interface AnswersRotationResult extends RotationProgress {
   unreadable: number;
 }
 
-/** Re-seals the answers kept with peers' receipts (their edits) under the current key. */
+/** Re-seals the answers kept with peers' receipts under the current key. */
 export async function rotateAnswerKeys(
   repository: RotationRepository,
   ring: KeyRing,

@@ -162,6 +162,9 @@ describeEachDatabase('federated edits and deletes', (database) => {
     const onB = await history(b, bob, 'alice@a');
     expect(onB.filter((m) => m.message === 'a message under a used id')).toEqual([]);
     const message = onB.find((m) => m.message === 'second edit')!;
+    // And the message's own delivery, repeated, is answered with the text it first had.
+    const delivery = await postAsPeer(b.url, peerRequest({ key: keyOf(b, 'a'), receiver: 'bob', id: ref, text: 'the delivery, sent again' }));
+    expect(delivery).toMatchObject({ status: 200, body: { message: 'before any edit' } });
 
     expect(await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'delete', ref }))).toMatchObject({ body: { message: '' } });
     expect(await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref, id: editId, text: 'first edit' }))).toMatchObject({ status: 200, body: { message: 'first edit' } });

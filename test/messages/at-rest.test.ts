@@ -171,7 +171,7 @@ describeEachDatabase('realchat rotate-key', (database) => {
   });
 });
 
-describeEachDatabase("realchat rotate-key and the answers kept for a peer's edits", (database) => {
+describeEachDatabase("realchat rotate-key and the answers kept for a peer's requests", (database) => {
   let a: Backend;
   let key: string;
   let editId: string;
@@ -197,11 +197,14 @@ describeEachDatabase("realchat rotate-key and the answers kept for a peer's edit
     const run = await runCli(['rotate-key'], { cwd: a.dir, env });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Re-encrypted 1 of 1 messages.');
-    expect(run.stdout).toContain("Re-encrypted 1 of 1 kept answers to peers' edits.");
+    // The edit's answer, and the message's first text, kept when the edit changed it.
+    expect(run.stdout).toContain("Re-encrypted 2 of 2 kept answers to peers' requests.");
 
     await a.start({ ENCRYPTION_KEY: newer, ENCRYPTION_KEYS_PREVIOUS: '' });
     const repeated = await postAsPeer(a.url, peerChange(key, 'b', { op: 'edit', ref, id: editId, text: 'sent again, differently' }));
     expect(repeated).toMatchObject({ status: 200, body: { message: 'the kept answer' } });
+    const delivery = await postAsPeer(a.url, peerRequest({ key, origin: 'b', receiver: 'bob', id: ref, text: 'sent again' }));
+    expect(delivery).toMatchObject({ status: 200, body: { message: 'from b' } });
     await a.stop();
   });
 });
