@@ -8,6 +8,7 @@
 import { sql, type Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
 import { reserveIds } from '../db/ids.js';
+import { insertRows } from '../db/insert-rows.js';
 import type { Tables } from '../db/schema.js';
 
 export type EventType = 'message' | 'message_updated' | 'read' | 'status';
@@ -52,16 +53,12 @@ export async function recordChanges(trx: Transaction<Tables>, kind: DatabaseKind
   let next = 0;
   const seqs = changes.map((change) => (change.type === 'message' ? change.messageId! : drawn[next++]!));
   if (stored.length > 0) {
-    await trx
-      .insertInto('events')
-      .values(
-        changes.flatMap((change, index) =>
-          change.type === 'message'
-            ? []
-            : [{ seq: seqs[index]!, user_id: change.userId, type: change.type, message_id: change.messageId, data: change.data ? JSON.stringify(change.data) : null, created_at: now }],
-        ),
-      )
-      .execute();
+    const rows = changes.flatMap((change, index) =>
+      change.type === 'message'
+        ? []
+        : [{ seq: seqs[index]!, user_id: change.userId, type: change.type, message_id: change.messageId, data: change.data ? JSON.stringify(change.data) : null, created_at: now }],
+    );
+    await insertRows(trx, kind, 'events', rows);
   }
 
   // Each user's latest seq before this transaction's, read under the lock, so that `prev`

@@ -1,9 +1,10 @@
 // All SQL for messages and conversation summaries. A message is written together with what
 // depends on it, in one transaction: the summaries of both sides, the outbox entry that will
 // carry it to a peer, and the receipt that makes an inbound delivery exactly-once.
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type InsertQueryBuilder, type InsertResult, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
 import { reserveIds } from '../db/ids.js';
+import { insertRows, type InsertFinish } from '../db/insert-rows.js';
 import type { MessagesTable, Tables } from '../db/schema.js';
 import { lockChanges, recordChanges, type Change, type Recorded } from '../feed/event-log.js';
 import { WAITING_BEHIND_EARLIER } from '../federation/outbox-repository.js';
@@ -161,15 +162,15 @@ export class MessagesRepository {
         deleted: 0,
       };
     });
-    await trx.insertInto('messages').values(rows).execute();
+    await insertRows(trx, this.kind, 'messages', rows);
 
     await this.touchConversations(trx, fresh.map((index, n) => [items[index]!, rows[n]!]));
     const entries = await this.enqueue(trx, fresh.map((index, n) => [items[index]!, rows[n]!]), options);
     const receipts = fresh.flatMap((index, n) => {
       const receipt = items[index]!.receipt;
-      return receipt ? [{ peer: receipt.peer, request_key: receipt.requestKey, message_id: rows[n]!.id, created_at: now }] : [];
+      return receipt ? [{ peer: receipt.peer, request_key: receipt.requestKey, message_id: rows[n]!.id, created_at: now, answer: null }] : [];
     });
-    if (receipts.length > 0) await trx.insertInto('federation_receipts').values(receipts).execute();
+    if (receipts.length > 0) await insertRows(trx, this.kind, 'federation_receipts', receipts);
     const changes = fresh.flatMap((index, n) => items[index]!.notify.map((userId): Change => ({ userId, type: 'message', messageId: rows[n]!.id })));
     const recorded = await recordChanges(trx, this.kind, changes, now);
 
@@ -194,17 +195,7 @@ export class MessagesRepository {
       }
     }
     if (touches.size === 0) return;
-    await trx
-      .insertInto('conversations')
-      .values([...touches.values()])
-      .onConflict((conflict) =>
-        conflict.columns(['user_id', 'partner_key']).doUpdateSet((eb) => ({
-          partner: eb.ref('excluded.partner'),
-          last_message_id: eb.ref('excluded.last_message_id'),
-          unread: eb('conversations.unread', '+', eb.ref('excluded.unread')),
-        })),
-      )
-      .execute();
+    await insertRows(trx, this.kind, 'conversations', [...touches.values()], addToConversation);
   }
 
   /** Adds outbox entries; the first one per receiver with nothing pending before it is claimed at once. */
@@ -230,7 +221,7 @@ export class MessagesRepository {
         created_at: options.now,
       };
     });
-    const inserted = await trx.insertInto('outbox').values(values).returning(['id', 'message_id', 'claimed_until']).execute();
+    const { rows: inserted } = await insertRows(trx, this.kind, 'outbox', values, returningEntries);
     for (const row of inserted) entries.set(Number(row.message_id), { entryId: Number(row.id), claimed: Number(row.claimed_until) > 0 });
     return entries;
   }
@@ -392,6 +383,18 @@ export class MessagesRepository {
     return rows.map((row) => row.partner_key);
   }
 }
+
+/** A conversation's summary takes the newest message and adds the unread ones. */
+const addToConversation: InsertFinish<'conversations', InsertResult> = (insert) =>
+  insert.onConflict((conflict) =>
+    conflict.columns(['user_id', 'partner_key']).doUpdateSet((eb) => ({
+      partner: eb.ref('excluded.partner'),
+      last_message_id: eb.ref('excluded.last_message_id'),
+      unread: eb('conversations.unread', '+', eb.ref('excluded.unread')),
+    })),
+  );
+
+const returningEntries = (insert: InsertQueryBuilder<Tables, 'outbox', InsertResult>) => insert.returning(['id', 'message_id', 'claimed_until']);
 
 function dedupeKey(item: NewMessage): string | undefined {
   if (item.receipt) return `r:${item.receipt.peer}:${item.receipt.requestKey}`;

@@ -2,14 +2,13 @@
 // empty test database and grows with every message a backend keeps (a receiver once scanned
 // every receipt for each delivery; a claim once read a dead peer's whole backlog). SQLite's
 // planner decides without statistics here, so its plan is the same at any size.
-import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, type CompiledQuery } from 'kysely';
+import type SQLite from 'better-sqlite3';
+import type { CompiledQuery, Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/db/database.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
 import type { Tables } from '../../src/db/schema.js';
 import { OutboxRepository } from '../../src/federation/outbox-repository.js';
 import { MessagesRepository, type NewMessage } from '../../src/messages/repository.js';
+import { memoryDatabaseWithAlice } from '../helpers/memory-database.js';
 
 // A scan of a VALUES list or of SQLite's own one-row-per-table counter is not a table scan.
 const TABLE_SCAN = /^SCAN (?!\d+-ROW VALUES CLAUSE|sqlite_sequence|CONSTANT ROW)/;
@@ -20,20 +19,10 @@ describe('query plans of the delivery paths [sqlite]', () => {
   let statements: CompiledQuery[];
 
   beforeEach(async () => {
-    connection = new SQLite(':memory:');
     statements = [];
-    db = new Kysely<Tables>({
-      dialect: new SqliteDialect({ database: connection }),
-      log: (event) => {
-        if (event.level === 'query') statements.push(event.query);
-      },
-    });
-    const database: Database = { kind: 'sqlite', db, ping: async () => undefined, close: () => db.destroy() };
-    await migrateToLatest(database);
-    await db
-      .insertInto('users')
-      .values({ username: 'alice', username_key: 'alice', email: 'alice@example.org', email_key: 'alice@example.org', password_hash: 'x', date_joined: 0 })
-      .execute();
+    ({ connection, db } = await memoryDatabaseWithAlice((event) => {
+      if (event.level === 'query') statements.push(event.query);
+    }));
     statements = [];
   });
   afterEach(async () => {
