@@ -11,9 +11,14 @@ import type { Tables } from './schema.js';
 /** Clauses after the values (on conflict, returning): module-level functions, holding no values. */
 export type InsertFinish<T extends keyof Tables, O> = (insert: InsertQueryBuilder<Tables, T, InsertResult>) => Compilable<O>;
 
+interface Shape {
+  sql: string;
+  query: RawNode;
+}
+
 // Shapes are few (a batch holds at most a few hundred rows); the bound only guards against misuse.
 const MAX_SHAPES = 2_000;
-const compiledShapes = new Map<string, Map<unknown, string>>();
+const compiledShapes = new Map<string, Map<unknown, Shape>>();
 let shapeCount = 0;
 
 /**
@@ -36,25 +41,27 @@ export async function insertRows<T extends keyof Tables & string, O = InsertResu
       parameters.push(value);
     }
   }
-  const sql = shapeSql(executor, kind, table, columns, rows.length, finish);
-  const compiled: CompiledQuery<O> = { sql, parameters, query: RawNode.createWithSql(sql), queryId: { queryId: sql } };
+  const { sql, query } = shapeOf(executor, kind, table, columns, rows.length, finish);
+  // The query id only keys the state of Kysely plugins, which this database has none of.
+  const compiled: CompiledQuery<O> = { sql, parameters, query, queryId: { queryId: sql } };
   return executor.executeQuery(compiled);
 }
 
-function shapeSql<T extends keyof Tables & string, O>(executor: Kysely<Tables>, kind: DatabaseKind, table: T, columns: string[], count: number, finish?: InsertFinish<T, O>): string {
+function shapeOf<T extends keyof Tables & string, O>(executor: Kysely<Tables>, kind: DatabaseKind, table: T, columns: string[], count: number, finish?: InsertFinish<T, O>): Shape {
   const key = `${kind}|${table}|${columns.join(',')}|${count}`;
   let byFinish = compiledShapes.get(key);
-  let sql = byFinish?.get(finish);
-  if (sql !== undefined) return sql;
+  let shape = byFinish?.get(finish);
+  if (shape) return shape;
   if (shapeCount >= MAX_SHAPES) {
     compiledShapes.clear();
     shapeCount = 0;
   }
-  sql = compileShape(executor, table, columns, count, finish);
+  const sql = compileShape(executor, table, columns, count, finish);
+  shape = { sql, query: RawNode.createWithSql(sql) };
   if (!byFinish) compiledShapes.set(key, (byFinish = new Map()));
-  byFinish.set(finish, sql);
+  byFinish.set(finish, shape);
   shapeCount += 1;
-  return sql;
+  return shape;
 }
 
 /** The SQL of the shape, checked to take exactly the rows' values, row by row and column by column. */
