@@ -89,7 +89,7 @@ export function openAtRest(ring: KeyRing, stored: string, associatedData: string
   throw new AtRestDecryptionError();
 }
 
-/** Whether key rotation can skip this value; the value itself is not authenticated here. */
-export function isSealedWithCurrentKey(ring: KeyRing, stored: string): boolean {
-  return splitSealed(stored)?.keyId === ring.currentKeyId;
+/** How every value sealed with the ring's current key begins: key rotation looks for the others. */
+export function currentKeyPrefix(ring: KeyRing): string {
+  return `${FORMAT}.${ring.currentKeyId}.`;
 }

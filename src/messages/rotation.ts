@@ -1,14 +1,14 @@
 // Key rotation at rest: re-seals every stored message, then every answer kept with a peer's
 // receipt, under the current ENCRYPTION_KEY, in batches committed one by one, so an interrupted
 // run loses nothing and the next run goes on from what is left.
-import { AtRestDecryptionError, isSealedWithCurrentKey, openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
+import { AtRestDecryptionError, currentKeyPrefix, openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
 import { openFirstAnswer, sealFirstAnswer } from './receipts.js';
 import type { RotationRepository } from './rotation-repository.js';
 
 export interface RotationProgress {
-  /** Messages re-sealed so far in this run. */
+  /** Values re-sealed so far in this run. */
   done: number;
-  /** Messages not under the current key when the run started. */
+  /** Values not under the current key when the run started. */
   total: number;
 }
 
@@ -17,65 +17,81 @@ export interface RotationResult extends RotationProgress {
   unreadable: number[];
 }
 
-export async function rotateMessageKeys(
-  repository: RotationRepository,
-  ring: KeyRing,
-  options: { batchSize: number; onProgress(progress: RotationProgress): void },
-): Promise<RotationResult> {
-  // aead.ts stores `v1.<key id>.<payload>`: everything else needs re-sealing.
-  const currentPrefix = `v1.${ring.currentKeyId}.`;
-  const total = await repository.countSealedWithOtherKeys(currentPrefix);
-  const unreadable: number[] = [];
-  let done = 0;
-  let afterId = 0;
-  for (;;) {
-    const rows = await repository.sealedWithOtherKeys(currentPrefix, afterId, options.batchSize);
-    if (rows.length === 0) break;
-    afterId = rows[rows.length - 1]!.id;
-    const changes = [];
-    for (const row of rows) {
-      if (isSealedWithCurrentKey(ring, row.body)) continue;
-      try {
-        const text = openAtRest(ring, row.body, String(row.id));
-        changes.push({ id: row.id, from: row.body, to: sealAtRest(ring, text, String(row.id)) });
-      } catch (error) {
-        if (!(error instanceof AtRestDecryptionError)) throw error;
-        unreadable.push(row.id);
-      }
-    }
-    done += await repository.replaceBodies(changes);
-    options.onProgress({ done, total });
-  }
-  return { done, total, unreadable };
-}
-
 export interface AnswersRotationResult extends RotationProgress {
   /** Kept answers no configured key opens; a repeat of their request is answered with the message's text. */
   unreadable: number;
 }
 
+interface RotationOptions {
+  batchSize: number;
+  onProgress(progress: RotationProgress): void;
+}
+
+/** Sealed values not under the current key, as rotation walks them: in key order, batch after batch. */
+interface SealedValues<Row> {
+  count(): Promise<number>;
+  after(last: Row | undefined, limit: number): Promise<Row[]>;
+  /** The value sealed again under the current key; undefined when no configured key opens it. */
+  reseal(row: Row): string | undefined;
+  /** Stores the new values of rows that have not changed since they were read; answers how many. */
+  replace(changes: { row: Row; to: string }[]): Promise<number>;
+}
+
+export async function rotateMessageKeys(repository: RotationRepository, ring: KeyRing, options: RotationOptions): Promise<RotationResult> {
+  const prefix = currentKeyPrefix(ring);
+  const result = await rotate<{ id: number; body: string }>(
+    {
+      count: () => repository.countSealedWithOtherKeys(prefix),
+      after: (last, limit) => repository.sealedWithOtherKeys(prefix, last?.id ?? 0, limit),
+      reseal: (row) => {
+        try {
+          return sealAtRest(ring, openAtRest(ring, row.body, String(row.id)), String(row.id));
+        } catch (error) {
+          if (error instanceof AtRestDecryptionError) return undefined;
+          throw error;
+        }
+      },
+      replace: (changes) => repository.replaceBodies(changes.map(({ row, to }) => ({ id: row.id, from: row.body, to }))),
+    },
+    options,
+  );
+  return { ...result, unreadable: result.unreadable.map((row) => row.id) };
+}
+
 /** Re-seals the answers kept with peers' receipts under the current key. */
-export async function rotateAnswerKeys(
-  repository: RotationRepository,
-  ring: KeyRing,
-  options: { batchSize: number; onProgress(progress: RotationProgress): void },
-): Promise<AnswersRotationResult> {
-  const currentPrefix = `v1.${ring.currentKeyId}.`;
-  const total = await repository.countAnswersSealedWithOtherKeys(currentPrefix);
+export async function rotateAnswerKeys(repository: RotationRepository, ring: KeyRing, options: RotationOptions): Promise<AnswersRotationResult> {
+  const prefix = currentKeyPrefix(ring);
+  const result = await rotate<{ peer: string; requestKey: string; answer: string }>(
+    {
+      count: () => repository.countAnswersSealedWithOtherKeys(prefix),
+      after: (last, limit) => repository.answersSealedWithOtherKeys(prefix, last, limit),
+      reseal: (row) => {
+        const text = openFirstAnswer(ring, row.answer, row);
+        return text === undefined ? undefined : sealFirstAnswer(ring, text, row);
+      },
+      replace: (changes) => repository.replaceAnswers(changes.map(({ row, to }) => ({ peer: row.peer, requestKey: row.requestKey, from: row.answer, to }))),
+    },
+    options,
+  );
+  return { ...result, unreadable: result.unreadable.length };
+}
+
+async function rotate<Row>(values: SealedValues<Row>, options: RotationOptions): Promise<RotationProgress & { unreadable: Row[] }> {
+  const total = await values.count();
+  const unreadable: Row[] = [];
   let done = 0;
-  let unreadable = 0;
-  let after: { peer: string; requestKey: string } | undefined;
+  let last: Row | undefined;
   for (;;) {
-    const rows = await repository.answersSealedWithOtherKeys(currentPrefix, after, options.batchSize);
+    const rows = await values.after(last, options.batchSize);
     if (rows.length === 0) break;
-    after = rows[rows.length - 1]!;
-    const changes = [];
+    last = rows[rows.length - 1];
+    const changes: { row: Row; to: string }[] = [];
     for (const row of rows) {
-      const text = openFirstAnswer(ring, row.answer, row);
-      if (text === undefined) unreadable += 1;
-      else changes.push({ peer: row.peer, requestKey: row.requestKey, from: row.answer, to: sealFirstAnswer(ring, text, row) });
+      const to = values.reseal(row);
+      if (to === undefined) unreadable.push(row);
+      else changes.push({ row, to });
     }
-    done += await repository.replaceAnswers(changes);
+    done += await values.replace(changes);
     options.onProgress({ done, total });
   }
   return { done, total, unreadable };

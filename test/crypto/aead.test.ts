@@ -1,6 +1,6 @@
 // Messages at rest: sealed to their row, readable across key rotation, refused when altered.
 import { describe, it, expect } from 'vitest';
-import { AtRestDecryptionError, isSealedWithCurrentKey, KeyRing, openAtRest, sealAtRest } from '../../src/crypto/aead.js';
+import { AtRestDecryptionError, currentKeyPrefix, KeyRing, openAtRest, sealAtRest } from '../../src/crypto/aead.js';
 import { decodeKey, generateKey, keyId } from '../../src/crypto/keys.js';
 
 const MESSAGE_ID = '6f1c2a0e-8b1d-4c3e-9a57-2d0f4b6e8c11';
@@ -98,14 +98,14 @@ describe('sealAtRest and openAtRest', () => {
   });
 });
 
-describe('isSealedWithCurrentKey', () => {
-  it('tells rotation which values still need resealing', () => {
+describe('currentKeyPrefix', () => {
+  it('begins every value sealed with the current key, and no other: rotation looks for the others', () => {
     const old = newKey();
     const next = newKey();
     const stored = sealAtRest(new KeyRing(old, []), 'hello', MESSAGE_ID);
     const rotated = new KeyRing(next, [old]);
-    expect(isSealedWithCurrentKey(rotated, stored)).toBe(false);
-    expect(isSealedWithCurrentKey(rotated, sealAtRest(rotated, 'hello', MESSAGE_ID))).toBe(true);
-    expect(isSealedWithCurrentKey(rotated, 'not sealed')).toBe(false);
+    expect(stored.startsWith(currentKeyPrefix(rotated))).toBe(false);
+    expect(sealAtRest(rotated, 'hello', MESSAGE_ID).startsWith(currentKeyPrefix(rotated))).toBe(true);
+    expect('not sealed'.startsWith(currentKeyPrefix(rotated))).toBe(false);
   });
 });
