@@ -12,7 +12,7 @@ import { Conflict, Forbidden, NotFound } from '../http/errors.js';
 import type { EventBus } from '../realtime/bus.js';
 import { remoteKey } from './addresses.js';
 import type { MessageChange, MessageRow, MessagesRepository } from './repository.js';
-import { openFirstAnswer, sealFirstAnswer, type ReceiptKey } from './receipts.js';
+import { firstAnswer, sealFirstAnswer, type ReceiptKey } from './receipts.js';
 import { checkReceivedText, checkText, type MessageView } from './service.js';
 
 export interface InboundChange {
@@ -115,9 +115,7 @@ export class MessageChanges {
   private async firstAnswerTo(receipt: ReceiptKey): Promise<string | undefined> {
     const earlier = await this.options.repository.findReceipt(receipt.peer, receipt.requestKey);
     if (!earlier) return undefined;
-    const answer = earlier.firstAnswer === null ? undefined : openFirstAnswer(this.options.ring, earlier.firstAnswer, receipt);
-    // No answer kept: the request delivered a message that no change has altered since.
-    return answer ?? this.options.render(earlier.row).message;
+    return firstAnswer(this.options.ring, earlier.firstAnswer, receipt, () => this.options.render(earlier.row).message);
   }
 
   /** The message, if the user sent it: 404 for a stranger to it, 403 for its receiver. */

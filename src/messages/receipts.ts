@@ -15,6 +15,15 @@ export function sealFirstAnswer(ring: KeyRing, text: string, receipt: ReceiptKey
   return sealAtRest(ring, text, associatedData(receipt));
 }
 
+/**
+ * What an earlier request was answered: the answer kept with its receipt, else the text of its
+ * message now (no answer is kept until a change alters that text, and one no key opens any more,
+ * after its key was removed, falls back the same way).
+ */
+export function firstAnswer(ring: KeyRing, kept: string | null, receipt: ReceiptKey, messageText: () => string): string {
+  return (kept === null ? undefined : openFirstAnswer(ring, kept, receipt)) ?? messageText();
+}
+
 /** The answer, or undefined once no configured key opens it (its key was removed after rotation). */
 export function openFirstAnswer(ring: KeyRing, sealed: string, receipt: ReceiptKey): string | undefined {
   try {

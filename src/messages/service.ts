@@ -9,7 +9,7 @@ import { Conflict, Forbidden, NotFound, ValidationFailed } from '../http/errors.
 import type { EventBus } from '../realtime/bus.js';
 import { AddressResolver, addressOf, pairKey, participantKey, remoteKey, type Participant } from './addresses.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { openFirstAnswer, type ReceiptKey } from './receipts.js';
+import { firstAnswer } from './receipts.js';
 import type { MessageRow, MessageStatus, MessagesRepository, NewMessage, WriteResult } from './repository.js';
 import { timeOrderedUuid } from './uuid.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -201,6 +201,7 @@ export class MessagesService {
     if (!receiver || receiver.kind !== 'local') throw new NotFound('unknown_receiver', 'The receiver does not exist.');
     const sender: Participant = { kind: 'remote', peer: inbound.peer, name: inbound.senderName };
     const text = checkReceivedText(inbound.text);
+    const receipt = { peer: inbound.peer.name, requestKey: inbound.requestKey };
     const result = await this.writer.submit({
       uuid: inbound.uuid,
       pair: pairKey(sender, receiver),
@@ -213,20 +214,14 @@ export class MessagesService {
       status: 'delivered',
       clientId: null,
       conversations: [{ userId: receiver.userId, partnerKey: participantKey(sender), partner: addressOf(sender), unread: true }],
-      receipt: { peer: inbound.peer.name, requestKey: inbound.requestKey },
+      receipt,
       notify: [receiver.userId],
     });
-    if (!result.stored) return this.firstAnswer(result, { peer: inbound.peer.name, requestKey: inbound.requestKey });
+    if (!result.stored) return firstAnswer(this.ring, result.firstAnswer, receipt, () => this.textOf(result.row));
     this.counters.received();
     const view = this.view(result.row, text);
     for (const recorded of result.recorded) this.publisher.message(recorded, 'message', view);
     return text;
-  }
-
-  /** What a repeated request was answered first: the answer its receipt keeps (a change's), else the message's text. */
-  private firstAnswer(earlier: { row: MessageRow; firstAnswer: string | null }, receipt: ReceiptKey): string {
-    const answer = earlier.firstAnswer === null ? undefined : openFirstAnswer(this.ring, earlier.firstAnswer, receipt);
-    return answer ?? this.textOf(earlier.row);
   }
 
   /** A message's outbox entry ended: counted, and its recorded `status` event published. */
