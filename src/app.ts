@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { AccountsRepository } from './accounts/repository.js';
 import { accountsRoutes } from './accounts/routes.js';
 import { AccountsService, type AbuseLimits } from './accounts/service.js';
-import type { Config } from './config.js';
+import type { Config, TrustProxy } from './config.js';
 import { KeyRing } from './crypto/aead.js';
 import { decodeKey } from './crypto/keys.js';
 import type { Database } from './db/database.js';
@@ -77,7 +77,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
-    trustProxy: config.trustProxy,
+    trustProxy: proxyTrust(config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -235,6 +235,15 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // Last: the web client's page fallback answers only what no API route claimed.
   await app.register(webClientRoutes());
   return app;
+}
+
+/**
+ * Fastify's option for TRUST_PROXY. A hop count becomes the function Fastify itself makes of
+ * one (its types leave numbers out): the client address is then the entry that many hops from
+ * the right of X-Forwarded-For, never the leftmost one, which the client writes.
+ */
+function proxyTrust(trust: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof trust === 'number' ? (_address, hop) => hop < trust : trust;
 }
 
 // Vonage answers in a second or two; past this the user is told to try again rather than kept waiting.

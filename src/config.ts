@@ -1,8 +1,9 @@
 // Reads the environment (and ./.env) once into a typed, validated Config.
 // This is the only module that looks at process.env; a bad value fails with the variable's name.
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
+import { AddressList } from './http/address-list.js';
 
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
@@ -13,6 +14,18 @@ export interface PeerConfig {
   previousKeys: string[];
   compat: boolean;
   token?: string;
+  /** Compat peers only: the source addresses its unsigned requests may come from (unset: any). */
+  allowFrom?: AddressList;
+}
+
+/** Fastify's `trustProxy`: no proxy, a number of proxy hops, or the proxies' addresses/CIDRs. */
+export type TrustProxy = false | number | string[];
+
+/** A per-user budget: `count` per `perMs`, with bursts of up to `burst`. */
+export interface RateBudget {
+  count: number;
+  perMs: number;
+  burst: number;
 }
 
 export interface VonageConfig {
@@ -27,9 +40,11 @@ export interface Config {
   host: string;
   database: DatabaseConfig;
   redisUrl?: string;
-  /** URL-safe base64 key; undefined means "generate or load data/encryption.key". */
+  /** URL-safe base64 key; undefined means "generate or load encryption.key in keyDir". */
   encryptionKey?: string;
   encryptionKeysPrevious: string[];
+  /** The key for messages at rest, which no peer has; undefined means "generate or load storage.key in keyDir". */
+  storageKey?: string;
   serverName: string;
   peers: PeerConfig[];
   federationTimeoutMs: number;
@@ -42,10 +57,17 @@ export interface Config {
   bodyLimit: number;
   logLevel: string;
   logFormat: 'json' | 'pretty';
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Messages one user may send; undefined when SEND_RATE=off. */
+  sendRate?: RateBudget;
+  /** Who may read /metrics; undefined means anyone. */
+  metricsAllowFrom?: AddressList;
   production: boolean;
-  /** Folder for the embedded database and the generated key file. */
-  dataDir: string;
+  /** Folder of the generated key files: beside the SQLite database, else ./data. */
+  keyDir: string;
 }
 
 export type Environment = Record<string, string | undefined>;
@@ -189,6 +211,7 @@ function parsePeerEntry(entry: unknown, index: number, defaultKey: string | unde
   }
   if (peer.compat !== undefined && typeof peer.compat !== 'boolean') throw new ConfigError('PEERS', `${where}.compat must be true or false`, PEERS_EXAMPLE);
   if (peer.token !== undefined && typeof peer.token !== 'string') throw new ConfigError('PEERS', `${where}.token must be a string`, PEERS_EXAMPLE);
+  const allowFrom = parsePeerAllowFrom(peer.allow_from, where, peer.compat === true);
   return {
     name: peer.name,
     url: parseHttpUrl(peer.url, 'PEERS', PEERS_EXAMPLE),
@@ -196,7 +219,53 @@ function parsePeerEntry(entry: unknown, index: number, defaultKey: string | unde
     previousKeys: (previous as string[]).map((k) => checkKey(k, 'PEERS')),
     compat: peer.compat === true,
     ...(typeof peer.token === 'string' ? { token: peer.token } : {}),
+    ...(allowFrom ? { allowFrom } : {}),
   };
+}
+
+function parsePeerAllowFrom(value: unknown, where: string, compat: boolean): AddressList | undefined {
+  if (value === undefined) return undefined;
+  const example = `PEERS=[{"name":"orig","url":"http://10.0.0.5:8000","compat":true,"allow_from":["10.0.0.5","10.1.0.0/16"]}]`;
+  if (!compat) throw new ConfigError('PEERS', `${where}.allow_from is for compat peers (RealChat peers sign their requests)`, example);
+  if (!Array.isArray(value) || value.length === 0 || value.some((entry) => typeof entry !== 'string')) {
+    throw new ConfigError('PEERS', `${where}.allow_from must be a non-empty list of addresses or CIDR ranges`, example);
+  }
+  return addressList(value as string[], 'PEERS', example);
+}
+
+function addressList(entries: string[], variable: string, example: string): AddressList {
+  try {
+    return new AddressList(entries.map((entry) => entry.trim()));
+  } catch (error) {
+    throw new ConfigError(variable, (error as Error).message, example);
+  }
+}
+
+function parseTrustProxy(text: string | undefined): TrustProxy {
+  const value = (text ?? 'false').trim();
+  const example = 'TRUST_PROXY=1 (one reverse proxy) or TRUST_PROXY=10.0.0.0/8,127.0.0.1';
+  if (/^\d+$/.test(value)) return Number(value) === 0 ? false : Number(value);
+  if (['true', 'yes', 'on'].includes(value.toLowerCase())) return 1;
+  if (['false', 'no', 'off', ''].includes(value.toLowerCase())) return false;
+  const entries = value.split(',').map((entry) => entry.trim());
+  addressList(entries, 'TRUST_PROXY', example);
+  return entries;
+}
+
+const RATE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+
+function parseSendRate(text: string | undefined): RateBudget | undefined {
+  const value = (text ?? '20/s').trim().toLowerCase();
+  if (value === 'off') return undefined;
+  const match = /^(\d+)\s*\/\s*(s|m|h)$/.exec(value);
+  const count = match ? Number(match[1]) : 0;
+  if (!match || count <= 0) throw new ConfigError('SEND_RATE', `"${text}" is not a rate like 20/s (units: s, m, h) or off`, 'SEND_RATE=20/s');
+  return { count, perMs: RATE_UNITS[match[2]!]!, burst: count * 5 };
+}
+
+function keyDirFor(database: DatabaseConfig, cwd: string): string {
+  if (database.kind === 'sqlite' && database.path !== ':memory:') return dirname(resolve(cwd, database.path));
+  return resolve(cwd, 'data');
 }
 
 function parsePeers(env: Environment, encryptionKey: string | undefined, cwd: string): PeerConfig[] {
@@ -255,16 +324,23 @@ export function loadConfig(env: Environment, cwd = process.cwd()): Config {
   const bodyLimit = parseSize(optional(env, 'BODY_LIMIT') ?? '64kb', 'BODY_LIMIT', 'BODY_LIMIT=64kb');
   if (bodyLimit < 1024) throw new ConfigError('BODY_LIMIT', 'must be at least 1kb', 'BODY_LIMIT=64kb');
   const vonage = parseVonage(env);
+  const database = parseDatabase(optional(env, 'DATABASE_URL') ?? 'sqlite:./data/realchat.db');
+  const storageKey = optional(env, 'STORAGE_KEY') && checkKey(env.STORAGE_KEY!, 'STORAGE_KEY');
+  const peers = parsePeers(env, encryptionKey || undefined, cwd);
+  const namesake = peers.find((peer) => peer.name.toLowerCase() === serverName.toLowerCase());
+  if (namesake) throw new ConfigError(env.PEERS?.trim() ? 'PEERS' : 'PEER_NAME', `the peer "${namesake.name}" has this backend's own SERVER_NAME`, 'PEER_NAME=b with SERVER_NAME=a');
+  const metricsAllowFrom = optional(env, 'METRICS_ALLOW_FROM');
 
   return {
     port: parsePort(optional(env, 'PORT') ?? '8000'),
     host: optional(env, 'HOST') ?? '0.0.0.0',
-    database: parseDatabase(optional(env, 'DATABASE_URL') ?? 'sqlite:./data/realchat.db'),
+    database,
     ...(optional(env, 'REDIS_URL') ? { redisUrl: parseRedisUrl(env.REDIS_URL!) } : {}),
     ...(encryptionKey ? { encryptionKey } : {}),
     encryptionKeysPrevious: previous ? previous.split(',').map((k) => checkKey(k, 'ENCRYPTION_KEYS_PREVIOUS')) : [],
+    ...(storageKey ? { storageKey } : {}),
     serverName,
-    peers: parsePeers(env, encryptionKey || undefined, cwd),
+    peers,
     federationTimeoutMs: positiveDuration(env, 'FEDERATION_TIMEOUT', '5s'),
     federationMaxAgeMs: positiveDuration(env, 'FEDERATION_MAX_AGE', '300s'),
     federationGiveUpMs: positiveDuration(env, 'FEDERATION_GIVE_UP', '24h'),
@@ -275,10 +351,19 @@ export function loadConfig(env: Environment, cwd = process.cwd()): Config {
     bodyLimit,
     logLevel,
     logFormat,
-    trustProxy: parseBoolean(env.TRUST_PROXY ?? 'false', 'TRUST_PROXY'),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    requestTimeoutMs: positiveDuration(env, 'REQUEST_TIMEOUT', '30s'),
+    headersTimeoutMs: positiveDuration(env, 'HEADERS_TIMEOUT', '10s'),
+    keepAliveTimeoutMs: positiveDuration(env, 'KEEP_ALIVE_TIMEOUT', '5s'),
+    ...optionalEntry('sendRate', parseSendRate(optional(env, 'SEND_RATE'))),
+    ...optionalEntry('metricsAllowFrom', metricsAllowFrom && addressList(metricsAllowFrom.split(','), 'METRICS_ALLOW_FROM', 'METRICS_ALLOW_FROM=127.0.0.1,10.0.0.0/8')),
     production,
-    dataDir: resolve(cwd, 'data'),
+    keyDir: keyDirFor(database, cwd),
   };
+}
+
+function optionalEntry<K extends string, V>(key: K, value: V | undefined | ''): Partial<Record<K, V>> {
+  return value ? ({ [key]: value } as Record<K, V>) : {};
 }
 
 function positiveDuration(env: Environment, name: string, fallback: string): number {

@@ -10,7 +10,7 @@ export const KEY_FILE_NAME = 'encryption.key';
 
 export function resolveEncryptionKey(config: Config, logger: Logger): string {
   if (config.encryptionKey) return config.encryptionKey;
-  const file = join(config.dataDir, KEY_FILE_NAME);
+  const file = join(config.keyDir, KEY_FILE_NAME);
   try {
     const existing = readFileSync(file, 'utf8').trim();
     if (Buffer.from(existing, 'base64url').length === 32) return existing;
@@ -18,7 +18,7 @@ export function resolveEncryptionKey(config: Config, logger: Logger): string {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  mkdirSync(config.dataDir, { recursive: true });
+  mkdirSync(config.keyDir, { recursive: true });
   const key = randomBytes(32).toString('base64url') + '=';
   try {
     // 'wx' fails if another process created the file first; then its key is the one to use.

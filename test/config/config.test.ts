@@ -35,9 +35,15 @@ describe('configuration', () => {
       logLevel: 'info',
       logFormat: 'json',
       trustProxy: false,
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 5_000,
+      sendRate: { count: 20, perMs: 1000, burst: 100 },
       production: false,
-      dataDir: '/srv/realchat/data',
+      keyDir: '/srv/realchat/data',
     });
+    expect(config.storageKey).toBeUndefined();
+    expect(config.metricsAllowFrom).toBeUndefined();
     expect(config.encryptionKey).toBeUndefined();
     expect(config.redisUrl).toBeUndefined();
     expect(config.vonage).toBeUndefined();
@@ -53,7 +59,41 @@ describe('configuration', () => {
     expect(config.bodyLimit).toBe(1024 * 1024);
     expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://u@h/db' });
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
-    expect(config.trustProxy).toBe(true);
+    expect(config.trustProxy).toBe(1);
+  });
+
+  it('reads TRUST_PROXY as hops or as the proxies\' addresses, never as "trust anything"', () => {
+    const at = (value: string) => loadConfig({ TRUST_PROXY: value }, tmpdir()).trustProxy;
+    expect(at('false')).toBe(false);
+    expect(at('0')).toBe(false);
+    expect(at('2')).toBe(2);
+    expect(at('10.0.0.0/8, 127.0.0.1,::1')).toEqual(['10.0.0.0/8', '127.0.0.1', '::1']);
+  });
+
+  it('keeps generated keys beside the SQLite database, wherever it is started from', () => {
+    expect(loadConfig({ DATABASE_URL: 'sqlite:/var/lib/realchat/chat.db' }, '/home/x').keyDir).toBe('/var/lib/realchat');
+    expect(loadConfig({ DATABASE_URL: 'sqlite:db/chat.db' }, '/srv/app').keyDir).toBe('/srv/app/db');
+  });
+
+  it('reads the storage key, timeouts, the send rate and the metrics allow list', () => {
+    const config = loadConfig(
+      { STORAGE_KEY: KEY, REQUEST_TIMEOUT: '2s', HEADERS_TIMEOUT: '1500ms', KEEP_ALIVE_TIMEOUT: '1s', SEND_RATE: '3/m', METRICS_ALLOW_FROM: '127.0.0.1,10.0.0.0/8' },
+      tmpdir(),
+    );
+    expect(config).toMatchObject({ storageKey: KEY, requestTimeoutMs: 2000, headersTimeoutMs: 1500, keepAliveTimeoutMs: 1000 });
+    expect(config.sendRate).toEqual({ count: 3, perMs: 60_000, burst: 15 });
+    expect(config.metricsAllowFrom?.includes('10.2.3.4')).toBe(true);
+    expect(config.metricsAllowFrom?.includes('::ffff:127.0.0.1')).toBe(true);
+    expect(config.metricsAllowFrom?.includes('192.168.1.1')).toBe(false);
+    expect(loadConfig({ SEND_RATE: 'off' }, tmpdir()).sendRate).toBeUndefined();
+  });
+
+  it('limits a compat peer to the addresses of allow_from', () => {
+    const peers = JSON.stringify([{ name: 'orig', url: 'http://o', key: KEY, compat: true, allow_from: ['192.0.2.7', '2001:db8::/32'] }]);
+    const [peer] = loadConfig({ PEERS: peers }, tmpdir()).peers;
+    expect(peer?.allowFrom?.includes('192.0.2.7')).toBe(true);
+    expect(peer?.allowFrom?.includes('2001:db8::1')).toBe(true);
+    expect(peer?.allowFrom?.includes('192.0.2.8')).toBe(false);
   });
 
   it.each([
@@ -66,7 +106,17 @@ describe('configuration', () => {
     [{ FEDERATION_GIVE_UP: '0s' }, 'FEDERATION_GIVE_UP', 'FEDERATION_GIVE_UP=24h'],
     [{ BODY_LIMIT: 'huge' }, 'BODY_LIMIT', 'BODY_LIMIT=64kb'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'LOG_LEVEL=info'],
-    [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY', 'TRUST_PROXY=true'],
+    [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY', 'TRUST_PROXY=1'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY', 'TRUST_PROXY=1'],
+    [{ STORAGE_KEY: 'short' }, 'STORAGE_KEY', 'STORAGE_KEY='],
+    [{ REQUEST_TIMEOUT: 'soon' }, 'REQUEST_TIMEOUT', 'REQUEST_TIMEOUT=30s'],
+    [{ SEND_RATE: 'fast' }, 'SEND_RATE', 'SEND_RATE=20/s'],
+    [{ SEND_RATE: '0/s' }, 'SEND_RATE', 'SEND_RATE=20/s'],
+    [{ METRICS_ALLOW_FROM: 'intranet' }, 'METRICS_ALLOW_FROM', 'METRICS_ALLOW_FROM=127.0.0.1'],
+    [{ SERVER_NAME: 'b', ENCRYPTION_KEY: KEY, PEER_NAME: 'B', PEER_URL: 'http://b:8000' }, 'PEER_NAME', 'PEER_NAME=b'],
+    [{ SERVER_NAME: 'a', PEERS: '[{"name":"a","url":"http://x","key":"' + KEY + '"}]' }, 'PEERS', 'PEER_NAME=b'],
+    [{ PEERS: '[{"name":"b","url":"http://x","key":"' + KEY + '","allow_from":["1.2.3.4"]}]' }, 'PEERS', 'PEERS=['],
+    [{ PEERS: '[{"name":"b","url":"http://x","key":"' + KEY + '","compat":true,"allow_from":["nope"]}]' }, 'PEERS', 'PEERS=['],
     [{ PEER_NAME: 'b' }, 'PEER_URL', 'PEER_URL=http'],
     [{ PEER_NAME: 'b', PEER_URL: 'http://b:8000' }, 'ENCRYPTION_KEY', 'ENCRYPTION_KEY='],
     [{ PEERS: 'not json' }, 'PEERS', 'PEERS=['],
