@@ -79,8 +79,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     bodyLimit: config.bodyLimit,
     trustProxy: proxyTrust(config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true },
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // The id is echoed and logged: a client's own id is kept only when short and plain.
+    requestIdHeader: false,
+    genReqId: (request) => clientRequestId(request.headers['x-request-id']) ?? randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   });
   // Fastify runs onClose hooks last-registered first: this one, registered first, runs after
@@ -180,7 +181,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     ...outboxTuning,
   });
   const metrics = new AppMetrics({ openWebSockets: () => gateway.openConnections, outboxBacklog: () => outbox.backlog() });
-  metrics.install(app);
+  metrics.install(app, config.metricsAllowFrom);
   const messages = new MessagesService({
     repository: messagesRepository,
     resolver: new AddressResolver(accounts, peers, config.serverName),
@@ -244,6 +245,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
  */
 function proxyTrust(trust: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
   return typeof trust === 'number' ? (_address, hop) => hop < trust : trust;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function clientRequestId(header: string | string[] | undefined): string | undefined {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : undefined;
 }
 
 // Vonage answers in a second or two; past this the user is told to try again rather than kept waiting.
