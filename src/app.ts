@@ -25,7 +25,7 @@ import { federationRoutes } from './federation/routes.js';
 import { FeedRepository } from './feed/repository.js';
 import { feedRoutes } from './feed/routes.js';
 import { FeedService } from './feed/service.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { answerClientError, registerErrorHandling } from './http/error-handler.js';
 import { AppMetrics } from './http/metrics.js';
 import { installDefaultSecurityHeaders } from './http/security-headers.js';
 import { operationsRoutes, type ReadinessCheck } from './http/operations.js';
@@ -79,6 +79,19 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     bodyLimit: config.bodyLimit,
     trustProxy: proxyTrust(config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true },
+    // Slow clients (slowloris) must not hold connections: the whole request within REQUEST_TIMEOUT,
+    // its headers within HEADERS_TIMEOUT (Node wants them no longer than the request), no
+    // connection silent for longer than a request may take, idle keep-alive closed after
+    // KEEP_ALIVE_TIMEOUT. Node checks the first two every connectionsCheckingInterval (30 s by
+    // default, longer than the timeouts themselves). Upgraded WebSockets leave all of these behind.
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs),
+      connectionsCheckingInterval: timeoutCheckInterval(config),
+    },
+    clientErrorHandler: answerClientError,
     // The id is echoed and logged: a client's own id is kept only when short and plain.
     requestIdHeader: false,
     genReqId: (request) => clientRequestId(request.headers['x-request-id']) ?? randomUUID(),
@@ -245,6 +258,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
  */
 function proxyTrust(trust: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
   return typeof trust === 'number' ? (_address, hop) => hop < trust : trust;
+}
+
+/** Often enough that a timeout is enforced within a quarter of itself, at most every second. */
+function timeoutCheckInterval(config: Config): number {
+  return Math.max(10, Math.min(1000, Math.floor(Math.min(config.headersTimeoutMs, config.requestTimeoutMs) / 4)));
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
