@@ -10,7 +10,7 @@ import { AccountsRepository } from './accounts/repository.js';
 import { accountsRoutes } from './accounts/routes.js';
 import { AccountsService, type AbuseLimits } from './accounts/service.js';
 import type { Config, TrustProxy } from './config.js';
-import { KeyRing } from './crypto/aead.js';
+import type { KeyRing } from './crypto/aead.js';
 import { decodeKey } from './crypto/keys.js';
 import type { Database } from './db/database.js';
 import { requireAuth } from './http/auth.js';
@@ -53,8 +53,10 @@ import { webClientRoutes } from './web/static.js';
 export interface AppDependencies {
   database: Database;
   logger: Logger;
-  /** The resolved ENCRYPTION_KEY (configured or generated). */
+  /** The resolved ENCRYPTION_KEY (configured or generated): peers' sealed requests. */
   encryptionKey: string;
+  /** The keys of messages at rest (see atRestKeyRing). */
+  atRest: KeyRing;
   redis?: Redis;
   clock?: () => number;
   abuseLimits?: AbuseLimits;
@@ -178,7 +180,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}),
   });
   const peers = new PeerDirectory(config.peers);
-  const ring = new KeyRing(decodeKey(deps.encryptionKey), config.encryptionKeysPrevious.map(decodeKey));
+  const ring = deps.atRest;
   const { http, ...outboxTuning } = deps.outbox ?? {};
   const peerHttp = keepAliveHttp();
   const outbox = new OutboxWorker({
