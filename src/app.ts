@@ -10,7 +10,7 @@ import { AccountsRepository } from './accounts/repository.js';
 import { accountsRoutes } from './accounts/routes.js';
 import { AccountsService, type AbuseLimits } from './accounts/service.js';
 import type { Config, TrustProxy } from './config.js';
-import { KeyRing } from './crypto/aead.js';
+import type { KeyRing } from './crypto/aead.js';
 import { decodeKey } from './crypto/keys.js';
 import type { Database } from './db/database.js';
 import { requireAuth } from './http/auth.js';
@@ -25,7 +25,7 @@ import { federationRoutes } from './federation/routes.js';
 import { FeedRepository } from './feed/repository.js';
 import { feedRoutes } from './feed/routes.js';
 import { FeedService } from './feed/service.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { answerClientError, registerErrorHandling } from './http/error-handler.js';
 import { AppMetrics } from './http/metrics.js';
 import { installDefaultSecurityHeaders } from './http/security-headers.js';
 import { operationsRoutes, type ReadinessCheck } from './http/operations.js';
@@ -53,8 +53,10 @@ import { webClientRoutes } from './web/static.js';
 export interface AppDependencies {
   database: Database;
   logger: Logger;
-  /** The resolved ENCRYPTION_KEY (configured or generated). */
+  /** The resolved ENCRYPTION_KEY (configured or generated): peers' sealed requests. */
   encryptionKey: string;
+  /** The keys of messages at rest (see atRestKeyRing). */
+  atRest: KeyRing;
   redis?: Redis;
   clock?: () => number;
   abuseLimits?: AbuseLimits;
@@ -79,8 +81,22 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     bodyLimit: config.bodyLimit,
     trustProxy: proxyTrust(config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true },
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // Slow clients (slowloris) must not hold connections: the whole request within REQUEST_TIMEOUT,
+    // its headers within HEADERS_TIMEOUT (Node wants them no longer than the request), no
+    // connection silent for longer than a request may take, idle keep-alive closed after
+    // KEEP_ALIVE_TIMEOUT. Node checks the first two every connectionsCheckingInterval (30 s by
+    // default, longer than the timeouts themselves). Upgraded WebSockets leave all of these behind.
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs),
+      connectionsCheckingInterval: timeoutCheckInterval(config),
+    },
+    clientErrorHandler: answerClientError,
+    // The id is echoed and logged: a client's own id is kept only when short and plain.
+    requestIdHeader: false,
+    genReqId: (request) => clientRequestId(request.headers['x-request-id']) ?? randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   });
   // Fastify runs onClose hooks last-registered first: this one, registered first, runs after
@@ -164,7 +180,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}),
   });
   const peers = new PeerDirectory(config.peers);
-  const ring = new KeyRing(decodeKey(deps.encryptionKey), config.encryptionKeysPrevious.map(decodeKey));
+  const ring = deps.atRest;
   const { http, ...outboxTuning } = deps.outbox ?? {};
   const peerHttp = keepAliveHttp();
   const outbox = new OutboxWorker({
@@ -180,7 +196,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     ...outboxTuning,
   });
   const metrics = new AppMetrics({ openWebSockets: () => gateway.openConnections, outboxBacklog: () => outbox.backlog() });
-  metrics.install(app);
+  metrics.install(app, config.metricsAllowFrom);
   const messages = new MessagesService({
     repository: messagesRepository,
     resolver: new AddressResolver(accounts, peers, config.serverName),
@@ -244,6 +260,17 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
  */
 function proxyTrust(trust: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
   return typeof trust === 'number' ? (_address, hop) => hop < trust : trust;
+}
+
+/** Often enough that a timeout is enforced within a quarter of itself, at most every second. */
+function timeoutCheckInterval(config: Config): number {
+  return Math.max(10, Math.min(1000, Math.floor(Math.min(config.headersTimeoutMs, config.requestTimeoutMs) / 4)));
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function clientRequestId(header: string | string[] | undefined): string | undefined {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : undefined;
 }
 
 // Vonage answers in a second or two; past this the user is told to try again rather than kept waiting.

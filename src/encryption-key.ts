@@ -1,24 +1,48 @@
-// Resolves ENCRYPTION_KEY: the configured one, or a key generated once into data/encryption.key
-// so that a first start needs no set-up (config refuses this in production).
+// Resolves the two keys of a backend: ENCRYPTION_KEY (shared with a peer in the original's set-up)
+// and STORAGE_KEY (messages at rest; no peer has it). Each is the configured one, or one generated
+// once into a file beside the database, so that a first start needs no set-up and the same
+// database finds the same keys from any working directory.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { KeyRing } from './crypto/aead.js';
+import { decodeKey } from './crypto/keys.js';
 
 export const KEY_FILE_NAME = 'encryption.key';
+export const STORAGE_KEY_FILE_NAME = 'storage.key';
 
-export function resolveEncryptionKey(config: Config, logger: Logger): string {
-  if (config.encryptionKey) return config.encryptionKey;
-  const file = join(config.keyDir, KEY_FILE_NAME);
+export interface BackendKeys {
+  encryptionKey: string;
+  storageKey: string;
+}
+
+export function resolveKeys(config: Config, logger: Logger): BackendKeys {
+  return {
+    encryptionKey: config.encryptionKey ?? generatedKey(config.keyDir, KEY_FILE_NAME, 'ENCRYPTION_KEY', logger),
+    storageKey: config.storageKey ?? generatedKey(config.keyDir, STORAGE_KEY_FILE_NAME, 'STORAGE_KEY', logger),
+  };
+}
+
+/**
+ * The keys of messages at rest: STORAGE_KEY seals; ENCRYPTION_KEY's and ENCRYPTION_KEYS_PREVIOUS's
+ * only open, for data earlier versions sealed under ENCRYPTION_KEY until `realchat rotate-key` moves it.
+ */
+export function atRestKeyRing(keys: BackendKeys, previous: readonly string[]): KeyRing {
+  return new KeyRing(decodeKey(keys.storageKey), [keys.encryptionKey, ...previous].map(decodeKey));
+}
+
+function generatedKey(dir: string, name: string, variable: string, logger: Logger): string {
+  const file = join(dir, name);
   try {
     const existing = readFileSync(file, 'utf8').trim();
     if (Buffer.from(existing, 'base64url').length === 32) return existing;
-    throw new Error(`${file} does not hold a valid key; remove it or set ENCRYPTION_KEY`);
+    throw new Error(`${file} does not hold a valid key; remove it or set ${variable}`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  mkdirSync(config.keyDir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
   const key = randomBytes(32).toString('base64url') + '=';
   try {
     // 'wx' fails if another process created the file first; then its key is the one to use.
@@ -28,6 +52,6 @@ export function resolveEncryptionKey(config: Config, logger: Logger): string {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
     throw error;
   }
-  logger.warn({ file }, 'ENCRYPTION_KEY is not set: generated a key into the data folder. Back it up; set ENCRYPTION_KEY in production.');
+  logger.warn({ file }, `${variable} is not set: generated a key into ${file}, beside the database. Back it up; set ${variable} in production.`);
   return key;
 }

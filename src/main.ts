@@ -5,9 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
-import { KeyRing } from './crypto/aead.js';
-import { decodeKey } from './crypto/keys.js';
-import { resolveEncryptionKey } from './encryption-key.js';
+import { atRestKeyRing, resolveKeys } from './encryption-key.js';
 import { createLogger } from './logger.js';
 import { rotateAnswerKeys, rotateMessageKeys } from './messages/rotation.js';
 import { RotationRepository } from './messages/rotation-repository.js';
@@ -18,9 +16,9 @@ const HELP = `Usage: realchat <command>
 Commands:
   serve        migrate the database to the latest version, then serve HTTP and WebSocket
   migrate      only migrate the database
-  keygen       print a new key (32 bytes, URL-safe base64) for ENCRYPTION_KEY or a peer
-  rotate-key   re-encrypt stored messages under the current ENCRYPTION_KEY (older keys from
-               ENCRYPTION_KEYS_PREVIOUS), in batches; safe to interrupt and run again.
+  keygen       print a new key (32 bytes, URL-safe base64) for ENCRYPTION_KEY, STORAGE_KEY or a peer
+  rotate-key   re-encrypt stored messages under STORAGE_KEY (older ones open with ENCRYPTION_KEY
+               or ENCRYPTION_KEYS_PREVIOUS), in batches; safe to interrupt and run again.
                Option: --batch-size N (default 500)
   --help       show this help
   --version    show the version
@@ -79,8 +77,7 @@ async function rotateKey(args: string[]): Promise<void> {
   const batchSize = batchSizeOption(args);
   const cfg = config();
   const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
-  const key = resolveEncryptionKey(cfg, logger);
-  const ring = new KeyRing(decodeKey(key), cfg.encryptionKeysPrevious.map(decodeKey));
+  const ring = atRestKeyRing(resolveKeys(cfg, logger), cfg.encryptionKeysPrevious);
   const database = openDatabase(cfg.database);
   try {
     await migrateToLatest(database);
@@ -98,7 +95,7 @@ async function rotateKey(args: string[]): Promise<void> {
     if (answers.unreadable > 0) console.log(`${answers.unreadable} kept answers are sealed with a removed key and were left as they are.`);
     if (result.unreadable.length > 0) {
       throw new Error(
-        `${result.unreadable.length} messages are sealed with a key that is neither ENCRYPTION_KEY nor in ENCRYPTION_KEYS_PREVIOUS ` +
+        `${result.unreadable.length} messages are sealed with a key that is neither STORAGE_KEY, ENCRYPTION_KEY nor in ENCRYPTION_KEYS_PREVIOUS ` +
           `(first ids: ${result.unreadable.slice(0, 10).join(', ')}); add that key to ENCRYPTION_KEYS_PREVIOUS and run again`,
       );
     }

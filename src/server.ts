@@ -10,8 +10,10 @@ import { migrateToLatest } from './db/migrate.js';
 import type { OutboxTuning } from './federation/outbox.js';
 import type { EventBus } from './realtime/bus.js';
 import type { GatewayLimits } from './realtime/gateway.js';
-import { resolveEncryptionKey } from './encryption-key.js';
+import { atRestKeyRing, resolveKeys } from './encryption-key.js';
 import { createLogger } from './logger.js';
+import { checkStoredMessagesOpen } from './messages/at-rest-check.js';
+import { RotationRepository } from './messages/rotation-repository.js';
 import type { SmsVerifier } from './sms/provider.js';
 
 export interface RunningServer {
@@ -59,17 +61,20 @@ async function untilRedisReady(redis: Redis, timeoutMs: number, logger: Logger):
 
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
-  const encryptionKey = resolveEncryptionKey(config, logger);
+  const keys = resolveKeys(config, logger);
+  const atRest = atRestKeyRing(keys, config.encryptionKeysPrevious);
   const database = openDatabase(config.database);
   const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
   try {
     if (redis) await untilRedisReady(redis, REDIS_START_WAIT_MS, logger);
     const applied = await migrateToLatest(database);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    await checkStoredMessagesOpen(new RotationRepository(database.db), atRest, config.keyDir);
     const app = await buildApp(config, {
       database,
       logger,
-      encryptionKey,
+      encryptionKey: keys.encryptionKey,
+      atRest,
       ...(redis ? { redis } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.abuseLimits ? { abuseLimits: options.abuseLimits } : {}),

@@ -1,4 +1,4 @@
-// Messages at rest: AES-256-GCM under a key derived from ENCRYPTION_KEY, stored as
+// Messages at rest: AES-256-GCM under a key derived from STORAGE_KEY, stored as
 // `v1.<key id>.<base64url(iv | ciphertext | tag)>` so rotation can find the key that sealed a value.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { AT_REST_INFO, decodeBase64Url, deriveKey, keyId } from './keys.js';

@@ -1,6 +1,6 @@
 // Opens the one Kysely query layer over SQLite (better-sqlite3) or PostgreSQL (pg).
 // Dialect differences stay in this folder; repositories write one query for both.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
@@ -27,7 +27,7 @@ export function openDatabase(config: DatabaseConfig, options: { poolSize?: numbe
 
 function openSqlite(path: string): Database {
   const file = path === ':memory:' ? path : resolve(path);
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') ownerOnlyFiles(file);
   const connection = new SQLite(file);
   // First, so that every later statement (switching to WAL included) waits for a lock
   // another process holds instead of failing with "database is locked".
@@ -59,6 +59,19 @@ function openSqlite(path: string): Database {
       await db.destroy();
     },
   };
+}
+
+/**
+ * The database holds password hashes and sealed messages. SQLite gives its -wal and -shm files
+ * the database file's mode, so creating that file 0600 before SQLite does covers all three; an
+ * existing database (earlier versions made it 0644) and any WAL left by a crash are made 0600 too.
+ */
+function ownerOnlyFiles(file: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(path)) chmodSync(path, 0o600);
+  }
 }
 
 // Kysely prepares every query it runs, and better-sqlite3 compiles at every prepare: reusing the

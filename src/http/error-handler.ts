@@ -1,6 +1,8 @@
 // Turns every error, ours and Fastify's, into the API's one JSON error shape.
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { HttpError, type FieldErrors } from './errors.js';
+import { BadRequest, HeadersTooLarge, HttpError, RequestTimeout, type FieldErrors } from './errors.js';
 
 interface ValidationIssue {
   instancePath?: string;
@@ -79,4 +81,28 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     return reply.status(404).send({ detail: `No route for ${request.method} ${request.url.split('?')[0]}.`, code: 'not_found' });
   });
+}
+
+/**
+ * Fastify's `clientErrorHandler`: Node reports a request it could not read (too slow, headers
+ * too large, not HTTP) on the socket, before any route runs, so the answer is written there,
+ * in the API's shape, and the connection closed.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset connection has no one left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const answer =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new RequestTimeout()
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? new HeadersTooLarge()
+        : new BadRequest('bad_request', 'The request is not valid HTTP.');
+  const body = JSON.stringify(answer.toBody());
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

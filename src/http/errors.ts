@@ -58,6 +58,18 @@ export class NotFound extends HttpError {
   }
 }
 
+export class RequestTimeout extends HttpError {
+  constructor(detail = 'The request did not arrive in time.') {
+    super(408, 'request_timeout', detail);
+  }
+}
+
+export class HeadersTooLarge extends HttpError {
+  constructor(detail = 'The request headers are larger than this server accepts.') {
+    super(431, 'headers_too_large', detail);
+  }
+}
+
 export class Conflict extends HttpError {
   constructor(code: string, detail: string, fields?: FieldErrors) {
     super(409, code, detail, fields);

@@ -1,6 +1,7 @@
 // Prometheus metrics at GET /metrics. Each app has its own registry, so several apps in one
 // process (tests, benchmarks) keep separate counts. Only counts and timings: nothing secret.
 import type { FastifyInstance } from 'fastify';
+import type { AddressList } from './address-list.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The outbox as the metrics see it: how many entries wait, and for how long the oldest has. */
@@ -77,8 +78,11 @@ export class AppMetrics {
     }
   }
 
-  /** Times every request by its route pattern (not the raw URL, which would explode the label set), and serves /metrics. */
-  install(app: FastifyInstance): void {
+  /**
+   * Times every request by its route pattern (not the raw URL, which would explode the label set), and serves /metrics,
+   * to the addresses of `allowFrom` only when it is given; others get the 404 of a route that does not exist.
+   */
+  install(app: FastifyInstance, allowFrom?: AddressList): void {
     app.addHook('onResponse', (request, reply, done) => {
       this.httpDuration.observe(
         { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
@@ -86,7 +90,8 @@ export class AppMetrics {
       );
       done();
     });
-    app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
+    app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (request, reply) => {
+      if (allowFrom && !allowFrom.includes(request.ip)) return reply.callNotFound();
       reply.type(this.registry.contentType);
       return this.registry.metrics();
     });

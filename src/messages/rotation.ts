@@ -1,5 +1,5 @@
 // Key rotation at rest: re-seals every stored message, then every answer kept with a peer's
-// receipt, under the current ENCRYPTION_KEY, in batches committed one by one, so an interrupted
+// receipt, under STORAGE_KEY, in batches committed one by one, so an interrupted
 // run loses nothing and the next run goes on from what is left.
 import { AtRestDecryptionError, currentKeyPrefix, openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
 import { openFirstAnswer, sealFirstAnswer } from './receipts.js';

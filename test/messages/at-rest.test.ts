@@ -1,5 +1,6 @@
-// Messages at rest: sealed with AES-256-GCM under ENCRYPTION_KEY's at-rest key, bound to their
-// row, never stored or logged in the clear, and re-sealed by `realchat rotate-key`.
+// Messages at rest: sealed with AES-256-GCM under STORAGE_KEY's at-rest key (a key no peer has),
+// bound to their row, never stored or logged in the clear; what earlier versions sealed under
+// ENCRYPTION_KEY's stays readable and is re-sealed by `realchat rotate-key`.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
@@ -34,7 +35,7 @@ describeEachDatabase('messages at rest', (database) => {
         done();
       },
     });
-    app = await startTestApp({ database, env: { LOG_LEVEL: 'trace' }, logger: createLogger({ level: 'trace', format: 'json' }, logs) });
+    app = await startTestApp({ database, env: { LOG_LEVEL: 'trace', STORAGE_KEY: newKey() }, logger: createLogger({ level: 'trace', format: 'json' }, logs) });
     [alice, bob] = await Promise.all([registerUser(app.url), registerUser(app.url)]);
     db = openDatabase(app.config.database);
   });
@@ -43,15 +44,17 @@ describeEachDatabase('messages at rest', (database) => {
     await app.destroy();
   });
 
-  it('stores only a sealed form that names its key and opens only for its own row', async () => {
+  it("stores only a sealed form under STORAGE_KEY's key, never ENCRYPTION_KEY's, that names its key and opens only for its own row", async () => {
     const secret = 'the cake is in the second drawer';
     const first = await call(app.url, 'POST', '/accounts/send-message/', { message: secret, receiver: bob.username }, { token: alice.token });
     const second = await call(app.url, 'POST', '/accounts/send-message/', { message: 'another', receiver: bob.username }, { token: alice.token });
 
-    const ring = new KeyRing(decodeKey(app.env.ENCRYPTION_KEY!));
+    const ring = new KeyRing(decodeKey(app.env.STORAGE_KEY!));
+    const peerKeyRing = new KeyRing(decodeKey(app.env.ENCRYPTION_KEY!));
     const bodies = await storedBodies(db);
     const body = bodies.get(first.body.id)!;
     expect(body).toMatch(new RegExp(`^v1\\.${ring.currentKeyId}\\.[A-Za-z0-9_-]+$`));
+    expect(() => openAtRest(peerKeyRing, body, String(first.body.id))).toThrow(AtRestDecryptionError);
     expect(body).not.toContain('cake');
     expect(openAtRest(ring, body, String(first.body.id))).toBe(secret);
     // Copied onto another row, the ciphertext no longer opens.
@@ -71,7 +74,10 @@ describeEachDatabase('realchat rotate-key', (database) => {
   const texts: string[] = [];
 
   beforeAll(async () => {
-    [backend] = await startBackends(database, ['a']);
+    [backend] = await startBackends(database, ['a'], { start: false });
+    // Earlier versions sealed messages under ENCRYPTION_KEY's at-rest key, which is what a
+    // STORAGE_KEY equal to it derives.
+    await backend.start({ STORAGE_KEY: backend.env.ENCRYPTION_KEY });
     [alice, bob] = await Promise.all([registerUser(backend.url), registerUser(backend.url)]);
     for (let i = 0; i < 30; i++) {
       texts.push(`message number ${i}`);
@@ -87,9 +93,9 @@ describeEachDatabase('realchat rotate-key', (database) => {
     return runCli(['rotate-key', ...args], { cwd: backend.dir, env });
   }
 
-  /** Starts the backend with only this key, and reads the whole conversation. */
-  async function readAllWith(key: string): Promise<string[]> {
-    await backend.start({ ENCRYPTION_KEY: key, ENCRYPTION_KEYS_PREVIOUS: '' });
+  /** Starts the backend with these keys, and reads the whole conversation. */
+  async function readAllWith(keys: Record<string, string>): Promise<string[]> {
+    await backend.start({ ENCRYPTION_KEY: newKey(), ENCRYPTION_KEYS_PREVIOUS: '', ...keys });
     try {
       const history = await call(backend.url, 'GET', `/accounts/messages/?with=${alice.username}&limit=200`, undefined, { token: bob.token });
       expect(history.status).toBe(200);
@@ -99,22 +105,25 @@ describeEachDatabase('realchat rotate-key', (database) => {
     }
   }
 
-  it('reads messages sealed with a key listed in ENCRYPTION_KEYS_PREVIOUS', async () => {
+  it('reads messages earlier versions sealed under ENCRYPTION_KEY, or under a key listed in ENCRYPTION_KEYS_PREVIOUS', async () => {
     const oldKey = backend.env.ENCRYPTION_KEY!;
-    await backend.start({ ENCRYPTION_KEY: newKey(), ENCRYPTION_KEYS_PREVIOUS: `${newKey()},${oldKey}` });
-    try {
-      const history = await call(backend.url, 'GET', `/accounts/messages/?with=${alice.username}&limit=200`, undefined, { token: bob.token });
-      expect(history.body.results.map((m: { message: string }) => m.message).reverse()).toEqual(texts);
-    } finally {
-      await backend.stop();
-    }
+    expect(await readAllWith({ STORAGE_KEY: newKey(), ENCRYPTION_KEY: oldKey })).toEqual(texts);
+    expect(await readAllWith({ STORAGE_KEY: newKey(), ENCRYPTION_KEYS_PREVIOUS: `${newKey()},${oldKey}` })).toEqual(texts);
     backend.env.ENCRYPTION_KEY = oldKey;
   });
 
-  it('re-encrypts every message under the new key in batches, after which the old key is not needed', async () => {
+  it('refuses to start, in one line naming STORAGE_KEY, when the stored messages open under no configured key', async () => {
+    const env = bareEnvironment({ DATABASE_URL: backend.env.DATABASE_URL!, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', STORAGE_KEY: newKey(), ENCRYPTION_KEY: newKey() });
+    const run = await runCli(['serve'], { cwd: backend.dir, env, timeoutMs: 20_000 });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/^realchat: the stored messages open under none of the configured keys .*STORAGE_KEY/);
+  });
+
+  it("re-encrypts every message under STORAGE_KEY in batches, after which ENCRYPTION_KEY's old key is not needed", async () => {
     const oldKey = backend.env.ENCRYPTION_KEY!;
     const newer = newKey();
-    const run = await rotate(['--batch-size', '7'], { ENCRYPTION_KEY: newer, ENCRYPTION_KEYS_PREVIOUS: oldKey });
+    const run = await rotate(['--batch-size', '7'], { STORAGE_KEY: newer, ENCRYPTION_KEY: oldKey });
 
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -126,17 +135,17 @@ describeEachDatabase('realchat rotate-key', (database) => {
       'Re-encrypted 30 of 30 messages.',
     ]);
     expect(run.stdout).toContain(`Done: 30 messages re-encrypted under key ${new KeyRing(decodeKey(newer)).currentKeyId}.`);
-    expect(await readAllWith(newer)).toEqual(texts);
+    expect(await readAllWith({ STORAGE_KEY: newer })).toEqual(texts);
 
-    const again = await rotate([], { ENCRYPTION_KEY: newer });
+    const again = await rotate([], { STORAGE_KEY: newer });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('Every message is already sealed with the current key');
   });
 
-  it('finishes after an interruption when run again', async () => {
-    const previous = backend.env.ENCRYPTION_KEY!;
+  it('finishes after an interruption when run again (the old STORAGE_KEY listed in ENCRYPTION_KEYS_PREVIOUS)', async () => {
+    const previous = backend.env.STORAGE_KEY!;
     const newest = newKey();
-    const keys = { ENCRYPTION_KEY: newest, ENCRYPTION_KEYS_PREVIOUS: previous };
+    const keys = { STORAGE_KEY: newest, ENCRYPTION_KEYS_PREVIOUS: previous };
     const child = spawn(process.execPath, [MAIN, 'rotate-key', '--batch-size', '1'], {
       cwd: backend.dir,
       env: bareEnvironment({ DATABASE_URL: backend.env.DATABASE_URL!, ...keys }),
@@ -155,13 +164,13 @@ describeEachDatabase('realchat rotate-key', (database) => {
     const remaining = /of (\d+) messages/.exec(rerun.stdout)?.[1];
     if (remaining === undefined) expect(rerun.stdout).toContain('already sealed with the current key');
     else expect(Number(remaining)).toBeLessThan(30);
-    expect(await readAllWith(newest)).toEqual(texts);
+    expect(await readAllWith({ STORAGE_KEY: newest })).toEqual(texts);
   });
 
   it('names the messages no configured key opens, and exits non-zero', async () => {
-    const run = await rotate([], { ENCRYPTION_KEY: newKey() });
+    const run = await rotate([], { STORAGE_KEY: newKey(), ENCRYPTION_KEY: newKey() });
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/30 messages are sealed with a key that is neither ENCRYPTION_KEY nor in ENCRYPTION_KEYS_PREVIOUS/);
+    expect(run.stderr).toMatch(/30 messages are sealed with a key that is neither STORAGE_KEY, ENCRYPTION_KEY nor in ENCRYPTION_KEYS_PREVIOUS/);
   });
 
   it('refuses a bad batch size', async () => {
@@ -179,7 +188,8 @@ describeEachDatabase("realchat rotate-key and the answers kept for a peer's requ
 
   beforeAll(async () => {
     [a] = await startBackends(database, ['a', 'b'], { start: false });
-    await a.start();
+    // As an earlier version would have sealed them: under ENCRYPTION_KEY's at-rest key.
+    await a.start({ STORAGE_KEY: a.env.ENCRYPTION_KEY });
     key = a.peers.find((peer) => peer.name === 'b')!.key;
     await registerUser(a.url, 'bob');
     const message = peerRequest({ key, origin: 'b', receiver: 'bob', text: 'from b' });
@@ -193,14 +203,14 @@ describeEachDatabase("realchat rotate-key and the answers kept for a peer's requ
 
   it('re-seals them too, so that a repeated edit is still answered as at first with only the new key', async () => {
     const newer = newKey();
-    const env = bareEnvironment({ DATABASE_URL: a.env.DATABASE_URL!, LOG_LEVEL: 'warn', ENCRYPTION_KEY: newer, ENCRYPTION_KEYS_PREVIOUS: a.env.ENCRYPTION_KEY! });
+    const env = bareEnvironment({ DATABASE_URL: a.env.DATABASE_URL!, LOG_LEVEL: 'warn', STORAGE_KEY: newer, ENCRYPTION_KEY: a.env.ENCRYPTION_KEY! });
     const run = await runCli(['rotate-key'], { cwd: a.dir, env });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Re-encrypted 1 of 1 messages.');
     // The edit's answer, and the message's first text, kept when the edit changed it.
     expect(run.stdout).toContain("Re-encrypted 2 of 2 kept answers to peers' requests.");
 
-    await a.start({ ENCRYPTION_KEY: newer, ENCRYPTION_KEYS_PREVIOUS: '' });
+    await a.start({ STORAGE_KEY: newer, ENCRYPTION_KEY: newKey(), ENCRYPTION_KEYS_PREVIOUS: '' });
     const repeated = await postAsPeer(a.url, peerChange(key, 'b', { op: 'edit', ref, id: editId, text: 'sent again, differently' }));
     expect(repeated).toMatchObject({ status: 200, body: { message: 'the kept answer' } });
     const delivery = await postAsPeer(a.url, peerRequest({ key, origin: 'b', receiver: 'bob', id: ref, text: 'sent again' }));

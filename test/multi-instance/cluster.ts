@@ -41,6 +41,9 @@ export async function startCluster({ count, database, redisUrl, server: options 
     DATABASE_URL: postgres ? postgres.url : `sqlite:${join(dir, 'shared.db')}`,
     REDIS_URL: redisUrl,
     ENCRYPTION_KEY: newKey(),
+    // Instances of one deployment share their keys: each has a folder of its own, where a generated
+    // STORAGE_KEY would differ (with PostgreSQL, the database has no folder to keep one beside).
+    STORAGE_KEY: newKey(),
     // The event channel is named after the backend: a unique name keeps parallel tests apart.
     SERVER_NAME: `cluster-${randomBytes(4).toString('hex')}`,
     ...extraEnv,

@@ -1,34 +1,23 @@
 // Phone verification with no Vonage variables: the development provider writes each code to the
 // server log, and the API behaves as it does with Vonage.
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { describeEachDatabase } from '../helpers/databases.js';
+import { captureLog, type LogEntry } from '../helpers/log.js';
 import { checkCode, otherCode, phoneVerified, registerWithPhone, startVerification, uniquePhoneNumber, type PhoneUser } from './phone-client.js';
 
-type LogEntry = Record<string, unknown>;
-
 describeEachDatabase('phone verification without Vonage (codes in the server log)', (database) => {
-  const lines: string[] = [];
+  const log = captureLog();
   let app: TestApp;
   let url: string;
 
   beforeAll(async () => {
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    });
-    app = await startTestApp({ database, logger: createLogger({ level: 'info', format: 'json' }, stream) });
+    app = await startTestApp({ database, logger: log.logger });
     url = app.url;
   });
   afterAll(() => app.destroy());
 
-  function entries(): LogEntry[] {
-    return lines.map((line) => JSON.parse(line) as LogEntry);
-  }
+  const entries = (): LogEntry[] => log.entries();
 
   /** The code the server logged for a verification, as a developer reads it from the log. */
   function loggedCode(requestId: string): string {
