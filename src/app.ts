@@ -161,6 +161,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     logger: deps.logger,
     feed,
     activity: { opened: (user) => presence.opened(user), closed: (user) => presence.closed(user), typing: (user, to) => typing.relay(user, to) },
+    clock,
     ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}),
   });
   const peers = new PeerDirectory(config.peers);
