@@ -272,22 +272,27 @@ export class MessagesService {
     return this.view(updated ?? { ...row, read_at: now });
   }
 
-  /** The local users the user has a conversation with. */
+  /**
+   * The local users the user has an established conversation with (both have written, or one
+   * has read the other's messages): they see each other's presence and typing.
+   */
   async partnersOf(userId: number): Promise<number[]> {
-    const keys = await this.repository.partnerKeys(userId, 'u:');
-    return keys.map((key) => Number(key.slice(2))).filter((id) => Number.isSafeInteger(id) && id !== userId);
+    const keys = await this.repository.establishedPartnerKeys(userId);
+    return keys.map(localUserIdOf).filter((id) => Number.isSafeInteger(id) && id !== userId);
   }
 
   async isPartner(userId: number, partnerId: number): Promise<boolean> {
-    return this.repository.hasConversation(userId, `u:${partnerId}`);
+    if (partnerId === userId) return false;
+    return (await this.repository.establishedPartnerKeys(userId, [`u:${partnerId}`])).length > 0;
   }
 
-  /** Which of the named users are local conversation partners of the user. */
+  /** Which of the named users are established local conversation partners of the user. */
   async partnersNamed(userId: number, names: string[]): Promise<{ id: number; username: string }[]> {
     const users = await Promise.all(names.map((name) => this.findLocalUser(name)));
-    const known = [...new Map(users.filter((user) => user !== undefined).map((user) => [user.id, user])).values()];
-    const partners = await Promise.all(known.map((user) => this.isPartner(userId, user.id)));
-    return known.filter((_, index) => partners[index]);
+    const known = new Map<number, { id: number; username: string }>();
+    for (const user of users) if (user && user.id !== userId) known.set(user.id, user);
+    const keys = await this.repository.establishedPartnerKeys(userId, [...known.keys()].map((id) => `u:${id}`));
+    return keys.map((key) => known.get(localUserIdOf(key))!);
   }
 
   /** The local user an address names, if any. */
@@ -334,6 +339,11 @@ export function checkText(message: string): string {
 export function checkReceivedText(message: string): string {
   checkText(message);
   return message;
+}
+
+/** The user id of a local participant key (`u:<id>`). */
+function localUserIdOf(key: string): number {
+  return Number(key.slice(2));
 }
 
 /** The participant key of a row's sender, as the receiver's conversation names it. */
