@@ -191,6 +191,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     logger: deps.logger,
     counters: metrics.messages,
     clock,
+    ...(config.sendRate ? { sendBudget: { rate: config.sendRate, limits } } : {}),
   });
   const changes = new MessageChanges({
     repository: messagesRepository,

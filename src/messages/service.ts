@@ -5,7 +5,9 @@ import { openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
 import type { Change, Recorded } from '../feed/event-log.js';
 import { FeedPublisher } from '../feed/publisher.js';
 import type { Peer } from '../federation/peers.js';
-import { Conflict, Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
+import type { RateBudget } from '../config.js';
+import { Conflict, Forbidden, NotFound, RateLimited, ValidationFailed } from '../http/errors.js';
+import type { RateLimitStore } from '../limits/rate-limiter.js';
 import type { EventBus } from '../realtime/bus.js';
 import { AddressResolver, addressOf, pairKey, participantKey, remoteKey, type Participant } from './addresses.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -100,6 +102,8 @@ export interface MessagesServiceOptions {
   logger: Logger;
   counters?: MessageCounters;
   clock?: () => number;
+  /** What one user may send (SEND_RATE), counted in the shared store; none when off. */
+  sendBudget?: { rate: RateBudget; limits: RateLimitStore };
 }
 
 const MAX_TEXT_LENGTH = 10_000;
@@ -113,6 +117,7 @@ export class MessagesService {
   private readonly clock: () => number;
   private readonly counters: MessageCounters;
   private readonly writer: WriteBatcher<NewMessage, WriteResult>;
+  private readonly sendBudget: MessagesServiceOptions['sendBudget'];
 
   constructor(options: MessagesServiceOptions) {
     this.repository = options.repository;
@@ -122,6 +127,7 @@ export class MessagesService {
     this.delivery = options.delivery;
     this.clock = options.clock ?? Date.now;
     this.counters = options.counters ?? { sent: () => undefined, received: () => undefined, federated: () => undefined };
+    this.sendBudget = options.sendBudget;
     this.writer = new WriteBatcher((items) => {
       const now = this.clock();
       return this.repository.writeBatch(items, {
@@ -134,6 +140,7 @@ export class MessagesService {
 
   async send(user: { id: number; username: string }, input: SendInput): Promise<SendResult> {
     const text = checkText(input.message);
+    await this.spendSendBudget(user.id);
     const receiver =
       typeof input.receiver === 'number' ? await this.resolver.findLocalById(input.receiver) : await this.resolver.resolve(input.receiver);
     if (!receiver) throw new NotFound('unknown_receiver', 'The receiver does not exist.');
@@ -183,6 +190,18 @@ export class MessagesService {
       status = result.outbox.claimed ? await this.delivery.firstTry(outbound, line) : await this.delivery.firstTryBehind(outbound, line);
     }
     return { id: row.id, status, timestamp: view.timestamp };
+  }
+
+  /**
+   * Counts a send against the user's budget, before anything is stored. The window holds a
+   * burst and lasts as long as the steady rate takes to earn one: `count` per `perMs` on
+   * average, `burst` at once.
+   */
+  private async spendSendBudget(userId: number): Promise<void> {
+    if (!this.sendBudget) return;
+    const { rate, limits } = this.sendBudget;
+    const window = await limits.hit(`send:${userId}`, (rate.perMs * rate.burst) / rate.count);
+    if (window.count > rate.burst) throw new RateLimited(window.resetInMs / 1000, 'Too many messages sent. Try again later.');
   }
 
   /** A send retried with a client id already used: the first result, if it is the same message. */
