@@ -106,7 +106,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
-  const limits = deps.redis ? new RedisRateLimitStore(deps.redis, new MemoryRateLimitStore(clock), deps.logger) : new MemoryRateLimitStore(clock);
+  // Counts are keyed by user ids, which every backend numbers from 1: deployments sharing one Redis count apart.
+  const limits = deps.redis
+    ? new RedisRateLimitStore(deps.redis, new MemoryRateLimitStore(clock), deps.logger, `realchat:${config.serverName}:ratelimit:`)
+    : new MemoryRateLimitStore(clock);
   const accounts = new AccountsService({
     repository: new AccountsRepository(deps.database.db),
     limits,
