@@ -188,7 +188,10 @@ export class RealtimeGateway {
   private accept(socket: WebSocket, authorization: string | undefined): void {
     const connection = new Connection(socket, this.limits.frameBurst, this.clock());
     this.connections.add(connection);
-    socket.on('message', (data, isBinary) => this.receive(connection, data, isBinary));
+    socket.on('message', (data, isBinary) => {
+      if (!this.spendFrame(connection)) return connection.close(CloseCode.tooManyFrames, 'too many frames');
+      this.receive(connection, data, isBinary);
+    });
     socket.on('pong', () => {
       connection.alive = true;
     });
@@ -255,7 +258,6 @@ export class RealtimeGateway {
     // Frames already in the socket's buffer keep coming after a close: none is handled.
     if (connection.socket.readyState !== WebSocket.OPEN) return;
     connection.alive = true;
-    if (!this.spendFrame(connection)) return connection.close(CloseCode.tooManyFrames, 'too many frames');
     if (connection.waiting) {
       if (connection.waiting.length >= MAX_FRAMES_WAITING_FOR_AUTH) return connection.close(CloseCode.badFrame, 'too many frames before authentication');
       connection.waiting.push({ data, isBinary });
