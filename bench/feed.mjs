@@ -18,7 +18,7 @@ const PASSWORD = 'a long and quiet river';
 async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'realchat-bench-feed-'));
   const port = await freePort();
-  const { child, url } = await spawnServe({ cwd: dir, port, env: { LOG_LEVEL: 'warn', ENCRYPTION_KEY: randomBytes(32).toString('base64url') + '=' } });
+  const { child, url } = await spawnServe({ cwd: dir, port, env: { LOG_LEVEL: 'warn', SEND_RATE: 'off', ENCRYPTION_KEY: randomBytes(32).toString('base64url') + '=' } });
   return {
     url,
     stop: () => {

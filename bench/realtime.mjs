@@ -71,6 +71,8 @@ async function startServer(shared = {}) {
       LOG_LEVEL: 'warn',
       // Each bench user registers from an address of its own, so the abuse limits stay out of the way.
       TRUST_PROXY: 'true',
+      // The bench sends as fast as it can: the per-user send budget would measure itself.
+      SEND_RATE: 'off',
       ...shared,
     },
     // The server's log (warnings and errors only) goes to this script's stderr.

@@ -122,7 +122,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
-  const limits = deps.redis ? new RedisRateLimitStore(deps.redis, new MemoryRateLimitStore(clock), deps.logger) : new MemoryRateLimitStore(clock);
+  // Counts are keyed by user ids, which every backend numbers from 1: deployments sharing one Redis count apart.
+  const limits = deps.redis
+    ? new RedisRateLimitStore(deps.redis, new MemoryRateLimitStore(clock), deps.logger, `realchat:${config.serverName}:ratelimit:`)
+    : new MemoryRateLimitStore(clock);
   const accounts = new AccountsService({
     repository: new AccountsRepository(deps.database.db),
     limits,
@@ -177,6 +180,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     logger: deps.logger,
     feed,
     activity: { opened: (user) => presence.opened(user), closed: (user) => presence.closed(user), typing: (user, to) => typing.relay(user, to) },
+    clock,
     ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}),
   });
   const peers = new PeerDirectory(config.peers);
@@ -206,6 +210,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     logger: deps.logger,
     counters: metrics.messages,
     clock,
+    ...(config.sendRate ? { sendBudget: { rate: config.sendRate, limits } } : {}),
   });
   const changes = new MessageChanges({
     repository: messagesRepository,

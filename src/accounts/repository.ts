@@ -155,6 +155,11 @@ export class AccountsRepository {
     await this.db.updateTable('tokens').set({ last_used_at: now, expires_at: expiresAt }).where('id', '=', tokenId).execute();
   }
 
+  async tokenExpiry(tokenId: number): Promise<number | undefined> {
+    const row = await this.db.selectFrom('tokens').select('expires_at').where('id', '=', tokenId).executeTakeFirst();
+    return row?.expires_at;
+  }
+
   async deleteToken(tokenId: number): Promise<void> {
     await this.db.deleteFrom('tokens').where('id', '=', tokenId).execute();
   }

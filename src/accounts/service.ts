@@ -18,6 +18,8 @@ export interface PublicUser {
 export interface AuthenticatedUser {
   user: UserRecord;
   tokenId: number;
+  /** When the token expires (epoch ms), as slid by this use. */
+  expiresAt: number;
 }
 
 export interface AbuseLimits {
@@ -164,10 +166,17 @@ export class AccountsService {
       await this.repository.deleteToken(found.tokenId);
       return undefined;
     }
+    let { expiresAt } = found;
     if (now - found.lastUsedAt >= TOKEN_TOUCH_INTERVAL_MS) {
-      await this.repository.touchToken(found.tokenId, now, now + this.tokenTtlMs);
+      expiresAt = now + this.tokenTtlMs;
+      await this.repository.touchToken(found.tokenId, now, expiresAt);
     }
-    return { user: found.user, tokenId: found.tokenId };
+    return { user: found.user, tokenId: found.tokenId, expiresAt };
+  }
+
+  /** When the token expires as stored now (HTTP use slides it); undefined once it is gone. */
+  async tokenExpiry(tokenId: number): Promise<number | undefined> {
+    return this.repository.tokenExpiry(tokenId);
   }
 
   async getUser(userId: number): Promise<UserRecord | undefined> {

@@ -367,19 +367,28 @@ export class MessagesRepository {
     return this.db.selectFrom('messages').selectAll().where('uuid', '=', uuid).execute();
   }
 
-  async hasConversation(userId: number, partnerKey: string): Promise<boolean> {
-    const row = await this.db.selectFrom('conversations').select('user_id').where('user_id', '=', userId).where('partner_key', '=', partnerKey).executeTakeFirst();
-    return row !== undefined;
-  }
-
-  /** The keys of the user's conversation partners that match a prefix (`u:` for local users). */
-  async partnerKeys(userId: number, prefix: string): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('conversations')
-      .select('partner_key')
-      .where('user_id', '=', userId)
-      .where('partner_key', 'like', `${prefix}%`)
-      .execute();
+  /**
+   * The keys of the user's local conversation partners (all, or those among `partnerKeys`) whose
+   * conversation is established: both have written, or one has read the other's messages. An
+   * unsolicited message alone makes no partner.
+   */
+  async establishedPartnerKeys(userId: number, partnerKeys?: string[]): Promise<string[]> {
+    if (partnerKeys?.length === 0) return [];
+    const self = `u:${userId}`;
+    // A pair key sorts its two participant keys; both orders are asked for rather than sorting in SQL.
+    const inPair = sql`m.pair in (cast(${self} as text) || '|' || c.partner_key, c.partner_key || '|' || cast(${self} as text))`;
+    let query = this.db
+      .selectFrom('conversations as c')
+      .select('c.partner_key')
+      .where('c.user_id', '=', userId)
+      .where('c.partner_key', 'like', 'u:%')
+      .where(
+        sql<boolean>`(exists (select 1 from messages m where ${inPair} and m.read_at is not null)
+          or (exists (select 1 from messages m where ${inPair} and m.sender_user_id = ${userId})
+            and exists (select 1 from messages m where ${inPair} and m.sender_user_id <> ${userId})))`,
+      );
+    if (partnerKeys) query = query.where('c.partner_key', 'in', partnerKeys);
+    const rows = await query.execute();
     return rows.map((row) => row.partner_key);
   }
 }

@@ -29,10 +29,11 @@ export function messagesRoutes(messages: MessagesService, authenticate: AuthHook
     const app = instance.withTypeProvider<TypeBoxTypeProvider>();
     const secured = { tags: ['messages'], security: [{ token: [] }] };
     const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+    const sendErrors = { ...errors, 429: ErrorSchema };
 
     app.post(
       '/accounts/send-message/',
-      { preHandler: authenticate, schema: { ...secured, summary: 'Send a message', body: SendMessageBody, response: { 201: SendAnswer, ...errors } } },
+      { preHandler: authenticate, schema: { ...secured, summary: 'Send a message', body: SendMessageBody, response: { 201: SendAnswer, ...sendErrors } } },
       async (request, reply) => {
         const { user } = authOf(request);
         const { message, receiver, client_id: clientId } = request.body;
@@ -51,7 +52,7 @@ export function messagesRoutes(messages: MessagesService, authenticate: AuthHook
             ...secured,
             summary: 'Send a message (JSON, or sealed under the shared key)',
             body: PostMessageBody,
-            response: { 201: SendAnswer, ...errors },
+            response: { 201: SendAnswer, ...sendErrors },
           },
         },
         async (request, reply) => {

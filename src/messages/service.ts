@@ -5,7 +5,9 @@ import { openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
 import type { Change, Recorded } from '../feed/event-log.js';
 import { FeedPublisher } from '../feed/publisher.js';
 import type { Peer } from '../federation/peers.js';
-import { Conflict, Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
+import type { RateBudget } from '../config.js';
+import { Conflict, Forbidden, NotFound, RateLimited, ValidationFailed } from '../http/errors.js';
+import type { RateLimitStore } from '../limits/rate-limiter.js';
 import type { EventBus } from '../realtime/bus.js';
 import { AddressResolver, addressOf, pairKey, participantKey, remoteKey, type Participant } from './addresses.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -100,6 +102,8 @@ export interface MessagesServiceOptions {
   logger: Logger;
   counters?: MessageCounters;
   clock?: () => number;
+  /** What one user may send (SEND_RATE), counted in the shared store; none when off. */
+  sendBudget?: { rate: RateBudget; limits: RateLimitStore };
 }
 
 const MAX_TEXT_LENGTH = 10_000;
@@ -113,6 +117,7 @@ export class MessagesService {
   private readonly clock: () => number;
   private readonly counters: MessageCounters;
   private readonly writer: WriteBatcher<NewMessage, WriteResult>;
+  private readonly sendBudget: MessagesServiceOptions['sendBudget'];
 
   constructor(options: MessagesServiceOptions) {
     this.repository = options.repository;
@@ -122,6 +127,7 @@ export class MessagesService {
     this.delivery = options.delivery;
     this.clock = options.clock ?? Date.now;
     this.counters = options.counters ?? { sent: () => undefined, received: () => undefined, federated: () => undefined };
+    this.sendBudget = options.sendBudget;
     this.writer = new WriteBatcher((items) => {
       const now = this.clock();
       return this.repository.writeBatch(items, {
@@ -134,6 +140,7 @@ export class MessagesService {
 
   async send(user: { id: number; username: string }, input: SendInput): Promise<SendResult> {
     const text = checkText(input.message);
+    await this.spendSendBudget(user.id);
     const receiver =
       typeof input.receiver === 'number' ? await this.resolver.findLocalById(input.receiver) : await this.resolver.resolve(input.receiver);
     if (!receiver) throw new NotFound('unknown_receiver', 'The receiver does not exist.');
@@ -183,6 +190,18 @@ export class MessagesService {
       status = result.outbox.claimed ? await this.delivery.firstTry(outbound, line) : await this.delivery.firstTryBehind(outbound, line);
     }
     return { id: row.id, status, timestamp: view.timestamp };
+  }
+
+  /**
+   * Counts a send against the user's budget, before anything is stored. The window holds a
+   * burst and lasts as long as the steady rate takes to earn one: `count` per `perMs` on
+   * average, `burst` at once.
+   */
+  private async spendSendBudget(userId: number): Promise<void> {
+    if (!this.sendBudget) return;
+    const { rate, limits } = this.sendBudget;
+    const window = await limits.hit(`send:${userId}`, (rate.perMs * rate.burst) / rate.count);
+    if (window.count > rate.burst) throw new RateLimited(window.resetInMs / 1000, 'Too many messages sent. Try again later.');
   }
 
   /** A send retried with a client id already used: the first result, if it is the same message. */
@@ -272,22 +291,27 @@ export class MessagesService {
     return this.view(updated ?? { ...row, read_at: now });
   }
 
-  /** The local users the user has a conversation with. */
+  /**
+   * The local users the user has an established conversation with (both have written, or one
+   * has read the other's messages): they see each other's presence and typing.
+   */
   async partnersOf(userId: number): Promise<number[]> {
-    const keys = await this.repository.partnerKeys(userId, 'u:');
-    return keys.map((key) => Number(key.slice(2))).filter((id) => Number.isSafeInteger(id) && id !== userId);
+    const keys = await this.repository.establishedPartnerKeys(userId);
+    return keys.map(localUserIdOf).filter((id) => Number.isSafeInteger(id) && id !== userId);
   }
 
   async isPartner(userId: number, partnerId: number): Promise<boolean> {
-    return this.repository.hasConversation(userId, `u:${partnerId}`);
+    if (partnerId === userId) return false;
+    return (await this.repository.establishedPartnerKeys(userId, [`u:${partnerId}`])).length > 0;
   }
 
-  /** Which of the named users are local conversation partners of the user. */
+  /** Which of the named users are established local conversation partners of the user. */
   async partnersNamed(userId: number, names: string[]): Promise<{ id: number; username: string }[]> {
     const users = await Promise.all(names.map((name) => this.findLocalUser(name)));
-    const known = [...new Map(users.filter((user) => user !== undefined).map((user) => [user.id, user])).values()];
-    const partners = await Promise.all(known.map((user) => this.isPartner(userId, user.id)));
-    return known.filter((_, index) => partners[index]);
+    const known = new Map<number, { id: number; username: string }>();
+    for (const user of users) if (user && user.id !== userId) known.set(user.id, user);
+    const keys = await this.repository.establishedPartnerKeys(userId, [...known.keys()].map((id) => `u:${id}`));
+    return keys.map((key) => known.get(localUserIdOf(key))!);
   }
 
   /** The local user an address names, if any. */
@@ -334,6 +358,11 @@ export function checkText(message: string): string {
 export function checkReceivedText(message: string): string {
   checkText(message);
   return message;
+}
+
+/** The user id of a local participant key (`u:<id>`). */
+function localUserIdOf(key: string): number {
+  return Number(key.slice(2));
 }
 
 /** The participant key of a row's sender, as the receiver's conversation names it. */

@@ -25,6 +25,8 @@ export const CloseCode = {
   /** The `after` of the auth frame is older than the feed keeps: reload, then reconnect after the seq sent. */
   gone: 4410,
   tooManyConnections: 4429,
+  /** The socket sent more frames than its budget allows. */
+  tooManyFrames: 4429,
 } as const;
 
 /** Who is connected here, and what they type: presence and typing indicators. */
@@ -50,6 +52,10 @@ export interface GatewayLimits {
   maxConnectionsPerUser: number;
   /** How long shutdown waits for clients to answer the 1001 close before cutting them. */
   shutdownGraceMs: number;
+  /** Frames a socket may send per second, steadily (pings and the auth frame count too)... */
+  framesPerSecond: number;
+  /** ...and at once, after a quiet spell. */
+  frameBurst: number;
 }
 
 export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
@@ -59,7 +65,13 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
   maxBufferedBytes: 1024 * 1024,
   maxConnectionsPerUser: 32,
   shutdownGraceMs: 2000,
+  // A client types, pings and reconnects far below this; a flood is closed within a second.
+  framesPerSecond: 20,
+  frameBurst: 100,
 };
+
+// setTimeout's longest delay (about 24.8 days); a later token expiry is checked again then.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 // A slow consumer's close frame waits behind its backlog; the socket is cut soon after anyway.
 const SLOW_CONSUMER_CLOSE_GRACE_MS = 1000;
@@ -75,10 +87,22 @@ class Connection {
   stream: FeedStream | undefined;
   alive = true;
   authTimer: NodeJS.Timeout | undefined;
+  /** Fires when the token may have expired (its expiry may have slid since: checked again then). */
+  expiryTimer: NodeJS.Timeout | undefined;
+  /** The frame budget: a token bucket, refilled at framesPerSecond up to frameBurst. */
+  frameTokens: number;
+  refilledAt: number;
   /** Frames received while the token is being checked; undefined when no check is running. */
   waiting: Array<{ data: RawData; isBinary: boolean }> | undefined;
 
-  constructor(readonly socket: WebSocket) {}
+  constructor(
+    readonly socket: WebSocket,
+    budget: number,
+    now: number,
+  ) {
+    this.frameTokens = budget;
+    this.refilledAt = now;
+  }
 
   get authenticated(): boolean {
     return this.userId !== 0;
@@ -97,6 +121,7 @@ export interface GatewayOptions {
   feed: FeedReader;
   activity?: SessionActivity;
   limits?: Partial<GatewayLimits>;
+  clock?: () => number;
 }
 
 export class RealtimeGateway {
@@ -106,6 +131,7 @@ export class RealtimeGateway {
   private readonly feed: FeedReader;
   private readonly activity: SessionActivity | undefined;
   private readonly limits: GatewayLimits;
+  private readonly clock: () => number;
   private readonly connections = new Set<Connection>();
   private readonly byUser = new Map<number, Set<Connection>>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -118,6 +144,7 @@ export class RealtimeGateway {
     this.feed = options.feed;
     this.activity = options.activity;
     this.limits = { ...DEFAULT_GATEWAY_LIMITS, ...options.limits };
+    this.clock = options.clock ?? Date.now;
   }
 
   /** Authenticated open sockets on this instance. */
@@ -159,9 +186,12 @@ export class RealtimeGateway {
   }
 
   private accept(socket: WebSocket, authorization: string | undefined): void {
-    const connection = new Connection(socket);
+    const connection = new Connection(socket, this.limits.frameBurst, this.clock());
     this.connections.add(connection);
-    socket.on('message', (data, isBinary) => this.receive(connection, data, isBinary));
+    socket.on('message', (data, isBinary) => {
+      if (!this.spendFrame(connection)) return connection.close(CloseCode.tooManyFrames, 'too many frames');
+      this.receive(connection, data, isBinary);
+    });
     socket.on('pong', () => {
       connection.alive = true;
     });
@@ -210,6 +240,7 @@ export class RealtimeGateway {
     connection.userId = userId;
     connection.username = auth.user.username;
     connection.tokenId = auth.tokenId;
+    this.expireAt(connection, auth.expiresAt);
     if (set.size === 1) this.activity?.opened({ id: userId, username: auth.user.username });
     // Registered first, so that live events wait in the stream while it starts: none is missed.
     connection.stream = new FeedStream(userId, this.feed, this.sinkOf(connection), (error) => this.streamFailed(connection, error));
@@ -224,6 +255,8 @@ export class RealtimeGateway {
   }
 
   private receive(connection: Connection, data: RawData, isBinary: boolean): void {
+    // Frames already in the socket's buffer keep coming after a close: none is handled.
+    if (connection.socket.readyState !== WebSocket.OPEN) return;
     connection.alive = true;
     if (connection.waiting) {
       if (connection.waiting.length >= MAX_FRAMES_WAITING_FOR_AUTH) return connection.close(CloseCode.badFrame, 'too many frames before authentication');
@@ -256,6 +289,42 @@ export class RealtimeGateway {
       default:
         connection.close(CloseCode.badFrame, `unknown frame type "${String(frame.type).slice(0, 32)}"`);
     }
+  }
+
+  /** Takes one frame from the socket's budget; false when it is spent. */
+  private spendFrame(connection: Connection): boolean {
+    const now = this.clock();
+    const { framesPerSecond, frameBurst } = this.limits;
+    connection.frameTokens = Math.min(frameBurst, connection.frameTokens + ((now - connection.refilledAt) * framesPerSecond) / 1000);
+    connection.refilledAt = now;
+    if (connection.frameTokens < 1) return false;
+    connection.frameTokens -= 1;
+    return true;
+  }
+
+  /**
+   * Closes the socket with 4401 once its token has expired or is gone (expired tokens are
+   * deleted too); HTTP use may have slid the expiry meanwhile, so it is read again then.
+   */
+  private expireAt(connection: Connection, expiresAt: number): void {
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - this.clock()));
+    connection.expiryTimer = setTimeout(() => void this.checkExpiry(connection), delay);
+    connection.expiryTimer.unref();
+  }
+
+  private async checkExpiry(connection: Connection): Promise<void> {
+    let expiresAt: number | undefined | 'unavailable';
+    try {
+      expiresAt = await this.accounts.tokenExpiry(connection.tokenId);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'websocket: reading a token expiry failed');
+      expiresAt = 'unavailable';
+    }
+    if (!this.connections.has(connection)) return;
+    // The database is away: look again soon rather than log the user out.
+    if (expiresAt === 'unavailable') return this.expireAt(connection, this.clock() + this.limits.heartbeatIntervalMs);
+    if (expiresAt === undefined || expiresAt <= this.clock()) return connection.close(CloseCode.unauthenticated, 'token expired');
+    this.expireAt(connection, expiresAt);
   }
 
   private deliver(userId: number, event: RealtimeEvent, order: EventOrder | undefined): void {
@@ -338,6 +407,8 @@ export class RealtimeGateway {
   private forget(connection: Connection): void {
     clearTimeout(connection.authTimer);
     connection.authTimer = undefined;
+    clearTimeout(connection.expiryTimer);
+    connection.expiryTimer = undefined;
     this.connections.delete(connection);
     const set = this.byUser.get(connection.userId);
     if (set?.delete(connection) && set.size === 0) {

@@ -80,14 +80,16 @@ export class PresenceService {
       partners.map((partner) => partner.id),
       this.clock(),
     );
-    const answer: Record<string, PresenceView> = {};
-    for (const partner of partners) {
-      const record = records.get(partner.id);
-      answer[partner.username] = record?.online
-        ? { status: 'online', last_seen: null }
-        : { status: 'offline', last_seen: record?.lastSeen == null ? null : new Date(record.lastSeen).toISOString() };
-    }
-    return answer;
+    // Keys are user names, and `__proto__` is one: entries become own properties, never the prototype.
+    return Object.fromEntries(
+      partners.map((partner): [string, PresenceView] => {
+        const record = records.get(partner.id);
+        return [
+          partner.username,
+          record?.online ? { status: 'online', last_seen: null } : { status: 'offline', last_seen: record?.lastSeen == null ? null : new Date(record.lastSeen).toISOString() },
+        ];
+      }),
+    );
   }
 
   private async tick(): Promise<void> {

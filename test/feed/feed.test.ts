@@ -154,7 +154,8 @@ describeEachDatabase('the change feed', (database) => {
     });
 
     it('replays after a seq on the socket while a writer keeps sending: every seq once, none missing', async () => {
-      app = await startTestApp({ database });
+      // Thousands of sends from two users: past any per-user send budget.
+      app = await startTestApp({ database, env: { SEND_RATE: 'off' } });
       const [alice, bob, carol] = await Promise.all([registerUser(app.url), registerUser(app.url), registerUser(app.url)]);
       const sendMany = async (from: RegisteredUser, prefix: string, count: number, inFlight: number) => {
         for (let i = 0; i < count; i += inFlight) {

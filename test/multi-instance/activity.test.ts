@@ -32,8 +32,11 @@ describe.skipIf(!postgresUrl || !redisUrl)(title, () => {
     await socket.roundTrip();
     return socket;
   }
+  /** One message each way: one alone makes no partners. */
   async function partners(app: TestApp, a: RegisteredUser, b: RegisteredUser): Promise<void> {
-    expect((await call(app.url, 'POST', '/accounts/send-message/', { message: 'hi', receiver: b.username }, { token: a.token })).status).toBe(201);
+    for (const [sender, receiver] of [[a, b], [b, a]] as const) {
+      expect((await call(app.url, 'POST', '/accounts/send-message/', { message: 'hi', receiver: receiver.username }, { token: sender.token })).status).toBe(201);
+    }
   }
   const presenceOf = (user: RegisteredUser, status: string) => (frame: Record<string, unknown>) => frame.type === 'presence' && frame.user === user.username && frame.status === status;
 

@@ -21,7 +21,7 @@ describe.skipIf(!postgresUrl || !redisUrl)(title, () => {
   });
 
   it('assigns seqs on two instances at once without a gap a client could miss', async () => {
-    cluster = await startCluster({ count: 2, database: 'postgres', redisUrl: redisUrl! });
+    cluster = await startCluster({ count: 2, database: 'postgres', redisUrl: redisUrl!, env: { SEND_RATE: 'off' } });
     const [one, two] = cluster.instances as [TestApp, TestApp];
     const [alice, bob, carol] = await Promise.all([registerUser(one.url), registerUser(one.url), registerUser(two.url)]);
 

@@ -30,9 +30,11 @@ describeEachDatabase('typing and presence', (database) => {
   async function users(count: number): Promise<RegisteredUser[]> {
     return Promise.all(Array.from({ length: count }, () => registerUser(app.url)));
   }
-  /** Makes two users conversation partners. */
+  /** Makes two users conversation partners: one message each way (one alone does not). */
   async function talk(from: RegisteredUser, to: RegisteredUser): Promise<void> {
-    expect((await call(app.url, 'POST', '/accounts/send-message/', { message: 'hi', receiver: to.username }, { token: from.token })).status).toBe(201);
+    for (const [sender, receiver] of [[from, to], [to, from]] as const) {
+      expect((await call(app.url, 'POST', '/accounts/send-message/', { message: 'hi', receiver: receiver.username }, { token: sender.token })).status).toBe(201);
+    }
   }
   const typingFrom = (user: RegisteredUser) => (frame: Record<string, unknown>) => frame.type === 'typing' && frame.from === user.username;
   const presenceOf = (user: RegisteredUser, status?: string) => (frame: Record<string, unknown>) =>
