@@ -7,11 +7,11 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    // Benchmarks are plain Node scripts (.mjs), outside TypeScript's view of the globals.
-    files: ['bench/**/*.mjs'],
+    // Benchmarks and scripts are plain Node scripts (.mjs), outside TypeScript's view of the globals.
+    files: ['bench/**/*.mjs', 'scripts/**/*.mjs'],
     languageOptions: {
       globals: Object.fromEntries(
-        ['process', 'Buffer', 'URL', 'fetch', 'performance', 'console', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate'].map((name) => [name, 'readonly']),
+        ['process', 'Buffer', 'URL', 'URLSearchParams', 'fetch', 'performance', 'console', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate'].map((name) => [name, 'readonly']),
       ),
     },
   },

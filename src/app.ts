@@ -223,7 +223,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     clock,
   });
   const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
-  const inboundOptions = { peers, maxAgeMs: config.federationMaxAgeMs, clock };
+  const inboundOptions = { peers, serverName: config.serverName, maxAgeMs: config.federationMaxAgeMs, clock };
   outbox.start();
   feed.startPruning();
   presence.start();

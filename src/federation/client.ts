@@ -73,7 +73,15 @@ export class FederationClient {
         timestamp: new Date(message.createdAt).toISOString(),
       });
       headers['x-realchat-origin'] = this.serverName;
-      headers['x-realchat-signature'] = signRequest({ signingKey: peer.signingKeys[0]!, method: 'POST', path: url.pathname, body, timestamp: now });
+      headers['x-realchat-signature'] = signRequest({
+        signingKey: peer.signingKeys[0]!,
+        method: 'POST',
+        path: url.pathname,
+        body,
+        timestamp: now,
+        origin: this.serverName,
+        destination: peer.name,
+      });
       headers['idempotency-key'] = message.id;
     }
 

@@ -32,6 +32,8 @@ export interface ReceiveBody {
 
 export interface InboundOptions {
   peers: PeerDirectory;
+  /** This backend's SERVER_NAME: the destination a peer's `v2` signature must name. */
+  serverName: string;
   maxAgeMs: number;
   clock: () => number;
 }
@@ -45,14 +47,19 @@ export function verifyPeerRequest(options: InboundOptions) {
 
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const signature = request.headers['x-realchat-signature'];
-    // A compat peer (the original backend) cannot sign: its Fernet token alone authenticates the text.
-    if (!(peer.compat && signature === undefined)) {
+    // A compat peer (the original backend) cannot sign: its Fernet token alone authenticates the
+    // text, and its source address, when it is listed, the request.
+    if (peer.compat && signature === undefined) {
+      if (peer.allowFrom && !peer.allowFrom.includes(request.ip)) throw new Forbidden('unknown_peer', 'This backend does not know the sending peer.');
+    } else {
       const valid = verifyRequestSignature({
         signingKeys: peer.signingKeys,
         header: typeof signature === 'string' ? signature : undefined,
         method: request.method,
         path: request.url.split('?')[0]!,
         body: raw,
+        origin: typeof origin === 'string' ? origin : peer.name,
+        destination: options.serverName,
         now: Math.floor(options.clock() / 1000),
         maxAgeSeconds: Math.floor(options.maxAgeMs / 1000),
       });
@@ -87,11 +94,12 @@ export class InboundFederation {
 
   /** Stores the message once and answers its text, as the original backend did; or applies a change. */
   async receive(peer: Peer, body: ReceiveBody): Promise<string> {
-    if (!isValidRemoteName(body.sender)) throw new ValidationFailed({ sender: ['Enter a valid user name.'] });
+    if (!isValidRemoteName(body.sender)) throw new ValidationFailed({ sender: ['Enter a valid user name: 1 to 150 letters, digits and _ . + - characters, without @.'] });
     if (body.op) return this.receiveChange(peer, body, body.op);
     if (body.message === undefined) throw new ValidationFailed({ message: ['This field is required.'] });
     const { token, text } = this.open(peer, body.message);
-    const requestKey = body.id ?? `token:${createHash('sha256').update(token).digest('hex')}`;
+    // An unsigned compat request may come with any id a replayer likes: only its token is its own.
+    const requestKey = body.id !== undefined && !peer.compat ? body.id : `token:${createHash('sha256').update(token).digest('hex')}`;
     return this.messages.receive({
       peer,
       senderName: body.sender,

@@ -2,6 +2,7 @@
 // previous ones still accepted inbound) and the request-signing keys derived from them.
 import type { PeerConfig } from '../config.js';
 import { decodeKey, deriveKey, SIGNING_INFO } from '../crypto/keys.js';
+import type { AddressList } from '../http/address-list.js';
 
 export interface Peer {
   name: string;
@@ -9,6 +10,8 @@ export interface Peer {
   compat: boolean;
   /** Our account's token on a compat peer, sent as `Authorization: Token ...`. */
   token?: string;
+  /** A compat peer's source addresses, when its unsigned requests must come from them. */
+  allowFrom?: AddressList;
   /** Raw 32-byte Fernet keys; the first one is used outbound. */
   fernetKeys: Buffer[];
   /** HKDF-derived signing keys, in the same order. */
@@ -27,6 +30,7 @@ export class PeerDirectory {
         url: config.url,
         compat: config.compat,
         ...(config.token !== undefined ? { token: config.token } : {}),
+        ...(config.allowFrom !== undefined ? { allowFrom: config.allowFrom } : {}),
         fernetKeys,
         signingKeys: fernetKeys.map((key) => deriveKey(key, SIGNING_INFO)),
       };

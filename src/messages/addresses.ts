@@ -6,8 +6,9 @@ import type { Peer, PeerDirectory } from '../federation/peers.js';
 
 export type Participant = { kind: 'local'; userId: number; username: string } | { kind: 'remote'; peer: Peer; name: string };
 
-// Remote names follow the peer's rules; the original backend allows Django's `[\w.@+-]`.
-const REMOTE_NAME = /^[\p{L}\p{N}_.@+-]{1,150}$/u;
+// Remote names follow the peer's rules (the original backend allows Django's `[\w.@+-]`), but
+// for `@`: `x@y` of peer b would read as `x@y@b`, an address that names someone else.
+const REMOTE_NAME = /^[\p{L}\p{N}_.+-]{1,150}$/u;
 // Users are never renamed or removed, so a resolved name stays right; the cap bounds memory.
 const CACHE_LIMIT = 50_000;
 

@@ -62,6 +62,8 @@ describe('the outbound federation client', () => {
       method: 'POST',
       path: '/accounts/receive-message/',
       body: request!.body,
+      origin: 'a',
+      destination: 'b',
       now: Math.floor(Date.now() / 1000),
       maxAgeSeconds: 60,
     });

@@ -126,7 +126,7 @@ describeEachDatabase('federated edits and deletes', (database) => {
   it('applies a repeated change once, and answers as the original did', async () => {
     const sent = await send(a, alice, 'bob@b', 'say it once');
     const ref = await uuidOf(a, sent.id);
-    const request = change(keyOf(b, 'a'), 'a', { op: 'edit', ref, text: 'said once' });
+    const request = change(keyOf(b, 'a'), ['a', 'b'], { op: 'edit', ref, text: 'said once' });
     const firstAnswer = await postAsPeer(b.url, request);
     const again = await postAsPeer(b.url, request);
     expect(firstAnswer).toMatchObject({ status: 200, body: { message: 'said once' } });
@@ -137,10 +137,10 @@ describeEachDatabase('federated edits and deletes', (database) => {
     const updates = (feed.body.results as { type: string; message?: { id: number } }[]).filter((event) => event.type === 'message_updated' && event.message?.id === onB.id);
     expect(updates).toHaveLength(1);
 
-    const deleted = await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'delete', ref }));
+    const deleted = await postAsPeer(b.url, change(keyOf(b, 'a'), ['a', 'b'], { op: 'delete', ref }));
     expect(deleted).toMatchObject({ status: 200, body: { message: '' } });
     // A change for a message already deleted is answered 200 and changes nothing.
-    const late = await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref, text: 'back from the dead' }));
+    const late = await postAsPeer(b.url, change(keyOf(b, 'a'), ['a', 'b'], { op: 'edit', ref, text: 'back from the dead' }));
     expect(late).toMatchObject({ status: 200, body: { message: '' } });
     expect((await history(b, bob, 'alice@a')).find((m) => m.id === onB.id)).toMatchObject({ message: '', deleted: true });
   });
@@ -149,12 +149,12 @@ describeEachDatabase('federated edits and deletes', (database) => {
     const sent = await send(a, alice, 'bob@b', 'before any edit');
     const ref = await uuidOf(a, sent.id);
     const editId = randomUUID();
-    const firstEdit = await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref, id: editId, text: 'first edit' }));
+    const firstEdit = await postAsPeer(b.url, change(keyOf(b, 'a'), ['a', 'b'], { op: 'edit', ref, id: editId, text: 'first edit' }));
     expect(firstEdit).toMatchObject({ status: 200, body: { message: 'first edit' } });
-    expect(await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref, text: 'second edit' }))).toMatchObject({ body: { message: 'second edit' } });
+    expect(await postAsPeer(b.url, change(keyOf(b, 'a'), ['a', 'b'], { op: 'edit', ref, text: 'second edit' }))).toMatchObject({ body: { message: 'second edit' } });
 
     // The same id with another, validly signed text is the same request: answered as at first, not applied.
-    const repeated = await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref, id: editId, text: 'sent again, differently' }));
+    const repeated = await postAsPeer(b.url, change(keyOf(b, 'a'), ['a', 'b'], { op: 'edit', ref, id: editId, text: 'sent again, differently' }));
     expect(repeated).toMatchObject({ status: 200, body: { message: 'first edit' } });
     // So is a new message under that id.
     const asMessage = await postAsPeer(b.url, peerRequest({ key: keyOf(b, 'a'), receiver: 'bob', id: editId, text: 'a message under a used id' }));
@@ -166,8 +166,8 @@ describeEachDatabase('federated edits and deletes', (database) => {
     const delivery = await postAsPeer(b.url, peerRequest({ key: keyOf(b, 'a'), receiver: 'bob', id: ref, text: 'the delivery, sent again' }));
     expect(delivery).toMatchObject({ status: 200, body: { message: 'before any edit' } });
 
-    expect(await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'delete', ref }))).toMatchObject({ body: { message: '' } });
-    expect(await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref, id: editId, text: 'first edit' }))).toMatchObject({ status: 200, body: { message: 'first edit' } });
+    expect(await postAsPeer(b.url, change(keyOf(b, 'a'), ['a', 'b'], { op: 'delete', ref }))).toMatchObject({ body: { message: '' } });
+    expect(await postAsPeer(b.url, change(keyOf(b, 'a'), ['a', 'b'], { op: 'edit', ref, id: editId, text: 'first edit' }))).toMatchObject({ status: 200, body: { message: 'first edit' } });
     expect((await history(b, bob, 'alice@a')).find((m) => m.id === message.id)).toMatchObject({ message: '', deleted: true });
   });
 
@@ -175,18 +175,18 @@ describeEachDatabase('federated edits and deletes', (database) => {
     const sent = await send(a, alice, 'bob@b', 'the real text');
     const ref = await uuidOf(a, sent.id);
 
-    const fromC = await postAsPeer(b.url, change(keyOf(b, 'c'), 'c', { op: 'edit', ref, text: 'forged by c' }));
+    const fromC = await postAsPeer(b.url, change(keyOf(b, 'c'), ['c', 'b'], { op: 'edit', ref, text: 'forged by c' }));
     expect(fromC).toMatchObject({ status: 403, body: { code: 'forbidden' } });
-    const otherSender = await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'delete', ref, sender: 'mallory' }));
+    const otherSender = await postAsPeer(b.url, change(keyOf(b, 'a'), ['a', 'b'], { op: 'delete', ref, sender: 'mallory' }));
     expect(otherSender).toMatchObject({ status: 403, body: { code: 'forbidden' } });
-    const otherReceiver = await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'delete', ref, receiver: 'someone' }));
+    const otherReceiver = await postAsPeer(b.url, change(keyOf(b, 'a'), ['a', 'b'], { op: 'delete', ref, receiver: 'someone' }));
     expect(otherReceiver).toMatchObject({ status: 403, body: { code: 'forbidden' } });
-    const unknown = await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref: randomUUID(), text: 'nothing to edit' }));
+    const unknown = await postAsPeer(b.url, change(keyOf(b, 'a'), ['a', 'b'], { op: 'edit', ref: randomUUID(), text: 'nothing to edit' }));
     expect(unknown).toMatchObject({ status: 404, body: { code: 'not_found' } });
     // Signed with c's key while claiming to be a: the signature does not hold.
-    const impostor = await postAsPeer(b.url, change(keyOf(b, 'c'), 'a', { op: 'delete', ref }));
+    const impostor = await postAsPeer(b.url, change(keyOf(b, 'c'), ['a', 'b'], { op: 'delete', ref }));
     expect(impostor).toMatchObject({ status: 401, body: { code: 'invalid_signature' } });
-    const incomplete = await postAsPeer(b.url, change(keyOf(b, 'a'), 'a', { op: 'edit', ref }));
+    const incomplete = await postAsPeer(b.url, change(keyOf(b, 'a'), ['a', 'b'], { op: 'edit', ref }));
     expect(incomplete).toMatchObject({ status: 400, body: { code: 'validation_error', fields: { message: [expect.any(String)] } } });
 
     expect((await history(b, bob, 'alice@a')).find((m) => m.message === 'the real text')).toMatchObject({ edited_at: null, deleted: false });

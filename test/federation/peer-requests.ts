@@ -12,6 +12,8 @@ export interface PeerRequestOptions {
   /** The key shared with the receiving backend. */
   key: string;
   origin?: string | null;
+  /** The receiving backend's SERVER_NAME, which the signature names (default b). */
+  destination?: string;
   text?: string;
   sender?: string;
   receiver: string;
@@ -44,13 +46,25 @@ export function peerRequest(options: PeerRequestOptions): { body: string; header
   if (id) headers['idempotency-key'] = id;
   if (options.signWith !== null) {
     const signingKey = deriveKey(decodeKey(options.signWith ?? options.key), SIGNING_INFO);
-    headers['x-realchat-signature'] = signRequest({ signingKey, method: 'POST', path: RECEIVE_PATH, body, timestamp: options.signatureTime ?? now });
+    headers['x-realchat-signature'] = signRequest({
+      signingKey,
+      method: 'POST',
+      path: RECEIVE_PATH,
+      body,
+      timestamp: options.signatureTime ?? now,
+      origin: options.origin ?? 'a',
+      destination: options.destination ?? 'b',
+    });
   }
   return { body, headers, id };
 }
 
-/** A change (federation.md, "Edits and deletes") as peer `origin` sends it, signed with the key it shares with the receiver. */
-export function peerChange(key: string, origin: string, fields: { op: 'edit' | 'delete'; ref: string; sender?: string; receiver?: string; text?: string; id?: string }) {
+/** A change (federation.md, "Edits and deletes") as peer `origin` sends it to `destination`, signed with the key they share. */
+export function peerChange(
+  key: string,
+  [origin, destination]: [string, string],
+  fields: { op: 'edit' | 'delete'; ref: string; sender?: string; receiver?: string; text?: string; id?: string },
+) {
   const body = JSON.stringify({
     op: fields.op,
     id: fields.id ?? randomUUID(),
@@ -60,13 +74,13 @@ export function peerChange(key: string, origin: string, fields: { op: 'edit' | '
     receiver: fields.receiver ?? 'bob',
     timestamp: new Date().toISOString(),
   });
-  return { body, headers: { 'content-type': 'application/json', ...signedHeaders(key, body, origin) } };
+  return { body, headers: { 'content-type': 'application/json', ...signedHeaders(key, body, origin, destination) } };
 }
 
-/** The origin and signature headers of peer `origin` for this exact body. */
-export function signedHeaders(key: string, body: string | Buffer, origin = 'a'): Record<string, string> {
+/** The origin and signature headers of peer `origin` for this exact body, sent to `destination`. */
+export function signedHeaders(key: string, body: string | Buffer, origin = 'a', destination = 'b'): Record<string, string> {
   const signingKey = deriveKey(decodeKey(key), SIGNING_INFO);
-  const signature = signRequest({ signingKey, method: 'POST', path: RECEIVE_PATH, body, timestamp: Math.floor(Date.now() / 1000) });
+  const signature = signRequest({ signingKey, method: 'POST', path: RECEIVE_PATH, body, timestamp: Math.floor(Date.now() / 1000), origin, destination });
   return { 'x-realchat-origin': origin, 'x-realchat-signature': signature };
 }
 

@@ -192,11 +192,11 @@ describeEachDatabase("realchat rotate-key and the answers kept for a peer's requ
     await a.start({ STORAGE_KEY: a.env.ENCRYPTION_KEY });
     key = a.peers.find((peer) => peer.name === 'b')!.key;
     await registerUser(a.url, 'bob');
-    const message = peerRequest({ key, origin: 'b', receiver: 'bob', text: 'from b' });
+    const message = peerRequest({ key, origin: 'b', destination: 'a', receiver: 'bob', text: 'from b' });
     expect((await postAsPeer(a.url, message)).status).toBe(200);
     ref = message.id!;
     editId = randomUUID();
-    expect(await postAsPeer(a.url, peerChange(key, 'b', { op: 'edit', ref, id: editId, text: 'the kept answer' }))).toMatchObject({ status: 200 });
+    expect(await postAsPeer(a.url, peerChange(key, ['b', 'a'], { op: 'edit', ref, id: editId, text: 'the kept answer' }))).toMatchObject({ status: 200 });
     await a.stop();
   });
   afterAll(() => a.destroy());
@@ -211,9 +211,9 @@ describeEachDatabase("realchat rotate-key and the answers kept for a peer's requ
     expect(run.stdout).toContain("Re-encrypted 2 of 2 kept answers to peers' requests.");
 
     await a.start({ STORAGE_KEY: newer, ENCRYPTION_KEY: newKey(), ENCRYPTION_KEYS_PREVIOUS: '' });
-    const repeated = await postAsPeer(a.url, peerChange(key, 'b', { op: 'edit', ref, id: editId, text: 'sent again, differently' }));
+    const repeated = await postAsPeer(a.url, peerChange(key, ['b', 'a'], { op: 'edit', ref, id: editId, text: 'sent again, differently' }));
     expect(repeated).toMatchObject({ status: 200, body: { message: 'the kept answer' } });
-    const delivery = await postAsPeer(a.url, peerRequest({ key, origin: 'b', receiver: 'bob', id: ref, text: 'sent again' }));
+    const delivery = await postAsPeer(a.url, peerRequest({ key, origin: 'b', destination: 'a', receiver: 'bob', id: ref, text: 'sent again' }));
     expect(delivery).toMatchObject({ status: 200, body: { message: 'from b' } });
     await a.stop();
   });

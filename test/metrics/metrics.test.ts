@@ -66,7 +66,7 @@ describeEachDatabase('metrics', (database) => {
       const alice = await registerUser(peered.url);
       const bob = await registerUser(peered.url);
       expect((await call(peered.url, 'POST', '/accounts/send-message/', { message: 'hi', receiver: bob.username }, { token: alice.token })).status).toBe(201);
-      expect((await postAsPeer(peered.url, peerRequest({ key, origin: 'b', sender: 'carol', receiver: bob.username }))).status).toBe(200);
+      expect((await postAsPeer(peered.url, peerRequest({ key, origin: 'b', destination: 'localhost', sender: 'carol', receiver: bob.username }))).status).toBe(200);
       const text = await scrape(peered);
       expect(sample(text, 'realchat_messages_sent_total')).toBe(1);
       expect(sample(text, 'realchat_messages_received_total')).toBe(1);

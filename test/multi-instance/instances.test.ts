@@ -90,7 +90,7 @@ describe.skipIf(!postgresUrl || !redisUrl)(title, () => {
       const [one, , three] = cluster.instances as [TestApp, TestApp, TestApp];
       const bob = await registerUser(one.url);
       const bobs = await connect(one, bob.token);
-      const answer = await postAsPeer(three.url, peerRequest({ key, origin: 'b', sender: 'carol', receiver: bob.username, text: 'from the peer' }));
+      const answer = await postAsPeer(three.url, peerRequest({ key, origin: 'b', destination: cluster.env.SERVER_NAME!, sender: 'carol', receiver: bob.username, text: 'from the peer' }));
       expect(answer.status).toBe(200);
       expect(await bobs.next((frame) => frame.type === 'message')).toEqual({ type: 'message', seq: expect.any(Number), message: expect.objectContaining({ sender: 'carol@b', receiver: bob.username, message: 'from the peer' }) });
     });

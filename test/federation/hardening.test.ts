@@ -1,0 +1,161 @@
+// Federation hardening: a signed request cannot be reflected back to its sender (`v2` binds the
+// origin and the destination), a RealChat peer must send `v2`, and names that could read as
+// another address (a sender with `@`, our own name as a peer) are refused or resolved locally.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Database } from '../../src/db/database.js';
+import { startBackends, type Backend } from '../helpers/backends.js';
+import { describeEachDatabase } from '../helpers/databases.js';
+import { call, registerUser, type RegisteredUser } from '../helpers/http.js';
+import { peerRequest, postAsPeer, type PeerRequestOptions } from './peer-requests.js';
+
+interface Captured {
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** Stands where b should be, keeps what a sends it and answers as b would. */
+async function startRecorder(): Promise<{ url: string; captured: Captured[]; close(): Promise<void> }> {
+  const captured: Captured[] = [];
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      captured.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"message":"ok"}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    captured,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+function replay(captured: Captured, headers: Record<string, string>) {
+  return {
+    body: captured.body,
+    headers: {
+      'content-type': 'application/json',
+      'x-realchat-origin': String(captured.headers['x-realchat-origin']),
+      'x-realchat-signature': String(captured.headers['x-realchat-signature']),
+      'idempotency-key': String(captured.headers['idempotency-key']),
+      ...headers,
+    },
+  };
+}
+
+describeEachDatabase('signature v2 between RealChat peers', (database) => {
+  let recorder: Awaited<ReturnType<typeof startRecorder>>;
+  let a: Backend;
+  let b: Backend;
+  let alice: RegisteredUser;
+  let bobOnA: RegisteredUser;
+  let bobOnB: RegisteredUser;
+  let captured: Captured;
+
+  beforeAll(async () => {
+    recorder = await startRecorder();
+    [a, b] = (await startBackends(database, ['a', 'b'], {
+      // a's deliveries to b go to the recorder; b itself is reachable all the same.
+      peers: (name, peers) => (name === 'a' ? peers.map((peer) => ({ ...peer, url: recorder.url })) : peers),
+    })) as [Backend, Backend];
+    [alice, bobOnA, bobOnB] = await Promise.all([registerUser(a.url, 'alice'), registerUser(a.url, 'bob'), registerUser(b.url, 'bob')]);
+    const sent = await call(a.url, 'POST', '/accounts/send-message/', { message: 'for bob@b only', receiver: 'bob@b' }, { token: alice.token });
+    expect(sent.body.status).toBe('delivered');
+    captured = recorder.captured[0]!;
+  });
+  afterAll(async () => {
+    await Promise.all([a.destroy(), b.destroy()]);
+    await recorder.close();
+  });
+
+  it('sends t, v1 and v2 in X-RealChat-Signature', () => {
+    expect(captured.headers['x-realchat-signature']).toMatch(/^t=\d+,v1=[0-9a-f]{64},v2=[0-9a-f]{64}$/);
+  });
+
+  it('refuses a request a signed for b, reflected back to a as if b had sent it, with 401 invalid_signature, storing nothing', async () => {
+    const reflected = await postAsPeer(a.url, replay(captured, { 'x-realchat-origin': 'b' }));
+    expect(reflected.status).toBe(401);
+    expect(reflected.body.code).toBe('invalid_signature');
+    const db = a.openDatabase();
+    try {
+      const rows = await db.db.selectFrom('messages').select(['sender', 'receiver']).execute();
+      expect(rows).toEqual([{ sender: 'alice', receiver: 'bob@b' }]);
+    } finally {
+      await db.close();
+    }
+    expect((await call(a.url, 'GET', '/accounts/messages/?with=alice@b', undefined, { token: bobOnA.token })).body.results).toEqual([]);
+  });
+
+  it('refuses a request from a RealChat peer that carries v1 only, with 401 invalid_signature', async () => {
+    const v1Only = String(captured.headers['x-realchat-signature']).replace(/,v2=[0-9a-f]+$/, '');
+    const response = await postAsPeer(b.url, replay(captured, { 'x-realchat-signature': v1Only }));
+    expect(response.status).toBe(401);
+    expect(response.body.code).toBe('invalid_signature');
+    expect((await call(b.url, 'GET', '/accounts/messages/?with=alice@a', undefined, { token: bobOnB.token })).body.results).toEqual([]);
+  });
+
+  it('stores the captured request at its real destination', async () => {
+    const response = await postAsPeer(b.url, replay(captured, {}));
+    expect(response).toMatchObject({ status: 200, body: { message: 'for bob@b only' } });
+    expect((await call(b.url, 'GET', '/accounts/messages/?with=alice@a', undefined, { token: bobOnB.token })).body.results).toEqual([
+      expect.objectContaining({ sender: 'alice@a', receiver: 'bob', message: 'for bob@b only' }),
+    ]);
+  });
+});
+
+describeEachDatabase('names that could read as another address', (database) => {
+  let b: Backend;
+  let bob: RegisteredUser;
+  let key: string;
+  let db: Database;
+
+  beforeAll(async () => {
+    [, b] = await startBackends(database, ['a', 'b'], { start: false });
+    await b!.start();
+    key = b!.peers.find((peer) => peer.name === 'a')!.key;
+    bob = await registerUser(b!.url, 'bob');
+    db = b!.openDatabase();
+  });
+  afterAll(async () => {
+    await db.close();
+    await b.destroy();
+  });
+
+  const stored = async () => Number((await db.db.selectFrom('messages').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const post = (options: Partial<PeerRequestOptions>) => postAsPeer(b.url, peerRequest({ key, receiver: 'bob', ...options }));
+
+  it.each(['x@y', 'x@b', 'a@', 'with space', 'semi;colon', 'slash/name'])('refuses an inbound sender %j with 400 and the field sender, storing nothing', async (sender) => {
+    const before = await stored();
+    const response = await post({ sender });
+    expect(response.status).toBe(400);
+    expect(response.body.fields).toEqual({ sender: [expect.stringContaining('@')] });
+    expect(await stored()).toBe(before);
+  });
+
+  it('stores a message for bob@<our own SERVER_NAME> for the local bob', async () => {
+    const response = await post({ receiver: 'bob@B', text: 'to our own name' });
+    expect(response).toMatchObject({ status: 200, body: { message: 'to our own name' } });
+    const history = await call(b.url, 'GET', '/accounts/messages/?with=alice@a', undefined, { token: bob.token });
+    expect(history.body.results[0]).toMatchObject({ sender: 'alice@a', receiver: 'bob', message: 'to our own name' });
+  });
+
+  it('refuses a request whose X-RealChat-Origin is our own name with 403 unknown_peer', async () => {
+    const before = await stored();
+    const response = await post({ origin: 'b', destination: 'b' });
+    expect(response.status).toBe(403);
+    expect(response.body.code).toBe('unknown_peer');
+    expect(await stored()).toBe(before);
+  });
+
+  it('sends a local user\'s message to bob@<our own SERVER_NAME> to the local bob', async () => {
+    const carol = await registerUser(b.url, 'carol');
+    const sent = await call(b.url, 'POST', '/accounts/send-message/', { message: 'local after all', receiver: 'bob@b' }, { token: carol.token });
+    expect(sent.status).toBe(201);
+    const history = await call(b.url, 'GET', '/accounts/messages/?with=carol', undefined, { token: bob.token });
+    expect(history.body.results[0]).toMatchObject({ sender: 'carol', receiver: 'bob', message: 'local after all' });
+  });
+});
