@@ -134,7 +134,7 @@ export class MessageChanges {
     // A compat peer (the original backend) has no such operation; a failed message never arrived.
     if (!peer || peer.compat || row.status === 'failed') return { messageId: row.id, now, changes };
     const receiverName = row.receiver.slice(0, row.receiver.length - peer.name.length - 1);
-    return { messageId: row.id, now, changes, outbox: { op, opId: randomUUID(), peer: peer.name, receiverKey: remoteKey(receiverName, peer.name) } };
+    return { messageId: row.id, now, changes, outbox: { op, opId: randomUUID(), peer: peer.name, receiverKey: remoteKey(receiverName, peer) } };
   }
 
   private applied(row: MessageRow, recorded: { userId: number; seq: number; prev: number }[]): MessageView {

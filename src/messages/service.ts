@@ -156,7 +156,7 @@ export class MessagesService {
       clientId: input.clientId ?? null,
       conversations,
       notify: receiver.kind === 'local' && !toSelf ? [user.id, receiver.userId] : [user.id],
-      ...(receiver.kind === 'remote' ? { outbox: { peer: receiver.peer.name, receiverKey: remoteKey(receiver.name, receiver.peer.name) } } : {}),
+      ...(receiver.kind === 'remote' ? { outbox: { peer: receiver.peer.name, receiverKey: remoteKey(receiver.name, receiver.peer) } } : {}),
     };
     const result = await this.writer.submit(item);
     if (!result.stored) return this.repeatedSend(result.row, item);
@@ -266,10 +266,19 @@ export class MessagesService {
     const marker = { with: user.username, up_to: row.id, read_at: new Date(now).toISOString() };
     const tellSender = row.sender_user_id !== null && row.sender_user_id !== user.id;
     const changes: Change[] = tellSender ? [{ userId: row.sender_user_id!, type: 'read', messageId: null, data: marker }] : [];
-    const { recorded } = await this.repository.markRead(user.id, row.pair, senderKey(row), row.id, now, changes);
+    const { recorded } = await this.repository.markRead(user.id, row.pair, this.senderKey(row), row.id, now, changes);
     for (const entry of recorded) this.publisher.data(entry, 'read', marker);
     const updated = await this.repository.findById(messageId);
     return this.view(updated ?? { ...row, read_at: now });
+  }
+
+  /** The participant key of a row's sender, as the receiver's conversation names it. */
+  private senderKey(row: MessageRow): string {
+    if (row.sender_user_id !== null) return `u:${row.sender_user_id}`;
+    const peerName = row.peer ?? '';
+    const name = row.sender.slice(0, row.sender.length - peerName.length - 1);
+    // A peer no longer configured: its names were folded unless it was compat, which is no longer known.
+    return remoteKey(name, this.resolver.findPeer(peerName) ?? { name: peerName, compat: false });
   }
 
   /** The local users the user has a conversation with. */
@@ -336,9 +345,3 @@ export function checkReceivedText(message: string): string {
   return message;
 }
 
-/** The participant key of a row's sender, as the receiver's conversation names it. */
-function senderKey(row: MessageRow): string {
-  if (row.sender_user_id !== null) return `u:${row.sender_user_id}`;
-  const name = row.sender.slice(0, row.sender.length - (row.peer ?? '').length - 1);
-  return remoteKey(name, row.peer ?? '');
-}
