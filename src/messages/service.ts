@@ -9,7 +9,6 @@ import { Conflict, Forbidden, NotFound, ValidationFailed } from '../http/errors.
 import type { EventBus } from '../realtime/bus.js';
 import { AddressResolver, addressOf, pairKey, participantKey, remoteKey, type Participant } from './addresses.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { firstAnswer } from './receipts.js';
 import type { MessageRow, MessageStatus, MessagesRepository, NewMessage, WriteResult } from './repository.js';
 import { timeOrderedUuid } from './uuid.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -201,7 +200,6 @@ export class MessagesService {
     if (!receiver || receiver.kind !== 'local') throw new NotFound('unknown_receiver', 'The receiver does not exist.');
     const sender: Participant = { kind: 'remote', peer: inbound.peer, name: inbound.senderName };
     const text = checkReceivedText(inbound.text);
-    const receipt = { peer: inbound.peer.name, requestKey: inbound.requestKey };
     const result = await this.writer.submit({
       uuid: inbound.uuid,
       pair: pairKey(sender, receiver),
@@ -214,10 +212,11 @@ export class MessagesService {
       status: 'delivered',
       clientId: null,
       conversations: [{ userId: receiver.userId, partnerKey: participantKey(sender), partner: addressOf(sender), unread: true }],
-      receipt,
+      receipt: { peer: inbound.peer.name, requestKey: inbound.requestKey },
       notify: [receiver.userId],
     });
-    if (!result.stored) return firstAnswer(this.ring, result.firstAnswer, receipt, () => this.textOf(result.row));
+    // A repeat is answered with the text the message has now: no earlier text is kept anywhere.
+    if (!result.stored) return this.textOf(result.row);
     this.counters.received();
     const view = this.view(result.row, text);
     for (const recorded of result.recorded) this.publisher.message(recorded, 'message', view);
