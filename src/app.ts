@@ -33,7 +33,7 @@ import { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limiter
 import { AddressResolver } from './messages/addresses.js';
 import { MessageChanges } from './messages/changes.js';
 import { MessagesRepository } from './messages/repository.js';
-import { ReceiptPruner } from './messages/receipts.js';
+import { receiptPruning } from './messages/receipts.js';
 import { messageChangeRoutes, messagesRoutes } from './messages/routes.js';
 import { MessagesService, type MessageView } from './messages/service.js';
 import { InProcessEventBus, type EventBus } from './realtime/bus.js';
@@ -204,7 +204,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     logger: deps.logger,
     clock,
   });
-  const receipts = new ReceiptPruner({
+  const receipts = receiptPruning({
     repository: messagesRepository,
     windowMs: config.federationGiveUpMs + config.federationMaxAgeMs,
     logger: deps.logger,
