@@ -33,6 +33,7 @@ import { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limiter
 import { AddressResolver } from './messages/addresses.js';
 import { MessageChanges } from './messages/changes.js';
 import { MessagesRepository } from './messages/repository.js';
+import { receiptPruning } from './messages/receipts.js';
 import { messageChangeRoutes, messagesRoutes } from './messages/routes.js';
 import { MessagesService, type MessageView } from './messages/service.js';
 import { InProcessEventBus, type EventBus } from './realtime/bus.js';
@@ -72,6 +73,8 @@ export interface AppDependencies {
   outbox?: OutboxTuning;
   /** How often the change feed is pruned; by default a tenth of EVENT_RETENTION, between 1 s and 1 h. */
   feedPruneIntervalMs?: number;
+  /** How often peers' old receipts are pruned; by default a tenth of their window, between 1 s and 1 h. */
+  receiptPruneIntervalMs?: number;
 }
 
 export async function buildApp(config: Config, deps: AppDependencies): Promise<FastifyInstance> {
@@ -222,13 +225,21 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     logger: deps.logger,
     clock,
   });
+  const receipts = receiptPruning({
+    repository: messagesRepository,
+    windowMs: config.federationGiveUpMs + config.federationMaxAgeMs,
+    logger: deps.logger,
+    clock,
+    ...(deps.receiptPruneIntervalMs ? { intervalMs: deps.receiptPruneIntervalMs } : {}),
+  });
   const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
   const inboundOptions = { peers, serverName: config.serverName, maxAgeMs: config.federationMaxAgeMs, clock };
   outbox.start();
   feed.startPruning();
+  receipts.start();
   presence.start();
   app.addHook('onClose', async () => {
-    await Promise.all([feed.stopPruning(), presence.stop()]);
+    await Promise.all([feed.stopPruning(), receipts.stop(), presence.stop()]);
   });
   // Stop delivering first (finishing what is in hand), then let accepted writes commit.
   app.addHook('onClose', async () => {

@@ -7,7 +7,7 @@ import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { atRestKeyRing, resolveKeys } from './encryption-key.js';
 import { createLogger } from './logger.js';
-import { rotateAnswerKeys, rotateMessageKeys } from './messages/rotation.js';
+import { rotateMessageKeys } from './messages/rotation.js';
 import { RotationRepository } from './messages/rotation-repository.js';
 import { startServer } from './server.js';
 
@@ -88,11 +88,6 @@ async function rotateKey(args: string[]): Promise<void> {
     });
     if (result.total === 0) console.log(`Every message is already sealed with the current key (${ring.currentKeyId}).`);
     else console.log(`Done: ${result.done} messages re-encrypted under key ${ring.currentKeyId}.`);
-    const answers = await rotateAnswerKeys(repository, ring, {
-      batchSize,
-      onProgress: ({ done, total }) => console.log(`Re-encrypted ${done} of ${total} kept answers to peers' requests.`),
-    });
-    if (answers.unreadable > 0) console.log(`${answers.unreadable} kept answers are sealed with a removed key and were left as they are.`);
     if (result.unreadable.length > 0) {
       throw new Error(
         `${result.unreadable.length} messages are sealed with a key that is neither STORAGE_KEY, ENCRYPTION_KEY nor in ENCRYPTION_KEYS_PREVIOUS ` +

@@ -36,6 +36,8 @@ export interface ServerOptions {
   outbox?: OutboxTuning;
   /** How often the change feed is pruned (tests shorten it). */
   feedPruneIntervalMs?: number;
+  /** How often peers' old receipts are pruned (tests shorten it). */
+  receiptPruneIntervalMs?: number;
 }
 
 export function connectRedis(url: string, logger: Logger): Redis {
@@ -83,6 +85,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       ...(options.bus ? { bus: options.bus } : {}),
       ...(options.outbox ? { outbox: options.outbox } : {}),
       ...(options.feedPruneIntervalMs ? { feedPruneIntervalMs: options.feedPruneIntervalMs } : {}),
+      ...(options.receiptPruneIntervalMs ? { receiptPruneIntervalMs: options.receiptPruneIntervalMs } : {}),
       release: async () => {
         // QUIT lets commands already sent finish; a connection that is down is just dropped.
         if (redis?.status === 'ready') await redis.quit().catch(() => redis.disconnect());

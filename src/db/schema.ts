@@ -97,8 +97,6 @@ export interface FederationReceiptsTable {
   request_key: string;
   message_id: number;
   created_at: number;
-  /** The sealed first answer to the request; null while it is still the message's text. */
-  answer: string | null;
 }
 
 /** An edit, delete, read marker or status change in one user's feed; `seq` comes from the messages' id counter. */

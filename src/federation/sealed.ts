@@ -1,14 +1,14 @@
 // The sealed form (the original's EncryptionMiddleware): a body that is the base64url of a
-// Fernet token of a JSON object. A transport hook opens it before any route code runs, and
-// seals the answer for a client that asks for it with `Accept: application/vnd.realchat.sealed`.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { decodeWireMessage, encodeWireMessage, fernetDecrypt, fernetEncrypt, InvalidFernetToken } from '../crypto/fernet.js';
+// Fernet token of a JSON object. A transport hook opens it before any route code runs. Answers
+// stay plain JSON: sealing them would hand any user tokens under a key a compat peer uses.
+import type { FastifyInstance } from 'fastify';
+import { decodeWireMessage, fernetDecrypt, InvalidFernetToken } from '../crypto/fernet.js';
 import { BadRequest } from '../http/errors.js';
 
 export const SEALED_TYPE = 'application/vnd.realchat.sealed';
 
 export interface SealOptions {
-  /** Fernet keys that open a body, current first; the first one seals answers. */
+  /** Fernet keys that open a body. */
   keys: Buffer[];
   maxAgeMs: number;
   clock: () => number;
@@ -35,21 +35,13 @@ export function openSealed(body: string, options: SealOptions): Record<string, u
   return value as Record<string, unknown>;
 }
 
-export function sealPayload(payload: string, key: Buffer, clock: () => number): string {
-  return encodeWireMessage(fernetEncrypt(key, payload, { now: Math.floor(clock() / 1000) }));
-}
-
-export function wantsSealed(request: FastifyRequest): boolean {
-  return (request.headers.accept ?? '').toLowerCase().includes(SEALED_TYPE);
-}
-
 function invalidPayload(): BadRequest {
   return new BadRequest('invalid_token_payload', 'The sealed body could not be opened.');
 }
 
 /**
  * Installs the hook in an encapsulated plugin: a JSON body passes as JSON, anything else (or
- * the sealed media type) is opened under the keys; successful answers are sealed on request.
+ * the sealed media type) is opened under the keys.
  */
 export function installSealedForm(app: FastifyInstance, options: SealOptions): void {
   app.removeAllContentTypeParsers();
@@ -76,10 +68,5 @@ export function installSealedForm(app: FastifyInstance, options: SealOptions): v
     } catch (error) {
       done(error as Error, undefined);
     }
-  });
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (!wantsSealed(request) || reply.statusCode >= 300 || typeof payload !== 'string') return payload;
-    reply.header('content-type', SEALED_TYPE);
-    return sealPayload(payload, options.keys[0]!, options.clock);
   });
 }

@@ -3,6 +3,7 @@
 // with the seq to continue from once the client has reloaded its conversations.
 import type { Logger } from 'pino';
 import { Gone } from '../http/errors.js';
+import { PeriodicJob, pruneIntervalFor } from '../periodic-job.js';
 import type { MessageRow } from '../messages/repository.js';
 import type { MessageView } from '../messages/service.js';
 import { feedEvent, type FeedEvent } from './events.js';
@@ -29,12 +30,12 @@ const PRUNE_BATCH = 5000;
 export class FeedService {
   private readonly options: FeedServiceOptions;
   private readonly clock: () => number;
-  private timer: NodeJS.Timeout | undefined;
-  private pruning: Promise<void> | undefined;
+  private readonly pruning: PeriodicJob;
 
   constructor(options: FeedServiceOptions) {
     this.options = options;
     this.clock = options.clock ?? Date.now;
+    this.pruning = new PeriodicJob(() => this.prune(), options.pruneIntervalMs ?? pruneIntervalFor(options.retentionMs));
   }
 
   async page(userId: number, after: number, limit: number): Promise<FeedPage> {
@@ -59,30 +60,20 @@ export class FeedService {
   }
 
   startPruning(): void {
-    const interval = this.options.pruneIntervalMs ?? Math.min(3_600_000, Math.max(1000, Math.floor(this.options.retentionMs / 10)));
-    this.timer = setInterval(() => void this.pruneNow(), interval);
-    this.timer.unref();
-    void this.pruneNow();
+    this.pruning.start();
   }
 
-  async stopPruning(): Promise<void> {
-    clearInterval(this.timer);
-    await this.pruning;
+  stopPruning(): Promise<void> {
+    return this.pruning.stop();
   }
 
-  /** Prunes what is older than the retention; one run at a time. */
-  pruneNow(): Promise<void> {
-    this.pruning ??= this.options.repository
-      .prune(this.clock() - this.options.retentionMs, PRUNE_BATCH)
-      .then(
-        (removed) => {
-          if (removed > 0) this.options.logger.info({ removed }, 'change feed: pruned old events');
-        },
-        (error: unknown) => this.options.logger.warn({ err: error }, 'change feed: pruning failed'),
-      )
-      .finally(() => {
-        this.pruning = undefined;
-      });
-    return this.pruning;
+  /** Prunes what is older than the retention. */
+  private async prune(): Promise<void> {
+    try {
+      const removed = await this.options.repository.prune(this.clock() - this.options.retentionMs, PRUNE_BATCH);
+      if (removed > 0) this.options.logger.info({ removed }, 'change feed: pruned old events');
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'change feed: pruning failed');
+    }
   }
 }

@@ -1,5 +1,7 @@
 // Message participants and their addresses: `alice` (a user of this backend) or `alice@b`
-// (user alice of peer b). Keys identify a participant in stored rows, names folded.
+// (user alice of peer b). Keys identify a participant in stored rows: local names and RealChat
+// peers' names folded as our usernames are; a compat peer's exactly as it sends them, since the
+// original backend tells `zed`, `Zed` and `ｚed` apart.
 import type { AccountsService } from '../accounts/service.js';
 import { foldKey } from '../accounts/validation.js';
 import type { Peer, PeerDirectory } from '../federation/peers.js';
@@ -17,11 +19,11 @@ export function isValidRemoteName(name: string): boolean {
 }
 
 export function participantKey(participant: Participant): string {
-  return participant.kind === 'local' ? `u:${participant.userId}` : remoteKey(participant.name, participant.peer.name);
+  return participant.kind === 'local' ? `u:${participant.userId}` : remoteKey(participant.name, participant.peer);
 }
 
-export function remoteKey(name: string, peer: string): string {
-  return `r:${foldKey(name)}@${peer}`;
+export function remoteKey(name: string, peer: Pick<Peer, 'name' | 'compat'>): string {
+  return `r:${peer.compat ? name : foldKey(name)}@${peer.name}`;
 }
 
 export function addressOf(participant: Participant): string {
@@ -57,6 +59,11 @@ export class AddressResolver {
     if (host.toLowerCase() === this.serverName.toLowerCase()) return this.findLocal(name);
     const peer = this.peers.find(host);
     return peer && isValidRemoteName(name) ? { kind: 'remote', peer, name } : undefined;
+  }
+
+  /** The configured peer of this name, if there is one still. */
+  findPeer(name: string): Peer | undefined {
+    return this.peers.find(name);
   }
 
   async findLocal(username: string): Promise<Participant | undefined> {

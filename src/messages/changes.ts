@@ -12,7 +12,6 @@ import { Conflict, Forbidden, NotFound } from '../http/errors.js';
 import type { EventBus } from '../realtime/bus.js';
 import { remoteKey } from './addresses.js';
 import type { MessageChange, MessageRow, MessagesRepository } from './repository.js';
-import { firstAnswer, sealFirstAnswer, type ReceiptKey } from './receipts.js';
 import { checkReceivedText, checkText, type MessageView } from './service.js';
 
 export interface InboundChange {
@@ -71,11 +70,11 @@ export class MessageChanges {
 
   /**
    * Applies a peer's change once per request id; answers the new text ('' for a delete, or when
-   * deleted), and a repeat of the request what its first arrival was answered.
+   * deleted), and a repeat of the request the message's text now (no earlier text is kept).
    */
   async receive(inbound: InboundChange): Promise<string> {
-    const receipt: ReceiptKey = { peer: inbound.peer.name, requestKey: inbound.requestKey };
-    const earlier = await this.firstAnswerTo(receipt);
+    const receipt = { peer: inbound.peer.name, requestKey: inbound.requestKey };
+    const earlier = await this.textNowFor(receipt);
     if (earlier !== undefined) return earlier;
     const candidates = await this.options.repository.findByUuid(inbound.ref);
     if (candidates.length === 0) throw new NotFound('not_found', 'No message was delivered with this ref.');
@@ -91,14 +90,11 @@ export class MessageChanges {
     if (!row) throw new Forbidden('forbidden', 'The ref is not a message this peer delivered from this sender to this receiver.');
     const text = inbound.op === 'edit' ? checkReceivedText(inbound.text ?? '') : '';
     if (row.deleted === 1) return '';
-    // The peer delivered the message under its ref, which is the key of that delivery's receipt.
-    const delivery: ReceiptKey = { peer: inbound.peer.name, requestKey: row.uuid };
     const change: MessageChange = {
       messageId: row.id,
       now: this.clock(),
       changes: [{ userId: row.receiver_user_id!, type: 'message_updated', messageId: row.id }],
-      receipt: { ...receipt, answer: sealFirstAnswer(this.options.ring, text, receipt) },
-      keepDeliveryAnswer: { ...delivery, answer: sealFirstAnswer(this.options.ring, this.options.render(row).message, delivery) },
+      receipt,
     };
     const set = inbound.op === 'edit' ? { body: sealAtRest(this.options.ring, text, String(row.id)), editedAt: change.now } : { body: '', deleted: true as const };
     const result = await this.options.repository.change(change, set);
@@ -107,15 +103,14 @@ export class MessageChanges {
       return text;
     }
     if (result.reason === 'deleted') return '';
-    // A repeat that arrived at the same moment was stored first: its answer is the first one.
-    return (await this.firstAnswerTo(receipt)) ?? text;
+    // A repeat that arrived at the same moment was stored first.
+    return (await this.textNowFor(receipt)) ?? text;
   }
 
-  /** What an earlier request of the peer under this key was answered, if there was one. */
-  private async firstAnswerTo(receipt: ReceiptKey): Promise<string | undefined> {
-    const earlier = await this.options.repository.findReceipt(receipt.peer, receipt.requestKey);
-    if (!earlier) return undefined;
-    return firstAnswer(this.options.ring, earlier.firstAnswer, receipt, () => this.options.render(earlier.row).message);
+  /** The text now of the message an earlier request of the peer under this key changed, if there was one. */
+  private async textNowFor(receipt: { peer: string; requestKey: string }): Promise<string | undefined> {
+    const row = await this.options.repository.findReceipt(receipt.peer, receipt.requestKey);
+    return row && this.options.render(row).message;
   }
 
   /** The message, if the user sent it: 404 for a stranger to it, 403 for its receiver. */
@@ -134,7 +129,7 @@ export class MessageChanges {
     // A compat peer (the original backend) has no such operation; a failed message never arrived.
     if (!peer || peer.compat || row.status === 'failed') return { messageId: row.id, now, changes };
     const receiverName = row.receiver.slice(0, row.receiver.length - peer.name.length - 1);
-    return { messageId: row.id, now, changes, outbox: { op, opId: randomUUID(), peer: peer.name, receiverKey: remoteKey(receiverName, peer.name) } };
+    return { messageId: row.id, now, changes, outbox: { op, opId: randomUUID(), peer: peer.name, receiverKey: remoteKey(receiverName, peer) } };
   }
 
   private applied(row: MessageRow, recorded: { userId: number; seq: number; prev: number }[]): MessageView {

@@ -1,35 +1,35 @@
-// The first answer to a peer's request, kept sealed with its receipt (a change's at once, a
-// message's when a change alters its text), so that a repeat of the request is answered with it
-// (federation.md, step 4), whatever happened to the message since.
-import { AtRestDecryptionError, openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
+// Receipts make a peer's deliveries exactly-once for as long as the peer may repeat them: its
+// outbox retries one id, with fresh tokens, until FEDERATION_GIVE_UP, and each token is good for
+// FEDERATION_MAX_AGE. Past that window a receipt guards nothing, and is deleted.
+import type { Logger } from 'pino';
+import { PeriodicJob, pruneIntervalFor } from '../periodic-job.js';
+import type { MessagesRepository } from './repository.js';
 
-export interface ReceiptKey {
-  peer: string;
-  requestKey: string;
+export interface ReceiptPruningOptions {
+  repository: Pick<MessagesRepository, 'pruneReceipts'>;
+  /** How long a receipt is kept: FEDERATION_GIVE_UP + FEDERATION_MAX_AGE. */
+  windowMs: number;
+  logger: Logger;
+  clock: () => number;
+  /** How often receipts are pruned; by default a tenth of the window, between 1 s and 1 h. */
+  intervalMs?: number;
 }
 
-// Binds the sealed answer to its receipt, so that it cannot be moved to another one.
-const associatedData = ({ peer, requestKey }: ReceiptKey): string => `receipt:${peer}:${requestKey}`;
+const PRUNE_BATCH = 5000;
 
-export function sealFirstAnswer(ring: KeyRing, text: string, receipt: ReceiptKey): string {
-  return sealAtRest(ring, text, associatedData(receipt));
-}
-
-/**
- * What an earlier request was answered: the answer kept with its receipt, else the text of its
- * message now (no answer is kept until a change alters that text, and one no key opens any more,
- * after its key was removed, falls back the same way).
- */
-export function firstAnswer(ring: KeyRing, kept: string | null, receipt: ReceiptKey, messageText: () => string): string {
-  return (kept === null ? undefined : openFirstAnswer(ring, kept, receipt)) ?? messageText();
-}
-
-/** The answer, or undefined once no configured key opens it (its key was removed after rotation). */
-export function openFirstAnswer(ring: KeyRing, sealed: string, receipt: ReceiptKey): string | undefined {
-  try {
-    return openAtRest(ring, sealed, associatedData(receipt));
-  } catch (error) {
-    if (error instanceof AtRestDecryptionError) return undefined;
-    throw error;
-  }
+export function receiptPruning(options: ReceiptPruningOptions): PeriodicJob {
+  return new PeriodicJob(async () => {
+    const cutoff = options.clock() - options.windowMs;
+    let removed = 0;
+    try {
+      let batch: number;
+      do {
+        batch = await options.repository.pruneReceipts(cutoff, PRUNE_BATCH);
+        removed += batch;
+      } while (batch === PRUNE_BATCH);
+    } catch (error) {
+      options.logger.warn({ err: error }, 'federation receipts: pruning failed');
+    }
+    if (removed > 0) options.logger.info({ removed }, 'federation receipts: pruned old receipts');
+  }, options.intervalMs ?? pruneIntervalFor(options.windowMs));
 }

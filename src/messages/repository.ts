@@ -39,8 +39,8 @@ export interface NewMessage {
 
 export type WriteResult =
   | { stored: true; row: MessageRow; outbox?: { entryId: number; claimed: boolean }; recorded: Recorded[] }
-  /** Already stored; `firstAnswer` is the sealed answer kept with a peer's receipt, if any. */
-  | { stored: false; row: MessageRow; firstAnswer: string | null };
+  /** Already stored. */
+  | { stored: false; row: MessageRow };
 
 /** A change of a stored message, written with its events (and its outbox entry, for a peer). */
 export interface MessageChange {
@@ -49,13 +49,8 @@ export interface MessageChange {
   changes: Change[];
   /** The change travels to the peer the message went to, behind the message itself. */
   outbox?: { op: 'edit' | 'delete'; opId: string; peer: string; receiverKey: string };
-  /** A change a peer delivered: applied once per request, its sealed answer kept for a repeat. */
-  receipt?: { peer: string; requestKey: string; answer: string };
-  /**
-   * The receipt of the message's own delivery, with the sealed text it was answered: kept at the
-   * first change, which alters the text a repeat of that delivery would otherwise be answered.
-   */
-  keepDeliveryAnswer?: { peer: string; requestKey: string; answer: string };
+  /** A change a peer delivered: applied once per request. */
+  receipt?: { peer: string; requestKey: string };
 }
 
 export type ChangeResult = { applied: true; row: MessageRow; recorded: Recorded[] } | { applied: false; reason: 'deleted' | 'duplicate' };
@@ -104,14 +99,14 @@ export class MessagesRepository {
         }
       });
       if (fresh.length > 0) await this.insertFresh(trx, items, ids, fresh, results, options);
-      for (const [index, first] of aliases) results[index] = { stored: false, row: results[first]!.row, firstAnswer: null };
+      for (const [index, first] of aliases) results[index] = { stored: false, row: results[first]!.row };
       return results;
     });
   }
 
   /** Messages already stored under a batch item's client id or federation receipt. */
-  private async findEarlierWrites(trx: Transaction<Tables>, items: NewMessage[]): Promise<Map<string, { row: MessageRow; firstAnswer: string | null }>> {
-    const found = new Map<string, { row: MessageRow; firstAnswer: string | null }>();
+  private async findEarlierWrites(trx: Transaction<Tables>, items: NewMessage[]): Promise<Map<string, { row: MessageRow }>> {
+    const found = new Map<string, { row: MessageRow }>();
     const clientIds = items.filter((item) => item.clientId !== null && item.senderUserId !== null);
     if (clientIds.length > 0) {
       const rows = await trx
@@ -120,7 +115,7 @@ export class MessagesRepository {
         .where('client_id', 'in', [...new Set(clientIds.map((item) => item.clientId!))])
         .where('sender_user_id', 'in', [...new Set(clientIds.map((item) => item.senderUserId!))])
         .execute();
-      for (const row of rows) found.set(`c:${row.sender_user_id}:${row.client_id}`, { row, firstAnswer: null });
+      for (const row of rows) found.set(`c:${row.sender_user_id}:${row.client_id}`, { row });
     }
     const receipts = items.filter((item) => item.receipt);
     if (receipts.length > 0) {
@@ -128,12 +123,12 @@ export class MessagesRepository {
         .selectFrom('federation_receipts as r')
         .innerJoin('messages as m', 'm.id', 'r.message_id')
         .selectAll('m')
-        .select(['r.peer as receipt_peer', 'r.request_key as receipt_key', 'r.answer as receipt_answer'])
+        .select(['r.peer as receipt_peer', 'r.request_key as receipt_key'])
         // Both columns of the primary key: with the request keys alone SQLite scans every receipt.
         .where('r.peer', 'in', [...new Set(receipts.map((item) => item.receipt!.peer))])
         .where('r.request_key', 'in', [...new Set(receipts.map((item) => item.receipt!.requestKey))])
         .execute();
-      for (const { receipt_peer: peer, receipt_key: key, receipt_answer: firstAnswer, ...row } of rows) found.set(`r:${peer}:${key}`, { row, firstAnswer });
+      for (const { receipt_peer: peer, receipt_key: key, ...row } of rows) found.set(`r:${peer}:${key}`, { row });
     }
     return found;
   }
@@ -168,7 +163,7 @@ export class MessagesRepository {
     const entries = await this.enqueue(trx, fresh.map((index, n) => [items[index]!, rows[n]!]), options);
     const receipts = fresh.flatMap((index, n) => {
       const receipt = items[index]!.receipt;
-      return receipt ? [{ peer: receipt.peer, request_key: receipt.requestKey, message_id: rows[n]!.id, created_at: now, answer: null }] : [];
+      return receipt ? [{ peer: receipt.peer, request_key: receipt.requestKey, message_id: rows[n]!.id, created_at: now }] : [];
     });
     if (receipts.length > 0) await insertRows(trx, this.kind, 'federation_receipts', receipts);
     const changes = fresh.flatMap((index, n) => items[index]!.notify.map((userId): Change => ({ userId, type: 'message', messageId: rows[n]!.id })));
@@ -300,20 +295,10 @@ export class MessagesRepository {
       if (change.receipt) {
         const receipt = await trx
           .insertInto('federation_receipts')
-          .values({ peer: change.receipt.peer, request_key: change.receipt.requestKey, message_id: change.messageId, created_at: change.now, answer: change.receipt.answer })
+          .values({ peer: change.receipt.peer, request_key: change.receipt.requestKey, message_id: change.messageId, created_at: change.now })
           .onConflict((conflict) => conflict.columns(['peer', 'request_key']).doNothing())
           .executeTakeFirst();
         if (Number(receipt.numInsertedOrUpdatedRows ?? 0) === 0) return { applied: false, reason: 'duplicate' };
-      }
-      const kept = change.keepDeliveryAnswer;
-      if (kept) {
-        await trx
-          .updateTable('federation_receipts')
-          .set({ answer: kept.answer })
-          .where('peer', '=', kept.peer)
-          .where('request_key', '=', kept.requestKey)
-          .where('answer', 'is', null)
-          .execute();
       }
       const updated = await trx
         .updateTable('messages')
@@ -347,19 +332,22 @@ export class MessagesRepository {
     });
   }
 
-  /** What a peer's earlier request with this key was stored as: its message, and its sealed answer if kept. */
-  async findReceipt(peer: string, requestKey: string): Promise<{ row: MessageRow; firstAnswer: string | null } | undefined> {
-    const found = await this.db
+  /** The message a peer's earlier request with this key stored, or changed. */
+  async findReceipt(peer: string, requestKey: string): Promise<MessageRow | undefined> {
+    return this.db
       .selectFrom('federation_receipts as r')
       .innerJoin('messages as m', 'm.id', 'r.message_id')
       .selectAll('m')
-      .select('r.answer as receipt_answer')
       .where('r.peer', '=', peer)
       .where('r.request_key', '=', requestKey)
       .executeTakeFirst();
-    if (!found) return undefined;
-    const { receipt_answer: firstAnswer, ...row } = found;
-    return { row, firstAnswer };
+  }
+
+  /** Deletes receipts made before `cutoff`, the oldest `limit` of them at most (give or take a tie); answers how many. */
+  async pruneReceipts(cutoff: number, limit: number): Promise<number> {
+    const oldest = this.db.selectFrom('federation_receipts').select('request_key').where('created_at', '<', cutoff).orderBy('created_at').limit(limit);
+    const result = await this.db.deleteFrom('federation_receipts').where('created_at', '<', cutoff).where('request_key', 'in', oldest).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   /** Messages stored under the id they travelled with (a peer's id is unique only for that peer). */

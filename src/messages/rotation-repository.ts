@@ -51,45 +51,4 @@ export class RotationRepository {
       return replaced;
     });
   }
-
-  /** How many kept answers of receipts are not sealed with the given key id. */
-  async countAnswersSealedWithOtherKeys(currentKeyPrefix: string): Promise<number> {
-    const row = await this.db
-      .selectFrom('federation_receipts')
-      .select((eb) => eb.fn.countAll<number>().as('count'))
-      .where('answer', 'is not', null)
-      .where('answer', 'not like', `${currentKeyPrefix}%`)
-      .executeTakeFirstOrThrow();
-    return Number(row.count);
-  }
-
-  /** Kept answers not sealed with the given key id, in key order after `after`. */
-  async answersSealedWithOtherKeys(currentKeyPrefix: string, after: { peer: string; requestKey: string } | undefined, limit: number) {
-    let query = this.db
-      .selectFrom('federation_receipts')
-      .select(['peer', 'request_key as requestKey', 'answer'])
-      .where('answer', 'is not', null)
-      .where('answer', 'not like', `${currentKeyPrefix}%`);
-    if (after) query = query.where((eb) => eb.or([eb('peer', '>', after.peer), eb.and([eb('peer', '=', after.peer), eb('request_key', '>', after.requestKey)])]));
-    const rows = await query.orderBy('peer').orderBy('request_key').limit(limit).execute();
-    return rows.map((row) => ({ ...row, answer: row.answer! }));
-  }
-
-  /** Replaces kept answers that have not changed since they were read; returns how many were replaced. */
-  async replaceAnswers(changes: { peer: string; requestKey: string; from: string; to: string }[]): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
-      let replaced = 0;
-      for (const change of changes) {
-        const result = await trx
-          .updateTable('federation_receipts')
-          .set({ answer: change.to })
-          .where('peer', '=', change.peer)
-          .where('request_key', '=', change.requestKey)
-          .where('answer', '=', change.from)
-          .executeTakeFirst();
-        replaced += Number(result.numUpdatedRows);
-      }
-      return replaced;
-    });
-  }
 }

@@ -1,8 +1,6 @@
-// Key rotation at rest: re-seals every stored message, then every answer kept with a peer's
-// receipt, under STORAGE_KEY, in batches committed one by one, so an interrupted
-// run loses nothing and the next run goes on from what is left.
+// Key rotation at rest: re-seals every stored message under STORAGE_KEY, in batches committed
+// one by one, so an interrupted run loses nothing and the next run goes on from what is left.
 import { AtRestDecryptionError, currentKeyPrefix, openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
-import { openFirstAnswer, sealFirstAnswer } from './receipts.js';
 import type { RotationRepository } from './rotation-repository.js';
 
 export interface RotationProgress {
@@ -15,11 +13,6 @@ export interface RotationProgress {
 export interface RotationResult extends RotationProgress {
   /** Messages no configured key opens (their key was removed), left as they are. */
   unreadable: number[];
-}
-
-export interface AnswersRotationResult extends RotationProgress {
-  /** Kept answers no configured key opens; a repeat of their request is answered with the message's text. */
-  unreadable: number;
 }
 
 interface RotationOptions {
@@ -56,24 +49,6 @@ export async function rotateMessageKeys(repository: RotationRepository, ring: Ke
     options,
   );
   return { ...result, unreadable: result.unreadable.map((row) => row.id) };
-}
-
-/** Re-seals the answers kept with peers' receipts under the current key. */
-export async function rotateAnswerKeys(repository: RotationRepository, ring: KeyRing, options: RotationOptions): Promise<AnswersRotationResult> {
-  const prefix = currentKeyPrefix(ring);
-  const result = await rotate<{ peer: string; requestKey: string; answer: string }>(
-    {
-      count: () => repository.countAnswersSealedWithOtherKeys(prefix),
-      after: (last, limit) => repository.answersSealedWithOtherKeys(prefix, last, limit),
-      reseal: (row) => {
-        const text = openFirstAnswer(ring, row.answer, row);
-        return text === undefined ? undefined : sealFirstAnswer(ring, text, row);
-      },
-      replace: (changes) => repository.replaceAnswers(changes.map(({ row, to }) => ({ peer: row.peer, requestKey: row.requestKey, from: row.answer, to }))),
-    },
-    options,
-  );
-  return { ...result, unreadable: result.unreadable.length };
 }
 
 async function rotate<Row>(values: SealedValues<Row>, options: RotationOptions): Promise<RotationProgress & { unreadable: Row[] }> {

@@ -11,7 +11,6 @@ import type { RateLimitStore } from '../limits/rate-limiter.js';
 import type { EventBus } from '../realtime/bus.js';
 import { AddressResolver, addressOf, pairKey, participantKey, remoteKey, type Participant } from './addresses.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { firstAnswer } from './receipts.js';
 import type { MessageRow, MessageStatus, MessagesRepository, NewMessage, WriteResult } from './repository.js';
 import { timeOrderedUuid } from './uuid.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -163,7 +162,7 @@ export class MessagesService {
       clientId: input.clientId ?? null,
       conversations,
       notify: receiver.kind === 'local' && !toSelf ? [user.id, receiver.userId] : [user.id],
-      ...(receiver.kind === 'remote' ? { outbox: { peer: receiver.peer.name, receiverKey: remoteKey(receiver.name, receiver.peer.name) } } : {}),
+      ...(receiver.kind === 'remote' ? { outbox: { peer: receiver.peer.name, receiverKey: remoteKey(receiver.name, receiver.peer) } } : {}),
     };
     const result = await this.writer.submit(item);
     if (!result.stored) return this.repeatedSend(result.row, item);
@@ -220,7 +219,6 @@ export class MessagesService {
     if (!receiver || receiver.kind !== 'local') throw new NotFound('unknown_receiver', 'The receiver does not exist.');
     const sender: Participant = { kind: 'remote', peer: inbound.peer, name: inbound.senderName };
     const text = checkReceivedText(inbound.text);
-    const receipt = { peer: inbound.peer.name, requestKey: inbound.requestKey };
     const result = await this.writer.submit({
       uuid: inbound.uuid,
       pair: pairKey(sender, receiver),
@@ -233,10 +231,11 @@ export class MessagesService {
       status: 'delivered',
       clientId: null,
       conversations: [{ userId: receiver.userId, partnerKey: participantKey(sender), partner: addressOf(sender), unread: true }],
-      receipt,
+      receipt: { peer: inbound.peer.name, requestKey: inbound.requestKey },
       notify: [receiver.userId],
     });
-    if (!result.stored) return firstAnswer(this.ring, result.firstAnswer, receipt, () => this.textOf(result.row));
+    // A repeat is answered with the text the message has now: no earlier text is kept anywhere.
+    if (!result.stored) return this.textOf(result.row);
     this.counters.received();
     const view = this.view(result.row, text);
     for (const recorded of result.recorded) this.publisher.message(recorded, 'message', view);
@@ -285,10 +284,19 @@ export class MessagesService {
     const marker = { with: user.username, up_to: row.id, read_at: new Date(now).toISOString() };
     const tellSender = row.sender_user_id !== null && row.sender_user_id !== user.id;
     const changes: Change[] = tellSender ? [{ userId: row.sender_user_id!, type: 'read', messageId: null, data: marker }] : [];
-    const { recorded } = await this.repository.markRead(user.id, row.pair, senderKey(row), row.id, now, changes);
+    const { recorded } = await this.repository.markRead(user.id, row.pair, this.senderKey(row), row.id, now, changes);
     for (const entry of recorded) this.publisher.data(entry, 'read', marker);
     const updated = await this.repository.findById(messageId);
     return this.view(updated ?? { ...row, read_at: now });
+  }
+
+  /** The participant key of a row's sender, as the receiver's conversation names it. */
+  private senderKey(row: MessageRow): string {
+    if (row.sender_user_id !== null) return `u:${row.sender_user_id}`;
+    const peerName = row.peer ?? '';
+    const name = row.sender.slice(0, row.sender.length - peerName.length - 1);
+    // A peer no longer configured: its names were folded unless it was compat, which is no longer known.
+    return remoteKey(name, this.resolver.findPeer(peerName) ?? { name: peerName, compat: false });
   }
 
   /**
@@ -363,11 +371,4 @@ export function checkReceivedText(message: string): string {
 /** The user id of a local participant key (`u:<id>`). */
 function localUserIdOf(key: string): number {
   return Number(key.slice(2));
-}
-
-/** The participant key of a row's sender, as the receiver's conversation names it. */
-function senderKey(row: MessageRow): string {
-  if (row.sender_user_id !== null) return `u:${row.sender_user_id}`;
-  const name = row.sender.slice(0, row.sender.length - (row.peer ?? '').length - 1);
-  return remoteKey(name, row.peer ?? '');
 }

@@ -1,6 +1,7 @@
 // The receiver's checks of federation.md, in order, each with its code, and none of them
 // storing anything: unknown origin, bad or missing signature, tampered, wrong-key or stale
-// token, replay, unknown receiver.
+// token, replay, unknown receiver, a sender name that could read as another address, our own
+// name as the origin.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { decodeBase64Url, encodeBase64Url } from '../../src/crypto/keys.js';
@@ -121,6 +122,31 @@ describeEachDatabase('inbound federation refusals', (database) => {
     expect(response.status).toBe(400);
     expect(response.body).toMatchObject({ code: 'validation_error', fields: { sender: ['This field is required.'] } });
     expect(await stored()).toBe(before);
+  });
+
+  it.each(['x@y', 'x@b', 'a@', 'with space', 'semi;colon', 'slash/name'])('refuses an inbound sender %j with 400 and the field sender, storing nothing', async (sender) => {
+    const before = await stored();
+    const response = await postAsPeer(b.url, request({ sender }));
+    expect(response.status).toBe(400);
+    expect(response.body.fields).toEqual({ sender: [expect.stringContaining('@')] });
+    expect(await stored()).toBe(before);
+  });
+
+  it('refuses a request whose X-RealChat-Origin is our own name with 403 unknown_peer', async () => {
+    await expectRefusal({ origin: 'b', destination: 'b' }, 403, 'unknown_peer');
+  });
+
+  it('stores a message for bob@<our own SERVER_NAME> for the local bob, and sends one there locally', async () => {
+    const response = await postAsPeer(b.url, request({ receiver: 'bob@B', text: 'to our own name' }));
+    expect(response).toMatchObject({ status: 200, body: { message: 'to our own name' } });
+    const fromPeer = await call(b.url, 'GET', '/accounts/messages/?with=alice@a', undefined, { token: bob.token });
+    expect(fromPeer.body.results[0]).toMatchObject({ sender: 'alice@a', receiver: 'bob', message: 'to our own name' });
+
+    const carol = await registerUser(b.url, 'carol');
+    const sent = await call(b.url, 'POST', '/accounts/send-message/', { message: 'local after all', receiver: 'bob@b' }, { token: carol.token });
+    expect(sent.status).toBe(201);
+    const local = await call(b.url, 'GET', '/accounts/messages/?with=carol', undefined, { token: bob.token });
+    expect(local.body.results[0]).toMatchObject({ sender: 'carol', receiver: 'bob', message: 'local after all' });
   });
 });
 

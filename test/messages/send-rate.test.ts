@@ -1,8 +1,9 @@
 // SEND_RATE: what one user may send, on every path that sends as a user (JSON and sealed), with
 // 429 rate_limited and nothing stored past it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeWireMessage, fernetEncrypt } from '../../src/crypto/fernet.js';
 import { decodeKey } from '../../src/crypto/keys.js';
-import { SEALED_TYPE, sealPayload } from '../../src/federation/sealed.js';
+import { SEALED_TYPE } from '../../src/federation/sealed.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { call, registerUser, type JsonResponse, type RegisteredUser } from '../helpers/http.js';
@@ -45,7 +46,7 @@ describeEachDatabase('the send budget', (database) => {
         call(app.url, 'POST', '/accounts/messages/', undefined, {
           token: alice.token,
           headers: { 'content-type': SEALED_TYPE },
-          raw: sealPayload(JSON.stringify({ message, receiver: bob.username }), key, Date.now),
+          raw: encodeWireMessage(fernetEncrypt(key, JSON.stringify({ message, receiver: bob.username }), { now: Math.floor(Date.now() / 1000) })),
         });
       for (let i = 0; i < 10; i++) expect((await sealed(`s${i}`)).status).toBe(201);
       expectRateLimited(await sealed('one too many'));
