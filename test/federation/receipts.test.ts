@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { KeyRing, openAtRest } from '../../src/crypto/aead.js';
 import { decodeKey } from '../../src/crypto/keys.js';
 import type { Database } from '../../src/db/database.js';
+import { newKey } from '../helpers/app.js';
 import { startBackends, type Backend } from '../helpers/backends.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { registerUser } from '../helpers/http.js';
@@ -21,7 +22,7 @@ describeEachDatabase("the receiver's kept answers and receipts", (database) => {
 
   beforeAll(async () => {
     [, b] = (await startBackends(database, ['a', 'b'], { start: false })) as [Backend, Backend];
-    await b.start({ FEDERATION_GIVE_UP: '1h', FEDERATION_MAX_AGE: '300s' }, { clock: () => now, receiptPruneIntervalMs: 50 });
+    await b.start({ FEDERATION_GIVE_UP: '1h', FEDERATION_MAX_AGE: '300s', STORAGE_KEY: newKey() }, { clock: () => now, receiptPruneIntervalMs: 50 });
     key = b.peers.find((peer) => peer.name === 'a')!.key;
     await registerUser(b.url, 'bob');
     db = b.openDatabase();
@@ -38,7 +39,7 @@ describeEachDatabase("the receiver's kept answers and receipts", (database) => {
 
   /** Every text the database holds: message bodies opened, and every other column of every receipt. */
   async function storedTexts(): Promise<string[]> {
-    const ring = new KeyRing(decodeKey(b.env.ENCRYPTION_KEY!));
+    const ring = new KeyRing(decodeKey(b.env.STORAGE_KEY!));
     const messages = await db.db.selectFrom('messages').select(['id', 'body']).execute();
     const bodies = messages.filter((row) => row.body !== '').map((row) => openAtRest(ring, row.body, String(row.id)));
     const receipts = await db.db.selectFrom('federation_receipts').selectAll().execute();
