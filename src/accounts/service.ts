@@ -22,6 +22,7 @@ export interface AuthenticatedUser {
 
 export interface AbuseLimits {
   windowMs: number;
+  /** Wrong passwords per account (at login or as current_password alike), or per unknown login name. */
   loginFailuresPerUsername: number;
   loginFailuresPerAddress: number;
   registrationsPerAddress: number;
@@ -48,6 +49,12 @@ export interface ProfileChanges {
   phone_number?: string | null;
   password?: string;
   current_password?: string;
+}
+
+/** A rate limit counter and the most attempts it allows per window. */
+interface Budget {
+  key: string;
+  limit: number;
 }
 
 // Tokens are refreshed at most this often, so an authenticated request rarely writes.
@@ -102,8 +109,10 @@ export class AccountsService {
 
   async register(input: RegisterInput, clientAddress: string): Promise<{ token: string; user: UserRecord }> {
     const usernameKey = foldKey(input.username);
-    await this.countAttempt(`register:ip:${clientAddress}`, this.abuse.registrationsPerAddress);
-    await this.countAttempt(`register:user:${usernameKey}`, this.abuse.registrationsPerUsername);
+    await this.spend(
+      { key: `register:ip:${clientAddress}`, limit: this.abuse.registrationsPerAddress },
+      { key: `register:user:${usernameKey}`, limit: this.abuse.registrationsPerUsername },
+    );
 
     const fields = new FieldCollector();
     checkUsername(input.username, fields);
@@ -135,18 +144,17 @@ export class AccountsService {
 
   async login(login: string, password: string, clientAddress: string): Promise<{ token: string; user: UserRecord }> {
     const key = foldKey(login);
-    const userKey = `login:user:${key}`;
-    const addressKey = `login:ip:${clientAddress}`;
-    await this.refuseWhenOver(userKey, this.abuse.loginFailuresPerUsername);
-    await this.refuseWhenOver(addressKey, this.abuse.loginFailuresPerAddress);
-
     const user = await this.repository.findByLogin(key);
+    // One budget per account whichever of its names was typed; an unknown name has its own.
+    const budgets = [
+      user ? this.accountBudget(user.id) : { key: `login:name:${key}`, limit: this.abuse.loginFailuresPerUsername },
+      { key: `login:ip:${clientAddress}`, limit: this.abuse.loginFailuresPerAddress },
+    ];
+    await this.spend(...budgets);
     // An unknown user costs one hash check too, so timing does not tell which names exist.
     const valid = await verifyPassword(user?.passwordHash ?? (await this.decoyHash), password);
-    if (!user || !valid) {
-      await Promise.all([this.limits.hit(userKey, this.abuse.windowMs), this.limits.hit(addressKey, this.abuse.windowMs)]);
-      throw new Unauthorized('invalid_credentials', 'Unable to log in with provided credentials.');
-    }
+    if (!user || !valid) throw new Unauthorized('invalid_credentials', 'Unable to log in with provided credentials.');
+    await this.giveBack(...budgets);
     return { token: await this.issueToken(user.id), user };
   }
 
@@ -180,11 +188,7 @@ export class AccountsService {
     if (changes.email !== undefined) checkEmail(changes.email, fields);
     const phoneNumber =
       changes.phone_number === undefined || changes.phone_number === null ? changes.phone_number : normalizePhoneNumber(changes.phone_number, fields);
-    if (changes.password !== undefined) {
-      if (!changes.current_password) fields.add('current_password', 'This field is required to change the password.');
-      else if (!(await verifyPassword(user.passwordHash, changes.current_password))) {
-        fields.add('current_password', 'The current password is not correct.');
-      }
+    if (changes.password !== undefined && (await this.checkCurrentPassword(user, changes.current_password, fields))) {
       for (const problem of validatePassword(changes.password, { username: user.username, email: changes.email ?? user.email })) {
         fields.add('password', problem);
       }
@@ -229,14 +233,42 @@ export class AccountsService {
     return token;
   }
 
-  private async refuseWhenOver(key: string, limit: number): Promise<void> {
-    const window = await this.limits.peek(key);
-    if (window.count >= limit) throw new RateLimited(window.resetInMs / 1000);
+  /** Password guesses against one account, by login or by a password change, share this budget. */
+  private accountBudget(userId: number): Budget {
+    return { key: `login:account:${userId}`, limit: this.abuse.loginFailuresPerUsername };
   }
 
-  private async countAttempt(key: string, limit: number): Promise<void> {
-    const window = await this.limits.hit(key, this.abuse.windowMs);
-    if (window.count > limit) throw new RateLimited(window.resetInMs / 1000);
+  /**
+   * The current password, asked before any other password rule. Each guess is counted on the
+   * account's login budget before it is checked, so a stolen token cannot guess without limit.
+   */
+  private async checkCurrentPassword(user: UserRecord, currentPassword: string | undefined, fields: FieldCollector): Promise<boolean> {
+    if (!currentPassword) {
+      fields.add('current_password', 'This field is required to change the password.');
+      return false;
+    }
+    await this.spend(this.accountBudget(user.id));
+    if (!(await verifyPassword(user.passwordHash, currentPassword))) {
+      fields.add('current_password', 'The current password is not correct.');
+      return false;
+    }
+    await this.giveBack(this.accountBudget(user.id));
+    return true;
+  }
+
+  /**
+   * Counts an attempt on every budget before the attempt runs, atomically, so concurrent
+   * attempts cannot all slip under a limit; 429 when any budget is spent.
+   */
+  private async spend(...budgets: Budget[]): Promise<void> {
+    const windows = await Promise.all(budgets.map(({ key }) => this.limits.hit(key, this.abuse.windowMs)));
+    const wait = Math.max(0, ...windows.map((window, index) => (window.count > budgets[index]!.limit ? window.resetInMs : 0)));
+    if (wait > 0) throw new RateLimited(wait / 1000);
+  }
+
+  /** A right password gives its units back: only wrong guesses use up a budget. */
+  private async giveBack(...budgets: Budget[]): Promise<void> {
+    await Promise.all(budgets.map(({ key }) => this.limits.giveBack(key)));
   }
 }
 

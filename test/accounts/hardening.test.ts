@@ -1,0 +1,109 @@
+// Hardening of accounts: bounded password checks and one guess budget per account.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validatePassword } from '../../src/accounts/passwords.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { describeEachDatabase } from '../helpers/databases.js';
+import { call, registerUser } from '../helpers/http.js';
+
+const PASSWORD = 'a long and quiet river';
+const GUESSES_PER_ACCOUNT = 5;
+
+/** A string over a small alphabet with no long repeats: the worst case for the similarity check. */
+function scrambled(length: number, step: number): string {
+  return Array.from({ length }, (_, index) => 'abcd'[(index * step) % 4]).join('');
+}
+
+describe('the password similarity check', () => {
+  it('takes a few milliseconds for a crafted password and email', () => {
+    validatePassword('warm up the list', {});
+    const started = performance.now();
+    validatePassword(scrambled(2400, 7919), { username: 'someone', email: `${scrambled(240, 104729)}@example.org` });
+    expect(performance.now() - started).toBeLessThan(100);
+  });
+
+  it('still refuses a password too similar to the email', () => {
+    expect(validatePassword('erin.smith@exam', { email: 'erin.smith@example.org' })).toContain('The password is too similar to the email address.');
+  });
+});
+
+describeEachDatabase('account hardening', (database) => {
+  let app: TestApp;
+  let url: string;
+
+  beforeAll(async () => {
+    app = await startTestApp({
+      database,
+      abuseLimits: {
+        windowMs: 60_000,
+        loginFailuresPerUsername: GUESSES_PER_ACCOUNT,
+        loginFailuresPerAddress: 1000,
+        registrationsPerAddress: 1000,
+        registrationsPerUsername: 10,
+      },
+    });
+    url = app.url;
+  });
+  afterAll(() => app.destroy());
+
+  describe('passwords', () => {
+    it('refuses a new password over 1024 characters', async () => {
+      const response = await call(url, 'POST', '/accounts/register/', { username: 'longpass', email: 'longpass@example.org', password: 'x'.repeat(1025) });
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('validation_error');
+      expect(Object.keys(response.body.fields)).toEqual(['password']);
+    });
+
+    it('checks current_password before any other password rule', async () => {
+      const user = await registerUser(url);
+      const response = await call(url, 'PATCH', '/accounts/me/', { password: 'short', current_password: 'not the password' }, { token: user.token });
+      expect(response.status).toBe(400);
+      expect(response.body.fields).toEqual({ current_password: ['The current password is not correct.'] });
+    });
+  });
+
+  describe('login limits', () => {
+    it('refuses the right password after concurrent wrong guesses used up the budget', async () => {
+      await registerUser(url, 'concurrent');
+      const guesses = await Promise.all(
+        Array.from({ length: 40 }, () => call(url, 'POST', '/accounts/login/', { username: 'concurrent', password: 'wrong guess' })),
+      );
+      const statuses = guesses.map((guess) => guess.status);
+      expect(statuses.filter((status) => status === 401)).toHaveLength(GUESSES_PER_ACCOUNT);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(40 - GUESSES_PER_ACCOUNT);
+      const right = await call(url, 'POST', '/accounts/login/', { username: 'concurrent', password: PASSWORD });
+      expect(right.status).toBe(429);
+      expect(right.body.code).toBe('rate_limited');
+      expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(0);
+    });
+
+    it("shares one budget between an account's username and email", async () => {
+      await registerUser(url, 'Twofaced');
+      for (let i = 0; i < GUESSES_PER_ACCOUNT; i++) {
+        const login = i % 2 === 0 ? 'twofaced' : 'TWOFACED@example.org';
+        expect((await call(url, 'POST', '/accounts/login/', { username: login, password: 'wrong guess' })).status).toBe(401);
+      }
+      const byEmail = await call(url, 'POST', '/accounts/login/', { username: 'twofaced@EXAMPLE.org', password: PASSWORD });
+      expect(byEmail.status).toBe(429);
+    });
+
+    it('does not count successful logins against the budget', async () => {
+      await registerUser(url, 'regular');
+      for (let i = 0; i < GUESSES_PER_ACCOUNT + 2; i++) {
+        expect((await call(url, 'POST', '/accounts/login/', { username: 'regular', password: PASSWORD })).status).toBe(200);
+      }
+    });
+
+    it('limits guesses of current_password per account, like login', async () => {
+      const user = await registerUser(url);
+      for (let i = 0; i < GUESSES_PER_ACCOUNT; i++) {
+        const wrong = await call(url, 'PATCH', '/accounts/me/', { password: 'a brand new passphrase', current_password: `guess ${i}` }, { token: user.token });
+        expect(wrong.status).toBe(400);
+      }
+      const right = await call(url, 'PATCH', '/accounts/me/', { password: 'a brand new passphrase', current_password: PASSWORD }, { token: user.token });
+      expect(right.status).toBe(429);
+      expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(0);
+      const login = await call(url, 'POST', '/accounts/login/', { username: user.username, password: PASSWORD });
+      expect(login.status).toBe(429);
+    });
+  });
+});
