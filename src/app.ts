@@ -25,7 +25,9 @@ import { federationRoutes } from './federation/routes.js';
 import { FeedRepository } from './feed/repository.js';
 import { feedRoutes } from './feed/routes.js';
 import { FeedService } from './feed/service.js';
+import { refuseControlCharacters } from './http/control-characters.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { installJsonBodyParser } from './http/json-body.js';
 import { AppMetrics } from './http/metrics.js';
 import { installDefaultSecurityHeaders } from './http/security-headers.js';
 import { operationsRoutes, type ReadinessCheck } from './http/operations.js';
@@ -81,7 +83,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     routerOptions: { ignoreTrailingSlash: true },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+    // coerceTypes true, not 'array': a list is never taken for a string (DRF's CharField refuses
+    // ["alice"]), while numbers still become strings as DRF's do.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true } },
   });
   // Fastify runs onClose hooks last-registered first: this one, registered first, runs after
   // every feature has stopped (outbox batch finished, writes committed).
@@ -90,6 +94,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   registerErrorHandling(app);
   // The API speaks JSON (and forms, for the original's clients); plain text is a 415.
   app.removeContentTypeParser('text/plain');
+  installJsonBodyParser(app);
+  refuseControlCharacters(app);
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     done(null, payload);
