@@ -4,6 +4,7 @@ import { Conflict, RateLimited, Unauthorized, ValidationFailed } from '../http/e
 import type { RateLimitStore } from '../limits/rate-limiter.js';
 import { hashPassword, makeDecoyHash, validatePassword, verifyPassword } from './passwords.js';
 import { AccountsRepository, UniqueViolation, type UserRecord } from './repository.js';
+import { confusableSkeleton } from '../unicode/lookalikes.js';
 import { FieldCollector, checkEmail, checkUsername, foldKey, normalizePhoneNumber } from './validation.js';
 
 export interface PublicUser {
@@ -124,11 +125,14 @@ export class AccountsService {
     if (!fields.empty) throw new ValidationFailed(fields.errors);
 
     const emailKey = foldKey(input.email);
+    const usernameSkeleton = confusableSkeleton(input.username);
     if (await this.repository.findByUsernameKey(usernameKey)) throw usernameTaken();
+    if (await this.repository.hasUsernameSkeleton(usernameSkeleton)) throw usernameLookalike();
     const user = await this.repository
       .createUser({
         username: input.username,
         usernameKey,
+        usernameSkeleton,
         email: input.email,
         emailKey,
         passwordHash: await hashPassword(input.password),
@@ -136,7 +140,7 @@ export class AccountsService {
         dateJoined: this.clock(),
       })
       .catch((error: unknown) => {
-        if (error instanceof UniqueViolation) throw error.column === 'email' ? emailTaken() : usernameTaken();
+        if (error instanceof UniqueViolation) throw { email: emailTaken, username: usernameTaken, username_skeleton: usernameLookalike }[error.column]();
         throw error;
       });
     return { token: await this.issueToken(user.id), user };
@@ -275,6 +279,12 @@ export class AccountsService {
 function usernameTaken(): Conflict {
   return new Conflict('username_taken', 'A user with that username already exists.', {
     username: ['A user with that username already exists.'],
+  });
+}
+
+function usernameLookalike(): Conflict {
+  return new Conflict('username_taken', 'A user with a username that looks the same already exists.', {
+    username: ['A user with a username that looks the same already exists.'],
   });
 }
 

@@ -5,5 +5,6 @@ import { messagesMigration } from './0002_messages.js';
 import { phoneVerificationsMigration } from './0003_phone_verifications.js';
 import { eventsMigration } from './0005_events.js';
 import { receiptAnswersMigration } from './0006_receipt_answers.js';
+import { usernameSkeletonsMigration } from './0007_username_skeletons.js';
 
-export const migrations: Migration[] = [accountsMigration, messagesMigration, phoneVerificationsMigration, eventsMigration, receiptAnswersMigration];
+export const migrations: Migration[] = [accountsMigration, messagesMigration, phoneVerificationsMigration, eventsMigration, receiptAnswersMigration, usernameSkeletonsMigration];
