@@ -72,6 +72,8 @@ export interface AppDependencies {
   outbox?: OutboxTuning;
   /** How often the change feed is pruned; by default a tenth of EVENT_RETENTION, between 1 s and 1 h. */
   feedPruneIntervalMs?: number;
+  /** How often expired tokens are deleted; hourly by default. */
+  tokenPruneIntervalMs?: number;
 }
 
 export async function buildApp(config: Config, deps: AppDependencies): Promise<FastifyInstance> {
@@ -117,8 +119,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     repository: new AccountsRepository(deps.database.db),
     limits,
     tokenTtlMs: config.tokenTtlMs,
+    logger: deps.logger,
     clock,
     ...(deps.abuseLimits ? { abuseLimits: deps.abuseLimits } : {}),
+    ...(deps.tokenPruneIntervalMs ? { tokenPruneIntervalMs: deps.tokenPruneIntervalMs } : {}),
   });
   const authenticate = requireAuth(accounts);
   const phoneVerification = new PhoneVerificationService({
@@ -211,9 +215,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const inboundOptions = { peers, maxAgeMs: config.federationMaxAgeMs, clock };
   outbox.start();
   feed.startPruning();
+  accounts.startTokenPruning();
   presence.start();
   app.addHook('onClose', async () => {
-    await Promise.all([feed.stopPruning(), presence.stop()]);
+    await Promise.all([feed.stopPruning(), accounts.stopTokenPruning(), presence.stop()]);
   });
   // Stop delivering first (finishing what is in hand), then let accepted writes commit.
   app.addHook('onClose', async () => {

@@ -34,6 +34,8 @@ export interface ServerOptions {
   outbox?: OutboxTuning;
   /** How often the change feed is pruned (tests shorten it). */
   feedPruneIntervalMs?: number;
+  /** How often expired tokens are deleted (tests shorten it). */
+  tokenPruneIntervalMs?: number;
 }
 
 export function connectRedis(url: string, logger: Logger): Redis {
@@ -78,6 +80,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       ...(options.bus ? { bus: options.bus } : {}),
       ...(options.outbox ? { outbox: options.outbox } : {}),
       ...(options.feedPruneIntervalMs ? { feedPruneIntervalMs: options.feedPruneIntervalMs } : {}),
+      ...(options.tokenPruneIntervalMs ? { tokenPruneIntervalMs: options.tokenPruneIntervalMs } : {}),
       release: async () => {
         // QUIT lets commands already sent finish; a connection that is down is just dropped.
         if (redis?.status === 'ready') await redis.quit().catch(() => redis.disconnect());

@@ -167,8 +167,10 @@ export class AccountsRepository {
     await this.db.deleteFrom('tokens').where('id', '=', tokenId).execute();
   }
 
-  async deleteExpiredTokens(now: number): Promise<void> {
-    await this.db.deleteFrom('tokens').where('expires_at', '<', now).execute();
+  /** Returns how many were deleted. */
+  async deleteExpiredTokens(now: number): Promise<number> {
+    const result = await this.db.deleteFrom('tokens').where('expires_at', '<=', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }
 

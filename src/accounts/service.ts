@@ -1,4 +1,5 @@
 // Account rules: registration, login, tokens, profile changes.
+import type { Logger } from 'pino';
 import { createHash, randomBytes } from 'node:crypto';
 import { Conflict, RateLimited, Unauthorized, ValidationFailed } from '../http/errors.js';
 import type { RateLimitStore } from '../limits/rate-limiter.js';
@@ -58,6 +59,8 @@ interface Budget {
   limit: number;
 }
 
+const TOKEN_PRUNE_INTERVAL_MS = 60 * 60_000;
+
 // Tokens are refreshed at most this often, so an authenticated request rarely writes.
 const TOKEN_TOUCH_INTERVAL_MS = 60_000;
 
@@ -84,6 +87,9 @@ export interface AccountsServiceOptions {
   limits: RateLimitStore;
   abuseLimits?: AbuseLimits;
   tokenTtlMs: number;
+  logger: Logger;
+  /** How often expired tokens are deleted; hourly by default. */
+  tokenPruneIntervalMs?: number;
   clock?: () => number;
   /** Told which tokens stopped being valid, so live connections opened with them can close. */
   onTokensRevoked?: (userId: number, revocation: TokenRevocation) => void;
@@ -96,6 +102,10 @@ export class AccountsService {
   private readonly tokenTtlMs: number;
   private readonly clock: () => number;
   private readonly decoyHash: Promise<string>;
+  private readonly logger: Logger;
+  private readonly tokenPruneIntervalMs: number;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private pruning: Promise<void> | undefined;
   onTokensRevoked: (userId: number, revocation: TokenRevocation) => void;
 
   constructor(options: AccountsServiceOptions) {
@@ -106,6 +116,8 @@ export class AccountsService {
     this.clock = options.clock ?? Date.now;
     this.onTokensRevoked = options.onTokensRevoked ?? (() => undefined);
     this.decoyHash = makeDecoyHash();
+    this.logger = options.logger;
+    this.tokenPruneIntervalMs = options.tokenPruneIntervalMs ?? TOKEN_PRUNE_INTERVAL_MS;
   }
 
   async register(input: RegisterInput, clientAddress: string): Promise<{ token: string; user: UserRecord }> {
@@ -226,8 +238,32 @@ export class AccountsService {
     return this.repository.findByUsernameKey(foldKey(username));
   }
 
-  async deleteExpiredTokens(): Promise<void> {
-    await this.repository.deleteExpiredTokens(this.clock());
+  /** Deletes expired tokens now and then: every login stores one, and expiring removes none. */
+  startTokenPruning(): void {
+    this.pruneTimer = setInterval(() => void this.pruneTokens(), this.tokenPruneIntervalMs);
+    this.pruneTimer.unref();
+    void this.pruneTokens();
+  }
+
+  async stopTokenPruning(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    await this.pruning;
+  }
+
+  /** One run at a time; a failed run (database away) is logged and the next one tries again. */
+  private pruneTokens(): Promise<void> {
+    this.pruning ??= this.repository
+      .deleteExpiredTokens(this.clock())
+      .then(
+        (removed) => {
+          if (removed > 0) this.logger.info({ removed }, 'accounts: deleted expired tokens');
+        },
+        (error: unknown) => this.logger.warn({ err: error }, 'accounts: deleting expired tokens failed'),
+      )
+      .finally(() => {
+        this.pruning = undefined;
+      });
+    return this.pruning;
   }
 
   private async issueToken(userId: number): Promise<string> {

@@ -1,6 +1,8 @@
-// Hardening of accounts: bounded password checks and one guess budget per account.
+// Hardening of accounts: bounded password checks, one guess budget per account, expired tokens deleted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validatePassword } from '../../src/accounts/passwords.js';
+import { openDatabase } from '../../src/db/database.js';
+import { eventually } from '../federation/peer-requests.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { call, registerUser } from '../helpers/http.js';
@@ -105,5 +107,28 @@ describeEachDatabase('account hardening', (database) => {
       const login = await call(url, 'POST', '/accounts/login/', { username: user.username, password: PASSWORD });
       expect(login.status).toBe(429);
     });
+  });
+});
+
+describeEachDatabase('expired tokens', (database) => {
+  let app: TestApp;
+  let clockOffset = 0;
+
+  beforeAll(async () => {
+    app = await startTestApp({ database, clock: () => Date.now() + clockOffset, tokenPruneIntervalMs: 50 });
+  });
+  afterAll(() => app.destroy());
+
+  it('are deleted from the database once they expire, without being used again', async () => {
+    const user = await registerUser(app.url);
+    const inspector = openDatabase(app.config.database);
+    try {
+      const tokensOfUser = async () => (await inspector.db.selectFrom('tokens').select('id').where('user_id', '=', user.id).execute()).length;
+      expect(await tokensOfUser()).toBe(1);
+      clockOffset = app.config.tokenTtlMs + 1;
+      await eventually(async () => expect(await tokensOfUser()).toBe(0));
+    } finally {
+      await inspector.close();
+    }
   });
 });
