@@ -122,5 +122,13 @@ describeEachDatabase('input hygiene', (database) => {
       expect(empty.body.code).toBe('validation_error');
       expect(Object.keys(empty.body.fields).sort()).toEqual(['password', 'username']);
     });
+
+    it('names the missing fields of a message sent with an empty body, as {} does', async () => {
+      const empty = await call(url, 'POST', '/accounts/messages/', undefined, { token: alice.token, headers: JSON_TYPE, raw: '' });
+      const braces = await call(url, 'POST', '/accounts/messages/', {}, { token: alice.token });
+      expect(empty.status).toBe(400);
+      expect(empty.body).toEqual(braces.body);
+      expect(empty.body.code).toBe('validation_error');
+    });
   });
 });
