@@ -1,11 +1,11 @@
 // Account rules: registration, login, tokens, profile changes.
-import type { Logger } from 'pino';
 import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import { Conflict, RateLimited, Unauthorized, ValidationFailed } from '../http/errors.js';
-import type { RateLimitStore } from '../limits/rate-limiter.js';
+import { giveBackBudgets, spendBudgets, type Budget, type RateLimitStore } from '../limits/rate-limiter.js';
+import { confusableSkeleton } from '../unicode/lookalikes.js';
 import { hashPassword, makeDecoyHash, validatePassword, verifyPassword } from './passwords.js';
 import { AccountsRepository, UniqueViolation, type UserRecord } from './repository.js';
-import { confusableSkeleton } from '../unicode/lookalikes.js';
 import { FieldCollector, checkEmail, checkUsername, foldKey, normalizePhoneNumber } from './validation.js';
 
 export interface PublicUser {
@@ -51,12 +51,6 @@ export interface ProfileChanges {
   phone_number?: string | null;
   password?: string;
   current_password?: string;
-}
-
-/** A rate limit counter and the most attempts it allows per window. */
-interface Budget {
-  key: string;
-  limit: number;
 }
 
 const TOKEN_PRUNE_INTERVAL_MS = 60 * 60_000;
@@ -296,19 +290,15 @@ export class AccountsService {
     return true;
   }
 
-  /**
-   * Counts an attempt on every budget before the attempt runs, atomically, so concurrent
-   * attempts cannot all slip under a limit; 429 when any budget is spent.
-   */
+  /** Counts the attempt before it runs; 429 when any budget is spent. */
   private async spend(...budgets: Budget[]): Promise<void> {
-    const windows = await Promise.all(budgets.map(({ key }) => this.limits.hit(key, this.abuse.windowMs)));
-    const wait = Math.max(0, ...windows.map((window, index) => (window.count > budgets[index]!.limit ? window.resetInMs : 0)));
+    const wait = await spendBudgets(this.limits, budgets, this.abuse.windowMs);
     if (wait > 0) throw new RateLimited(wait / 1000);
   }
 
   /** A right password gives its units back: only wrong guesses use up a budget. */
   private async giveBack(...budgets: Budget[]): Promise<void> {
-    await Promise.all(budgets.map(({ key }) => this.limits.giveBack(key)));
+    await giveBackBudgets(this.limits, budgets);
   }
 }
 

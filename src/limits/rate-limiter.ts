@@ -18,6 +18,27 @@ export interface RateLimitStore {
   giveBack(key: string): Promise<void>;
 }
 
+/** A counter and the most attempts it allows per window. */
+export interface Budget {
+  key: string;
+  limit: number;
+}
+
+/**
+ * Counts one attempt on every budget before the attempt runs (each count is one atomic
+ * increment, so concurrent attempts cannot all slip under a limit). Returns how many
+ * milliseconds until every overspent budget has room again: 0 when the attempt may go on.
+ */
+export async function spendBudgets(store: RateLimitStore, budgets: Budget[], windowMs: number): Promise<number> {
+  const windows = await Promise.all(budgets.map(({ key }) => store.hit(key, windowMs)));
+  return Math.max(0, ...windows.map((window, index) => (window.count > budgets[index]!.limit ? window.resetInMs : 0)));
+}
+
+/** Takes back the attempt `spendBudgets` counted, for an attempt that turned out not to count. */
+export async function giveBackBudgets(store: RateLimitStore, budgets: Budget[]): Promise<void> {
+  await Promise.all(budgets.map(({ key }) => store.giveBack(key)));
+}
+
 export class MemoryRateLimitStore implements RateLimitStore {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
   private lastSweep = 0;

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AccountsService } from '../accounts/service.js';
 import { BadRequest, Conflict, HttpError, RateLimited } from '../http/errors.js';
-import type { RateLimitStore } from '../limits/rate-limiter.js';
+import { giveBackBudgets, spendBudgets, type Budget, type RateLimitStore } from '../limits/rate-limiter.js';
 import { assertE164, isWellFormedCode, verificationCodeLength, VerificationInProgress, type SmsVerifier } from './provider.js';
 import type { PhoneVerification, PhoneVerificationRepository } from './repository.js';
 
@@ -224,19 +224,18 @@ export class PhoneVerificationService {
   }
 
   /**
-   * Counts a code on every budget before it is sent, atomically, so parallel starts from several
-   * accounts cannot all pass; a start that sends nothing gives its units back.
+   * Counts a code on every budget before it is sent, so parallel starts from several accounts
+   * cannot all pass; a start that sends nothing, refused ones included, gives its units back.
    */
-  async #spend(budgets: StartBudget[]): Promise<void> {
-    const windows = await Promise.all(budgets.map(({ key }) => this.#limits.hit(key, START_WINDOW_MS)));
-    const wait = Math.max(0, ...windows.map((window, index) => (window.count > budgets[index]!.limit ? window.resetInMs : 0)));
+  async #spend(budgets: Budget[]): Promise<void> {
+    const wait = await spendBudgets(this.#limits, budgets, START_WINDOW_MS);
     if (wait === 0) return;
     await this.#giveBack(budgets);
     throw new RateLimited(wait / 1000, 'Too many verification codes were requested. Try again later.');
   }
 
-  async #giveBack(budgets: StartBudget[]): Promise<void> {
-    await Promise.all(budgets.map(({ key }) => this.#limits.giveBack(key)));
+  async #giveBack(budgets: Budget[]): Promise<void> {
+    await giveBackBudgets(this.#limits, budgets);
   }
 
   /** Milliseconds until a new code may be sent; 0 when one may be sent now. */
@@ -265,12 +264,7 @@ export class PhoneVerificationService {
   }
 }
 
-interface StartBudget {
-  key: string;
-  limit: number;
-}
-
-function startBudgets(userId: number, phoneNumber: string, clientAddress: string): StartBudget[] {
+function startBudgets(userId: number, phoneNumber: string, clientAddress: string): Budget[] {
   return [
     { key: userKey(userId), limit: STARTS_PER_USER },
     { key: numberKey(phoneNumber), limit: STARTS_PER_NUMBER },
