@@ -1,4 +1,5 @@
-// Hardening of accounts: bounded password checks, one guess budget per account, expired tokens deleted.
+// Hardening of accounts: bounded password checks, one guess budget per account, no look-alike
+// usernames (Unicode TS #39), expired tokens deleted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validatePassword } from '../../src/accounts/passwords.js';
 import { openDatabase } from '../../src/db/database.js';
@@ -9,6 +10,13 @@ import { call, registerUser } from '../helpers/http.js';
 
 const PASSWORD = 'a long and quiet river';
 const GUESSES_PER_ACCOUNT = 5;
+
+let registered = 0;
+
+function register(url: string, username: string) {
+  registered += 1;
+  return call(url, 'POST', '/accounts/register/', { username, email: `named${registered}@example.org`, password: PASSWORD });
+}
 
 /** A string over a small alphabet with no long repeats: the worst case for the similarity check. */
 function scrambled(length: number, step: number): string {
@@ -60,6 +68,36 @@ describeEachDatabase('account hardening', (database) => {
       const response = await call(url, 'PATCH', '/accounts/me/', { password: 'short', current_password: 'not the password' }, { token: user.token });
       expect(response.status).toBe(400);
       expect(response.body.fields).toEqual({ current_password: ['The current password is not correct.'] });
+    });
+  });
+
+  describe('look-alike usernames', () => {
+    it('refuses a username that mixes scripts', async () => {
+      // The first letter is Cyrillic.
+      const response = await register(url, '\u0430lice');
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('validation_error');
+      expect(Object.keys(response.body.fields)).toEqual(['username']);
+    });
+
+    it('refuses a username that looks like an existing one', async () => {
+      for (const [existing, lookalike] of [
+        ['lookalike', 'l00kalike'],
+        ['ape', '\u0430\u0440\u0435'],
+        ['Alicia', 'AIicia'],
+      ]) {
+        expect((await register(url, existing!)).status).toBe(201);
+        const response = await register(url, lookalike!);
+        expect(response.status, lookalike).toBe(409);
+        expect(response.body.code).toBe('username_taken');
+        expect(Object.keys(response.body.fields)).toEqual(['username']);
+      }
+    });
+
+    it('accepts names written in one script, and Japanese mixing its own scripts', async () => {
+      for (const name of ['Ελένη', 'Мария', 'やまだ太郎', 'Zoë_2.x-y']) {
+        expect((await register(url, name)).status, name).toBe(201);
+      }
     });
   });
 
