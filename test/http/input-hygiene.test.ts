@@ -62,9 +62,12 @@ describeEachDatabase('input hygiene', (database) => {
     });
 
     it('refuses U+0000 in a message received from a peer', async () => {
-      const response = await postAsPeer(url, peerRequest({ key: peerKey, origin: 'b', sender: 'carol\u0000', receiver: bob.username }));
-      expect(response.status).toBe(400);
-      expect(Object.keys(response.body.fields as object)).toEqual(['sender']);
+      const fromSender = await postAsPeer(url, peerRequest({ key: peerKey, origin: 'b', sender: 'carol\u0000', receiver: bob.username }));
+      expect(fromSender.status).toBe(400);
+      expect(Object.keys(fromSender.body.fields as object)).toEqual(['sender']);
+      const toReceiver = await postAsPeer(url, peerRequest({ key: peerKey, origin: 'b', sender: 'carol', receiver: `${bob.username}\u0000` }));
+      expect(toReceiver.status).toBe(400);
+      expect(Object.keys(toReceiver.body.fields as object)).toEqual(['receiver']);
     });
 
     it('refuses a username whose normalised form is over 150 characters', async () => {
