@@ -24,8 +24,16 @@ const SCRIPTS = [
   'Tifinagh', 'Tirhuta', 'Toto', 'Ugaritic', 'Vai', 'Vithkuqi', 'Wancho', 'Warang_Citi', 'Yezidi', 'Yi', 'Zanabazar_Square'
 ];
 
-/** Writing systems that use several scripts at once count as one (TS #39's augmented script sets). */
-const WRITING_SYSTEMS = [...SCRIPTS.map((script) => [script]), ['Han', 'Hiragana', 'Katakana'], ['Han', 'Hangul'], ['Han', 'Bopomofo']];
+/**
+ * One script, or one of the combinations TS #39's "highly restrictive" level allows: Japanese,
+ * Korean and Chinese writing, each with Latin letters (they do not look like one another).
+ */
+const WRITING_SYSTEMS = [
+  ...SCRIPTS.map((script) => [script]),
+  ['Latin', 'Han', 'Hiragana', 'Katakana'],
+  ['Latin', 'Han', 'Hangul'],
+  ['Latin', 'Han', 'Bopomofo'],
+];
 
 // Common and Inherited characters (digits, `_ . -`, combining marks) go with any script.
 const ONE_SCRIPT_NAMES = WRITING_SYSTEMS.map(

@@ -73,11 +73,13 @@ describeEachDatabase('account hardening', (database) => {
 
   describe('look-alike usernames', () => {
     it('refuses a username that mixes scripts', async () => {
-      // The first letter is Cyrillic.
-      const response = await register(url, '\u0430lice');
-      expect(response.status).toBe(400);
-      expect(response.body.code).toBe('validation_error');
-      expect(Object.keys(response.body.fields)).toEqual(['username']);
+      // A Cyrillic а before Latin letters, Greek with Latin, Cyrillic with Greek.
+      for (const name of ['\u0430lice', 'Ελλάda', 'Мария_Ελένη']) {
+        const response = await register(url, name);
+        expect(response.status, name).toBe(400);
+        expect(response.body.code).toBe('validation_error');
+        expect(Object.keys(response.body.fields)).toEqual(['username']);
+      }
     });
 
     it('refuses a username that looks like an existing one', async () => {
@@ -94,8 +96,8 @@ describeEachDatabase('account hardening', (database) => {
       }
     });
 
-    it('accepts names written in one script, and Japanese mixing its own scripts', async () => {
-      for (const name of ['Ελένη', 'Мария', 'やまだ太郎', 'Zoë_2.x-y']) {
+    it('accepts names written in one script, and Japanese, Korean or Chinese with Latin letters', async () => {
+      for (const name of ['Ελένη', 'Мария', 'やまだ太郎', 'Zoë_2.x-y', 'tanaka_田中']) {
         expect((await register(url, name)).status, name).toBe(201);
       }
     });
