@@ -6,7 +6,7 @@ import { ValidationFailed, type FieldErrors } from './errors.js';
 
 /** Message text: tabs and line breaks may appear there (multi-line messages). */
 const PROSE_FIELDS = new Set(['message', 'content']);
-const PROSE_CONTROLS = /[\t\n\r]/gu;
+const CONTROL_IN_PROSE = /(?![\t\n\r])\p{Cc}/u;
 /** Passwords are only hashed, never stored or shown: any character but U+0000 may be part of one. */
 const SECRET_FIELDS = new Set(['password', 'current_password']);
 const CONTROL_CHARACTER = /\p{Cc}/u;
@@ -37,6 +37,6 @@ function collectControlCharacters(value: unknown, path: string, fields: FieldErr
 function controlCharacterProblem(text: string, field: string): string | undefined {
   if (text.includes('\u0000')) return 'Null characters are not allowed.';
   if (SECRET_FIELDS.has(field)) return undefined;
-  const checked = PROSE_FIELDS.has(field) ? text.replace(PROSE_CONTROLS, '') : text;
-  return CONTROL_CHARACTER.test(checked) ? 'Control characters are not allowed.' : undefined;
+  const control = PROSE_FIELDS.has(field) ? CONTROL_IN_PROSE : CONTROL_CHARACTER;
+  return control.test(text) ? 'Control characters are not allowed.' : undefined;
 }
