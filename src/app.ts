@@ -25,7 +25,9 @@ import { federationRoutes } from './federation/routes.js';
 import { FeedRepository } from './feed/repository.js';
 import { feedRoutes } from './feed/routes.js';
 import { FeedService } from './feed/service.js';
+import { refuseControlCharacters } from './http/control-characters.js';
 import { answerClientError, registerErrorHandling } from './http/error-handler.js';
+import { installJsonBodyParser } from './http/json-body.js';
 import { AppMetrics } from './http/metrics.js';
 import { installDefaultSecurityHeaders } from './http/security-headers.js';
 import { operationsRoutes, type ReadinessCheck } from './http/operations.js';
@@ -75,6 +77,8 @@ export interface AppDependencies {
   feedPruneIntervalMs?: number;
   /** How often peers' old receipts are pruned; by default a tenth of their window, between 1 s and 1 h. */
   receiptPruneIntervalMs?: number;
+  /** How often expired tokens are deleted; hourly by default. */
+  tokenPruneIntervalMs?: number;
 }
 
 export async function buildApp(config: Config, deps: AppDependencies): Promise<FastifyInstance> {
@@ -100,7 +104,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     // The id is echoed and logged: a client's own id is kept only when short and plain.
     requestIdHeader: false,
     genReqId: (request) => clientRequestId(request.headers['x-request-id']) ?? randomUUID(),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+    // coerceTypes true, not 'array': a list is never taken for a string (DRF's CharField refuses
+    // ["alice"]), while numbers still become strings as DRF's do.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true } },
   });
   // Fastify runs onClose hooks last-registered first: this one, registered first, runs after
   // every feature has stopped (outbox batch finished, writes committed).
@@ -109,6 +115,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   registerErrorHandling(app);
   // The API speaks JSON (and forms, for the original's clients); plain text is a 415.
   app.removeContentTypeParser('text/plain');
+  installJsonBodyParser(app);
+  refuseControlCharacters(app);
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     done(null, payload);
@@ -133,8 +141,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     repository: new AccountsRepository(deps.database.db),
     limits,
     tokenTtlMs: config.tokenTtlMs,
+    logger: deps.logger,
     clock,
     ...(deps.abuseLimits ? { abuseLimits: deps.abuseLimits } : {}),
+    ...(deps.tokenPruneIntervalMs ? { tokenPruneIntervalMs: deps.tokenPruneIntervalMs } : {}),
   });
   const authenticate = requireAuth(accounts);
   const phoneVerification = new PhoneVerificationService({
@@ -237,9 +247,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   outbox.start();
   feed.startPruning();
   receipts.start();
+  accounts.startTokenPruning();
   presence.start();
   app.addHook('onClose', async () => {
-    await Promise.all([feed.stopPruning(), receipts.stop(), presence.stop()]);
+    await Promise.all([feed.stopPruning(), receipts.stop(), accounts.stopTokenPruning(), presence.stop()]);
   });
   // Stop delivering first (finishing what is in hand), then let accepted writes commit.
   app.addHook('onClose', async () => {

@@ -38,6 +38,8 @@ export interface ServerOptions {
   feedPruneIntervalMs?: number;
   /** How often peers' old receipts are pruned (tests shorten it). */
   receiptPruneIntervalMs?: number;
+  /** How often expired tokens are deleted (tests shorten it). */
+  tokenPruneIntervalMs?: number;
 }
 
 export function connectRedis(url: string, logger: Logger): Redis {
@@ -86,6 +88,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       ...(options.outbox ? { outbox: options.outbox } : {}),
       ...(options.feedPruneIntervalMs ? { feedPruneIntervalMs: options.feedPruneIntervalMs } : {}),
       ...(options.receiptPruneIntervalMs ? { receiptPruneIntervalMs: options.receiptPruneIntervalMs } : {}),
+      ...(options.tokenPruneIntervalMs ? { tokenPruneIntervalMs: options.tokenPruneIntervalMs } : {}),
       release: async () => {
         // QUIT lets commands already sent finish; a connection that is down is just dropped.
         if (redis?.status === 'ready') await redis.quit().catch(() => redis.disconnect());

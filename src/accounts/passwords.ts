@@ -27,7 +27,10 @@ export function makeDecoyHash(): Promise<string> {
 }
 
 const MIN_LENGTH = 8;
+/** The longest password accepted when one is set: argon2 and the checks below stay cheap. */
+export const MAX_PASSWORD_LENGTH = 1024;
 const MAX_SIMILARITY = 0.7;
+const MAX_COMPARED_LENGTH = 128;
 
 let commonPasswords: Set<string> | undefined;
 
@@ -58,44 +61,65 @@ export function validatePassword(password: string, attributes: { username?: stri
 
 /** Django's UserAttributeSimilarityValidator: the value and each of its \W-separated parts. */
 function isTooSimilar(password: string, attribute: string): boolean {
-  const lowered = password.toLowerCase();
-  const value = attribute.toLowerCase();
-  // Django skips the comparison when the password is far longer than the value could match.
-  if (lowered.length >= 10 * value.length) return false;
+  // The matching below costs up to the cube of the lengths: bounded prefixes keep a crafted
+  // password and email from holding the event loop (Django's length ratio skip bounds it too).
+  const lowered = password.toLowerCase().slice(0, MAX_COMPARED_LENGTH);
+  const value = attribute.toLowerCase().slice(0, MAX_COMPARED_LENGTH);
   const parts = [value, ...value.split(/\W+/u)].filter(Boolean);
-  return parts.some((part) => similarityRatio(lowered, part) >= MAX_SIMILARITY);
+  return parts.some((part) => canReachSimilarity(lowered.length, part.length) && similarityRatio(lowered, part) >= MAX_SIMILARITY);
+}
+
+/** ratio() is at most 2 * shorter / (both lengths): past this length gap it cannot reach the limit. */
+function canReachSimilarity(aLength: number, bLength: number): boolean {
+  return (2 * Math.min(aLength, bLength)) / (aLength + bLength) >= MAX_SIMILARITY;
 }
 
 /** Python difflib's SequenceMatcher(a, b).ratio(): 2 * matched characters / total length. */
 export function similarityRatio(a: string, b: string): number {
   const total = a.length + b.length;
-  return total === 0 ? 1 : (2 * matchingCharacters(a, 0, a.length, b, 0, b.length)) / total;
+  if (total === 0) return 1;
+  const codesOf = (text: string) => Uint16Array.from(text, (_, index) => text.charCodeAt(index));
+  const blocks = { a: codesOf(a), b: codesOf(b), previous: new Uint16Array(b.length + 1), current: new Uint16Array(b.length + 1) };
+  return (2 * matchingCharacters(blocks, 0, a.length, 0, b.length)) / total;
 }
 
-function matchingCharacters(a: string, aLow: number, aHigh: number, b: string, bLow: number, bHigh: number): number {
+interface MatchState {
+  a: Uint16Array;
+  b: Uint16Array;
+  /** Two rows of the dynamic programme, reused by every call so the recursion allocates nothing. */
+  previous: Uint16Array;
+  current: Uint16Array;
+}
+
+function matchingCharacters(state: MatchState, aLow: number, aHigh: number, bLow: number, bHigh: number): number {
+  const { a, b } = state;
+  let { previous, current } = state;
   let bestI = aLow;
   let bestJ = bLow;
   let bestSize = 0;
-  // Longest common block by dynamic programming over the two ranges (inputs are short).
-  let previous = new Array<number>(bHigh - bLow + 1).fill(0);
+  // Longest common block by dynamic programming over the two ranges (inputs are bounded).
+  previous.fill(0, bLow, bHigh + 1);
   for (let i = aLow; i < aHigh; i++) {
-    const current = new Array<number>(bHigh - bLow + 1).fill(0);
+    current[bLow] = 0;
     for (let j = bLow; j < bHigh; j++) {
-      if (a[i] !== b[j]) continue;
-      const size = previous[j - bLow]! + 1;
-      current[j - bLow + 1] = size;
+      if (a[i] !== b[j]) {
+        current[j + 1] = 0;
+        continue;
+      }
+      const size = previous[j]! + 1;
+      current[j + 1] = size;
       if (size > bestSize) {
         bestSize = size;
         bestI = i - size + 1;
         bestJ = j - size + 1;
       }
     }
-    previous = current;
+    [previous, current] = [current, previous];
   }
   if (bestSize === 0) return 0;
   return (
     bestSize +
-    matchingCharacters(a, aLow, bestI, b, bLow, bestJ) +
-    matchingCharacters(a, bestI + bestSize, aHigh, b, bestJ + bestSize, bHigh)
+    matchingCharacters(state, aLow, bestI, bLow, bestJ) +
+    matchingCharacters(state, bestI + bestSize, aHigh, bestJ + bestSize, bHigh)
   );
 }

@@ -15,6 +15,7 @@ export interface UserRecord {
 export interface NewUser {
   username: string;
   usernameKey: string;
+  usernameSkeleton: string;
   email: string;
   emailKey: string;
   passwordHash: string;
@@ -23,7 +24,7 @@ export interface NewUser {
 }
 
 export class UniqueViolation extends Error {
-  constructor(readonly column: 'username' | 'email') {
+  constructor(readonly column: 'username' | 'username_skeleton' | 'email') {
     super(`duplicate ${column}`);
   }
 }
@@ -59,6 +60,7 @@ export class AccountsRepository {
           .values({
             username: user.username,
             username_key: user.usernameKey,
+            username_skeleton: user.usernameSkeleton,
             email: user.email,
             email_key: user.emailKey,
             password_hash: user.passwordHash,
@@ -83,6 +85,12 @@ export class AccountsRepository {
   async findByUsernameKey(usernameKey: string): Promise<UserRecord | undefined> {
     const row = await this.selectUsers().where('users.username_key', '=', usernameKey).executeTakeFirst();
     return row && AccountsRepository.toRecord(row);
+  }
+
+  /** Whether a username with this confusable skeleton exists. */
+  async hasUsernameSkeleton(skeleton: string): Promise<boolean> {
+    const row = await this.db.selectFrom('users').select('id').where('username_skeleton', '=', skeleton).executeTakeFirst();
+    return row !== undefined;
   }
 
   async findByLogin(key: string): Promise<UserRecord | undefined> {
@@ -164,8 +172,10 @@ export class AccountsRepository {
     await this.db.deleteFrom('tokens').where('id', '=', tokenId).execute();
   }
 
-  async deleteExpiredTokens(now: number): Promise<void> {
-    await this.db.deleteFrom('tokens').where('expires_at', '<', now).execute();
+  /** Returns how many were deleted. */
+  async deleteExpiredTokens(now: number): Promise<number> {
+    const result = await this.db.deleteFrom('tokens').where('expires_at', '<=', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }
 
@@ -174,5 +184,6 @@ function asUniqueViolation(error: unknown): UniqueViolation | undefined {
   const { code, message = '', constraint = '' } = error as { code?: string; message?: string; constraint?: string };
   const isUnique = code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
   if (!isUnique) return undefined;
-  return new UniqueViolation(/email/.test(`${constraint} ${message}`) ? 'email' : 'username');
+  const names = `${constraint} ${message}`;
+  return new UniqueViolation(/email/.test(names) ? 'email' : /skeleton/.test(names) ? 'username_skeleton' : 'username');
 }

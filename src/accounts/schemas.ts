@@ -1,5 +1,6 @@
 // Request and response schemas of the accounts API (validation, types and OpenAPI at once).
 import { Type } from 'typebox';
+import { MAX_PASSWORD_LENGTH } from './passwords.js';
 
 export const UserSchema = Type.Object(
   {
@@ -25,7 +26,7 @@ export const ErrorSchema = Type.Object(
 export const RegisterBody = Type.Object({
   username: Type.String({ maxLength: 150 }),
   email: Type.String({ maxLength: 254 }),
-  password: Type.String({ maxLength: 4096 }),
+  password: Type.String({ maxLength: MAX_PASSWORD_LENGTH }),
   phone_number: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
 });
 
@@ -43,6 +44,7 @@ export const AuthAnswer = Type.Object({
 export const ProfileChangesBody = Type.Object({
   email: Type.Optional(Type.String({ maxLength: 254 })),
   phone_number: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
-  password: Type.Optional(Type.String({ maxLength: 4096 })),
+  password: Type.Optional(Type.String({ maxLength: MAX_PASSWORD_LENGTH })),
+  // Passwords set before the cap may be longer; login and current_password still accept them.
   current_password: Type.Optional(Type.String({ maxLength: 4096 })),
 });

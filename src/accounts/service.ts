@@ -1,7 +1,10 @@
 // Account rules: registration, login, tokens, profile changes.
 import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import { Conflict, RateLimited, Unauthorized, ValidationFailed } from '../http/errors.js';
-import type { RateLimitStore } from '../limits/rate-limiter.js';
+import { giveBackBudgets, spendBudgets, type Budget, type RateLimitStore } from '../limits/rate-limiter.js';
+import { PeriodicJob } from '../periodic-job.js';
+import { confusableSkeleton } from '../unicode/lookalikes.js';
 import { hashPassword, makeDecoyHash, validatePassword, verifyPassword } from './passwords.js';
 import { AccountsRepository, UniqueViolation, type UserRecord } from './repository.js';
 import { FieldCollector, checkEmail, checkUsername, foldKey, normalizePhoneNumber } from './validation.js';
@@ -24,6 +27,7 @@ export interface AuthenticatedUser {
 
 export interface AbuseLimits {
   windowMs: number;
+  /** Wrong passwords per account (at login or as current_password alike), or per unknown login name. */
   loginFailuresPerUsername: number;
   loginFailuresPerAddress: number;
   registrationsPerAddress: number;
@@ -52,6 +56,8 @@ export interface ProfileChanges {
   current_password?: string;
 }
 
+const TOKEN_PRUNE_INTERVAL_MS = 60 * 60_000;
+
 // Tokens are refreshed at most this often, so an authenticated request rarely writes.
 const TOKEN_TOUCH_INTERVAL_MS = 60_000;
 
@@ -78,6 +84,9 @@ export interface AccountsServiceOptions {
   limits: RateLimitStore;
   abuseLimits?: AbuseLimits;
   tokenTtlMs: number;
+  logger: Logger;
+  /** How often expired tokens are deleted; hourly by default. */
+  tokenPruneIntervalMs?: number;
   clock?: () => number;
   /** Told which tokens stopped being valid, so live connections opened with them can close. */
   onTokensRevoked?: (userId: number, revocation: TokenRevocation) => void;
@@ -90,6 +99,8 @@ export class AccountsService {
   private readonly tokenTtlMs: number;
   private readonly clock: () => number;
   private readonly decoyHash: Promise<string>;
+  private readonly logger: Logger;
+  private readonly tokenPruning: PeriodicJob;
   onTokensRevoked: (userId: number, revocation: TokenRevocation) => void;
 
   constructor(options: AccountsServiceOptions) {
@@ -100,12 +111,16 @@ export class AccountsService {
     this.clock = options.clock ?? Date.now;
     this.onTokensRevoked = options.onTokensRevoked ?? (() => undefined);
     this.decoyHash = makeDecoyHash();
+    this.logger = options.logger;
+    this.tokenPruning = new PeriodicJob(() => this.deleteExpiredTokens(), options.tokenPruneIntervalMs ?? TOKEN_PRUNE_INTERVAL_MS);
   }
 
   async register(input: RegisterInput, clientAddress: string): Promise<{ token: string; user: UserRecord }> {
     const usernameKey = foldKey(input.username);
-    await this.countAttempt(`register:ip:${clientAddress}`, this.abuse.registrationsPerAddress);
-    await this.countAttempt(`register:user:${usernameKey}`, this.abuse.registrationsPerUsername);
+    await this.spend(
+      { key: `register:ip:${clientAddress}`, limit: this.abuse.registrationsPerAddress },
+      { key: `register:user:${usernameKey}`, limit: this.abuse.registrationsPerUsername },
+    );
 
     const fields = new FieldCollector();
     checkUsername(input.username, fields);
@@ -117,11 +132,14 @@ export class AccountsService {
     if (!fields.empty) throw new ValidationFailed(fields.errors);
 
     const emailKey = foldKey(input.email);
+    const usernameSkeleton = confusableSkeleton(input.username);
     if (await this.repository.findByUsernameKey(usernameKey)) throw usernameTaken();
+    if (await this.repository.hasUsernameSkeleton(usernameSkeleton)) throw usernameLookalike();
     const user = await this.repository
       .createUser({
         username: input.username,
         usernameKey,
+        usernameSkeleton,
         email: input.email,
         emailKey,
         passwordHash: await hashPassword(input.password),
@@ -129,7 +147,7 @@ export class AccountsService {
         dateJoined: this.clock(),
       })
       .catch((error: unknown) => {
-        if (error instanceof UniqueViolation) throw error.column === 'email' ? emailTaken() : usernameTaken();
+        if (error instanceof UniqueViolation) throw { email: emailTaken, username: usernameTaken, username_skeleton: usernameLookalike }[error.column]();
         throw error;
       });
     return { token: await this.issueToken(user.id), user };
@@ -137,18 +155,17 @@ export class AccountsService {
 
   async login(login: string, password: string, clientAddress: string): Promise<{ token: string; user: UserRecord }> {
     const key = foldKey(login);
-    const userKey = `login:user:${key}`;
-    const addressKey = `login:ip:${clientAddress}`;
-    await this.refuseWhenOver(userKey, this.abuse.loginFailuresPerUsername);
-    await this.refuseWhenOver(addressKey, this.abuse.loginFailuresPerAddress);
-
     const user = await this.repository.findByLogin(key);
+    // One budget per account whichever of its names was typed; an unknown name has its own.
+    const budgets = [
+      user ? this.accountBudget(user.id) : { key: `login:name:${key}`, limit: this.abuse.loginFailuresPerUsername },
+      { key: `login:ip:${clientAddress}`, limit: this.abuse.loginFailuresPerAddress },
+    ];
+    await this.spend(...budgets);
     // An unknown user costs one hash check too, so timing does not tell which names exist.
     const valid = await verifyPassword(user?.passwordHash ?? (await this.decoyHash), password);
-    if (!user || !valid) {
-      await Promise.all([this.limits.hit(userKey, this.abuse.windowMs), this.limits.hit(addressKey, this.abuse.windowMs)]);
-      throw new Unauthorized('invalid_credentials', 'Unable to log in with provided credentials.');
-    }
+    if (!user || !valid) throw new Unauthorized('invalid_credentials', 'Unable to log in with provided credentials.');
+    await this.giveBack(...budgets);
     return { token: await this.issueToken(user.id), user };
   }
 
@@ -189,11 +206,7 @@ export class AccountsService {
     if (changes.email !== undefined) checkEmail(changes.email, fields);
     const phoneNumber =
       changes.phone_number === undefined || changes.phone_number === null ? changes.phone_number : normalizePhoneNumber(changes.phone_number, fields);
-    if (changes.password !== undefined) {
-      if (!changes.current_password) fields.add('current_password', 'This field is required to change the password.');
-      else if (!(await verifyPassword(user.passwordHash, changes.current_password))) {
-        fields.add('current_password', 'The current password is not correct.');
-      }
+    if (changes.password !== undefined && (await this.checkCurrentPassword(user, changes.current_password, fields))) {
       for (const problem of validatePassword(changes.password, { username: user.username, email: changes.email ?? user.email })) {
         fields.add('password', problem);
       }
@@ -227,8 +240,23 @@ export class AccountsService {
     return this.repository.findByUsernameKey(foldKey(username));
   }
 
-  async deleteExpiredTokens(): Promise<void> {
-    await this.repository.deleteExpiredTokens(this.clock());
+  /** Deletes expired tokens now and then: every login stores one, and expiring removes none. */
+  startTokenPruning(): void {
+    this.tokenPruning.start();
+  }
+
+  stopTokenPruning(): Promise<void> {
+    return this.tokenPruning.stop();
+  }
+
+  /** A failed run (database away) is logged, and the next one tries again. */
+  private async deleteExpiredTokens(): Promise<void> {
+    try {
+      const removed = await this.repository.deleteExpiredTokens(this.clock());
+      if (removed > 0) this.logger.info({ removed }, 'accounts: deleted expired tokens');
+    } catch (error) {
+      this.logger.warn({ err: error }, 'accounts: deleting expired tokens failed');
+    }
   }
 
   private async issueToken(userId: number): Promise<string> {
@@ -238,20 +266,50 @@ export class AccountsService {
     return token;
   }
 
-  private async refuseWhenOver(key: string, limit: number): Promise<void> {
-    const window = await this.limits.peek(key);
-    if (window.count >= limit) throw new RateLimited(window.resetInMs / 1000);
+  /** Password guesses against one account, by login or by a password change, share this budget. */
+  private accountBudget(userId: number): Budget {
+    return { key: `login:account:${userId}`, limit: this.abuse.loginFailuresPerUsername };
   }
 
-  private async countAttempt(key: string, limit: number): Promise<void> {
-    const window = await this.limits.hit(key, this.abuse.windowMs);
-    if (window.count > limit) throw new RateLimited(window.resetInMs / 1000);
+  /**
+   * The current password, asked before any other password rule. Each guess is counted on the
+   * account's login budget before it is checked, so a stolen token cannot guess without limit.
+   */
+  private async checkCurrentPassword(user: UserRecord, currentPassword: string | undefined, fields: FieldCollector): Promise<boolean> {
+    if (!currentPassword) {
+      fields.add('current_password', 'This field is required to change the password.');
+      return false;
+    }
+    await this.spend(this.accountBudget(user.id));
+    if (!(await verifyPassword(user.passwordHash, currentPassword))) {
+      fields.add('current_password', 'The current password is not correct.');
+      return false;
+    }
+    await this.giveBack(this.accountBudget(user.id));
+    return true;
+  }
+
+  /** Counts the attempt before it runs; 429 when any budget is spent. */
+  private async spend(...budgets: Budget[]): Promise<void> {
+    const wait = await spendBudgets(this.limits, budgets, this.abuse.windowMs);
+    if (wait > 0) throw new RateLimited(wait / 1000);
+  }
+
+  /** A right password gives its units back: only wrong guesses use up a budget. */
+  private async giveBack(...budgets: Budget[]): Promise<void> {
+    await giveBackBudgets(this.limits, budgets);
   }
 }
 
 function usernameTaken(): Conflict {
   return new Conflict('username_taken', 'A user with that username already exists.', {
     username: ['A user with that username already exists.'],
+  });
+}
+
+function usernameLookalike(): Conflict {
+  return new Conflict('username_taken', 'A user with a username that looks the same already exists.', {
+    username: ['A user with a username that looks the same already exists.'],
   });
 }
 

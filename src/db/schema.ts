@@ -7,6 +7,8 @@ export interface UsersTable {
   username: string;
   /** username folded for case-insensitive uniqueness and lookup */
   username_key: string;
+  /** the username's confusable skeleton (Unicode TS #39); null for an old name that already looked like an older one */
+  username_skeleton: string | null;
   email: string;
   email_key: string;
   password_hash: string;

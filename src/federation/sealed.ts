@@ -47,7 +47,8 @@ export function installSealedForm(app: FastifyInstance, options: SealOptions): v
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = (body as string).trim();
-    if (text === '') return done(new BadRequest('malformed_json', 'The body is empty; send a JSON object.'), undefined);
+    // An empty body is no data, as DRF reads it: the route then names the fields it misses.
+    if (text === '') return done(null, {});
     // Something that starts like JSON is meant as JSON; a token never starts with { or [.
     if (text.startsWith('{') || text.startsWith('[')) {
       try {

@@ -14,6 +14,29 @@ export interface RateLimitStore {
   hit(key: string, windowMs: number): Promise<WindowCount>;
   /** The key's count without adding to it. */
   peek(key: string): Promise<WindowCount>;
+  /** Takes back one attempt counted by `hit` (an attempt that turned out to be legitimate). */
+  giveBack(key: string): Promise<void>;
+}
+
+/** A counter and the most attempts it allows per window. */
+export interface Budget {
+  key: string;
+  limit: number;
+}
+
+/**
+ * Counts one attempt on every budget before the attempt runs (each count is one atomic
+ * increment, so concurrent attempts cannot all slip under a limit). Returns how many
+ * milliseconds until every overspent budget has room again: 0 when the attempt may go on.
+ */
+export async function spendBudgets(store: RateLimitStore, budgets: Budget[], windowMs: number): Promise<number> {
+  const windows = await Promise.all(budgets.map(({ key }) => store.hit(key, windowMs)));
+  return Math.max(0, ...windows.map((window, index) => (window.count > budgets[index]!.limit ? window.resetInMs : 0)));
+}
+
+/** Takes back the attempt `spendBudgets` counted, for an attempt that turned out not to count. */
+export async function giveBackBudgets(store: RateLimitStore, budgets: Budget[]): Promise<void> {
+  await Promise.all(budgets.map(({ key }) => store.giveBack(key)));
 }
 
 export class MemoryRateLimitStore implements RateLimitStore {
@@ -39,6 +62,11 @@ export class MemoryRateLimitStore implements RateLimitStore {
     const window = this.windows.get(key);
     if (!window || window.resetAt <= now) return { count: 0, resetInMs: 0 };
     return { count: window.count, resetInMs: window.resetAt - now };
+  }
+
+  async giveBack(key: string): Promise<void> {
+    const window = this.windows.get(key);
+    if (window && window.resetAt > this.clock() && window.count > 0) window.count -= 1;
   }
 
   /** Drops ended windows now and then, so keys from a scan of addresses cannot grow memory for ever. */
@@ -84,4 +112,16 @@ export class RedisRateLimitStore implements RateLimitStore {
       return this.fallback.peek(key);
     }
   }
+
+  async giveBack(key: string): Promise<void> {
+    try {
+      // Only a live window is decremented: DECR on an expired key would create one without expiry.
+      await this.redis.eval(GIVE_BACK_SCRIPT, 1, this.prefix + key);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'rate limit store unreachable; counting in memory');
+      await this.fallback.giveBack(key);
+    }
+  }
 }
+
+const GIVE_BACK_SCRIPT = "if (tonumber(redis.call('get', KEYS[1]) or '0') > 0) then redis.call('decr', KEYS[1]) end return 0";

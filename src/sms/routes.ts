@@ -19,7 +19,7 @@ export function phoneVerificationRoutes(verification: PhoneVerificationService, 
         schema: { ...secured, summary: "Send a verification code to the profile's phone number", response: { 202: VerificationStarted, ...errors } },
       },
       async (request, reply) => {
-        const { requestId } = await verification.start(authOf(request).user.id);
+        const { requestId } = await verification.start(authOf(request).user.id, request.ip);
         return reply.status(202).send({ message: 'Verification code sent', request_id: requestId });
       },
     );

@@ -4,13 +4,18 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AccountsService } from '../accounts/service.js';
 import { BadRequest, Conflict, HttpError, RateLimited } from '../http/errors.js';
-import type { RateLimitStore } from '../limits/rate-limiter.js';
+import { giveBackBudgets, spendBudgets, type Budget, type RateLimitStore } from '../limits/rate-limiter.js';
 import { assertE164, isWellFormedCode, verificationCodeLength, VerificationInProgress, type SmsVerifier } from './provider.js';
 import type { PhoneVerification, PhoneVerificationRepository } from './repository.js';
 
-/** Codes sent to one phone number, and for one user, per window: each SMS costs money. */
-export const STARTS_PER_NUMBER = 5;
+/**
+ * Codes sent per window for one user, from one client address, and to one number across
+ * accounts: each SMS costs money. A number's budget is three accounts' worth, so one account
+ * that puts someone else's number on its profile cannot use up the codes its owner needs.
+ */
 export const STARTS_PER_USER = 5;
+export const STARTS_PER_ADDRESS = 10;
+export const STARTS_PER_NUMBER = 3 * STARTS_PER_USER;
 export const START_WINDOW_MS = 60 * 60_000;
 /** Wrong codes after which a verification is void (Vonage itself allows a few more). */
 export const MAX_WRONG_CODES = 3;
@@ -60,8 +65,8 @@ export class PhoneVerificationService {
   }
 
   /** Sends a code to the profile's phone number, or answers with the one sent moments ago. */
-  start(userId: number): Promise<{ requestId: string }> {
-    return this.#oneAtATime(userId, () => this.#start(userId));
+  start(userId: number, clientAddress: string): Promise<{ requestId: string }> {
+    return this.#oneAtATime(userId, () => this.#start(userId, clientAddress));
   }
 
   /** Checks a code against the user's pending verification and marks the number verified. */
@@ -69,7 +74,7 @@ export class PhoneVerificationService {
     return this.#oneAtATime(userId, () => this.#check(userId, code));
   }
 
-  async #start(userId: number): Promise<{ requestId: string }> {
+  async #start(userId: number, clientAddress: string): Promise<{ requestId: string }> {
     const user = await this.#accounts.getUser(userId);
     const phoneNumber = user?.phoneNumber;
     if (!user || !phoneNumber) {
@@ -86,7 +91,8 @@ export class PhoneVerificationService {
       this.#logger.info({ user_id: userId, request_id: live.requestId }, 'phone verification: the code just sent is reused');
       return { requestId: live.requestId };
     }
-    await this.#refuseWhenOverStartLimits(userId, phoneNumber);
+    const budgets = startBudgets(userId, phoneNumber, clientAddress);
+    await this.#spend(budgets);
 
     const claim: PhoneVerification = {
       userId,
@@ -99,12 +105,16 @@ export class PhoneVerificationService {
       wrongCodes: 0,
     };
     const claimed = current ? await this.#repository.replace(current.attempt, claim) : await this.#repository.insert(claim);
-    if (!claimed) throw startInFlight();
+    if (!claimed) {
+      await this.#giveBack(budgets);
+      throw startInFlight();
+    }
     try {
       // One verification per user: the previous code stops working before a new one is sent.
       if (live && !(await this.#cancelQuietly(live.requestId)) && live.phoneNumber === phoneNumber) {
         // The code already sent still works; keeping it beats leaving the user with none.
         await this.#repository.replace(claim.attempt, live);
+        await this.#giveBack(budgets);
         return { requestId: live.requestId };
       }
       const requestId = await this.#send(userId, phoneNumber);
@@ -115,12 +125,12 @@ export class PhoneVerificationService {
         await this.#cancelQuietly(requestId);
         throw startInFlight();
       }
-      await Promise.all([this.#limits.hit(userKey(userId), START_WINDOW_MS), this.#limits.hit(numberKey(phoneNumber), START_WINDOW_MS)]);
       this.#logger.info({ user_id: userId, request_id: requestId }, 'phone verification: code sent');
       return { requestId };
     } catch (error) {
       // Nothing half done stays behind: without a sent code there is no pending verification.
       await this.#repository.delete(userId, claim.attempt);
+      await this.#giveBack(budgets);
       throw error;
     }
   }
@@ -213,9 +223,19 @@ export class PhoneVerificationService {
     return verification.requestId !== null && verification.provider === this.#sms.name && verification.expiresAt > now;
   }
 
-  async #refuseWhenOverStartLimits(userId: number, phoneNumber: string): Promise<void> {
-    const wait = await this.#startLimitWaitMs(userId, phoneNumber);
-    if (wait > 0) throw new RateLimited(wait / 1000, 'Too many verification codes were requested. Try again later.');
+  /**
+   * Counts a code on every budget before it is sent, so parallel starts from several accounts
+   * cannot all pass; a start that sends nothing, refused ones included, gives its units back.
+   */
+  async #spend(budgets: Budget[]): Promise<void> {
+    const wait = await spendBudgets(this.#limits, budgets, START_WINDOW_MS);
+    if (wait === 0) return;
+    await this.#giveBack(budgets);
+    throw new RateLimited(wait / 1000, 'Too many verification codes were requested. Try again later.');
+  }
+
+  async #giveBack(budgets: Budget[]): Promise<void> {
+    await giveBackBudgets(this.#limits, budgets);
   }
 
   /** Milliseconds until a new code may be sent; 0 when one may be sent now. */
@@ -242,6 +262,14 @@ export class PhoneVerificationService {
     });
     return result;
   }
+}
+
+function startBudgets(userId: number, phoneNumber: string, clientAddress: string): Budget[] {
+  return [
+    { key: userKey(userId), limit: STARTS_PER_USER },
+    { key: numberKey(phoneNumber), limit: STARTS_PER_NUMBER },
+    { key: `phone-verify:ip:${clientAddress}`, limit: STARTS_PER_ADDRESS },
+  ];
 }
 
 function userKey(userId: number): string {

@@ -26,7 +26,7 @@ describeEachDatabase('phone verification through Vonage', (database) => {
   beforeAll(async () => {
     // Vonage allows more wrong codes than RealChat does, so RealChat's own limit is what these tests see.
     fake = await startFakeVonage({ maxWrongCodes: 5 });
-    app = await startTestApp({ database, env: vonageEnvironment(fake), clock: () => now });
+    app = await startTestApp({ database, env: vonageEnvironment(fake, { TRUST_PROXY: '1' }), clock: () => now });
     url = app.url;
   });
   afterAll(async () => {
@@ -331,29 +331,56 @@ describeEachDatabase('phone verification through Vonage', (database) => {
   });
 
   describe('limits', () => {
-    it('sends at most 5 codes to one number per hour, whichever account asks', async () => {
+    it("never lets one account use up the codes of a number it put on its profile", async () => {
       const phoneNumber = uniquePhoneNumber();
-      const first = await registerWithPhone(url, phoneNumber);
-      const second = await registerWithPhone(url, phoneNumber);
-      const windowStart = now;
-      for (let sent = 0; sent < 3; sent += 1) {
-        expect((await startVerification(url, first)).status).toBe(202);
+      const squatter = await registerWithPhone(url, phoneNumber);
+      const owner = await registerWithPhone(url, phoneNumber);
+      for (let sent = 0; sent < 5; sent += 1) {
+        expect((await startVerification(url, squatter)).status).toBe(202);
         now += 30_000;
       }
-      expect((await checkCode(url, first, fake.lastCode(phoneNumber))).status).toBe(200);
-      for (let sent = 0; sent < 2; sent += 1) {
-        expect((await startVerification(url, second)).status).toBe(202);
-        now += 30_000;
-      }
+      expect((await startVerification(url, squatter)).status).toBe(429);
 
-      const refused = await startVerification(url, second);
+      // Once the squatter's last code has expired, the owner gets a code and verifies the number.
+      now += 5 * 60_000;
+      expect((await startVerification(url, owner)).status).toBe(202);
+      expect((await checkCode(url, owner, fake.lastCode(phoneNumber))).status).toBe(200);
+    });
+
+    it('sends at most 15 codes to one number per hour across accounts', async () => {
+      const phoneNumber = uniquePhoneNumber();
+      const windowStart = now;
+      for (let account = 0; account < 3; account += 1) {
+        const user = await registerWithPhone(url, phoneNumber);
+        for (let sent = 0; sent < 5; sent += 1) {
+          expect((await startVerification(url, user)).status).toBe(202);
+          now += 30_000;
+        }
+        // Each account's last code expires before the next account asks.
+        now += 5 * 60_000;
+      }
+      const late = await registerWithPhone(url, phoneNumber);
+      const refused = await startVerification(url, late);
       expect(refused.status).toBe(429);
       expect(refused.body.code).toBe('rate_limited');
       expect(Number(refused.headers.get('retry-after'))).toBe(Math.ceil((windowStart + 3_600_000 - now) / 1000));
-      expect(fake.sent.filter((sms) => sms.to === phoneNumber.slice(1))).toHaveLength(5);
+      expect(fake.sent.filter((sms) => sms.to === phoneNumber.slice(1))).toHaveLength(15);
 
       now = windowStart + 3_600_000;
-      expect((await startVerification(url, second)).status).toBe(202);
+      expect((await startVerification(url, late)).status).toBe(202);
+    });
+
+    it('sends at most 10 codes per hour from one client address, whatever the accounts', async () => {
+      const address = '192.0.2.77';
+      for (let sent = 0; sent < 10; sent += 1) {
+        const user = await registerWithPhone(url, uniquePhoneNumber());
+        expect((await startVerification(url, user, address)).status).toBe(202);
+      }
+      const user = await registerWithPhone(url, uniquePhoneNumber());
+      const { result: refused, requests } = await during(() => startVerification(url, user, address));
+      expect(refused.status).toBe(429);
+      expect(requests).toEqual([]);
+      expect((await startVerification(url, user)).status).toBe(202);
     });
 
     it('sends at most 5 codes per hour for one account, whatever its number', async () => {

@@ -5,6 +5,15 @@ import { messagesMigration } from './0002_messages.js';
 import { phoneVerificationsMigration } from './0003_phone_verifications.js';
 import { eventsMigration } from './0005_events.js';
 import { receiptAnswersMigration } from './0006_receipt_answers.js';
+import { usernameSkeletonsMigration } from './0007_username_skeletons.js';
 import { receiptPruningMigration } from './0008_receipt_pruning.js';
 
-export const migrations: Migration[] = [accountsMigration, messagesMigration, phoneVerificationsMigration, eventsMigration, receiptAnswersMigration, receiptPruningMigration];
+export const migrations: Migration[] = [
+  accountsMigration,
+  messagesMigration,
+  phoneVerificationsMigration,
+  eventsMigration,
+  receiptAnswersMigration,
+  usernameSkeletonsMigration,
+  receiptPruningMigration,
+];

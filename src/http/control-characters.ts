@@ -1,0 +1,42 @@
+// Refuses control characters in request input before any route sees it: U+0000 anywhere (DRF's
+// "Null characters are not allowed."; PostgreSQL cannot store it in text), and every other
+// control character in names, addresses, codes and ids; prose keeps its tabs and line breaks.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ValidationFailed, type FieldErrors } from './errors.js';
+
+/** Message text: tabs and line breaks may appear there (multi-line messages). */
+const PROSE_FIELDS = new Set(['message', 'content']);
+const CONTROL_IN_PROSE = /(?![\t\n\r])\p{Cc}/u;
+/** Passwords are only hashed, never stored or shown: any character but U+0000 may be part of one. */
+const SECRET_FIELDS = new Set(['password', 'current_password']);
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
+/**
+ * Runs as the first preHandler of every route: after the body is parsed and validated (peers'
+ * sealed bodies are opened by then) and before authentication or any query.
+ */
+export function refuseControlCharacters(app: FastifyInstance): void {
+  app.addHook('preHandler', async (request: FastifyRequest) => {
+    const fields: FieldErrors = {};
+    for (const input of [request.params, request.query, request.body]) collectControlCharacters(input, '', fields);
+    if (Object.keys(fields).length > 0) throw new ValidationFailed(fields);
+  });
+}
+
+function collectControlCharacters(value: unknown, path: string, fields: FieldErrors): void {
+  if (typeof value === 'string') {
+    const problem = controlCharacterProblem(value, path.split('.').at(-1) ?? '');
+    if (problem) (fields[path || 'non_field_errors'] ??= []).push(problem);
+  } else if (Array.isArray(value)) {
+    value.forEach((item, index) => collectControlCharacters(item, path ? `${path}.${index}` : String(index), fields));
+  } else if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    for (const [key, item] of Object.entries(value)) collectControlCharacters(item, path ? `${path}.${key}` : key, fields);
+  }
+}
+
+function controlCharacterProblem(text: string, field: string): string | undefined {
+  if (text.includes('\u0000')) return 'Null characters are not allowed.';
+  if (SECRET_FIELDS.has(field)) return undefined;
+  const control = PROSE_FIELDS.has(field) ? CONTROL_IN_PROSE : CONTROL_CHARACTER;
+  return control.test(text) ? 'Control characters are not allowed.' : undefined;
+}
