@@ -140,6 +140,8 @@ export function renderExamples() {
     '',
     '### An edit of that message, a minute later',
     '',
+    `The new text \`Hello, Bob! (edited)\`, in a Fernet token made at time ${NOW + 60} with the same IV as above, and signed at that time:`,
+    '',
     request(headers(edit, EDIT_ID), editBody),
     '',
     signatureLines(edit),
