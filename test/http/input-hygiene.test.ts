@@ -62,10 +62,10 @@ describeEachDatabase('input hygiene', (database) => {
     });
 
     it('refuses U+0000 in a message received from a peer', async () => {
-      const fromSender = await postAsPeer(url, peerRequest({ key: peerKey, origin: 'b', sender: 'carol\u0000', receiver: bob.username }));
+      const fromSender = await postAsPeer(url, peerRequest({ key: peerKey, origin: 'b', destination: 'localhost', sender: 'carol\u0000', receiver: bob.username }));
       expect(fromSender.status).toBe(400);
       expect(Object.keys(fromSender.body.fields as object)).toEqual(['sender']);
-      const toReceiver = await postAsPeer(url, peerRequest({ key: peerKey, origin: 'b', sender: 'carol', receiver: `${bob.username}\u0000` }));
+      const toReceiver = await postAsPeer(url, peerRequest({ key: peerKey, origin: 'b', destination: 'localhost', sender: 'carol', receiver: `${bob.username}\u0000` }));
       expect(toReceiver.status).toBe(400);
       expect(Object.keys(toReceiver.body.fields as object)).toEqual(['receiver']);
     });
@@ -96,6 +96,11 @@ describeEachDatabase('input hygiene', (database) => {
     });
 
     it('still reads numbers in query strings and a comma list of users', async () => {
+      // Presence answers for established conversations only: both have written.
+      for (const [from, to] of [[alice, bob], [bob, alice]] as const) {
+        const sent = await call(url, 'POST', '/accounts/send-message/', { message: 'hello', receiver: to.username }, { token: from.token });
+        expect(sent.status).toBe(201);
+      }
       const history = await call(url, 'GET', `/accounts/messages/?with=${bob.username}&limit=50`, undefined, { token: alice.token });
       expect(history.status).toBe(200);
       const presence = await call(url, 'GET', `/accounts/presence/?users=${bob.username},${alice.username}`, undefined, { token: alice.token });
