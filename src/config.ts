@@ -188,9 +188,11 @@ function parsePeerList(text: string, defaultKey: string | undefined, cwd: string
   if (!Array.isArray(raw)) throw new ConfigError('PEERS', 'must be a JSON array of peers', PEERS_EXAMPLE);
   const peers = raw.map((entry, index) => parsePeerEntry(entry, index, defaultKey));
   const names = new Set<string>();
+  // Peers are found by name ignoring case (X-RealChat-Origin, addresses): `x` and `X` would be one.
   for (const peer of peers) {
-    if (names.has(peer.name)) throw new ConfigError('PEERS', `the peer name "${peer.name}" appears twice`, PEERS_EXAMPLE);
-    names.add(peer.name);
+    const name = peer.name.toLowerCase();
+    if (names.has(name)) throw new ConfigError('PEERS', `the peer name "${peer.name}" appears twice (names ignore case)`, PEERS_EXAMPLE);
+    names.add(name);
   }
   return peers;
 }

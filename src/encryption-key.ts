@@ -52,6 +52,6 @@ function generatedKey(dir: string, name: string, variable: string, logger: Logge
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
     throw error;
   }
-  logger.warn({ file }, `${variable} is not set: generated a key into ${file}, beside the database. Back it up; set ${variable} in production.`);
+  logger.warn({ file }, `${variable} is not set: generated a key into ${file}. Back it up with the database; set ${variable} in production.`);
   return key;
 }

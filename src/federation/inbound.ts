@@ -99,7 +99,7 @@ export class InboundFederation {
     if (body.message === undefined) throw new ValidationFailed({ message: ['This field is required.'] });
     const { token, text } = this.open(peer, body.message);
     // An unsigned compat request may come with any id a replayer likes: only its token is its own.
-    const requestKey = body.id !== undefined && !peer.compat ? body.id : `token:${createHash('sha256').update(token).digest('hex')}`;
+    const requestKey = body.id !== undefined && !peer.compat ? body.id : tokenRequestKey(token);
     return this.messages.receive({
       peer,
       senderName: body.sender,
@@ -142,4 +142,13 @@ export class InboundFederation {
       throw error;
     }
   }
+}
+
+/**
+ * A token as a replay key: the digest of the bytes it decodes to, which its HMAC covers. One
+ * token has many spellings (with or without its inner padding, other values in the unused low
+ * bits of its last character) that all decode, and so open, alike.
+ */
+function tokenRequestKey(token: string): string {
+  return `token:${createHash('sha256').update(Buffer.from(token, 'base64url')).digest('hex')}`;
 }

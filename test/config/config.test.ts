@@ -116,6 +116,7 @@ describe('configuration', () => {
     [{ SERVER_NAME: 'b', ENCRYPTION_KEY: KEY, PEER_NAME: 'B', PEER_URL: 'http://b:8000' }, 'PEER_NAME', 'PEER_NAME=b'],
     [{ SERVER_NAME: 'a', PEERS: '[{"name":"a","url":"http://x","key":"' + KEY + '"}]' }, 'PEERS', 'PEER_NAME=b'],
     [{ PEERS: '[{"name":"b","url":"http://x","key":"' + KEY + '","allow_from":["1.2.3.4"]}]' }, 'PEERS', 'PEERS=['],
+    [{ PEERS: '[{"name":"x","url":"http://x","key":"' + KEY + '"},{"name":"X","url":"http://y","key":"' + KEY + '"}]' }, 'PEERS', 'PEERS=['],
     [{ PEERS: '[{"name":"b","url":"http://x","key":"' + KEY + '","compat":true,"allow_from":["nope"]}]' }, 'PEERS', 'PEERS=['],
     [{ PEER_NAME: 'b' }, 'PEER_URL', 'PEER_URL=http'],
     [{ PEER_NAME: 'b', PEER_URL: 'http://b:8000' }, 'ENCRYPTION_KEY', 'ENCRYPTION_KEY='],
