@@ -328,6 +328,10 @@ export function loadConfig(env: Environment, cwd = process.cwd()): Config {
   const vonage = parseVonage(env);
   const database = parseDatabase(optional(env, 'DATABASE_URL') ?? 'sqlite:./data/realchat.db');
   const storageKey = optional(env, 'STORAGE_KEY') && checkKey(env.STORAGE_KEY!, 'STORAGE_KEY');
+  // Instances sharing one PostgreSQL database would each generate a key of their own in their working directory.
+  if (production && !storageKey && database.kind === 'postgres') {
+    throw new ConfigError('STORAGE_KEY', 'is required when NODE_ENV=production with PostgreSQL (every instance must seal with the same key)', `STORAGE_KEY=${EXAMPLE_KEY}`);
+  }
   const peers = parsePeers(env, encryptionKey || undefined, cwd);
   const namesake = peers.find((peer) => peer.name.toLowerCase() === serverName.toLowerCase());
   if (namesake) throw new ConfigError(env.PEERS?.trim() ? 'PEERS' : 'PEER_NAME', `the peer "${namesake.name}" has this backend's own SERVER_NAME`, 'PEER_NAME=b with SERVER_NAME=a');

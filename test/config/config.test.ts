@@ -125,6 +125,7 @@ describe('configuration', () => {
     [{ PEERS: '[{"name":"b","url":"ftp://b","key":"' + KEY + '"}]' }, 'PEERS', 'PEERS=['],
     [{ VONAGE_API_KEY: 'abc' }, 'VONAGE_API_SECRET', 'VONAGE_API_SECRET='],
     [{ NODE_ENV: 'production' }, 'ENCRYPTION_KEY', 'ENCRYPTION_KEY='],
+    [{ NODE_ENV: 'production', ENCRYPTION_KEY: KEY, DATABASE_URL: 'postgres://u@h/db' }, 'STORAGE_KEY', 'STORAGE_KEY='],
   ])('names the bad variable in %o', (env, variable, example) => {
     const error = failure(env as Record<string, string>);
     expect(error.variable).toBe(variable);
