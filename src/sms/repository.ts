@@ -40,8 +40,14 @@ export class PhoneVerificationRepository {
     return this.selectVerifications().where('user_id', '=', userId).executeTakeFirst();
   }
 
-  async findByRequestId(requestId: string): Promise<PhoneVerification | undefined> {
-    return this.selectVerifications().where('request_id', '=', requestId).executeTakeFirst();
+  /** Other accounts' codes of `phoneNumber` from `provider` that still work at `now`, and their starts in flight. */
+  async findOthersPending(phoneNumber: string, provider: string, exceptUserId: number, now: number): Promise<PhoneVerification[]> {
+    return this.selectVerifications()
+      .where('phone_number', '=', phoneNumber)
+      .where('provider', '=', provider)
+      .where('user_id', '<>', exceptUserId)
+      .where('expires_at', '>', now)
+      .execute();
   }
 
   /** Writes the user's first row; false when another writer created one first. */

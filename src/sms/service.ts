@@ -21,12 +21,34 @@ export const START_WINDOW_MS = 60 * 60_000;
 export const MAX_WRONG_CODES = 3;
 /** How long both providers keep a code: Vonage's channel_timeout and LogVerifier's default. */
 export const CODE_LIFETIME_MS = 5 * 60_000;
-/** A start repeated sooner than this answers with the code already sent (double clicks, retries). */
-export const RESEND_INTERVAL_MS = 30_000;
+/** Vonage refuses to cancel a verification younger than this. */
+export const CANCELLABLE_AFTER_MS = 30_000;
+/**
+ * A start repeated sooner than this answers with the code already sent (double clicks, retries);
+ * by then the previous code can be cancelled.
+ */
+export const RESEND_INTERVAL_MS = CANCELLABLE_AFTER_MS;
 /** How long a start in flight holds its claim; far above the provider timeouts, so only a crash lets it lapse. */
 const START_CLAIM_MS = 60_000;
 
 type PendingVerification = PhoneVerification & { requestId: string };
+
+/**
+ * Another account's code of this number is too young to cancel, or is being sent: the number is
+ * free again once it can be cancelled, so the wait is never a code's whole life.
+ */
+export class NumberBusy extends HttpError {
+  constructor(retryAfterMs: number) {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    super(
+      409,
+      'verification_in_progress',
+      `Another account is verifying this phone number. Try again in ${seconds} seconds.`,
+      undefined,
+      { 'retry-after': String(seconds) },
+    );
+  }
+}
 
 /** A wrong code while the verification stays open. */
 export class InvalidCode extends HttpError {
@@ -91,6 +113,10 @@ export class PhoneVerificationService {
       this.#logger.info({ user_id: userId, request_id: live.requestId }, 'phone verification: the code just sent is reused');
       return { requestId: live.requestId };
     }
+    // One account never holds a number for others longer than its code takes to become cancellable.
+    const others = await this.#repository.findOthersPending(phoneNumber, this.#sms.name, userId, now);
+    const wait = msUntilCancellable(others, now);
+    if (wait > 0) throw new NumberBusy(wait);
     const budgets = startBudgets(userId, phoneNumber, clientAddress);
     await this.#spend(budgets);
 
@@ -110,6 +136,8 @@ export class PhoneVerificationService {
       throw startInFlight();
     }
     try {
+      // No wait left means no start in flight among them: every one has a code to cancel.
+      await this.#takeOver(others as PendingVerification[], userId, now);
       // One verification per user: the previous code stops working before a new one is sent.
       if (live && !(await this.#cancelQuietly(live.requestId)) && live.phoneNumber === phoneNumber) {
         // The code already sent still works; keeping it beats leaving the user with none.
@@ -177,27 +205,40 @@ export class PhoneVerificationService {
     }
   }
 
+  /**
+   * Voids other accounts' codes of the number, here first and then at the provider, so that this
+   * start's code is the number's only one. `others` are all old enough to be cancelled.
+   */
+  async #takeOver(others: PendingVerification[], userId: number, now: number): Promise<void> {
+    for (const other of others) {
+      // A new attempt id makes the other account's writes in flight miss, and a second taker's too.
+      if (!(await this.#repository.replace(other.attempt, { ...other, attempt: randomUUID(), expiresAt: now }))) {
+        // Its account restarted or another start took over first: that code is brand new.
+        throw new NumberBusy(CANCELLABLE_AFTER_MS);
+      }
+      this.#logger.info(
+        { user_id: userId, voided_user_id: other.userId, request_id: other.requestId },
+        "phone verification: another account's code of this number is void",
+      );
+      await this.#cancelQuietly(other.requestId);
+    }
+  }
+
   /** Starts at the provider; a verification pending there that nobody here waits for is replaced. */
   async #send(userId: number, phoneNumber: string): Promise<string> {
     try {
       return (await this.#sms.start(phoneNumber)).requestId;
     } catch (error) {
       if (!(error instanceof VerificationInProgress) || !error.requestId) throw error;
-      if (await this.#anotherAccountWaitsFor(error.requestId, userId)) {
-        throw new Conflict('verification_in_progress', 'Another account is verifying this phone number. Try again in a few minutes.');
-      }
+      // Another account's start got to the provider first: the provider's choice stands.
+      const now = this.#clock();
+      const others = await this.#repository.findOthersPending(phoneNumber, this.#sms.name, userId, now);
+      if (others.length > 0) throw new NumberBusy(msUntilCancellable(others, now));
       // A start whose answer was lost, or a verification voided here that the provider still runs.
       this.#logger.info({ user_id: userId, request_id: error.requestId }, 'phone verification: replacing a verification nobody waits for');
       await this.#sms.cancel(error.requestId);
       return (await this.#sms.start(phoneNumber)).requestId;
     }
-  }
-
-  async #anotherAccountWaitsFor(requestId: string, userId: number): Promise<boolean> {
-    const owner = await this.#repository.findByRequestId(requestId);
-    if (!owner || owner.userId === userId || !this.#isLive(owner, this.#clock())) return false;
-    const ownerUser = await this.#accounts.getUser(owner.userId);
-    return ownerUser?.phoneNumber === owner.phoneNumber;
   }
 
   /** Ends a verification here first, then at the provider, so a failing provider cannot keep it alive. */
@@ -262,6 +303,11 @@ export class PhoneVerificationService {
     });
     return result;
   }
+}
+
+/** How long until every code in `others` can be cancelled; a start still in flight counts as a code sent now. */
+function msUntilCancellable(others: PhoneVerification[], now: number): number {
+  return Math.max(0, ...others.map((other) => (other.requestId === null ? CANCELLABLE_AFTER_MS : other.startedAt + CANCELLABLE_AFTER_MS - now)));
 }
 
 function startBudgets(userId: number, phoneNumber: string, clientAddress: string): Budget[] {

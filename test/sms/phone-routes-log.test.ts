@@ -10,9 +10,10 @@ describeEachDatabase('phone verification without Vonage (codes in the server log
   const log = captureLog();
   let app: TestApp;
   let url: string;
+  let now = Date.parse('2030-01-01T00:00:00Z');
 
   beforeAll(async () => {
-    app = await startTestApp({ database, logger: log.logger });
+    app = await startTestApp({ database, logger: log.logger, clock: () => now });
     url = app.url;
   });
   afterAll(() => app.destroy());
@@ -87,5 +88,25 @@ describeEachDatabase('phone verification without Vonage (codes in the server log
     const again = await startVerification(url, user);
     expect(again.status).toBe(202);
     expect((await checkCode(url, user, loggedCode(again.body.request_id))).status).toBe(200);
+  });
+
+  it("takes over another account's code of the same number after 30 seconds, and voids that code", async () => {
+    const { user: mallory, phoneNumber, requestId: malloryRequestId } = await startedUser();
+    const owner = await registerWithPhone(url, phoneNumber);
+
+    now += 10_000;
+    const refused = await startVerification(url, owner);
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('verification_in_progress');
+    expect(Number(refused.headers.get('retry-after'))).toBe(20);
+
+    now += 20_000;
+    const started = await startVerification(url, owner);
+    expect(started.status).toBe(202);
+    const malloryCheck = await checkCode(url, mallory, loggedCode(malloryRequestId));
+    expect(malloryCheck.status).toBe(400);
+    expect(malloryCheck.body.code).toBe('verification_expired');
+    expect((await checkCode(url, owner, loggedCode(started.body.request_id))).status).toBe(200);
+    expect(await phoneVerified(url, mallory)).toBe(false);
   });
 });

@@ -330,6 +330,85 @@ describeEachDatabase('phone verification through Vonage', (database) => {
     expect((await checkCode(url, user, fake.lastCode(user.phoneNumber))).status).toBe(200);
   });
 
+  describe('another account verifying the same number', () => {
+    /** The number's owner and `mallory`, who put the owner's number on her profile and started a code. */
+    async function numberTakenByMallory(): Promise<{ phoneNumber: string; owner: PhoneUser; mallory: PhoneUser; malloryRequestId: string }> {
+      const phoneNumber = uniquePhoneNumber();
+      const owner = await registerWithPhone(url, phoneNumber);
+      const mallory = await registerWithPhone(url, phoneNumber);
+      const started = await startVerification(url, mallory);
+      expect(started.status).toBe(202);
+      return { phoneNumber, owner, mallory, malloryRequestId: started.body.request_id };
+    }
+
+    it('answers 409 verification_in_progress with Retry-After while its code is younger than 30 seconds', async () => {
+      const { phoneNumber, owner, malloryRequestId } = await numberTakenByMallory();
+      now += 10_000;
+
+      const { result: refused, requests } = await during(() => startVerification(url, owner));
+      expect(refused.status).toBe(409);
+      expect(refused.body.code).toBe('verification_in_progress');
+      expect(Number(refused.headers.get('retry-after'))).toBe(20);
+      expect(requests).toEqual([]);
+      expect(fake.sent.filter((sms) => sms.to === phoneNumber.slice(1)).map((sms) => sms.requestId)).toEqual([malloryRequestId]);
+    });
+
+    it('takes the number over after 30 seconds: cancels the other code at Vonage and sends a new one', async () => {
+      const { phoneNumber, owner, mallory, malloryRequestId } = await numberTakenByMallory();
+      const malloryCode = fake.lastCode(phoneNumber)!;
+      now += 30_000;
+
+      const { result: started, requests } = await during(() => startVerification(url, owner));
+      expect(started.status).toBe(202);
+      expect(callsOf(requests)).toEqual([`DELETE /v2/verify/${malloryRequestId}`, 'POST /v2/verify']);
+
+      // Mallory's code is void: her check answers as an expired code does, without asking Vonage.
+      const { result: voided, requests: checkRequests } = await during(() => checkCode(url, mallory, malloryCode));
+      expect(voided.status).toBe(400);
+      expect(voided.body.code).toBe('verification_expired');
+      expect(checkRequests).toEqual([]);
+      expect(await phoneVerified(url, mallory)).toBe(false);
+      expect((await checkCode(url, owner, fake.lastCode(phoneNumber))).status).toBe(200);
+    });
+
+    it('never waits for the whole life of a code that the other account keeps renewing', async () => {
+      const { phoneNumber, owner } = await numberTakenByMallory();
+      now += 20_000;
+      const refused = await startVerification(url, owner);
+      expect(refused.status).toBe(409);
+      const wait = Number(refused.headers.get('retry-after'));
+      expect(wait).toBeGreaterThanOrEqual(1);
+      expect(wait).toBeLessThanOrEqual(30);
+
+      now += wait * 1000;
+      expect((await startVerification(url, owner)).status).toBe(202);
+      expect((await checkCode(url, owner, fake.lastCode(phoneNumber))).status).toBe(200);
+    });
+
+    it('sends one code when two accounts take the number over at once', async () => {
+      const { phoneNumber, mallory } = await numberTakenByMallory();
+      const owner = await registerWithPhone(url, phoneNumber);
+      const other = await registerWithPhone(url, phoneNumber);
+      const sentBefore = fake.sent.length;
+      now += 30_000;
+
+      const answers = await Promise.all([startVerification(url, owner), startVerification(url, other)]);
+
+      const [winner, loser] = answers[0]!.status === 202 ? [owner, other] : [other, owner];
+      expect(answers.map((answer) => answer.status).sort()).toEqual([202, 409]);
+      const refused = answers.find((answer) => answer.status === 409)!;
+      expect(refused.body.code).toBe('verification_in_progress');
+      expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(30);
+      const sent = fake.sent.slice(sentBefore).filter((sms) => sms.to === phoneNumber.slice(1));
+      expect(sent.map((sms) => sms.requestId)).toEqual([answers.find((answer) => answer.status === 202)!.body.request_id]);
+
+      // One account has the one live code; the others have none.
+      expect((await checkCode(url, mallory, sent[0]!.code)).body.code).toBe('verification_expired');
+      expect((await checkCode(url, loser, sent[0]!.code)).body.code).toBe('no_pending_verification');
+      expect((await checkCode(url, winner, sent[0]!.code)).status).toBe(200);
+    });
+  });
+
   describe('limits', () => {
     it("never lets one account use up the codes of a number it put on its profile", async () => {
       const phoneNumber = uniquePhoneNumber();
