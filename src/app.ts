@@ -182,7 +182,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     clock,
   });
   const typing = new TypingRelay({
-    directory: { findLocal: (address) => messages.findLocalUser(address), haveConversation: (userId, partnerId) => messages.isPartner(userId, partnerId) },
+    directory: { localNameKey: (address) => messages.localNameKey(address), partnersByName: (userId) => messages.partnersByName(userId) },
     limits,
     bus,
     logger: deps.logger,

@@ -36,6 +36,12 @@ export function pairKey(a: Participant, b: Participant): string {
   return `${first}|${second}`;
 }
 
+/** An address's name and, when it has one, its host (after the last `@`). */
+function splitAddress(address: string): { name: string; host?: string } {
+  const at = address.lastIndexOf('@');
+  return at === -1 ? { name: address } : { name: address.slice(0, at), host: address.slice(at + 1) };
+}
+
 export class AddressResolver {
   private readonly cache = new Map<string, { id: number; username: string }>();
 
@@ -47,18 +53,30 @@ export class AddressResolver {
 
   /** The participant an address names, or undefined when it names nobody we can reach. */
   async resolve(address: string): Promise<Participant | undefined> {
-    const at = address.lastIndexOf('@');
-    if (at === -1) {
-      const local = await this.findLocal(address);
+    const { name, host } = splitAddress(address);
+    if (host === undefined) {
+      const local = await this.findLocal(name);
       if (local) return local;
       const peer = this.peers.only;
-      return peer && isValidRemoteName(address) ? { kind: 'remote', peer, name: address } : undefined;
+      return peer && isValidRemoteName(name) ? { kind: 'remote', peer, name } : undefined;
     }
-    const name = address.slice(0, at);
-    const host = address.slice(at + 1);
-    if (host.toLowerCase() === this.serverName.toLowerCase()) return this.findLocal(name);
+    if (this.isThisServer(host)) return this.findLocal(name);
     const peer = this.peers.find(host);
     return peer && isValidRemoteName(name) ? { kind: 'remote', peer, name } : undefined;
+  }
+
+  /**
+   * The folded username (as stored in `username_key`) an address gives when it names a user of
+   * this backend (`bob`, `bob@<this server>`), without asking whether that user exists; undefined
+   * for another backend's address.
+   */
+  localNameKey(address: string): string | undefined {
+    const { name, host } = splitAddress(address);
+    return host === undefined || this.isThisServer(host) ? foldKey(name) : undefined;
+  }
+
+  private isThisServer(host: string): boolean {
+    return host.toLowerCase() === this.serverName.toLowerCase();
   }
 
   /** The configured peer of this name, if there is one still. */

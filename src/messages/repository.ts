@@ -362,12 +362,29 @@ export class MessagesRepository {
    */
   async establishedPartnerKeys(userId: number, partnerKeys?: string[]): Promise<string[]> {
     if (partnerKeys?.length === 0) return [];
+    let query = this.establishedConversations(userId).select('c.partner_key');
+    if (partnerKeys) query = query.where('c.partner_key', 'in', partnerKeys);
+    const rows = await query.execute();
+    return rows.map((row) => row.partner_key);
+  }
+
+  /** The user's established local conversation partners, with their names, in one query. */
+  async establishedPartners(userId: number): Promise<{ id: number; username: string; usernameKey: string }[]> {
+    return this.establishedConversations(userId)
+      // The guard keeps PostgreSQL from casting a remote key, whatever order it checks conditions in.
+      .innerJoin('users as u', (join) =>
+        join.on(sql<boolean>`u.id = case when c.partner_key like 'u:%' then cast(substr(c.partner_key, 3) as integer) end`),
+      )
+      .select(['u.id as id', 'u.username as username', 'u.username_key as usernameKey'])
+      .execute();
+  }
+
+  private establishedConversations(userId: number) {
     const self = `u:${userId}`;
     // A pair key sorts its two participant keys; both orders are asked for rather than sorting in SQL.
     const inPair = sql`m.pair in (cast(${self} as text) || '|' || c.partner_key, c.partner_key || '|' || cast(${self} as text))`;
-    let query = this.db
+    return this.db
       .selectFrom('conversations as c')
-      .select('c.partner_key')
       .where('c.user_id', '=', userId)
       .where('c.partner_key', 'like', 'u:%')
       .where(
@@ -375,9 +392,6 @@ export class MessagesRepository {
           or (exists (select 1 from messages m where ${inPair} and m.sender_user_id = ${userId})
             and exists (select 1 from messages m where ${inPair} and m.sender_user_id <> ${userId})))`,
       );
-    if (partnerKeys) query = query.where('c.partner_key', 'in', partnerKeys);
-    const rows = await query.execute();
-    return rows.map((row) => row.partner_key);
   }
 }
 

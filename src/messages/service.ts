@@ -308,9 +308,15 @@ export class MessagesService {
     return keys.map(localUserIdOf).filter((id) => Number.isSafeInteger(id) && id !== userId);
   }
 
-  async isPartner(userId: number, partnerId: number): Promise<boolean> {
-    if (partnerId === userId) return false;
-    return (await this.repository.establishedPartnerKeys(userId, [`u:${partnerId}`])).length > 0;
+  /** The user's established local conversation partners, by their folded username (see `localNameKey`). */
+  async partnersByName(userId: number): Promise<Map<string, { id: number; username: string }>> {
+    const partners = await this.repository.establishedPartners(userId);
+    return new Map(partners.filter((partner) => partner.id !== userId).map((partner) => [partner.usernameKey, { id: partner.id, username: partner.username }]));
+  }
+
+  /** The folded username an address gives when it names a user of this backend; undefined for a remote one. */
+  localNameKey(address: string): string | undefined {
+    return this.resolver.localNameKey(address);
   }
 
   /** Which of the named users are established local conversation partners of the user. */

@@ -6,11 +6,14 @@ import type { Logger } from 'pino';
 import type { RateLimitStore } from '../limits/rate-limiter.js';
 import type { EventBus } from './bus.js';
 
+type Partner = { id: number; username: string };
+
 /** What typing needs to know about users and their conversations. */
 export interface TypingDirectory {
-  /** The local user an address names (user, or user@this-backend). */
-  findLocal(address: string): Promise<{ id: number; username: string } | undefined>;
-  haveConversation(userId: number, partnerId: number): Promise<boolean>;
+  /** The folded username an address gives when it names a user of this backend (user, or user@this-backend). */
+  localNameKey(address: string): string | undefined;
+  /** The user's established conversation partners, by folded username. */
+  partnersByName(userId: number): Promise<ReadonlyMap<string, Partner>>;
 }
 
 export interface TypingRelayOptions {
@@ -21,40 +24,35 @@ export interface TypingRelayOptions {
 }
 
 const TYPING_WINDOW_MS = 2000;
-// A flood of frames naming one user (who may not exist) costs one lookup, even while it runs;
-// kept briefly, so that a user who registers meanwhile is soon reachable.
-const LOOKUPS_KEPT = 1000;
-const LOOKUP_TTL_MS = 10_000;
-
-type LocalUser = { id: number; username: string } | undefined;
+// Names are resolved among the sender's partners, loaded once per sender and kept briefly, so a
+// flood naming anyone else (distinct unknown names included) costs no database work. A partner
+// whose conversation became established within the last PARTNERS_TTL_MS may miss typing until
+// the sender's entry expires: acceptable for an indicator.
+const SENDERS_KEPT = 10_000;
+const PARTNERS_TTL_MS = 10_000;
 
 export class TypingRelay {
-  private readonly lookups = new LRUCache<string, Promise<LocalUser>>({ max: LOOKUPS_KEPT, ttl: LOOKUP_TTL_MS });
+  private readonly partners = new LRUCache<number, ReadonlyMap<string, Partner>>({
+    max: SENDERS_KEPT,
+    ttl: PARTNERS_TTL_MS,
+    // Concurrent frames of one sender share a single load; a failed load is not kept.
+    fetchMethod: (userId) => this.options.directory.partnersByName(userId),
+  });
 
   constructor(private readonly options: TypingRelayOptions) {}
 
   /** Passes the indicator on, or drops it silently (unknown or remote name, no conversation, too soon). */
-  relay(from: { id: number; username: string }, to: string): void {
+  relay(from: Partner, to: string): void {
     this.pass(from, to).catch((error: unknown) => this.options.logger.warn({ err: error }, 'typing: could not pass an indicator on'));
   }
 
-  private async pass(from: { id: number; username: string }, to: string): Promise<void> {
-    const partner = await this.findLocal(to);
-    if (!partner || partner.id === from.id) return;
+  private async pass(from: Partner, to: string): Promise<void> {
+    const key = this.options.directory.localNameKey(to);
+    if (key === undefined) return;
+    const partner = (await this.partners.fetch(from.id))?.get(key);
+    if (!partner) return;
     const { count } = await this.options.limits.hit(`typing:${from.id}:${partner.id}`, TYPING_WINDOW_MS);
     if (count > 1) return;
-    if (!(await this.options.directory.haveConversation(from.id, partner.id))) return;
     await this.options.bus.publish(partner.id, { type: 'typing', from: from.username });
-  }
-
-  private findLocal(address: string): Promise<LocalUser> {
-    let lookup = this.lookups.get(address);
-    if (!lookup) {
-      lookup = this.options.directory.findLocal(address);
-      this.lookups.set(address, lookup);
-      // A failed lookup is not an answer: the next frame asks again.
-      lookup.catch(() => this.lookups.delete(address));
-    }
-    return lookup;
   }
 }
