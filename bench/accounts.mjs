@@ -92,12 +92,26 @@ const register = await run({
   ],
 });
 
+// Each login is of the next registered user in turn: guesses are counted per account before
+// argon2 runs, so 16 logins of one account at once would be refused past its budget of 10.
+const registered = counter;
+let loginCounter = 0;
 const login = await run({
   connections: 16,
-  url: `${URL_BASE}/accounts/login/`,
-  method: 'POST',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ username: 'bench1', password: PASSWORD }),
+  requests: [
+    {
+      method: 'POST',
+      path: '/accounts/login/',
+      setupRequest: (request) => {
+        loginCounter += 1;
+        return {
+          ...request,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: `bench${(loginCounter % registered) + 1}`, password: PASSWORD }),
+        };
+      },
+    },
+  ],
 });
 
 const me = await fetch(`${URL_BASE}/accounts/login/`, {
