@@ -74,18 +74,18 @@ function canReachSimilarity(aLength: number, bLength: number): boolean {
   return (2 * Math.min(aLength, bLength)) / (aLength + bLength) >= MAX_SIMILARITY;
 }
 
-/** Python difflib's SequenceMatcher(a, b).ratio(): 2 * matched characters / total length. */
+/** Python difflib's SequenceMatcher(a, b).ratio(): 2 * matched characters / total length, by code point as Python counts. */
 export function similarityRatio(a: string, b: string): number {
-  const total = a.length + b.length;
+  const codes = { a: Uint32Array.from(a, (char) => char.codePointAt(0)!), b: Uint32Array.from(b, (char) => char.codePointAt(0)!) };
+  const total = codes.a.length + codes.b.length;
   if (total === 0) return 1;
-  const codesOf = (text: string) => Uint16Array.from(text, (_, index) => text.charCodeAt(index));
-  const blocks = { a: codesOf(a), b: codesOf(b), previous: new Uint16Array(b.length + 1), current: new Uint16Array(b.length + 1) };
-  return (2 * matchingCharacters(blocks, 0, a.length, 0, b.length)) / total;
+  const blocks = { ...codes, previous: new Uint16Array(codes.b.length + 1), current: new Uint16Array(codes.b.length + 1) };
+  return (2 * matchingCharacters(blocks, 0, codes.a.length, 0, codes.b.length)) / total;
 }
 
 interface MatchState {
-  a: Uint16Array;
-  b: Uint16Array;
+  a: Uint32Array;
+  b: Uint32Array;
   /** Two rows of the dynamic programme, reused by every call so the recursion allocates nothing. */
   previous: Uint16Array;
   current: Uint16Array;

@@ -1,7 +1,7 @@
 // Hardening of accounts: bounded password checks, one guess budget per account, no look-alike
 // usernames (Unicode TS #39), expired tokens deleted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validatePassword } from '../../src/accounts/passwords.js';
+import { similarityRatio, validatePassword } from '../../src/accounts/passwords.js';
 import { openDatabase } from '../../src/db/database.js';
 import { eventually } from '../federation/peer-requests.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
@@ -24,6 +24,12 @@ function scrambled(length: number, step: number): string {
 }
 
 describe('the password similarity check', () => {
+  it('counts characters as Python does, by code point, outside the Basic Multilingual Plane too', () => {
+    // difflib.SequenceMatcher(None, a, b).ratio() in Python: only 𝐞 is common, 2 * 1 / (8 + 6).
+    expect(similarityRatio('𝐪𝐰𝐞𝐫𝐭𝐲𝐮𝐢', '𝐚𝐛𝐜𝐝𝐞𝐟')).toBeCloseTo(2 / 14, 10);
+    expect(similarityRatio('alice', 'alice1')).toBeCloseTo(10 / 11, 10);
+  });
+
   it('takes a few milliseconds for a crafted password and email', () => {
     validatePassword('warm up the list', {});
     const started = performance.now();
