@@ -46,8 +46,12 @@ function bodyHashOf(body: Buffer | string): string {
   return createHash('sha256').update(body).digest('hex');
 }
 
+/**
+ * Server names are signed lower-cased: backends find peers by name ignoring case, so a sender
+ * that configured its peer as `b` and a receiver named `B` still agree on the destination.
+ */
 function v2Of(signingKey: Buffer, t: string, input: Pick<SignRequestInput, 'method' | 'path' | 'origin' | 'destination'>, bodyHash: string): Buffer {
-  return hmacOf(signingKey, [t, input.method.toUpperCase(), input.path, input.origin, input.destination, bodyHash]);
+  return hmacOf(signingKey, [t, input.method.toUpperCase(), input.path, input.origin.toLowerCase(), input.destination.toLowerCase(), bodyHash]);
 }
 
 export function signRequest(input: SignRequestInput): string {

@@ -77,6 +77,11 @@ describe('verifyRequestSignature', () => {
     expect(verifyRequestSignature(request(change))).toBe(false);
   });
 
+  it('signs the server names ignoring case, as peers are found by name', () => {
+    const header = signRequest({ signingKey: SIGNING_KEY, method: 'POST', path: PATH, body: BODY, timestamp: NOW, origin: 'A.example', destination: 'b.example' });
+    expect(verifyRequestSignature(request({ header, origin: 'a.example', destination: 'B.EXAMPLE' }))).toBe(true);
+  });
+
   it('refuses a request signed from b to a replayed to b as if a had sent it', () => {
     expect(verifyRequestSignature(request({ origin: DESTINATION, destination: ORIGIN }))).toBe(false);
   });
