@@ -27,9 +27,12 @@ export class PeriodicJob {
 
   /** Runs the job, or answers the run already under way. */
   runNow(): Promise<void> {
-    this.running ??= this.run().finally(() => {
-      this.running = undefined;
-    });
+    // A job reports its own failures; one that throws anyway must not end the process from a timer.
+    this.running ??= this.run()
+      .catch(() => undefined)
+      .finally(() => {
+        this.running = undefined;
+      });
     return this.running;
   }
 }

@@ -98,7 +98,9 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
         ? new HeadersTooLarge()
         : new BadRequest('bad_request', 'The request is not valid HTTP.');
   const body = JSON.stringify(answer.toBody());
-  if (socket.writable) {
+  // As Node's own handler does: a response whose headers have gone out must not get a second one inside it.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
     socket.write(
       `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,

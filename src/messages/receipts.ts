@@ -26,7 +26,7 @@ export function receiptPruning(options: ReceiptPruningOptions): PeriodicJob {
       do {
         batch = await options.repository.pruneReceipts(cutoff, PRUNE_BATCH);
         removed += batch;
-      } while (batch === PRUNE_BATCH);
+      } while (batch >= PRUNE_BATCH);
     } catch (error) {
       options.logger.warn({ err: error }, 'federation receipts: pruning failed');
     }
