@@ -10,7 +10,11 @@ import { AccountsRepository } from './accounts/repository.js';
 import { accountsRoutes } from './accounts/routes.js';
 import { AccountsService, type AbuseLimits } from './accounts/service.js';
 import type { Config, TrustProxy } from './config.js';
-import type { KeyRing } from './crypto/aead.js';
+import { AddressResolver } from './conversations/addresses.js';
+import { DirectConversations } from './conversations/direct.js';
+import { MembershipDirectory } from './conversations/directory.js';
+import { ConversationsRepository } from './conversations/repository.js';
+import { sealAtRest, type KeyRing } from './crypto/aead.js';
 import { decodeKey } from './crypto/keys.js';
 import type { Database } from './db/database.js';
 import { requireAuth } from './http/auth.js';
@@ -21,7 +25,9 @@ import { InboundFederation } from './federation/inbound.js';
 import { OutboxRepository } from './federation/outbox-repository.js';
 import { OutboxWorker, type OutboxTuning } from './federation/outbox.js';
 import { PeerDirectory } from './federation/peers.js';
+import { receiptPruning, RequestReceiptsRepository } from './federation/request-receipts.js';
 import { federationRoutes } from './federation/routes.js';
+import { FeedPublisher } from './feed/publisher.js';
 import { FeedRepository } from './feed/repository.js';
 import { feedRoutes } from './feed/routes.js';
 import { FeedService } from './feed/service.js';
@@ -32,12 +38,16 @@ import { AppMetrics } from './http/metrics.js';
 import { installDefaultSecurityHeaders } from './http/security-headers.js';
 import { operationsRoutes, type ReadinessCheck } from './http/operations.js';
 import { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limiter.js';
-import { AddressResolver } from './messages/addresses.js';
-import { MessageChanges } from './messages/changes.js';
+import { MessageEdits } from './messages/edits.js';
+import { MessageEvents } from './messages/events.js';
+import type { Outbox } from './messages/ports.js';
+import { MessageQueries } from './messages/queries.js';
+import { ReadMarkers } from './messages/read-markers.js';
 import { MessagesRepository } from './messages/repository.js';
-import { receiptPruning } from './messages/receipts.js';
 import { messageChangeRoutes, messagesRoutes } from './messages/routes.js';
-import { MessagesService, type MessageView } from './messages/service.js';
+import { MessagesService } from './messages/service.js';
+import { MessageViews } from './messages/view.js';
+import { MessageWriter } from './messages/write.js';
 import { InProcessEventBus, type EventBus } from './realtime/bus.js';
 import { RealtimeGateway, type GatewayLimits } from './realtime/gateway.js';
 import { PresenceService } from './realtime/presence.js';
@@ -160,20 +170,37 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const bus = deps.bus ?? (deps.redis ? new RedisEventBus({ publisher: deps.redis, logger: deps.logger, channel }) : new InProcessEventBus());
   if (!deps.bus) app.addHook('onClose', () => bus.close());
   accounts.onTokensRevoked = (userId, revocation) => void bus.publishRevocation(userId, revocation);
-  const messagesRepository = new MessagesRepository(deps.database.db, deps.database.kind);
-  const feed = new FeedService({
-    repository: new FeedRepository(deps.database.db),
-    render: (row): MessageView => messages.view(row),
-    retentionMs: config.eventRetentionMs,
-    logger: deps.logger,
+  // Stores, each the one owner of its tables.
+  const { db, kind } = deps.database;
+  const ring = deps.atRest;
+  const peers = new PeerDirectory(config.peers);
+  const conversations = new ConversationsRepository(db, kind);
+  const messageRecords = new MessagesRepository(db, kind);
+  const feedLog = new FeedRepository(db, kind);
+  const requestReceipts = new RequestReceiptsRepository(db, kind);
+  const outboxRepository = new OutboxRepository(db, kind, feedLog);
+  const resolver = new AddressResolver(accounts, peers, config.serverName);
+  const membership = new MembershipDirectory(conversations, resolver);
+  const views = new MessageViews(ring);
+  // What follows a committed message change subscribes here: the feed publisher first, so that
+  // events go out in commit order, then the outbox's first try and the metrics.
+  const events = new MessageEvents(deps.logger);
+  new FeedPublisher(bus, deps.logger).follow(events);
+
+  const feed = new FeedService(
+    db,
+    feedLog,
+    messageRecords,
+    views,
+    { retentionMs: config.eventRetentionMs, ...(deps.feedPruneIntervalMs ? { pruneIntervalMs: deps.feedPruneIntervalMs } : {}) },
+    deps.logger,
     clock,
-    ...(deps.feedPruneIntervalMs ? { pruneIntervalMs: deps.feedPruneIntervalMs } : {}),
-  });
+  );
   const presence = new PresenceService({
     store: deps.redis ? new RedisPresenceStore(deps.redis, `realchat:${config.serverName}`, randomUUID()) : new MemoryPresenceStore(),
     directory: {
-      partnersOf: (userId) => messages.partnersOf(userId),
-      partnersAmong: (userId, names) => messages.partnersNamed(userId, names),
+      partnersOf: (userId) => membership.partnersOf(userId),
+      partnersAmong: (userId, names) => membership.partnersAmong(userId, names),
       usernameOf: async (userId) => (await accounts.getUser(userId))?.username,
     },
     bus,
@@ -181,12 +208,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     logger: deps.logger,
     clock,
   });
-  const typing = new TypingRelay({
-    directory: { localNameKey: (address) => messages.localNameKey(address), partnersByName: (userId) => messages.partnersByName(userId) },
-    limits,
-    bus,
-    logger: deps.logger,
-  });
+  const typing = new TypingRelay({ directory: membership, limits, bus, logger: deps.logger });
   const gateway = new RealtimeGateway({
     accounts,
     bus,
@@ -196,47 +218,44 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     clock,
     ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}),
   });
-  const peers = new PeerDirectory(config.peers);
-  const ring = deps.atRest;
   const { http, ...outboxTuning } = deps.outbox ?? {};
   const peerHttp = keepAliveHttp();
   const outbox = new OutboxWorker({
-    repository: new OutboxRepository(deps.database.db, deps.database.kind),
+    repository: outboxRepository,
     client: new FederationClient({ serverName: config.serverName, timeoutMs: config.federationTimeoutMs, clock, http: http ?? peerHttp.post }),
     peers,
     ring,
     logger: deps.logger,
     timeoutMs: config.federationTimeoutMs,
     giveUpMs: config.federationGiveUpMs,
-    onFinished: (...args) => messages.deliveryFinished(...args),
+    onFinished: (messageId, status, recorded) => void events.emit('message.delivery', { messageId, status, recorded }),
     clock,
     ...outboxTuning,
   });
+  // Messages queue their entries in their own transaction; the lease lets this process try them at once.
+  const outboxQueue: Outbox = { enqueue: (requests, now, trx) => outboxRepository.enqueue(requests, now, outbox.lease(now), trx) };
+  events.on('message.stored', ({ outbound }) =>
+    outbound ? (outbound.claimed ? outbox.firstTry(outbound.message, outbound.receiverKey) : outbox.firstTryBehind(outbound.message, outbound.receiverKey)) : undefined,
+  );
+  events.on('message.changed', ({ queued }) => {
+    if (queued) outbox.wake();
+  });
   const metrics = new AppMetrics({ openWebSockets: () => gateway.openConnections, outboxBacklog: () => outbox.backlog() });
   metrics.install(app, config.metricsAllowFrom);
-  const messages = new MessagesService({
-    repository: messagesRepository,
-    resolver: new AddressResolver(accounts, peers, config.serverName),
-    ring,
-    bus,
-    delivery: outbox,
-    logger: deps.logger,
-    counters: metrics.messages,
-    clock,
-    ...(config.sendRate ? { sendBudget: { rate: config.sendRate, limits } } : {}),
+  events.on('message.delivery', ({ status }) => {
+    if (status === 'delivered') metrics.messages.federated();
   });
-  const changes = new MessageChanges({
-    repository: messagesRepository,
-    ring,
-    peers,
-    bus,
-    render: (row) => messages.view(row),
-    wakeDelivery: () => outbox.wake(),
-    logger: deps.logger,
-    clock,
-  });
+
+  const direct = new DirectConversations(conversations);
+  const stores = { db, kind, messages: messageRecords, receipts: requestReceipts, outbox: outboxQueue, feed: feedLog };
+  const writer = new MessageWriter({ ...stores, conversations, direct }, (text, id) => sealAtRest(ring, text, String(id)), clock);
+  const sendBudget = config.sendRate ? { rate: config.sendRate, limits } : undefined;
+  const messages = new MessagesService(writer, resolver, views, events, metrics.messages, clock, sendBudget);
+  const queries = new MessageQueries(messageRecords, conversations, direct, resolver, views);
+  const readMarkers = new ReadMarkers(db, kind, messageRecords, conversations, feedLog, views, events, clock);
+  const changes = new MessageEdits(stores, ring, peers, views, events, clock);
   const receipts = receiptPruning({
-    repository: messagesRepository,
+    repository: requestReceipts,
     windowMs: config.federationGiveUpMs + config.federationMaxAgeMs,
     logger: deps.logger,
     clock,
@@ -269,7 +288,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // Messages read only the user's id and name, so their token check may be a second old (revocations are not).
   const tokenCache = new TokenCache({ accounts, bus, clock });
   app.addHook('onClose', async () => tokenCache.close());
-  await app.register(messagesRoutes(messages, requireAuth(tokenCache), { keys: sealedKeys, maxAgeMs: config.federationMaxAgeMs, clock }));
+  await app.register(messagesRoutes(messages, queries, readMarkers, requireAuth(tokenCache), { keys: sealedKeys, maxAgeMs: config.federationMaxAgeMs, clock }));
   await app.register(messageChangeRoutes(changes, authenticate));
   await app.register(feedRoutes(feed, authenticate));
   await app.register(presenceRoutes(presence, authenticate));

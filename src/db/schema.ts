@@ -46,39 +46,79 @@ export interface MessagesTable {
   id: Generated<number>;
   /** The id the message travels under between backends (ours, or the sending peer's). */
   uuid: string;
-  /** Both participants' keys, sorted: one conversation, whoever sent. */
-  pair: string;
+  conversation_id: number;
+  /** The sender's member key in the conversation (see conversations/members.ts). */
+  sender_key: string;
   sender_user_id: number | null;
-  receiver_user_id: number | null;
-  /** Addresses as this backend shows them: `alice` (local) or `alice@b` (remote). */
+  /** The sender's address as this backend shows it: `alice` (local) or `alice@b` (remote). */
   sender: string;
-  receiver: string;
-  /** The remote peer involved, null between two local users. */
-  peer: string | null;
   /** Sealed at rest with the message id as associated data; '' once erased. */
   body: string;
   created_at: number;
-  status: 'delivered' | 'queued' | 'failed';
-  failure_code: string | null;
   client_id: string | null;
-  read_at: number | null;
   edited_at: number | null;
   deleted: Generated<number>;
 }
 
 export interface ConversationsTable {
-  user_id: number;
-  partner_key: string;
-  partner: string;
-  last_message_id: number;
-  unread: number;
+  id: Generated<number>;
+  /** The id the conversation will travel under between backends. */
+  uuid: string;
+  kind: 'direct' | 'group';
+  /** The two members' keys, sorted (direct conversations only). */
+  direct_key: string | null;
+  /** The backend that orders the conversation's membership; null for this one. */
+  home: string | null;
+  title: string | null;
+  created_at: number;
+}
+
+export interface ConversationMembersTable {
+  conversation_id: number;
+  /** made by memberKey(), never parsed */
+  member_key: string;
+  /** A local member's user; null for a peer's user. */
+  user_id: number | null;
+  /** A remote member's peer; null for a local user. */
+  server: string | null;
+  /** The member's name on their own backend. */
+  name: string;
+  /** The member as this backend shows them: `bob` or `bob@b`. */
+  address: string;
+  role: 'owner' | 'admin' | 'member';
+  joined_at: number;
+  /** Every message up to this id that the member received is read. */
+  read_up_to: Generated<number>;
+  unread: Generated<number>;
+  /** The newest message, for a local member: their row in the conversations list (null before one). */
+  last_message_id: number | null;
+  /** 1 once the member sent a message: two senders (or a read) make the conversation established. */
+  has_sent: Generated<number>;
+}
+
+/** One forward move of a member's read position, with its time (a message's read_at). */
+export interface ReadMarkersTable {
+  conversation_id: number;
+  member_key: string;
+  up_to: number;
+  read_at: number;
+}
+
+/** A message's state of delivery to one peer; none for a message that went to no peer. */
+export interface MessageDeliveriesTable {
+  message_id: number;
+  server: string;
+  status: 'delivered' | 'queued' | 'failed';
+  failure_code: string | null;
 }
 
 export interface OutboxTable {
   id: Generated<number>;
   message_id: number;
-  peer: string;
-  /** Delivery order is kept per receiver (`name@peer`, name folded). */
+  conversation_id: number;
+  /** The peer the entry goes to. */
+  server: string;
+  /** Delivery order is kept per receiver: the receiver's member key. */
   receiver_key: string;
   attempts: number;
   next_attempt_at: number;
@@ -128,6 +168,9 @@ export interface Tables {
   tokens: TokensTable;
   messages: MessagesTable;
   conversations: ConversationsTable;
+  conversation_members: ConversationMembersTable;
+  read_markers: ReadMarkersTable;
+  message_deliveries: MessageDeliveriesTable;
   outbox: OutboxTable;
   federation_receipts: FederationReceiptsTable;
   phone_verifications: PhoneVerificationsTable;

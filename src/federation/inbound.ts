@@ -6,8 +6,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { decodeWireMessage, fernetDecrypt, InvalidFernetToken } from '../crypto/fernet.js';
 import { verifyRequestSignature } from '../crypto/signing.js';
 import { BadRequest, Forbidden, Unauthorized, ValidationFailed } from '../http/errors.js';
-import { isValidRemoteName } from '../messages/addresses.js';
-import type { MessageChanges } from '../messages/changes.js';
+import { isValidRemoteName } from '../conversations/addresses.js';
+import type { MessageEdits } from '../messages/edits.js';
 import type { MessagesService } from '../messages/service.js';
 import type { Peer, PeerDirectory } from './peers.js';
 import { openSealed, SEALED_TYPE } from './sealed.js';
@@ -88,7 +88,7 @@ function parseBody(raw: Buffer, contentType: string | undefined, sealed: Paramet
 export class InboundFederation {
   constructor(
     private readonly messages: MessagesService,
-    private readonly changes: MessageChanges,
+    private readonly changes: MessageEdits,
     private readonly options: { maxAgeMs: number; clock: () => number },
   ) {}
 

@@ -1,12 +1,15 @@
-// All SQL of the outbox: claiming due entries (one worker per entry across instances, and per
-// receiver only the oldest), finishing them with their message's status, and rescheduling.
+// All SQL of the outbox and of message deliveries: queueing entries in a message's transaction,
+// claiming due entries (one worker per entry across instances, and per receiver only the
+// oldest), finishing them with their message's delivery status, and rescheduling.
 // Only the oldest entry of a receiver is ever due: the ones behind it wait with next_attempt_at
 // = WAITING_BEHIND_EARLIER and the end of the entry before them makes the next one due. A claim
 // thus reads only due entries through their index, however long a dead peer's backlog grows.
-import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type InsertQueryBuilder, type InsertResult, type Kysely, type Transaction } from 'kysely';
+import { withChangeLock } from '../db/change-transaction.js';
 import type { DatabaseKind } from '../db/database.js';
+import { insertRows } from '../db/insert-rows.js';
 import type { OutboxTable, Tables } from '../db/schema.js';
-import { lockChanges, recordChanges, type Change, type Recorded } from '../feed/event-log.js';
+import type { FeedEntry, FeedLog, OutboxRequest, Recorded } from '../messages/ports.js';
 
 /** next_attempt_at of an entry that waits for an earlier one of its receiver to end. */
 export const WAITING_BEHIND_EARLIER = Number.MAX_SAFE_INTEGER;
@@ -20,7 +23,7 @@ export interface ClaimedEntry {
   uuid: string;
   senderUserId: number | null;
   sender: string;
-  receiver: string;
+  receiverName: string;
   body: string;
   deleted: boolean;
   /** An edit or a delete of the message, under its own request id; null for the message itself. */
@@ -47,7 +50,45 @@ export class OutboxRepository {
   constructor(
     private readonly db: Kysely<Tables>,
     private readonly kind: DatabaseKind,
+    private readonly feed: FeedLog,
   ) {}
+
+  /**
+   * Adds entries in the caller's transaction, and a `queued` delivery for each new message. An
+   * entry with nothing before it for its receiver is due at once, and a message's is claimed
+   * under `lease` for its first try; the ones behind wait for the end of the one before.
+   */
+  async enqueue(requests: OutboxRequest[], now: number, lease: Lease, trx: Transaction<Tables>): Promise<Map<number, { entryId: number; claimed: boolean }>> {
+    const entries = new Map<number, { entryId: number; claimed: boolean }>();
+    if (requests.length === 0) return entries;
+    const receivers = [...new Set(requests.map((request) => request.receiverKey))];
+    const pending = await trx.selectFrom('outbox').select('receiver_key').distinct().where('receiver_key', 'in', receivers).execute();
+    const busy = new Set(pending.map((row) => row.receiver_key));
+    const values = requests.map((request) => {
+      const first = !busy.has(request.receiverKey);
+      const claimed = first && !request.op;
+      busy.add(request.receiverKey);
+      return {
+        message_id: request.messageId,
+        conversation_id: request.conversationId,
+        server: request.server,
+        receiver_key: request.receiverKey,
+        op: request.op?.kind ?? null,
+        op_id: request.op?.id ?? null,
+        attempts: 0,
+        next_attempt_at: first ? now : WAITING_BEHIND_EARLIER,
+        claimed_until: claimed ? lease.until : 0,
+        claimed_by: claimed ? lease.by : null,
+        last_error: null,
+        created_at: now,
+      };
+    });
+    const { rows: inserted } = await insertRows(trx, this.kind, 'outbox', values, returningEntries);
+    const deliveries = requests.filter((request) => !request.op).map((request) => ({ message_id: request.messageId, server: request.server, status: 'queued' as const, failure_code: null }));
+    if (deliveries.length > 0) await insertRows(trx, this.kind, 'message_deliveries', deliveries);
+    for (const row of inserted) if (row.op === null) entries.set(Number(row.message_id), { entryId: Number(row.id), claimed: Number(row.claimed_until) > 0 });
+    return entries;
+  }
 
   /**
    * Takes a lease on up to `limit` due entries that are first in line for their receiver. One
@@ -78,16 +119,17 @@ export class OutboxRepository {
     const rows = await this.db
       .selectFrom('outbox as o')
       .innerJoin('messages as m', 'm.id', 'o.message_id')
+      .innerJoin('conversation_members as r', (join) => join.onRef('r.conversation_id', '=', 'm.conversation_id').onRef('r.member_key', '=', 'o.receiver_key'))
       .select([
         'o.id as entryId',
         'o.message_id as messageId',
-        'o.peer as peer',
+        'o.server as peer',
         'o.attempts as attempts',
         'o.created_at as createdAt',
         'm.uuid as uuid',
         'm.sender_user_id as senderUserId',
         'm.sender as sender',
-        'm.receiver as receiver',
+        'r.name as receiverName',
         'm.body as body',
         'm.deleted as deleted',
         'o.op as op',
@@ -137,15 +179,14 @@ export class OutboxRepository {
   }
 
   /**
-   * Removes finished entries and records their messages' final status with a `status` event for
-   * each local sender, in one transaction; answers each entry's recorded event.
+   * Removes finished entries and records their messages' final delivery status with a `status`
+   * entry in each local sender's feed, in one transaction; answers each entry's recorded one.
    */
   async finish(entries: Finished[], now: number): Promise<(Recorded | undefined)[]> {
-    return this.db.transaction().execute(async (trx) => {
+    // The change lock also orders this transaction with those that add entries (PostgreSQL): an
+    // entry added behind one that ends here is either seen by the release below or sees the end itself.
+    return withChangeLock(this.db, this.kind, async (trx) => {
       const told = entries.filter((entry) => !entry.entryOnly && entry.senderUserId !== null);
-      // Also orders this transaction with those that add entries (PostgreSQL): an entry added
-      // behind one that ends here is either seen by the release below or sees the end itself.
-      await lockChanges(trx, this.kind);
       const ended = await trx
         .deleteFrom('outbox')
         .where(
@@ -158,12 +199,12 @@ export class OutboxRepository {
       await releaseNext(trx, [...new Set(ended.map((row) => row.receiver_key))], now);
       const finished = entries.filter((entry) => !entry.entryOnly);
       const delivered = finished.filter((entry) => entry.status === 'delivered').map((entry) => entry.messageId);
-      if (delivered.length > 0) await trx.updateTable('messages').set({ status: 'delivered', failure_code: null }).where('id', 'in', delivered).execute();
+      if (delivered.length > 0) await trx.updateTable('message_deliveries').set({ status: 'delivered', failure_code: null }).where('message_id', 'in', delivered).execute();
       for (const entry of finished.filter((e) => e.status === 'failed')) {
-        await trx.updateTable('messages').set({ status: 'failed', failure_code: entry.failureCode }).where('id', '=', entry.messageId).execute();
+        await trx.updateTable('message_deliveries').set({ status: 'failed', failure_code: entry.failureCode }).where('message_id', '=', entry.messageId).execute();
       }
-      const changes = told.map((entry): Change => ({ userId: entry.senderUserId!, type: 'status', messageId: null, data: { id: entry.messageId, status: entry.status } }));
-      const recorded = await recordChanges(trx, this.kind, changes, now);
+      const feedEntries = told.map((entry): FeedEntry => ({ userId: entry.senderUserId!, type: 'status', messageId: null, data: { id: entry.messageId, status: entry.status } }));
+      const recorded = await this.feed.appendToFeeds(feedEntries, now, trx);
       return entries.map((entry) => {
         const index = told.indexOf(entry);
         return index === -1 ? undefined : recorded[index];
@@ -189,6 +230,8 @@ export class OutboxRepository {
     return { depth: Number(row.depth), oldestCreatedAt: row.oldest === null ? null : Number(row.oldest) };
   }
 }
+
+const returningEntries = (insert: InsertQueryBuilder<Tables, 'outbox', InsertResult>) => insert.returning(['id', 'message_id', 'claimed_until', 'op']);
 
 /** No earlier entry of the same receiver is in the outbox: entry `o` is first in line. */
 function firstInLine({ not, exists, selectFrom }: ExpressionBuilder<Tables & { o: OutboxTable }, 'o'>) {

@@ -4,9 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { openAtRest, type KeyRing } from '../crypto/aead.js';
-import type { Recorded } from '../feed/event-log.js';
-import type { MessageStatus } from '../messages/repository.js';
-import type { OutboundDelivery, OutboundMessage } from '../messages/service.js';
+import type { OutboundMessage, Recorded } from '../messages/ports.js';
+import type { MessageStatus } from '../messages/view.js';
 import { WriteBatcher } from '../messages/write-batcher.js';
 import type { FederationClient } from './client.js';
 import type { HttpFunction } from './http.js';
@@ -36,7 +35,7 @@ const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 const LEASE_MARGIN_MS = 2_000;
 
-export class OutboxWorker implements OutboundDelivery {
+export class OutboxWorker {
   // Claims of this process; a restarted process has a new id and waits for the old leases to end.
   private readonly instanceId = randomUUID();
   private readonly options: Required<OutboxWorkerOptions>;
@@ -90,10 +89,12 @@ export class OutboxWorker implements OutboundDelivery {
     await this.finisher.drain();
   }
 
+  /** The lease taken on an outbox entry written now, so that it can be tried at once. */
   lease(now: number): { by: string; until: number } {
     return { by: this.instanceId, until: now + this.leaseMs };
   }
 
+  /** Tries a claimed entry now: its status if the try ends soon, else `queued` (it goes on). `line` is the receiver's key. */
   async firstTry(message: OutboundMessage, line: string): Promise<MessageStatus> {
     // Shutting down: the entry stays in the outbox, and its lease runs out for the next start.
     if (this.stopped) return 'queued';
@@ -206,7 +207,6 @@ export class OutboxWorker implements OutboundDelivery {
   }
 
   private async retry(entry: ClaimedEntry): Promise<MessageStatus> {
-    const peerSuffix = `@${entry.peer}`;
     const message: OutboundMessage = {
       entryId: entry.entryId,
       messageId: entry.messageId,
@@ -214,7 +214,7 @@ export class OutboxWorker implements OutboundDelivery {
       peer: entry.peer,
       senderUserId: entry.senderUserId ?? 0,
       sender: entry.sender,
-      receiverName: entry.receiver.endsWith(peerSuffix) ? entry.receiver.slice(0, -peerSuffix.length) : entry.receiver,
+      receiverName: entry.receiverName,
       text: '',
       createdAt: entry.createdAt,
       ...(entry.op ? { op: entry.op } : {}),

@@ -1,9 +1,12 @@
-// Publishes recorded events on the bus with their seq, and the seq before them for the gateway.
+// Publishes what messages' events recorded in feeds on the bus, with each entry's seq and the seq
+// before it for the gateway: it follows `message.stored`, `message.changed`, `message.read` and
+// `message.delivery`, in the order they are emitted (commit order).
 import type { Logger } from 'pino';
+import type { MessageEvents } from '../messages/events.js';
+import type { Recorded } from '../messages/ports.js';
+import type { MessageView } from '../messages/view.js';
 import type { EventBus, RealtimeEvent } from '../realtime/bus.js';
-import type { Recorded } from './event-log.js';
 import { feedEvent } from './events.js';
-import type { MessageView } from '../messages/service.js';
 
 export class FeedPublisher {
   constructor(
@@ -11,13 +14,30 @@ export class FeedPublisher {
     private readonly logger: Logger,
   ) {}
 
-  /** A recorded event about a message (`message`, `message_updated`). */
-  message(recorded: Recorded, type: 'message' | 'message_updated', message: MessageView): void {
+  /** Subscribes to the events whose feed entries it publishes. */
+  follow(events: MessageEvents): void {
+    events.on('message.stored', ({ message, recorded }) => {
+      for (const entry of recorded) this.message(entry, 'message', message);
+      return undefined;
+    });
+    events.on('message.changed', ({ message, recorded }) => {
+      for (const entry of recorded) this.message(entry, 'message_updated', message);
+    });
+    events.on('message.read', ({ marker, recorded }) => {
+      for (const entry of recorded) this.data(entry, 'read', marker);
+    });
+    events.on('message.delivery', ({ messageId, status, recorded }) => {
+      if (recorded) this.data(recorded, 'status', { id: messageId, status });
+    });
+  }
+
+  /** A recorded entry about a message (`message`, `message_updated`). */
+  private message(recorded: Recorded, type: 'message' | 'message_updated', message: MessageView): void {
     this.send(recorded.userId, feedEvent(type, recorded.seq, message, undefined), recorded.prev);
   }
 
-  /** A recorded event carrying data (`read`, `status`). */
-  data(recorded: Recorded, type: 'read' | 'status', data: Record<string, unknown>): void {
+  /** A recorded entry carrying data (`read`, `status`). */
+  private data(recorded: Recorded, type: 'read' | 'status', data: Record<string, unknown>): void {
     this.send(recorded.userId, feedEvent(type, recorded.seq, undefined, data), recorded.prev);
   }
 

@@ -1,52 +1,83 @@
-// All SQL of the change feed's read side: a user's messages and events after a seq, with the
-// messages they are about, a user's latest seq, and pruning of events (messages stay; the
-// high-water mark is raised before rows go).
-import type { Kysely, Selectable } from 'kysely';
-import type { MessagesTable, Tables } from '../db/schema.js';
+// All SQL of the change feed's own tables: appending entries (their seqs drawn from the
+// messages' id counter, in the transaction of the change they record), a user's entries after a
+// seq, a user's latest seq, and pruning (messages stay; the high-water mark is raised before rows
+// go). A user's feed is the messages of their conversations (each one's seq is its id) and their
+// rows of `events`: a new message costs the feed no row of its own. Every append runs in a
+// transaction opened by withChangeLock, so appends commit in the order their seqs were drawn: a
+// reader that sees seq N has already been able to see every seq below it.
+import type { Kysely, Transaction } from 'kysely';
+import type { DatabaseKind } from '../db/database.js';
+import { reserveIds } from '../db/ids.js';
+import { insertRows } from '../db/insert-rows.js';
+import type { Tables } from '../db/schema.js';
+import type { FeedEntry, FeedLog, Recorded } from '../messages/ports.js';
 
-export interface FeedRow {
+export interface EventRow {
   seq: number;
   type: string;
   data: string | null;
-  message: Selectable<MessagesTable> | null;
+  messageId: number | null;
 }
 
-export class FeedRepository {
-  constructor(private readonly db: Kysely<Tables>) {}
+type Executor = Kysely<Tables> | Transaction<Tables>;
 
-  /**
-   * The user's feed after `after`, oldest first: their messages (seq = id) merged with their
-   * rows of `events`, each with its message as it is now. One snapshot for the three reads, so
-   * that no seq is passed over for one that committed after it was read.
-   */
-  async page(userId: number, after: number, limit: number): Promise<FeedRow[]> {
-    const rows = await this.db
-      .transaction()
-      .setIsolationLevel('repeatable read')
-      .execute(async (trx) => {
-        const [sent, received] = await Promise.all(
-          (['sender_user_id', 'receiver_user_id'] as const).map((column) =>
-            trx.selectFrom('messages').selectAll().where(column, '=', userId).where('id', '>', after).orderBy('id').limit(limit).execute(),
-          ),
-        );
-        const events = await trx
-          .selectFrom('events as e')
-          .leftJoin('messages as m', 'm.id', 'e.message_id')
-          .selectAll('m')
-          .select(['e.seq as event_seq', 'e.type as event_type', 'e.data as event_data', 'e.message_id as event_message_id'])
-          .where('e.user_id', '=', userId)
-          .where('e.seq', '>', after)
-          .orderBy('e.seq')
-          .limit(limit)
-          .execute();
-        return { sent: sent!, received: received!, events };
-      });
-    const bySeq = new Map<number, FeedRow>();
-    for (const message of [...rows.sent, ...rows.received]) bySeq.set(Number(message.id), { seq: Number(message.id), type: 'message', data: null, message });
-    for (const { event_seq: seq, event_type: type, event_data: data, event_message_id: messageId, ...message } of rows.events) {
-      bySeq.set(Number(seq), { seq: Number(seq), type, data, message: messageId === null || message.id === null ? null : (message as Selectable<MessagesTable>) });
+export class FeedRepository implements FeedLog {
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly kind: DatabaseKind,
+  ) {}
+
+  async appendToFeeds(entries: FeedEntry[], now: number, trx: Transaction<Tables>): Promise<Recorded[]> {
+    if (entries.length === 0) return [];
+    const stored = entries.filter((entry) => entry.type !== 'message');
+    const drawn = await reserveIds(trx, this.kind, 'messages', stored.length);
+    let next = 0;
+    const seqs = entries.map((entry) => (entry.type === 'message' ? entry.messageId! : drawn[next++]!));
+    if (stored.length > 0) {
+      const rows = entries.flatMap((entry, index) =>
+        entry.type === 'message'
+          ? []
+          : [{ seq: seqs[index]!, user_id: entry.userId, type: entry.type, message_id: entry.messageId, data: entry.data ? JSON.stringify(entry.data) : null, created_at: now }],
+      );
+      await insertRows(trx, this.kind, 'events', rows);
     }
-    return [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(0, limit);
+
+    // Each user's latest seq before this transaction's, read under the lock, so that `prev`
+    // chains every entry of a user (this transaction's numbers are above every committed one).
+    // A member row's last message is that of its conversation: their greatest is the user's
+    // latest message, one step of the (user_id, last_message_id) index.
+    const below = Math.min(...seqs);
+    const users = [...new Set(entries.map((entry) => entry.userId))];
+    const heads = await trx
+      .selectFrom('users as u')
+      .select((eb) => [
+        'u.id as userId',
+        eb.selectFrom('events as e').select((inner) => inner.fn.max('e.seq').as('seq')).whereRef('e.user_id', '=', 'u.id').where('e.seq', '<', below).as('event'),
+        eb.selectFrom('conversation_members as c').select((inner) => inner.fn.max('c.last_message_id').as('id')).whereRef('c.user_id', '=', 'u.id').as('message'),
+      ])
+      .where('u.id', 'in', users)
+      .execute();
+    const last = new Map(heads.map((row) => [Number(row.userId), Math.max(Number(row.event ?? 0), Number(row.message ?? 0))]));
+    const recorded: Recorded[] = new Array(entries.length);
+    for (const index of entries.map((_, i) => i).sort((a, b) => seqs[a]! - seqs[b]!)) {
+      const { userId } = entries[index]!;
+      recorded[index] = { userId, seq: seqs[index]!, prev: last.get(userId) ?? 0 };
+      last.set(userId, seqs[index]!);
+    }
+    return recorded;
+  }
+
+  /** The user's rows of `events` after `after`, oldest first. */
+  async eventsAfter(userId: number, after: number, limit: number, trx: Executor = this.db): Promise<EventRow[]> {
+    const rows = await trx
+      .selectFrom('events')
+      .select(['seq', 'type', 'data', 'message_id'])
+      .where('user_id', '=', userId)
+      .where('seq', '>', after)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({ seq: Number(row.seq), type: row.type, data: row.data, messageId: row.message_id === null ? null : Number(row.message_id) }));
   }
 
   /** The user's latest seq, 0 when there is none. */
@@ -54,16 +85,15 @@ export class FeedRepository {
     const row = await this.db
       .selectNoFrom((eb) => [
         eb.selectFrom('events').select((inner) => inner.fn.max('seq').as('seq')).where('user_id', '=', userId).as('event'),
-        eb.selectFrom('messages').select((inner) => inner.fn.max('id').as('id')).where('sender_user_id', '=', userId).as('sent'),
-        eb.selectFrom('messages').select((inner) => inner.fn.max('id').as('id')).where('receiver_user_id', '=', userId).as('received'),
+        eb.selectFrom('conversation_members').select((inner) => inner.fn.max('last_message_id').as('id')).where('user_id', '=', userId).as('message'),
       ])
       .executeTakeFirst();
-    return Math.max(Number(row?.event ?? 0), Number(row?.sent ?? 0), Number(row?.received ?? 0));
+    return Math.max(Number(row?.event ?? 0), Number(row?.message ?? 0));
   }
 
   /** Every seq up to this one may have been pruned. */
-  prunedThrough(): Promise<number> {
-    return prunedThroughIn(this.db);
+  prunedThrough(trx: Executor = this.db): Promise<number> {
+    return prunedThroughIn(trx);
   }
 
   /**
@@ -110,7 +140,7 @@ export class FeedRepository {
   }
 }
 
-async function prunedThroughIn(db: Kysely<Tables>): Promise<number> {
+async function prunedThroughIn(db: Executor): Promise<number> {
   const row = await db.selectFrom('event_log_state').select('pruned_through').where('id', '=', 1).executeTakeFirst();
   return Number(row?.pruned_through ?? 0);
 }

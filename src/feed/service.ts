@@ -1,11 +1,14 @@
 // The change feed: a user's events after a seq, exactly as the WebSocket sends them, and the
 // pruning of events older than EVENT_RETENTION. Asking from below what was pruned is 410 gone,
 // with the seq to continue from once the client has reloaded its conversations.
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { withSnapshot } from '../db/change-transaction.js';
+import type { Tables } from '../db/schema.js';
 import { Gone } from '../http/errors.js';
 import { PeriodicJob, pruneIntervalFor } from '../periodic-job.js';
-import type { MessageRow } from '../messages/repository.js';
-import type { MessageView } from '../messages/service.js';
+import type { MessageRecord, MessagesRepository } from '../messages/repository.js';
+import type { MessageViews } from '../messages/view.js';
 import { feedEvent, type FeedEvent } from './events.js';
 import type { FeedRepository } from './repository.js';
 
@@ -14,13 +17,16 @@ export interface FeedPage {
   next: number | null;
 }
 
-export interface FeedServiceOptions {
-  repository: FeedRepository;
-  /** A stored message as clients see it (decrypted). */
-  render(row: MessageRow): MessageView;
+/** An entry of a feed page: a message of one of the user's conversations, or a row of `events`. */
+interface FeedRow {
+  seq: number;
+  type: string;
+  data: string | null;
+  message: MessageRecord | null;
+}
+
+export interface FeedTuning {
   retentionMs: number;
-  logger: Logger;
-  clock?: () => number;
   /** How often old events are pruned; by default a tenth of the retention, at most hourly. */
   pruneIntervalMs?: number;
 }
@@ -28,35 +34,58 @@ export interface FeedServiceOptions {
 const PRUNE_BATCH = 5000;
 
 export class FeedService {
-  private readonly options: FeedServiceOptions;
-  private readonly clock: () => number;
   private readonly pruning: PeriodicJob;
 
-  constructor(options: FeedServiceOptions) {
-    this.options = options;
-    this.clock = options.clock ?? Date.now;
-    this.pruning = new PeriodicJob(() => this.prune(), options.pruneIntervalMs ?? pruneIntervalFor(options.retentionMs));
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly repository: FeedRepository,
+    private readonly messages: MessagesRepository,
+    private readonly views: MessageViews,
+    private readonly tuning: FeedTuning,
+    private readonly logger: Logger,
+    private readonly clock: () => number,
+  ) {
+    this.pruning = new PeriodicJob(() => this.prune(), tuning.pruneIntervalMs ?? pruneIntervalFor(tuning.retentionMs));
   }
 
   async page(userId: number, after: number, limit: number): Promise<FeedPage> {
-    const rows = await this.options.repository.page(userId, after, limit + 1);
+    const rows = await this.rowsAfter(userId, after, limit + 1);
     // Read after the rows: a prune that removed some of them has already raised the mark.
-    const prunedThrough = await this.options.repository.prunedThrough();
+    const prunedThrough = await this.repository.prunedThrough();
     if (after < prunedThrough) {
-      const head = await this.options.repository.head(userId);
+      const head = await this.repository.head(userId);
       const seq = Math.max(head, prunedThrough);
       throw new Gone(`Events after ${after} have been pruned: reload the conversations and histories, then continue after ${seq}.`, { seq });
     }
     const page = rows.slice(0, limit);
     return {
-      results: page.map((row) => feedEvent(row.type, row.seq, row.message ? this.options.render(row.message) : undefined, row.data ? (JSON.parse(row.data) as Record<string, unknown>) : undefined)),
+      results: page.map((row) => feedEvent(row.type, row.seq, row.message ? this.views.view(row.message) : undefined, row.data ? (JSON.parse(row.data) as Record<string, unknown>) : undefined)),
       next: rows.length > limit ? page[page.length - 1]!.seq : null,
     };
   }
 
+  /**
+   * The user's feed after `after`, oldest first: their conversations' messages (seq = id) merged
+   * with their rows of `events`, each with its message as it is now. One snapshot for the reads,
+   * so that no seq is passed over for one that committed after it was read.
+   */
+  private async rowsAfter(userId: number, after: number, limit: number): Promise<FeedRow[]> {
+    const { messages, events, about } = await withSnapshot(this.db, async (trx) => {
+      const messages = await this.messages.ofMemberAfter(userId, after, limit, trx);
+      const events = await this.repository.eventsAfter(userId, after, limit, trx);
+      const ids = [...new Set(events.flatMap((event) => (event.messageId === null ? [] : [event.messageId])))];
+      return { messages, events, about: await this.messages.findByIds(ids, trx) };
+    });
+    const byId = new Map(about.map((record) => [record.id, record]));
+    const bySeq = new Map<number, FeedRow>();
+    for (const message of messages) bySeq.set(message.id, { seq: message.id, type: 'message', data: null, message });
+    for (const event of events) bySeq.set(event.seq, { seq: event.seq, type: event.type, data: event.data, message: event.messageId === null ? null : (byId.get(event.messageId) ?? null) });
+    return [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(0, limit);
+  }
+
   /** The user's latest seq (0 when none): where a socket that asked for no replay starts. */
   head(userId: number): Promise<number> {
-    return this.options.repository.head(userId);
+    return this.repository.head(userId);
   }
 
   startPruning(): void {
@@ -70,10 +99,10 @@ export class FeedService {
   /** Prunes what is older than the retention. */
   private async prune(): Promise<void> {
     try {
-      const removed = await this.options.repository.prune(this.clock() - this.options.retentionMs, PRUNE_BATCH);
-      if (removed > 0) this.options.logger.info({ removed }, 'change feed: pruned old events');
+      const removed = await this.repository.prune(this.clock() - this.tuning.retentionMs, PRUNE_BATCH);
+      if (removed > 0) this.logger.info({ removed }, 'change feed: pruned old events');
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'change feed: pruning failed');
+      this.logger.warn({ err: error }, 'change feed: pruning failed');
     }
   }
 }

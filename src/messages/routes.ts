@@ -7,7 +7,9 @@ import { ErrorSchema } from '../accounts/schemas.js';
 import { installSealedForm, type SealOptions } from '../federation/sealed.js';
 import { authOf, type AuthHook } from '../http/auth.js';
 import { ValidationFailed } from '../http/errors.js';
-import type { MessageChanges } from './changes.js';
+import type { MessageEdits } from './edits.js';
+import type { MessageQueries } from './queries.js';
+import type { ReadMarkers } from './read-markers.js';
 import {
   ConversationPage,
   ConversationsQuery,
@@ -24,7 +26,7 @@ import type { MessagesService } from './service.js';
 
 const SENT = 'Message sent successfully';
 
-export function messagesRoutes(messages: MessagesService, authenticate: AuthHook, sealed: SealOptions) {
+export function messagesRoutes(messages: MessagesService, queries: MessageQueries, readMarkers: ReadMarkers, authenticate: AuthHook, sealed: SealOptions) {
   return async (instance: FastifyInstance) => {
     const app = instance.withTypeProvider<TypeBoxTypeProvider>();
     const secured = { tags: ['messages'], security: [{ token: [] }] };
@@ -72,8 +74,8 @@ export function messagesRoutes(messages: MessagesService, authenticate: AuthHook
       async (request) => {
         const { user } = authOf(request);
         const { with: partner, before, after, limit } = request.query;
-        if (partner !== undefined && after === undefined) return messages.history(user, partner, before, limit ?? 50);
-        if (after !== undefined && partner === undefined && before === undefined) return messages.catchUp(user.id, after, limit ?? 200);
+        if (partner !== undefined && after === undefined) return queries.history(user, partner, before, limit ?? 50);
+        if (after !== undefined && partner === undefined && before === undefined) return queries.catchUp(user.id, after, limit ?? 200);
         throw new ValidationFailed({ non_field_errors: ['Give either `with` (and optionally `before`) or `after`.'] });
       },
     );
@@ -81,19 +83,19 @@ export function messagesRoutes(messages: MessagesService, authenticate: AuthHook
     app.get(
       '/accounts/conversations/',
       { preHandler: authenticate, schema: { ...secured, summary: 'Conversations, most recent first', querystring: ConversationsQuery, response: { 200: ConversationPage, ...errors } } },
-      async (request) => messages.conversations(authOf(request).user.id, request.query.before, request.query.limit ?? 50),
+      async (request) => queries.conversations(authOf(request).user.id, request.query.before, request.query.limit ?? 50),
     );
 
     app.post(
       '/accounts/messages/:id/read/',
       { preHandler: authenticate, schema: { ...secured, summary: 'Mark a message and the earlier ones read', params: MessageIdParams, response: { 200: MessageSchema, ...errors } } },
-      async (request) => messages.markRead(authOf(request).user, request.params.id),
+      async (request) => readMarkers.markRead(authOf(request).user, request.params.id),
     );
   };
 }
 
 /** PATCH and DELETE /accounts/messages/{id}/: the sender edits or deletes a message. */
-export function messageChangeRoutes(changes: MessageChanges, authenticate: AuthHook) {
+export function messageChangeRoutes(changes: MessageEdits, authenticate: AuthHook) {
   return async (instance: FastifyInstance) => {
     const app = instance.withTypeProvider<TypeBoxTypeProvider>();
     const secured = { tags: ['messages'], security: [{ token: [] }], params: MessageIdParams };

@@ -6,8 +6,14 @@ import type SQLite from 'better-sqlite3';
 import type { CompiledQuery, Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Tables } from '../../src/db/schema.js';
+import { DirectConversations } from '../../src/conversations/direct.js';
+import { remoteMember } from '../../src/conversations/members.js';
+import { ConversationsRepository } from '../../src/conversations/repository.js';
+import { FeedRepository } from '../../src/feed/repository.js';
 import { OutboxRepository } from '../../src/federation/outbox-repository.js';
-import { MessagesRepository, type NewMessage } from '../../src/messages/repository.js';
+import { RequestReceiptsRepository } from '../../src/federation/request-receipts.js';
+import { MessagesRepository } from '../../src/messages/repository.js';
+import { MessageWriter, type NewMessage } from '../../src/messages/write.js';
 import { memoryDatabaseWithAlice } from '../helpers/memory-database.js';
 
 // A scan of a VALUES list or of SQLite's own one-row-per-table counter is not a table scan.
@@ -42,57 +48,51 @@ describe('query plans of the delivery paths [sqlite]', () => {
     return scans;
   }
 
+  const peer = { name: 'b', compat: false };
+  const alice = { kind: 'local' as const, userId: 1, username: 'alice' };
+
+  /** The write path's stores over the test database, with the outbox claiming under a test lease. */
+  function stores() {
+    const feed = new FeedRepository(db, 'sqlite');
+    const outbox = new OutboxRepository(db, 'sqlite', feed);
+    const conversations = new ConversationsRepository(db, 'sqlite');
+    const writer = new MessageWriter(
+      {
+        db,
+        kind: 'sqlite',
+        messages: new MessagesRepository(db, 'sqlite'),
+        conversations,
+        direct: new DirectConversations(conversations),
+        feed,
+        outbox: { enqueue: (requests, now, trx) => outbox.enqueue(requests, now, { by: 'test', until: now + 1000 }, trx) },
+        receipts: new RequestReceiptsRepository(db, 'sqlite'),
+      },
+      (text) => text,
+      () => 1,
+    );
+    return { writer, outbox };
+  }
+
   function delivered(requestKey: string): NewMessage {
-    return {
-      uuid: requestKey,
-      pair: 'alice|bob@b',
-      senderUserId: null,
-      receiverUserId: 1,
-      sender: 'bob@b',
-      receiver: 'alice',
-      peer: 'b',
-      text: 'hello',
-      status: 'delivered',
-      clientId: null,
-      conversations: [{ userId: 1, partnerKey: 'bob@b', partner: 'bob@b', unread: true }],
-      receipt: { peer: 'b', requestKey },
-      notify: [1],
-    };
+    return { uuid: requestKey, sender: remoteMember(peer, 'bob'), receiver: alice, text: 'hello', clientId: null, receipt: { peer: 'b', requestKey } };
   }
 
   function sent(receiver: string): NewMessage {
-    return {
-      uuid: `to-${receiver}-${Math.random()}`,
-      pair: `alice|${receiver}`,
-      senderUserId: 1,
-      receiverUserId: null,
-      sender: 'alice',
-      receiver,
-      peer: 'b',
-      text: 'hello',
-      status: 'queued',
-      clientId: null,
-      conversations: [{ userId: 1, partnerKey: receiver, partner: receiver, unread: false }],
-      outbox: { peer: 'b', receiverKey: receiver },
-      notify: [1],
-    };
+    return { uuid: `to-${receiver}-${Math.random()}`, sender: alice, receiver: remoteMember(peer, receiver), text: 'hello', clientId: null };
   }
 
-  const writeOptions = (now: number) => ({ now, seal: (text: string) => text, claim: { by: 'test', until: now + 1000 } });
-
   it('stores a delivery from a peer, and its repeat, without scanning a table', async () => {
-    const messages = new MessagesRepository(db, 'sqlite');
-    await messages.writeBatch([delivered('k1'), delivered('k2')], writeOptions(1));
-    const repeat = await messages.writeBatch([delivered('k1')], writeOptions(2));
+    const { writer } = stores();
+    await Promise.all([writer.submit(delivered('k1')), writer.submit(delivered('k2'))]);
+    const repeat = [await writer.submit(delivered('k1'))];
 
     expect(repeat[0]!.stored).toBe(false);
     expect(tableScans()).toEqual([]);
   });
 
   it('queues, claims and ends outbox entries without scanning a table', async () => {
-    const messages = new MessagesRepository(db, 'sqlite');
-    const outbox = new OutboxRepository(db, 'sqlite');
-    const written = await messages.writeBatch([sent('bob@b'), sent('bob@b'), sent('carol@b')], writeOptions(1));
+    const { writer, outbox } = stores();
+    const written = await Promise.all([writer.submit(sent('bob')), writer.submit(sent('bob')), writer.submit(sent('carol'))]);
     const entries = written.map((result) => (result.stored ? result.outbox! : undefined));
     // The first entry of each receiver is claimed as it is written; the second of bob's waits behind it.
     expect(entries.map((entry) => entry?.claimed)).toEqual([true, false, true]);
@@ -103,7 +103,7 @@ describe('query plans of the delivery paths [sqlite]', () => {
     await outbox.finish(
       [written[0]!, written[2]!].map((result, index) => ({
         entryId: [entries[0], entries[2]][index]!.entryId,
-        messageId: result.row.id,
+        messageId: result.record.id,
         status: 'delivered' as const,
         failureCode: null,
         senderUserId: 1,

@@ -62,7 +62,7 @@ describeEachDatabase('sending to the original backend (PEER_NAME, PEER_COMPAT)',
     expect(sent.body.status).toBe('failed');
     const db = a.openDatabase();
     try {
-      const row = await db.db.selectFrom('messages').select('failure_code').where('id', '=', sent.body.id).executeTakeFirstOrThrow();
+      const row = await db.db.selectFrom('message_deliveries').select('failure_code').where('message_id', '=', sent.body.id).executeTakeFirstOrThrow();
       expect(row.failure_code).toBe('unknown_receiver');
     } finally {
       await db.close();

@@ -82,7 +82,7 @@ describeEachDatabase('federation between two backends', (database) => {
     expect(sent.body.status).toBe('failed');
     const db = a.openDatabase();
     try {
-      const row = await db.db.selectFrom('messages').select(['status', 'failure_code']).where('id', '=', sent.body.id).executeTakeFirstOrThrow();
+      const row = await db.db.selectFrom('message_deliveries').select(['status', 'failure_code']).where('message_id', '=', sent.body.id).executeTakeFirstOrThrow();
       expect(row).toEqual({ status: 'failed', failure_code: 'unknown_receiver' });
     } finally {
       await db.close();
@@ -173,7 +173,7 @@ describe('a slow or dead peer', () => {
     }, 15_000);
     const db = a.openDatabase();
     try {
-      const codes = await db.db.selectFrom('messages').select('failure_code').execute();
+      const codes = await db.db.selectFrom('message_deliveries').select('failure_code').execute();
       expect(codes.map((row) => row.failure_code)).toEqual(['gave_up', 'gave_up']);
       expect(await db.db.selectFrom('outbox').selectAll().execute()).toEqual([]);
     } finally {

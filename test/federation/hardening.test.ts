@@ -80,7 +80,11 @@ describeEachDatabase('signature v2 between RealChat peers', (database) => {
     expect(reflected.body.code).toBe('invalid_signature');
     const db = a.openDatabase();
     try {
-      const rows = await db.db.selectFrom('messages').select(['sender', 'receiver']).execute();
+      const rows = await db.db
+        .selectFrom('messages as m')
+        .innerJoin('conversation_members as r', (join) => join.onRef('r.conversation_id', '=', 'm.conversation_id').onRef('r.member_key', '<>', 'm.sender_key'))
+        .select(['m.sender as sender', 'r.address as receiver'])
+        .execute();
       expect(rows).toEqual([{ sender: 'alice', receiver: 'bob@b' }]);
     } finally {
       await db.close();

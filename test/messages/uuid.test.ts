@@ -1,6 +1,6 @@
 // Federation ids are UUIDv7: valid UUIDs whose order follows time.
 import { describe, expect, it } from 'vitest';
-import { timeOrderedUuid } from '../../src/messages/uuid.js';
+import { timeOrderedUuid } from '../../src/db/uuid.js';
 
 describe('timeOrderedUuid', () => {
   it('makes version 7, variant 10 UUIDs that carry the millisecond time', () => {

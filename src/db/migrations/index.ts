@@ -7,6 +7,7 @@ import { eventsMigration } from './0005_events.js';
 import { receiptAnswersMigration } from './0006_receipt_answers.js';
 import { usernameSkeletonsMigration } from './0007_username_skeletons.js';
 import { receiptPruningMigration } from './0008_receipt_pruning.js';
+import { conversationsMigration } from './0009_conversations.js';
 
 export const migrations: Migration[] = [
   accountsMigration,
@@ -16,4 +17,5 @@ export const migrations: Migration[] = [
   receiptAnswersMigration,
   usernameSkeletonsMigration,
   receiptPruningMigration,
+  conversationsMigration,
 ];

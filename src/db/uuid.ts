@@ -1,5 +1,5 @@
-// Message ids for federation: UUIDv7 (RFC 9562), whose leading timestamp makes new ids land at
-// the end of the uuid index instead of on a random page of it at every insert.
+// Ids for things that travel between backends (messages, conversations): UUIDv7 (RFC 9562), whose
+// leading timestamp makes new ids land at the end of their index instead of on a random page of it.
 import { randomUUID } from 'node:crypto';
 
 export function timeOrderedUuid(now: number): string {

@@ -1,0 +1,165 @@
+// Edits and deletes: by the sender on this backend (PATCH/DELETE /accounts/messages/{id}/), and
+// by a sender on a peer (an `op` on receive-message). Each is written with its `message_updated`
+// feed entries and, for a message that went to a peer, an outbox entry behind it.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { foldKey } from '../accounts/validation.js';
+import type { PeerLookup } from '../conversations/addresses.js';
+import { conversationId, memberKey, remoteMember, type KnownPeer } from '../conversations/members.js';
+import { sealAtRest, type KeyRing } from '../crypto/aead.js';
+import { withChangeLock } from '../db/change-transaction.js';
+import type { DatabaseKind } from '../db/database.js';
+import type { Tables } from '../db/schema.js';
+import { Conflict, Forbidden, NotFound } from '../http/errors.js';
+import type { MessageEvents } from './events.js';
+import type { FeedEntry, FeedLog, Outbox, OutboxRequest, RequestKey, RequestReceipts } from './ports.js';
+import type { MessageRecord, MessagesRepository } from './repository.js';
+import { checkReceivedText, checkText } from './service.js';
+import type { MessageView, MessageViews } from './view.js';
+
+export interface InboundChange {
+  peer: KnownPeer;
+  op: 'edit' | 'delete';
+  senderName: string;
+  receiverName: string;
+  /** The id the changed message was delivered with. */
+  ref: string;
+  /** The new text of an edit. */
+  text?: string;
+  requestKey: string;
+}
+
+/** An edit or a delete of a stored message, with what follows it in the same transaction. */
+interface MessageEdit {
+  record: MessageRecord;
+  now: number;
+  entries: FeedEntry[];
+  outbox?: OutboxRequest;
+  /** A change a peer delivered: applied once per request. */
+  receipt?: RequestKey;
+}
+
+type EditResult = { applied: true; record: MessageRecord; recorded: { userId: number; seq: number; prev: number }[] } | { applied: false; reason: 'deleted' | 'duplicate' };
+
+export interface EditStores {
+  db: Kysely<Tables>;
+  kind: DatabaseKind;
+  messages: MessagesRepository;
+  receipts: RequestReceipts;
+  outbox: Outbox;
+  feed: FeedLog;
+}
+
+export class MessageEdits {
+  constructor(
+    private readonly stores: EditStores,
+    private readonly ring: KeyRing,
+    private readonly peers: PeerLookup,
+    private readonly views: MessageViews,
+    private readonly events: MessageEvents,
+    private readonly clock: () => number,
+  ) {}
+
+  async edit(user: { id: number }, messageId: number, message: string): Promise<MessageView> {
+    const record = await this.ownMessage(user.id, messageId);
+    if (record.deleted === 1) throw deletedConflict();
+    const text = checkText(message);
+    const now = this.clock();
+    const result = await this.apply(this.editOf(record, 'edit', now), { body: sealAtRest(this.ring, text, String(record.id)), editedAt: now });
+    if (!result.applied) throw deletedConflict();
+    return this.applied(result.record, result.recorded);
+  }
+
+  /** Deleting a deleted message changes nothing, and is not an error. */
+  async delete(user: { id: number }, messageId: number): Promise<void> {
+    const record = await this.ownMessage(user.id, messageId);
+    if (record.deleted === 1) return;
+    const result = await this.apply(this.editOf(record, 'delete', this.clock()), { body: '', deleted: true });
+    if (result.applied) await this.applied(result.record, result.recorded);
+  }
+
+  /**
+   * Applies a peer's change once per request id; answers the new text ('' for a delete, or when
+   * deleted), and a repeat of the request the message's text now (no earlier text is kept).
+   */
+  async receive(inbound: InboundChange): Promise<string> {
+    const receipt = { peer: inbound.peer.name, requestKey: inbound.requestKey };
+    const earlier = await this.textNowFor(receipt);
+    if (earlier !== undefined) return earlier;
+    const candidates = await this.stores.messages.findByUuid(inbound.ref);
+    if (candidates.length === 0) throw new NotFound('not_found', 'No message was delivered with this ref.');
+    const sender = memberKey(remoteMember(inbound.peer, inbound.senderName));
+    const record = candidates.find(
+      (candidate) => candidate.sender_key === sender && candidate.receiver_user_id !== null && foldKey(candidate.receiver_name) === foldKey(inbound.receiverName),
+    );
+    if (!record) throw new Forbidden('forbidden', 'The ref is not a message this peer delivered from this sender to this receiver.');
+    const text = inbound.op === 'edit' ? checkReceivedText(inbound.text ?? '') : '';
+    if (record.deleted === 1) return '';
+    const now = this.clock();
+    const edit: MessageEdit = { record, now, entries: [{ userId: record.receiver_user_id!, type: 'message_updated', messageId: record.id }], receipt };
+    const set = inbound.op === 'edit' ? { body: sealAtRest(this.ring, text, String(record.id)), editedAt: now } : { body: '', deleted: true as const };
+    const result = await this.apply(edit, set);
+    if (result.applied) {
+      await this.applied(result.record, result.recorded);
+      return text;
+    }
+    if (result.reason === 'deleted') return '';
+    // A repeat that arrived at the same moment was stored first.
+    return (await this.textNowFor(receipt)) ?? text;
+  }
+
+  /** Edits or erases a message that is not deleted, with its entries, its outbox entry and its receipt. */
+  private apply(edit: MessageEdit, set: { body: string; editedAt?: number; deleted?: true }): Promise<EditResult> {
+    const { db, kind, messages, receipts, outbox, feed } = this.stores;
+    return withChangeLock(db, kind, async (trx): Promise<EditResult> => {
+      if (edit.receipt && !(await receipts.recordOnce({ ...edit.receipt, messageId: edit.record.id }, edit.now, trx))) return { applied: false, reason: 'duplicate' };
+      if (!(await messages.change(edit.record.id, set, trx))) return { applied: false, reason: 'deleted' };
+      const recorded = await feed.appendToFeeds(edit.entries, edit.now, trx);
+      if (edit.outbox) await outbox.enqueue([edit.outbox], edit.now, trx);
+      const record = await messages.findById(edit.record.id, trx);
+      return { applied: true, record: record!, recorded };
+    });
+  }
+
+  /** The text now of the message an earlier request of the peer under this key changed, if there was one. */
+  private async textNowFor(receipt: RequestKey): Promise<string | undefined> {
+    const [id] = (await this.stores.receipts.findMessageIds([receipt])).values();
+    const record = id === undefined ? undefined : await this.stores.messages.findById(id);
+    return record && this.views.textOf(record);
+  }
+
+  /** The message, if the user sent it: 404 for a stranger to it, 403 for its receiver. */
+  private async ownMessage(userId: number, messageId: number): Promise<MessageRecord> {
+    const record = await this.stores.messages.findById(messageId);
+    if (!record || (record.sender_user_id !== userId && record.receiver_user_id !== userId)) throw new NotFound();
+    if (record.sender_user_id !== userId) throw new Forbidden('forbidden', 'Only the sender may edit or delete a message.');
+    return record;
+  }
+
+  /** The entries for both members here, and the outbox entry when the message went to a peer. */
+  private editOf(record: MessageRecord, op: 'edit' | 'delete', now: number): MessageEdit {
+    const users = [...new Set([record.sender_user_id, record.receiver_user_id].filter((id): id is number => id !== null))];
+    const entries: FeedEntry[] = users.map((userId) => ({ userId, type: 'message_updated', messageId: record.id }));
+    const peer = record.receiver_server === null ? undefined : this.peers.find(record.receiver_server);
+    // A compat peer (the original backend) has no such operation; a failed message never arrived.
+    if (!peer || peer.compat || record.status === 'failed') return { record, now, entries };
+    const outbox: OutboxRequest = {
+      messageId: record.id,
+      conversationId: conversationId(record.conversation_id),
+      server: peer.name,
+      receiverKey: record.receiver_key,
+      op: { kind: op, id: randomUUID() },
+    };
+    return { record, now, entries, outbox };
+  }
+
+  private async applied(record: MessageRecord, recorded: { userId: number; seq: number; prev: number }[]): Promise<MessageView> {
+    const message = this.views.view(record);
+    await this.events.emit('message.changed', { message, recorded, queued: record.receiver_server !== null });
+    return message;
+  }
+}
+
+function deletedConflict(): Conflict {
+  return new Conflict('deleted', 'This message has been deleted and cannot be edited.');
+}

@@ -1,0 +1,72 @@
+// What happened to messages, once committed, for whoever follows them (the feed publisher, the
+// outbox's first try, metrics): a typed map of events, in the spirit of Immich's EventRepository.
+// Handlers run at once, in the order they subscribed, so that events are published in commit
+// order; an event's answers are what its handlers resolve to (the first try's status).
+import type { Logger } from 'pino';
+import type { OutboundMessage, Recorded } from './ports.js';
+import type { MessageStatus, MessageView } from './view.js';
+
+export interface MessageStored {
+  message: MessageView;
+  /** The feed entries of the local members. */
+  recorded: Recorded[];
+  /** The message's outbox entry, when it goes to a peer: `claimed` when it may be tried at once. */
+  outbound?: { message: OutboundMessage; claimed: boolean; receiverKey: string };
+}
+
+export interface MessageChanged {
+  message: MessageView;
+  recorded: Recorded[];
+  /** The change travels to a peer. */
+  queued: boolean;
+}
+
+export interface MessageRead {
+  /** The marker as the sender's feed shows it. */
+  marker: { with: string; up_to: number; read_at: string };
+  recorded: Recorded[];
+}
+
+export interface DeliveryFinished {
+  messageId: number;
+  status: 'delivered' | 'failed';
+  /** The `status` entry of the sender's feed, if the sender is local. */
+  recorded: Recorded | undefined;
+}
+
+export interface MessageEventMap {
+  'message.stored': { event: MessageStored; answer: MessageStatus | undefined };
+  'message.changed': { event: MessageChanged; answer: void };
+  'message.read': { event: MessageRead; answer: void };
+  'message.delivery': { event: DeliveryFinished; answer: void };
+}
+
+type EventName = keyof MessageEventMap;
+type Handler<K extends EventName> = (event: MessageEventMap[K]['event']) => MessageEventMap[K]['answer'] | Promise<MessageEventMap[K]['answer']>;
+
+export class MessageEvents {
+  private readonly handlers = new Map<EventName, unknown[]>();
+
+  constructor(private readonly logger: Logger) {}
+
+  on<K extends EventName>(name: K, handler: Handler<K>): void {
+    const list = this.handlers.get(name) ?? [];
+    list.push(handler);
+    this.handlers.set(name, list);
+  }
+
+  /** Runs every handler now; resolves with their answers. A handler's failure is logged, not thrown. */
+  emit<K extends EventName>(name: K, event: MessageEventMap[K]['event']): Promise<(MessageEventMap[K]['answer'] | undefined)[]> {
+    const handlers = (this.handlers.get(name) ?? []) as Handler<K>[];
+    return Promise.all(
+      handlers.map(async (handler) => {
+        try {
+          return await handler(event);
+        } catch (error) {
+          this.logger.error({ err: error, event: name }, 'a message event handler failed');
+          return undefined;
+        }
+      }),
+    );
+  }
+}

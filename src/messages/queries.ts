@@ -1,0 +1,53 @@
+// Reading messages: one conversation (?with=), catching up (?after=) and the conversations list,
+// each a page of the views clients see.
+import type { AddressResolver } from '../conversations/addresses.js';
+import type { DirectConversations } from '../conversations/direct.js';
+import { localMember } from '../conversations/members.js';
+import type { ConversationsRepository } from '../conversations/repository.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import type { MessagesRepository } from './repository.js';
+import type { MessageView, MessageViews } from './view.js';
+
+export interface ConversationView {
+  with: string;
+  last_message: MessageView;
+  unread: number;
+}
+
+export class MessageQueries {
+  constructor(
+    private readonly messages: MessagesRepository,
+    private readonly members: ConversationsRepository,
+    private readonly direct: DirectConversations,
+    private readonly resolver: AddressResolver,
+    private readonly views: MessageViews,
+  ) {}
+
+  async history(user: { id: number; username: string }, withAddress: string, before: string | undefined, limit: number): Promise<{ results: MessageView[]; next: string | null }> {
+    const beforeId = before === undefined ? undefined : decodeCursor(before, 'before');
+    const partner = await this.resolver.resolve(withAddress);
+    if (!partner) return { results: [], next: null };
+    const id = await this.direct.find({ sender: localMember(user), receiver: partner });
+    if (id === undefined) return { results: [], next: null };
+    const rows = await this.messages.history(id, beforeId, limit + 1);
+    const page = rows.slice(0, limit);
+    return { results: page.map((row) => this.views.view(row)), next: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null };
+  }
+
+  async catchUp(userId: number, afterId: number, limit: number): Promise<{ results: MessageView[]; next: string | null }> {
+    const rows = await this.messages.ofMemberAfter(userId, afterId, limit + 1);
+    const page = rows.slice(0, limit);
+    return { results: page.map((row) => this.views.view(row)), next: rows.length > limit ? String(page[page.length - 1]!.id) : null };
+  }
+
+  async conversations(userId: number, before: string | undefined, limit: number): Promise<{ results: ConversationView[]; next: string | null }> {
+    const beforeId = before === undefined ? undefined : decodeCursor(before, 'before');
+    const rows = await this.members.list(userId, beforeId, limit + 1);
+    const page = rows.slice(0, limit);
+    const messages = new Map((await this.messages.findByIds(page.map((row) => row.lastMessageId))).map((record) => [record.id, record]));
+    return {
+      results: page.map((row) => ({ with: row.partner, last_message: this.views.view(messages.get(row.lastMessageId)!), unread: row.unread })),
+      next: rows.length > limit ? encodeCursor(page[page.length - 1]!.lastMessageId) : null,
+    };
+  }
+}

@@ -1,0 +1,186 @@
+// The write of new messages, by group commit: one change-locked transaction per batch stores the
+// messages in their conversations (created on a first message), with the request receipts of
+// peers' deliveries, the outbox entries of messages to peers, the local members' feed entries
+// and their conversation rows. Repeats (a client id or a peer's request seen before) store nothing.
+import type { Kysely, Transaction } from 'kysely';
+import { withChangeLock } from '../db/change-transaction.js';
+import type { DatabaseKind } from '../db/database.js';
+import { reserveIds } from '../db/ids.js';
+import type { Tables } from '../db/schema.js';
+import type { DirectConversations } from '../conversations/direct.js';
+import { addressOf, directKey, memberKey, nameOf, type ConversationId, type Member } from '../conversations/members.js';
+import type { ConversationsRepository, MemberTouch } from '../conversations/repository.js';
+import { requestKeyOf, type FeedEntry, type FeedLog, type Outbox, type Recorded, type RequestKey, type RequestReceipts } from './ports.js';
+import type { MessageRecord, MessageRow, MessagesRepository } from './repository.js';
+import { WriteBatcher } from './write-batcher.js';
+
+export interface NewMessage {
+  uuid: string;
+  sender: Member;
+  receiver: Member;
+  text: string;
+  clientId: string | null;
+  /** A peer's delivery: stored once per request. */
+  receipt?: RequestKey;
+}
+
+export type WriteResult =
+  | { stored: true; record: MessageRecord; recorded: Recorded[]; outbox?: { entryId: number; claimed: boolean } }
+  /** Already stored. */
+  | { stored: false; record: MessageRecord };
+
+export interface MessageStores {
+  db: Kysely<Tables>;
+  kind: DatabaseKind;
+  messages: MessagesRepository;
+  conversations: ConversationsRepository;
+  direct: DirectConversations;
+  feed: FeedLog;
+  outbox: Outbox;
+  receipts: RequestReceipts;
+}
+
+export class MessageWriter {
+  private readonly batcher = new WriteBatcher<NewMessage, WriteResult>((items) => this.writeBatch(items));
+
+  constructor(
+    private readonly stores: MessageStores,
+    /** Seals a text for its row, whose id is the associated data (ids are reserved before the insert). */
+    private readonly seal: (text: string, id: number) => string,
+    private readonly clock: () => number,
+  ) {}
+
+  submit(item: NewMessage): Promise<WriteResult> {
+    return this.batcher.submit(item);
+  }
+
+  /** Resolves once every accepted write is committed. */
+  drain(): Promise<void> {
+    return this.batcher.drain();
+  }
+
+  private async writeBatch(items: NewMessage[]): Promise<WriteResult[]> {
+    const { db, kind, direct } = this.stores;
+    const now = this.clock();
+    const { results, conversations } = await withChangeLock(db, kind, async (trx) => {
+      // First, so that on SQLite the transaction holds the write lock before it reads anything;
+      // an id reserved for an item that turns out to be a repeat is simply never used.
+      const ids = await reserveIds(trx, kind, 'messages', items.length);
+      const results: WriteResult[] = new Array(items.length);
+      const earlier = await this.findEarlierWrites(items, trx);
+      const firstOf = new Map<string, number>();
+      const fresh: number[] = [];
+      const aliases: [number, number][] = [];
+      items.forEach((item, index) => {
+        const key = dedupeKey(item);
+        const existing = key === undefined ? undefined : earlier.get(key);
+        if (existing) results[index] = { stored: false, record: existing };
+        else if (key !== undefined && firstOf.has(key)) aliases.push([index, firstOf.get(key)!]);
+        else {
+          if (key !== undefined) firstOf.set(key, index);
+          fresh.push(index);
+        }
+      });
+      const conversations = fresh.length === 0 ? new Map<string, ConversationId>() : await direct.resolve(fresh.map((index) => items[index]!), now, trx);
+      if (fresh.length > 0) await this.insertFresh(fresh.map((index) => ({ index, item: items[index]!, id: ids[index]! })), conversations, results, now, trx);
+      for (const [index, first] of aliases) results[index] = { stored: false, record: results[first]!.record };
+      return { results, conversations };
+    });
+    direct.remember(conversations);
+    return results;
+  }
+
+  /** Messages already stored under a batch item's client id or request receipt, by dedupe key. */
+  private async findEarlierWrites(items: NewMessage[], trx: Transaction<Tables>): Promise<Map<string, MessageRecord>> {
+    const found = new Map<string, MessageRecord>();
+    const withClientIds = items.filter((item) => item.clientId !== null && item.sender.kind === 'local');
+    if (withClientIds.length > 0) {
+      const senders = [...new Set(withClientIds.map((item) => (item.sender.kind === 'local' ? item.sender.userId : 0)))];
+      const records = await this.stores.messages.findByClientIds(senders, [...new Set(withClientIds.map((item) => item.clientId!))], trx);
+      for (const record of records) found.set(`c:${record.sender_user_id}:${record.client_id}`, record);
+    }
+    const receipts = items.flatMap((item) => (item.receipt ? [item.receipt] : []));
+    if (receipts.length > 0) {
+      const messageIds = await this.stores.receipts.findMessageIds(receipts, trx);
+      const records = new Map((await this.stores.messages.findByIds([...new Set(messageIds.values())], trx)).map((record) => [record.id, record]));
+      for (const [key, id] of messageIds) if (records.has(id)) found.set(`r:${key}`, records.get(id)!);
+    }
+    return found;
+  }
+
+  private async insertFresh(
+    fresh: { index: number; item: NewMessage; id: number }[],
+    conversations: Map<string, ConversationId>,
+    results: WriteResult[],
+    now: number,
+    trx: Transaction<Tables>,
+  ): Promise<void> {
+    const { messages, feed, outbox, receipts } = this.stores;
+    const written = fresh.map(({ item, id }) => ({ item, id, conversationId: conversations.get(directKey(item.sender, item.receiver))! }));
+    const rows: MessageRow[] = written.map(({ item, id, conversationId }) => ({
+      id,
+      uuid: item.uuid,
+      conversation_id: conversationId,
+      sender_key: memberKey(item.sender),
+      sender_user_id: item.sender.kind === 'local' ? item.sender.userId : null,
+      sender: addressOf(item.sender),
+      body: this.seal(item.text, id),
+      created_at: now,
+      client_id: item.clientId,
+      edited_at: null,
+      deleted: 0,
+    }));
+    await messages.insert(rows, trx);
+    const stored = written.flatMap(({ item, id }) => (item.receipt ? [{ ...item.receipt, messageId: id }] : []));
+    if (stored.length > 0) await receipts.record(stored, now, trx);
+    const toPeers = written.flatMap(({ item, id, conversationId }) =>
+      item.receiver.kind === 'remote' ? [{ messageId: id, conversationId, server: item.receiver.server, receiverKey: memberKey(item.receiver) }] : [],
+    );
+    const entries = toPeers.length > 0 ? await outbox.enqueue(toPeers, now, trx) : new Map<number, { entryId: number; claimed: boolean }>();
+    const notified = written.map(({ item }) => localMembers(item));
+    const entriesOfFeeds = written.flatMap(({ id }, n) => notified[n]!.map((member): FeedEntry => ({ userId: member.userId, type: 'message', messageId: id })));
+    const recorded = await feed.appendToFeeds(entriesOfFeeds, now, trx);
+    await this.stores.conversations.touch(
+      written.flatMap(({ item, id, conversationId }, n) =>
+        notified[n]!.map((member): MemberTouch => ({ conversationId, member, messageId: id, unread: member.userId !== senderUserId(item), sent: member.userId === senderUserId(item), now })),
+      ),
+      trx,
+    );
+    let next = 0;
+    written.forEach(({ item, id }, n) => {
+      const entry = entries.get(id);
+      const record = recordOf(rows[n]!, item);
+      const mine = recorded.slice(next, (next += notified[n]!.length));
+      results[fresh[n]!.index] = { stored: true, record, recorded: mine, ...(entry ? { outbox: entry } : {}) };
+    });
+  }
+}
+
+/** The message's local members, each once: they get a feed entry and their conversation row moves. */
+function localMembers(item: NewMessage): (Member & { kind: 'local' })[] {
+  const members = [item.sender, item.receiver].filter((member): member is Member & { kind: 'local' } => member.kind === 'local');
+  return members.length === 2 && members[0]!.userId === members[1]!.userId ? [members[0]!] : members;
+}
+
+function senderUserId(item: NewMessage): number | null {
+  return item.sender.kind === 'local' ? item.sender.userId : null;
+}
+
+function recordOf(row: MessageRow, item: NewMessage): MessageRecord {
+  return {
+    ...row,
+    receiver: addressOf(item.receiver),
+    receiver_user_id: item.receiver.kind === 'local' ? item.receiver.userId : null,
+    receiver_key: memberKey(item.receiver),
+    receiver_server: item.receiver.kind === 'remote' ? item.receiver.server : null,
+    receiver_name: nameOf(item.receiver),
+    status: item.receiver.kind === 'remote' ? 'queued' : 'delivered',
+    read_at: null,
+  };
+}
+
+function dedupeKey(item: NewMessage): string | undefined {
+  if (item.receipt) return `r:${requestKeyOf(item.receipt)}`;
+  if (item.clientId !== null && item.sender.kind === 'local') return `c:${item.sender.userId}:${item.clientId}`;
+  return undefined;
+}
