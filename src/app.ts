@@ -18,7 +18,7 @@ import { TokenCache } from './http/token-cache.js';
 import { FederationClient } from './federation/client.js';
 import { keepAliveHttp } from './federation/http.js';
 import { InboundFederation } from './federation/inbound.js';
-import { OutboxRepository } from './federation/outbox-repository.js';
+import { OutboxRepository } from './federation/outbox/repository.js';
 import { OutboxWorker, type OutboxTuning } from './federation/outbox.js';
 import { PeerDirectory } from './federation/peers.js';
 import { federationRoutes } from './federation/routes.js';

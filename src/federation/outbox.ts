@@ -10,7 +10,7 @@ import type { OutboundDelivery, OutboundMessage } from '../messages/service.js';
 import { WriteBatcher } from '../messages/write-batcher.js';
 import type { FederationClient } from './client.js';
 import type { HttpFunction } from './http.js';
-import type { ClaimedEntry, Finished, OutboxRepository } from './outbox-repository.js';
+import type { ClaimedEntry, Finished, OutboxRepository } from './outbox/repository.js';
 import type { PeerDirectory } from './peers.js';
 
 export interface OutboxWorkerOptions {
