@@ -19,7 +19,7 @@ import { FederationClient } from './federation/client.js';
 import { keepAliveHttp } from './federation/http.js';
 import { InboundFederation } from './federation/inbound.js';
 import { OutboxRepository } from './federation/outbox/repository.js';
-import { OutboxWorker, type OutboxTuning } from './federation/outbox.js';
+import { OutboxWorker, type OutboxTuning } from './federation/outbox/worker.js';
 import { PeerDirectory } from './federation/peers.js';
 import { federationRoutes } from './federation/routes.js';
 import { FeedRepository } from './feed/repository.js';
