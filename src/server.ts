@@ -7,7 +7,7 @@ import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
-import type { OutboxTuning } from './federation/outbox.js';
+import type { OutboxTuning } from './federation/outbox/worker.js';
 import type { EventBus } from './realtime/bus.js';
 import type { GatewayLimits } from './realtime/gateway.js';
 import { atRestKeyRing, resolveKeys } from './encryption-key.js';

@@ -7,7 +7,7 @@ import { reserveIds } from '../db/ids.js';
 import { insertRows, type InsertFinish } from '../db/insert-rows.js';
 import type { MessagesTable, Tables } from '../db/schema.js';
 import { lockChanges, recordChanges, type Change, type Recorded } from '../feed/event-log.js';
-import { WAITING_BEHIND_EARLIER } from '../federation/outbox-repository.js';
+import { WAITING_BEHIND_EARLIER } from '../federation/outbox/repository.js';
 
 export type MessageRow = Selectable<MessagesTable>;
 export type MessageStatus = MessageRow['status'];

@@ -6,7 +6,7 @@ import type SQLite from 'better-sqlite3';
 import type { CompiledQuery, Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Tables } from '../../src/db/schema.js';
-import { OutboxRepository } from '../../src/federation/outbox-repository.js';
+import { OutboxRepository } from '../../src/federation/outbox/repository.js';
 import { MessagesRepository, type NewMessage } from '../../src/messages/repository.js';
 import { memoryDatabaseWithAlice } from '../helpers/memory-database.js';
 

@@ -4,9 +4,9 @@
 // = WAITING_BEHIND_EARLIER and the end of the entry before them makes the next one due. A claim
 // thus reads only due entries through their index, however long a dead peer's backlog grows.
 import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
-import type { DatabaseKind } from '../db/database.js';
-import type { OutboxTable, Tables } from '../db/schema.js';
-import { lockChanges, recordChanges, type Change, type Recorded } from '../feed/event-log.js';
+import type { DatabaseKind } from '../../db/database.js';
+import type { OutboxTable, Tables } from '../../db/schema.js';
+import { lockChanges, recordChanges, type Change, type Recorded } from '../../feed/event-log.js';
 
 /** next_attempt_at of an entry that waits for an earlier one of its receiver to end. */
 export const WAITING_BEHIND_EARLIER = Number.MAX_SAFE_INTEGER;
