@@ -9,10 +9,11 @@ export const MAX_BACKOFF_MS = 5 * 60_000;
 /**
  * The wait before the next attempt of an entry that has failed `attempts` times (1 or more),
  * with `random` in [0, 1). Equal jitter: at least half the ceiling, so retries spread out but
- * still back off.
+ * still back off. Whole milliseconds: PostgreSQL keeps the next attempt's time in a bigint and
+ * refuses a fraction, which left every retry to wait for its lease to lapse.
  */
 export function retryDelay(attempts: number, random: number): number {
   // The exponent is capped so that a long-dead peer's count cannot overflow to Infinity.
   const ceiling = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.min(attempts - 1, 30));
-  return ceiling / 2 + (random * ceiling) / 2;
+  return Math.floor(ceiling / 2 + (random * ceiling) / 2);
 }

@@ -7,7 +7,13 @@ describe('retryDelay', () => {
     expect(retryDelay(1, 0)).toBe(FIRST_BACKOFF_MS / 2);
     expect(retryDelay(1, 0.5)).toBe((FIRST_BACKOFF_MS * 3) / 4);
     expect(retryDelay(1, 0.999_999)).toBeLessThan(FIRST_BACKOFF_MS);
-    expect(retryDelay(1, 0.999_999)).toBeGreaterThan(FIRST_BACKOFF_MS * 0.999);
+    expect(retryDelay(1, 0.999_999)).toBeGreaterThan(FIRST_BACKOFF_MS * 0.998);
+  });
+
+  it('answers whole milliseconds, which a bigint column on PostgreSQL can store, whatever the draw', () => {
+    for (const random of [0.123_456_789, 0.37, 0.999_999, Math.PI / 4]) {
+      for (const attempts of [1, 2, 7, 12]) expect(Number.isInteger(retryDelay(attempts, random))).toBe(true);
+    }
   });
 
   it('doubles its bounds with each further failure', () => {
