@@ -9,7 +9,7 @@ import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { OutboxTuning } from './federation/outbox/worker.js';
 import type { EventBus } from './realtime/bus.js';
-import type { GatewayLimits } from './realtime/gateway.js';
+import type { GatewayLimits } from './realtime/gateway/protocol.js';
 import { atRestKeyRing, resolveKeys } from './encryption-key.js';
 import { createLogger } from './logger.js';
 import { checkStoredMessagesOpen } from './messages/at-rest-check.js';

@@ -4,7 +4,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { authOf, type AuthHook } from '../http/auth.js';
 import { AuthAnswer, ErrorSchema, LoginBody, ProfileChangesBody, RegisterBody, UserSchema } from './schemas.js';
-import { toPublicUser, type AccountsService } from './service.js';
+import { toPublicUser, type AccountsService, type AuthenticatedUser } from './service.js';
+
+// What http/auth's hook leaves on a request is an accounts session: declared here, by the owner
+// of the type, so that http/ (which accounts/ builds on) imports nothing of accounts/.
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthenticatedUser | null;
+  }
+}
 
 export function accountsRoutes(accounts: AccountsService, authenticate: AuthHook) {
   return async (instance: FastifyInstance) => {

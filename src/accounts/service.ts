@@ -2,6 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Conflict, RateLimited, Unauthorized, ValidationFailed } from '../http/errors.js';
+import type { TokenRevocation } from '../http/token-revocation.js';
 import { giveBackBudgets, spendBudgets, type Budget, type RateLimitStore } from '../limits/rate-limiter.js';
 import { PeriodicJob } from '../periodic-job.js';
 import { confusableSkeleton } from '../unicode/lookalikes.js';
@@ -75,9 +76,6 @@ export function toPublicUser(user: UserRecord): PublicUser {
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
-
-/** Which of a user's tokens stopped being valid: one by id (logout), or all but one (password change). */
-export type TokenRevocation = { tokenId: number } | { allExcept: number };
 
 export interface AccountsServiceOptions {
   repository: AccountsRepository;
