@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
+import { isKey } from './crypto/keys.js';
 import { AddressList } from './http/address-list.js';
 
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -125,8 +126,7 @@ function parsePort(text: string): number {
 /** A Fernet-format key: URL-safe base64 of exactly 32 bytes. */
 function checkKey(text: string, variable: string): string {
   const trimmed = text.trim();
-  const bytes = /^[A-Za-z0-9_-]+={0,2}$/.test(trimmed) ? Buffer.from(trimmed, 'base64url') : Buffer.alloc(0);
-  if (bytes.length !== 32) {
+  if (!isKey(trimmed)) {
     throw new ConfigError(variable, 'must be 32 bytes in URL-safe base64 (run `realchat keygen`)', `${variable}=${EXAMPLE_KEY}`);
   }
   return trimmed;

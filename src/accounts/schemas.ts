@@ -2,6 +2,9 @@
 import { Type } from 'typebox';
 import { MAX_PASSWORD_LENGTH } from './passwords.js';
 
+// realtime/routes.ts still reads the error schema from here; it lives in http/schemas.ts.
+export { ErrorSchema } from '../http/schemas.js';
+
 export const UserSchema = Type.Object(
   {
     id: Type.Integer(),
@@ -12,15 +15,6 @@ export const UserSchema = Type.Object(
     date_joined: Type.String({ format: 'date-time' }),
   },
   { $id: 'User' },
-);
-
-export const ErrorSchema = Type.Object(
-  {
-    detail: Type.String(),
-    code: Type.String(),
-    fields: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
-  },
-  { additionalProperties: true },
 );
 
 export const RegisterBody = Type.Object({

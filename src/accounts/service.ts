@@ -4,10 +4,11 @@ import type { Logger } from 'pino';
 import { Conflict, RateLimited, Unauthorized, ValidationFailed } from '../http/errors.js';
 import { giveBackBudgets, spendBudgets, type Budget, type RateLimitStore } from '../limits/rate-limiter.js';
 import { PeriodicJob } from '../periodic-job.js';
+import { foldKey } from '../unicode/fold.js';
 import { confusableSkeleton } from '../unicode/lookalikes.js';
 import { hashPassword, makeDecoyHash, validatePassword, verifyPassword } from './passwords.js';
 import { AccountsRepository, UniqueViolation, type UserRecord } from './repository.js';
-import { FieldCollector, checkEmail, checkUsername, foldKey, normalizePhoneNumber } from './validation.js';
+import { FieldCollector, checkEmail, checkUsername, normalizePhoneNumber } from './validation.js';
 
 export interface PublicUser {
   id: number;
