@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Conflict, RateLimited, Unauthorized, ValidationFailed } from '../http/errors.js';
 import { giveBackBudgets, spendBudgets, type Budget, type RateLimitStore } from '../limits/rate-limiter.js';
-import { PeriodicJob } from '../periodic-job.js';
+import { PeriodicJob } from '../jobs/periodic-job.js';
 import { foldKey } from '../unicode/fold.js';
 import { confusableSkeleton } from '../unicode/lookalikes.js';
 import { hashPassword, makeDecoyHash, validatePassword, verifyPassword } from './passwords.js';

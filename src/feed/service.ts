@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { Gone } from '../http/errors.js';
 import { pageOf } from '../http/pagination.js';
-import { PeriodicJob, pruneIntervalFor } from '../periodic-job.js';
+import { PeriodicJob, pruneIntervalFor } from '../jobs/periodic-job.js';
 import type { MessageRow } from '../messages/repository.js';
 import type { MessageView } from '../messages/service.js';
 import { feedEvent, type FeedEvent } from './events.js';
