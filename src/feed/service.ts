@@ -3,7 +3,8 @@
 // with the seq to continue from once the client has reloaded its conversations.
 import type { Logger } from 'pino';
 import { Gone } from '../http/errors.js';
-import { PeriodicJob, pruneIntervalFor } from '../periodic-job.js';
+import { pageOf } from '../http/pagination.js';
+import { PeriodicJob, pruneIntervalFor } from '../jobs/periodic-job.js';
 import type { MessageRow } from '../messages/repository.js';
 import type { MessageView } from '../messages/service.js';
 import { feedEvent, type FeedEvent } from './events.js';
@@ -47,10 +48,10 @@ export class FeedService {
       const seq = Math.max(head, prunedThrough);
       throw new Gone(`Events after ${after} have been pruned: reload the conversations and histories, then continue after ${seq}.`, { seq });
     }
-    const page = rows.slice(0, limit);
+    const page = pageOf(rows, limit, (last) => last.seq);
     return {
-      results: page.map((row) => feedEvent(row.type, row.seq, row.message ? this.options.render(row.message) : undefined, row.data ? (JSON.parse(row.data) as Record<string, unknown>) : undefined)),
-      next: rows.length > limit ? page[page.length - 1]!.seq : null,
+      results: page.results.map((row) => feedEvent(row.type, row.seq, row.message ? this.options.render(row.message) : undefined, row.data ? (JSON.parse(row.data) as Record<string, unknown>) : undefined)),
+      next: page.next,
     };
   }
 

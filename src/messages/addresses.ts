@@ -3,7 +3,7 @@
 // peers' names folded as our usernames are; a compat peer's exactly as it sends them, since the
 // original backend tells `zed`, `Zed` and `ｚed` apart.
 import type { AccountsService } from '../accounts/service.js';
-import { foldKey } from '../accounts/validation.js';
+import { foldKey } from '../unicode/fold.js';
 import type { Peer, PeerDirectory } from '../federation/peers.js';
 
 export type Participant = { kind: 'local'; userId: number; username: string } | { kind: 'remote'; peer: Peer; name: string };

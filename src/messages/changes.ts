@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { sealAtRest, type KeyRing } from '../crypto/aead.js';
-import { foldKey } from '../accounts/validation.js';
+import { foldKey } from '../unicode/fold.js';
 import type { Change } from '../feed/event-log.js';
 import { FeedPublisher } from '../feed/publisher.js';
 import type { Peer, PeerDirectory } from '../federation/peers.js';

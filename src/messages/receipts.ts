@@ -2,7 +2,7 @@
 // outbox retries one id, with fresh tokens, until FEDERATION_GIVE_UP, and each token is good for
 // FEDERATION_MAX_AGE. Past that window a receipt guards nothing, and is deleted.
 import type { Logger } from 'pino';
-import { PeriodicJob, pruneIntervalFor } from '../periodic-job.js';
+import { PeriodicJob, pruneIntervalFor } from '../jobs/periodic-job.js';
 import type { MessagesRepository } from './repository.js';
 
 export interface ReceiptPruningOptions {

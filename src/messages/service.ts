@@ -2,18 +2,19 @@
 // catching up, conversation summaries, read markers, and storing what peers deliver.
 import type { Logger } from 'pino';
 import { openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
+import { WriteBatcher } from '../db/write-batcher.js';
 import type { Change, Recorded } from '../feed/event-log.js';
 import { FeedPublisher } from '../feed/publisher.js';
 import type { Peer } from '../federation/peers.js';
-import type { RateBudget } from '../config.js';
 import { Conflict, Forbidden, NotFound, RateLimited, ValidationFailed } from '../http/errors.js';
-import type { RateLimitStore } from '../limits/rate-limiter.js';
+import type { MessageCounters } from '../http/metrics.js';
+import { pageOf } from '../http/pagination.js';
+import type { RateBudget, RateLimitStore } from '../limits/rate-limiter.js';
 import type { EventBus } from '../realtime/bus.js';
 import { AddressResolver, addressOf, pairKey, participantKey, remoteKey, type Participant } from './addresses.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { MessageRow, MessageStatus, MessagesRepository, NewMessage, WriteResult } from './repository.js';
 import { timeOrderedUuid } from './uuid.js';
-import { WriteBatcher } from './write-batcher.js';
 
 export interface MessageView {
   id: number;
@@ -80,16 +81,6 @@ export interface InboundMessage {
   uuid: string;
   /** What identifies the request for replay detection: its id, or its token's hash. */
   requestKey: string;
-}
-
-/** Counters for metrics, bumped as things happen. */
-export interface MessageCounters {
-  /** A local user's message was accepted (stored, and queued for a peer if remote). */
-  sent(): void;
-  /** A message from a peer was stored for a local user. */
-  received(): void;
-  /** A peer accepted one of our messages. */
-  federated(): void;
 }
 
 export interface MessagesServiceOptions {
@@ -254,23 +245,23 @@ export class MessagesService {
     if (!partner) return { results: [], next: null };
     const me: Participant = { kind: 'local', userId: user.id, username: user.username };
     const rows = await this.repository.history(pairKey(me, partner), beforeId, limit + 1);
-    const page = rows.slice(0, limit);
-    return { results: page.map((row) => this.view(row)), next: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null };
+    const page = pageOf(rows, limit, (last) => encodeCursor(last.id));
+    return { results: page.results.map((row) => this.view(row)), next: page.next };
   }
 
   async catchUp(userId: number, afterId: number, limit: number): Promise<{ results: MessageView[]; next: string | null }> {
     const rows = await this.repository.sentOrReceivedAfter(userId, afterId, limit + 1);
-    const page = rows.slice(0, limit);
-    return { results: page.map((row) => this.view(row)), next: rows.length > limit ? String(page[page.length - 1]!.id) : null };
+    const page = pageOf(rows, limit, (last) => String(last.id));
+    return { results: page.results.map((row) => this.view(row)), next: page.next };
   }
 
   async conversations(userId: number, before: string | undefined, limit: number) {
     const beforeId = before === undefined ? undefined : decodeCursor(before, 'before');
     const rows = await this.repository.conversations(userId, beforeId, limit + 1);
-    const page = rows.slice(0, limit);
+    const page = pageOf(rows, limit, (last) => encodeCursor(last.message.id));
     return {
-      results: page.map((row) => ({ with: row.partner, last_message: this.view(row.message), unread: row.unread })),
-      next: rows.length > limit ? encodeCursor(page[page.length - 1]!.message.id) : null,
+      results: page.results.map((row) => ({ with: row.partner, last_message: this.view(row.message), unread: row.unread })),
+      next: page.next,
     };
   }
 

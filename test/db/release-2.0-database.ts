@@ -2,10 +2,9 @@
 // that release's schema (the migrations through its last), its rows as stored, its id counters.
 import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
-import type { DatabaseConfig } from '../../src/config.js';
-import { openDatabase } from '../../src/db/database.js';
-import type { AnyDatabase } from '../../src/db/migrate.js';
+import { openDatabase, type DatabaseConfig } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import type { AnyDatabase } from '../../src/db/migrations/migration.js';
 import { migrations } from '../../src/db/migrations/index.js';
 
 const FIXTURE_DIR = new URL('../fixtures/release-2.0/', import.meta.url);

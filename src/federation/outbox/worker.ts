@@ -8,7 +8,7 @@ import { openAtRest, type KeyRing } from '../../crypto/aead.js';
 import type { Recorded } from '../../feed/event-log.js';
 import type { MessageStatus } from '../../messages/repository.js';
 import type { OutboundDelivery, OutboundMessage } from '../../messages/service.js';
-import { WriteBatcher } from '../../messages/write-batcher.js';
+import { WriteBatcher } from '../../db/write-batcher.js';
 import type { FederationClient } from '../client.js';
 import type { HttpFunction } from '../http.js';
 import type { PeerDirectory } from '../peers.js';
