@@ -7,8 +7,8 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    // Benchmarks and scripts are plain Node scripts (.mjs), outside TypeScript's view of the globals.
-    files: ['bench/**/*.mjs', 'scripts/**/*.mjs'],
+    // Benchmarks, scripts and fixture generators are plain Node scripts (.mjs), outside TypeScript's view of the globals.
+    files: ['bench/**/*.mjs', 'scripts/**/*.mjs', 'test/fixtures/**/*.mjs'],
     languageOptions: {
       globals: Object.fromEntries(
         ['process', 'Buffer', 'URL', 'URLSearchParams', 'fetch', 'performance', 'console', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate'].map((name) => [name, 'readonly']),

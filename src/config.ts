@@ -3,30 +3,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
+import { isKey } from './crypto/keys.js';
+import type { DatabaseConfig } from './db/database.js';
+import type { PeerConfig } from './federation/peers.js';
 import { AddressList } from './http/address-list.js';
-
-export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
-
-export interface PeerConfig {
-  name: string;
-  url: string;
-  key: string;
-  previousKeys: string[];
-  compat: boolean;
-  token?: string;
-  /** Compat peers only: the source addresses its unsigned requests may come from (unset: any). */
-  allowFrom?: AddressList;
-}
+import type { RateBudget } from './limits/rate-limiter.js';
 
 /** Fastify's `trustProxy`: no proxy, a number of proxy hops, or the proxies' addresses/CIDRs. */
 export type TrustProxy = false | number | string[];
-
-/** A per-user budget: `count` per `perMs`, with bursts of up to `burst`. */
-export interface RateBudget {
-  count: number;
-  perMs: number;
-  burst: number;
-}
 
 export interface VonageConfig {
   apiKey: string;
@@ -125,8 +109,7 @@ function parsePort(text: string): number {
 /** A Fernet-format key: URL-safe base64 of exactly 32 bytes. */
 function checkKey(text: string, variable: string): string {
   const trimmed = text.trim();
-  const bytes = /^[A-Za-z0-9_-]+={0,2}$/.test(trimmed) ? Buffer.from(trimmed, 'base64url') : Buffer.alloc(0);
-  if (bytes.length !== 32) {
+  if (!isKey(trimmed)) {
     throw new ConfigError(variable, 'must be 32 bytes in URL-safe base64 (run `realchat keygen`)', `${variable}=${EXAMPLE_KEY}`);
   }
   return trimmed;

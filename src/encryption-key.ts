@@ -2,13 +2,12 @@
 // and STORAGE_KEY (messages at rest; no peer has it). Each is the configured one, or one generated
 // once into a file beside the database, so that a first start needs no set-up and the same
 // database finds the same keys from any working directory.
-import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { KeyRing } from './crypto/aead.js';
-import { decodeKey } from './crypto/keys.js';
+import { decodeKey, generateKey, isKey } from './crypto/keys.js';
 
 export const KEY_FILE_NAME = 'encryption.key';
 export const STORAGE_KEY_FILE_NAME = 'storage.key';
@@ -37,13 +36,13 @@ function generatedKey(dir: string, name: string, variable: string, logger: Logge
   const file = join(dir, name);
   try {
     const existing = readFileSync(file, 'utf8').trim();
-    if (Buffer.from(existing, 'base64url').length === 32) return existing;
+    if (isKey(existing)) return existing;
     throw new Error(`${file} does not hold a valid key; remove it or set ${variable}`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   mkdirSync(dir, { recursive: true });
-  const key = randomBytes(32).toString('base64url') + '=';
+  const key = generateKey();
   try {
     // 'wx' fails if another process created the file first; then its key is the one to use.
     writeFileSync(file, key + '\n', { mode: 0o600, flag: 'wx' });

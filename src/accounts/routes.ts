@@ -3,13 +3,22 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { authOf, type AuthHook } from '../http/auth.js';
-import { AuthAnswer, ErrorSchema, LoginBody, ProfileChangesBody, RegisterBody, UserSchema } from './schemas.js';
-import { toPublicUser, type AccountsService } from './service.js';
+import { errorResponses } from '../http/schemas.js';
+import { AuthAnswer, LoginBody, ProfileChangesBody, RegisterBody, UserSchema } from './schemas.js';
+import { toPublicUser, type AccountsService, type AuthenticatedUser } from './service.js';
+
+// What http/auth's hook leaves on a request is an accounts session: declared here, by the owner
+// of the type, so that http/ (which accounts/ builds on) imports nothing of accounts/.
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthenticatedUser | null;
+  }
+}
 
 export function accountsRoutes(accounts: AccountsService, authenticate: AuthHook) {
   return async (instance: FastifyInstance) => {
     const app = instance.withTypeProvider<TypeBoxTypeProvider>();
-    const errors = { 400: ErrorSchema, 401: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema };
+    const errors = errorResponses(400, 401, 409, 429);
 
     app.post(
       '/accounts/register/',
@@ -31,13 +40,13 @@ export function accountsRoutes(accounts: AccountsService, authenticate: AuthHook
 
     const secured = { tags: ['accounts'], security: [{ token: [] }] };
 
-    app.post('/accounts/logout/', { preHandler: authenticate, schema: { ...secured, summary: 'Revoke this token', response: { 204: Type.Null(), 401: ErrorSchema } } }, async (request, reply) => {
+    app.post('/accounts/logout/', { preHandler: authenticate, schema: { ...secured, summary: 'Revoke this token', response: { 204: Type.Null(), ...errorResponses(401) } } }, async (request, reply) => {
       const { tokenId, user } = authOf(request);
       await accounts.logout(tokenId, user.id);
       return reply.status(204).send(null);
     });
 
-    app.get('/accounts/me/', { preHandler: authenticate, schema: { ...secured, summary: 'The current user', response: { 200: UserSchema, 401: ErrorSchema } } }, async (request) =>
+    app.get('/accounts/me/', { preHandler: authenticate, schema: { ...secured, summary: 'The current user', response: { 200: UserSchema, ...errorResponses(401) } } }, async (request) =>
       toPublicUser(authOf(request).user),
     );
 

@@ -14,15 +14,6 @@ export const UserSchema = Type.Object(
   { $id: 'User' },
 );
 
-export const ErrorSchema = Type.Object(
-  {
-    detail: Type.String(),
-    code: Type.String(),
-    fields: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
-  },
-  { additionalProperties: true },
-);
-
 export const RegisterBody = Type.Object({
   username: Type.String({ maxLength: 150 }),
   email: Type.String({ maxLength: 254 }),

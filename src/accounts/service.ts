@@ -2,12 +2,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Conflict, RateLimited, Unauthorized, ValidationFailed } from '../http/errors.js';
+import type { TokenRevocation } from '../http/token-revocation.js';
 import { giveBackBudgets, spendBudgets, type Budget, type RateLimitStore } from '../limits/rate-limiter.js';
-import { PeriodicJob } from '../periodic-job.js';
+import { PeriodicJob } from '../jobs/periodic-job.js';
+import { foldKey } from '../unicode/fold.js';
 import { confusableSkeleton } from '../unicode/lookalikes.js';
 import { hashPassword, makeDecoyHash, validatePassword, verifyPassword } from './passwords.js';
 import { AccountsRepository, UniqueViolation, type UserRecord } from './repository.js';
-import { FieldCollector, checkEmail, checkUsername, foldKey, normalizePhoneNumber } from './validation.js';
+import { FieldCollector, checkEmail, checkUsername, normalizePhoneNumber } from './validation.js';
 
 export interface PublicUser {
   id: number;
@@ -76,9 +78,6 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/** Which of a user's tokens stopped being valid: one by id (logout), or all but one (password change). */
-export type TokenRevocation = { tokenId: number } | { allExcept: number };
-
 export interface AccountsServiceOptions {
   repository: AccountsRepository;
   limits: RateLimitStore;
@@ -93,25 +92,17 @@ export interface AccountsServiceOptions {
 }
 
 export class AccountsService {
-  private readonly repository: AccountsRepository;
-  private readonly limits: RateLimitStore;
   private readonly abuse: AbuseLimits;
-  private readonly tokenTtlMs: number;
   private readonly clock: () => number;
   private readonly decoyHash: Promise<string>;
-  private readonly logger: Logger;
   private readonly tokenPruning: PeriodicJob;
   onTokensRevoked: (userId: number, revocation: TokenRevocation) => void;
 
-  constructor(options: AccountsServiceOptions) {
-    this.repository = options.repository;
-    this.limits = options.limits;
+  constructor(private readonly options: AccountsServiceOptions) {
     this.abuse = options.abuseLimits ?? DEFAULT_ABUSE_LIMITS;
-    this.tokenTtlMs = options.tokenTtlMs;
     this.clock = options.clock ?? Date.now;
     this.onTokensRevoked = options.onTokensRevoked ?? (() => undefined);
     this.decoyHash = makeDecoyHash();
-    this.logger = options.logger;
     this.tokenPruning = new PeriodicJob(() => this.deleteExpiredTokens(), options.tokenPruneIntervalMs ?? TOKEN_PRUNE_INTERVAL_MS);
   }
 
@@ -133,9 +124,9 @@ export class AccountsService {
 
     const emailKey = foldKey(input.email);
     const usernameSkeleton = confusableSkeleton(input.username);
-    if (await this.repository.findByUsernameKey(usernameKey)) throw usernameTaken();
-    if (await this.repository.hasUsernameSkeleton(usernameSkeleton)) throw usernameLookalike();
-    const user = await this.repository
+    if (await this.options.repository.findByUsernameKey(usernameKey)) throw usernameTaken();
+    if (await this.options.repository.hasUsernameSkeleton(usernameSkeleton)) throw usernameLookalike();
+    const user = await this.options.repository
       .createUser({
         username: input.username,
         usernameKey,
@@ -155,7 +146,7 @@ export class AccountsService {
 
   async login(login: string, password: string, clientAddress: string): Promise<{ token: string; user: UserRecord }> {
     const key = foldKey(login);
-    const user = await this.repository.findByLogin(key);
+    const user = await this.options.repository.findByLogin(key);
     // One budget per account whichever of its names was typed; an unknown name has its own.
     const budgets = [
       user ? this.accountBudget(user.id) : { key: `login:name:${key}`, limit: this.abuse.loginFailuresPerUsername },
@@ -170,34 +161,34 @@ export class AccountsService {
   }
 
   async logout(tokenId: number, userId: number): Promise<void> {
-    await this.repository.deleteToken(tokenId);
+    await this.options.repository.deleteToken(tokenId);
     this.onTokensRevoked(userId, { tokenId });
   }
 
   /** Resolves a raw token to its user, sliding its expiry; undefined when unknown or expired. */
   async authenticate(rawToken: string): Promise<AuthenticatedUser | undefined> {
-    const found = await this.repository.findTokenWithUser(hashToken(rawToken));
+    const found = await this.options.repository.findTokenWithUser(hashToken(rawToken));
     const now = this.clock();
     if (!found) return undefined;
     if (found.expiresAt <= now) {
-      await this.repository.deleteToken(found.tokenId);
+      await this.options.repository.deleteToken(found.tokenId);
       return undefined;
     }
     let { expiresAt } = found;
     if (now - found.lastUsedAt >= TOKEN_TOUCH_INTERVAL_MS) {
-      expiresAt = now + this.tokenTtlMs;
-      await this.repository.touchToken(found.tokenId, now, expiresAt);
+      expiresAt = now + this.options.tokenTtlMs;
+      await this.options.repository.touchToken(found.tokenId, now, expiresAt);
     }
     return { user: found.user, tokenId: found.tokenId, expiresAt };
   }
 
   /** When the token expires as stored now (HTTP use slides it); undefined once it is gone. */
   async tokenExpiry(tokenId: number): Promise<number | undefined> {
-    return this.repository.tokenExpiry(tokenId);
+    return this.options.repository.tokenExpiry(tokenId);
   }
 
   async getUser(userId: number): Promise<UserRecord | undefined> {
-    return this.repository.findById(userId);
+    return this.options.repository.findById(userId);
   }
 
   async updateProfile(current: AuthenticatedUser, changes: ProfileChanges): Promise<UserRecord> {
@@ -214,30 +205,30 @@ export class AccountsService {
     if (!fields.empty) throw new ValidationFailed(fields.errors);
 
     if (changes.email !== undefined && changes.email !== user.email) {
-      await this.repository.updateEmail(user.id, changes.email, foldKey(changes.email)).catch((error: unknown) => {
+      await this.options.repository.updateEmail(user.id, changes.email, foldKey(changes.email)).catch((error: unknown) => {
         throw error instanceof UniqueViolation ? emailTaken() : error;
       });
     }
     if (phoneNumber !== undefined && phoneNumber !== user.phoneNumber) {
-      await this.repository.updatePhoneNumber(user.id, phoneNumber);
+      await this.options.repository.updatePhoneNumber(user.id, phoneNumber);
     }
     if (changes.password !== undefined) {
-      await this.repository.updatePassword(user.id, await hashPassword(changes.password), current.tokenId);
+      await this.options.repository.updatePassword(user.id, await hashPassword(changes.password), current.tokenId);
       this.onTokensRevoked(user.id, { allExcept: current.tokenId });
     }
-    return (await this.repository.findById(user.id))!;
+    return (await this.options.repository.findById(user.id))!;
   }
 
   async markPhoneVerified(userId: number, phoneNumber: string): Promise<boolean> {
-    return this.repository.markPhoneVerified(userId, phoneNumber);
+    return this.options.repository.markPhoneVerified(userId, phoneNumber);
   }
 
   async findUserIdsByUsernames(usernames: string[]): Promise<Map<string, number>> {
-    return this.repository.findIdsByUsernameKeys(usernames.map(foldKey));
+    return this.options.repository.findIdsByUsernameKeys(usernames.map(foldKey));
   }
 
   async findUserByUsername(username: string): Promise<UserRecord | undefined> {
-    return this.repository.findByUsernameKey(foldKey(username));
+    return this.options.repository.findByUsernameKey(foldKey(username));
   }
 
   /** Deletes expired tokens now and then: every login stores one, and expiring removes none. */
@@ -252,17 +243,17 @@ export class AccountsService {
   /** A failed run (database away) is logged, and the next one tries again. */
   private async deleteExpiredTokens(): Promise<void> {
     try {
-      const removed = await this.repository.deleteExpiredTokens(this.clock());
-      if (removed > 0) this.logger.info({ removed }, 'accounts: deleted expired tokens');
+      const removed = await this.options.repository.deleteExpiredTokens(this.clock());
+      if (removed > 0) this.options.logger.info({ removed }, 'accounts: deleted expired tokens');
     } catch (error) {
-      this.logger.warn({ err: error }, 'accounts: deleting expired tokens failed');
+      this.options.logger.warn({ err: error }, 'accounts: deleting expired tokens failed');
     }
   }
 
   private async issueToken(userId: number): Promise<string> {
     const token = randomBytes(32).toString('base64url');
     const now = this.clock();
-    await this.repository.insertToken(userId, hashToken(token), now, now + this.tokenTtlMs);
+    await this.options.repository.insertToken(userId, hashToken(token), now, now + this.options.tokenTtlMs);
     return token;
   }
 
@@ -291,13 +282,13 @@ export class AccountsService {
 
   /** Counts the attempt before it runs; 429 when any budget is spent. */
   private async spend(...budgets: Budget[]): Promise<void> {
-    const wait = await spendBudgets(this.limits, budgets, this.abuse.windowMs);
+    const wait = await spendBudgets(this.options.limits, budgets, this.abuse.windowMs);
     if (wait > 0) throw new RateLimited(wait / 1000);
   }
 
   /** A right password gives its units back: only wrong guesses use up a budget. */
   private async giveBack(...budgets: Budget[]): Promise<void> {
-    await giveBackBudgets(this.limits, budgets);
+    await giveBackBudgets(this.options.limits, budgets);
   }
 }
 

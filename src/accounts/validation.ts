@@ -1,15 +1,11 @@
 // Field rules for accounts, with DRF-style messages collected per field.
 import type { FieldErrors } from '../http/errors.js';
+import { foldKey } from '../unicode/fold.js';
 import { mixesScripts } from '../unicode/lookalikes.js';
 
 const USERNAME_PATTERN = /^[\p{L}\p{N}_.-]{3,150}$/u;
 // Pragmatic address check: one @, no spaces, a dotted domain; the mailbox itself is the proof.
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/u;
-
-/** Folds a username or an email for case-insensitive uniqueness and lookup. */
-export function foldKey(value: string): string {
-  return value.normalize('NFKC').toLowerCase();
-}
 
 export class FieldCollector {
   readonly errors: FieldErrors = {};

@@ -2,7 +2,7 @@
 // (user alice of peer b, or of this backend when b is our SERVER_NAME), resolved to a typed member.
 import { LRUCache } from 'lru-cache';
 import type { AccountsService } from '../accounts/service.js';
-import { foldKey } from '../accounts/validation.js';
+import { foldKey } from '../unicode/fold.js';
 import { remoteMember, type KnownPeer, type LocalMember, type Member } from './members.js';
 
 /** The configured peers, as addresses need them (federation's PeerDirectory). */

@@ -1,7 +1,7 @@
 // Who takes part in a conversation, typed: a user of this backend or a user of a peer. The
 // stored forms (a member's key, a direct conversation's key) are made here and only here, and
 // never parsed back: code reads the typed member or the member row's columns.
-import { foldKey } from '../accounts/validation.js';
+import { foldKey } from '../unicode/fold.js';
 
 /** A conversation's id on this backend. */
 export type ConversationId = number & { readonly __brand: 'ConversationId' };

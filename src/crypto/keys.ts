@@ -34,6 +34,11 @@ export function encodeBase64Url(bytes: Buffer): string {
   return unpadded + '='.repeat((4 - (unpadded.length % 4)) % 4);
 }
 
+/** Whether the text is a key: strict URL-safe base64 of exactly 32 bytes. */
+export function isKey(text: string): boolean {
+  return decodeBase64Url(text)?.length === KEY_BYTES;
+}
+
 export function decodeKey(b64: string): Buffer {
   const bytes = decodeBase64Url(b64);
   if (bytes === undefined || bytes.length !== KEY_BYTES) throw new InvalidKeyError();

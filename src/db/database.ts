@@ -5,11 +5,12 @@ import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
-import type { DatabaseConfig } from '../config.js';
 import { FALLBACK_CHECKPOINT_PAGES, startCheckpointer } from './checkpointer.js';
 import type { Tables } from './schema.js';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
+
+export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
 export interface Database {
   readonly kind: DatabaseKind;

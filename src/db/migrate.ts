@@ -2,18 +2,10 @@
 // each run holds the database's own write lock (SQLite BEGIN IMMEDIATE, a PostgreSQL advisory
 // lock) from reading the applied list to the last commit, so a second process waits, then finds
 // nothing left to do. Kysely's Migrator takes no lock on SQLite, hence this small runner.
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import type { Database, DatabaseKind } from './database.js';
 import { migrations } from './migrations/index.js';
-
-// Migrations see an untyped database: they must keep working as the table types move on.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyDatabase = Kysely<any>;
-
-export interface Migration {
-  name: string;
-  up(db: AnyDatabase, kind: DatabaseKind): Promise<void>;
-}
+import type { AnyDatabase, Migration } from './migrations/migration.js';
 
 const MIGRATION_LOCK_ID = 726_301_2;
 

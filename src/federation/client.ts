@@ -40,16 +40,10 @@ const COMPAT_ERRORS: Record<string, string> = {
 };
 
 export class FederationClient {
-  private readonly serverName: string;
-  private readonly timeoutMs: number;
-  private readonly http: HttpFunction;
   private readonly clock: () => number;
   private readonly receiveUrls = new Map<string, URL>();
 
-  constructor(options: FederationClientOptions) {
-    this.serverName = options.serverName;
-    this.timeoutMs = options.timeoutMs;
-    this.http = options.http;
+  constructor(private readonly options: FederationClientOptions) {
     this.clock = options.clock ?? Date.now;
   }
 
@@ -72,14 +66,14 @@ export class FederationClient {
         id: message.id,
         timestamp: new Date(message.createdAt).toISOString(),
       });
-      headers['x-realchat-origin'] = this.serverName;
+      headers['x-realchat-origin'] = this.options.serverName;
       headers['x-realchat-signature'] = signRequest({
         signingKey: peer.signingKeys[0]!,
         method: 'POST',
         path: url.pathname,
         body,
         timestamp: now,
-        origin: this.serverName,
+        origin: this.options.serverName,
         destination: peer.name,
       });
       headers['idempotency-key'] = message.id;
@@ -88,7 +82,7 @@ export class FederationClient {
     let status: number;
     let answer: string;
     try {
-      ({ status, body: answer } = await this.http(url, { headers, body, timeoutMs: this.timeoutMs }));
+      ({ status, body: answer } = await this.options.http(url, { headers, body, timeoutMs: this.options.timeoutMs }));
     } catch (error) {
       return { kind: 'retry', reason: describeFailure(error) };
     }

@@ -3,14 +3,13 @@
 // (4), store for the local receiver (5). Steps 1-2 run as a hook before the body is even parsed.
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { decodeWireMessage, fernetDecrypt, InvalidFernetToken } from '../crypto/fernet.js';
 import { verifyRequestSignature } from '../crypto/signing.js';
 import { BadRequest, Forbidden, Unauthorized, ValidationFailed } from '../http/errors.js';
+import { openFernetText, openSealed, SEALED_TYPE } from '../http/sealed-body.js';
 import { isValidRemoteName } from '../conversations/addresses.js';
 import type { MessageEdits } from '../messages/edits.js';
 import type { MessagesService } from '../messages/service.js';
 import type { Peer, PeerDirectory } from './peers.js';
-import { openSealed, SEALED_TYPE } from './sealed.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -131,16 +130,8 @@ export class InboundFederation {
 
   /** Step 3: the Fernet token of the text, under the peer's keys and within FEDERATION_MAX_AGE. */
   private open(peer: Peer, message: string): { token: string; text: string } {
-    try {
-      const token = decodeWireMessage(message.trim());
-      const now = Math.floor(this.options.clock() / 1000);
-      return { token, text: fernetDecrypt(peer.fernetKeys, token, { now, ttlSeconds: Math.floor(this.options.maxAgeMs / 1000) }).toString('utf8') };
-    } catch (error) {
-      if (error instanceof InvalidFernetToken) {
-        throw new BadRequest('invalid_token_payload', 'The message token could not be decrypted (tampered, wrong key or expired).');
-      }
-      throw error;
-    }
+    const options = { keys: peer.fernetKeys, ...this.options };
+    return openFernetText(message, options, 'The message token could not be decrypted (tampered, wrong key or expired).');
   }
 }
 

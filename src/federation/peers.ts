@@ -1,8 +1,19 @@
 // The configured peer backends with their key material: Fernet keys (current first, then the
 // previous ones still accepted inbound) and the request-signing keys derived from them.
-import type { PeerConfig } from '../config.js';
 import { decodeKey, deriveKey, SIGNING_INFO } from '../crypto/keys.js';
 import type { AddressList } from '../http/address-list.js';
+
+/** A peer as PEERS (or PEER_NAME and PEER_URL) configures it. */
+export interface PeerConfig {
+  name: string;
+  url: string;
+  key: string;
+  previousKeys: string[];
+  compat: boolean;
+  token?: string;
+  /** Compat peers only: the source addresses its unsigned requests may come from (unset: any). */
+  allowFrom?: AddressList;
+}
 
 export interface Peer {
   name: string;

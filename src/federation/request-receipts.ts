@@ -8,7 +8,7 @@ import type { DatabaseKind } from '../db/database.js';
 import { insertRows } from '../db/insert-rows.js';
 import type { Tables } from '../db/schema.js';
 import { requestKeyOf, type RequestKey, type RequestReceipts } from '../messages/ports.js';
-import { PeriodicJob, pruneIntervalFor } from '../periodic-job.js';
+import { PeriodicJob, pruneIntervalFor } from '../jobs/periodic-job.js';
 
 export class RequestReceiptsRepository implements RequestReceipts {
   constructor(

@@ -3,7 +3,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { ErrorSchema } from '../accounts/schemas.js';
+import { errorResponses } from '../http/schemas.js';
 import { type InboundFederation, type InboundOptions, verifyPeerRequest } from './inbound.js';
 
 const ReceiveBody = Type.Object({
@@ -31,7 +31,7 @@ export function federationRoutes(inbound: InboundFederation, options: InboundOpt
           tags: ['federation'],
           summary: 'A peer delivers a message (see federation.md)',
           body: ReceiveBody,
-          response: { 200: Type.Object({ message: Type.String() }), 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema },
+          response: { 200: Type.Object({ message: Type.String() }), ...errorResponses(400, 401, 403, 404) },
         },
       },
       async (request) => ({ message: await inbound.receive(request.peer!, request.body) }),

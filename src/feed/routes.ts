@@ -2,8 +2,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { ErrorSchema } from '../accounts/schemas.js';
 import { authOf, type AuthHook } from '../http/auth.js';
+import { errorResponses } from '../http/schemas.js';
 import type { FeedService } from './service.js';
 
 const FeedQuery = Type.Object({
@@ -32,7 +32,7 @@ export function feedRoutes(feed: FeedService, authenticate: AuthHook) {
           summary: 'The change feed: every event after a seq, oldest first',
           security: [{ token: [] }],
           querystring: FeedQuery,
-          response: { 200: FeedPage, 400: ErrorSchema, 401: ErrorSchema, 410: GoneSchema },
+          response: { 200: FeedPage, ...errorResponses(400, 401), 410: GoneSchema },
         },
       },
       async (request) => feed.page(authOf(request).user.id, request.query.after, request.query.limit ?? 500),

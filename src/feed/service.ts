@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { withSnapshot } from '../db/change-transaction.js';
 import type { Tables } from '../db/schema.js';
 import { Gone } from '../http/errors.js';
-import { PeriodicJob, pruneIntervalFor } from '../periodic-job.js';
+import { pageOf } from '../http/pagination.js';
+import { PeriodicJob, pruneIntervalFor } from '../jobs/periodic-job.js';
 import type { MessageRecord, MessagesRepository } from '../messages/repository.js';
 import type { MessageViews } from '../messages/view.js';
 import { feedEvent, type FeedEvent } from './events.js';
@@ -57,10 +58,10 @@ export class FeedService {
       const seq = Math.max(head, prunedThrough);
       throw new Gone(`Events after ${after} have been pruned: reload the conversations and histories, then continue after ${seq}.`, { seq });
     }
-    const page = rows.slice(0, limit);
+    const page = pageOf(rows, limit, (last) => last.seq);
     return {
-      results: page.map((row) => feedEvent(row.type, row.seq, row.message ? this.views.view(row.message) : undefined, row.data ? (JSON.parse(row.data) as Record<string, unknown>) : undefined)),
-      next: rows.length > limit ? page[page.length - 1]!.seq : null,
+      results: page.results.map((row) => feedEvent(row.type, row.seq, row.message ? this.views.view(row.message) : undefined, row.data ? (JSON.parse(row.data) as Record<string, unknown>) : undefined)),
+      next: page.next,
     };
   }
 

@@ -1,12 +1,14 @@
-// Token authentication: `Authorization: Token <key>` (DRF) or `Bearer <key>`.
+// Token authentication: `Authorization: Token <key>` (DRF) or `Bearer <key>`. The session a
+// token stands for is accounts/' type (it declares `request.auth`); this hook only carries it.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AccountsService, AuthenticatedUser } from '../accounts/service.js';
 import { Unauthorized } from './errors.js';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    auth: AuthenticatedUser | null;
-  }
+/** Who a request's token belongs to, as set on `request.auth`. */
+export type RequestAuth = NonNullable<FastifyRequest['auth']>;
+
+/** Finds the session a token stands for (accounts/, or a cache in front of it). */
+export interface TokenAuthenticator {
+  authenticate(token: string): Promise<RequestAuth | undefined>;
 }
 
 /** The token in an Authorization header, or undefined when there is none of our kind. */
@@ -18,14 +20,14 @@ export function tokenFromHeader(header: string | undefined): string | undefined 
 export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 /** A preHandler that sets request.auth or answers 401. */
-export function requireAuth(accounts: Pick<AccountsService, 'authenticate'>): AuthHook {
+export function requireAuth(authenticator: TokenAuthenticator): AuthHook {
   return async (request, reply) => {
     const token = tokenFromHeader(request.headers.authorization);
     if (!token) {
       reply.header('www-authenticate', 'Token');
       throw new Unauthorized();
     }
-    const auth = await accounts.authenticate(token);
+    const auth = await authenticator.authenticate(token);
     if (!auth) {
       reply.header('www-authenticate', 'Token');
       throw new Unauthorized('invalid_token', 'Invalid or expired token.');
@@ -35,7 +37,7 @@ export function requireAuth(accounts: Pick<AccountsService, 'authenticate'>): Au
 }
 
 /** request.auth for a route guarded by requireAuth. */
-export function authOf(request: FastifyRequest): AuthenticatedUser {
+export function authOf(request: FastifyRequest): RequestAuth {
   if (!request.auth) throw new Unauthorized();
   return request.auth;
 }

@@ -1,52 +1,48 @@
-// A token check for the hot routes (sending and reading messages): a token's user is kept for
-// a second, so a client's burst of requests costs one lookup. A revocation (logout, password
+// A token check for the hot routes (sending and reading messages): a token's session is kept
+// for a second, so a client's burst of requests costs one lookup. A revocation (logout, password
 // change) takes effect at once on this instance and, through the event bus, on the others; the
 // second bounds what a revocation message lost between instances can cost. Only the user's id
 // and name may be read from it: other fields can be a second old.
-import type { AccountsService, AuthenticatedUser, TokenRevocation } from '../accounts/service.js';
-import type { EventBus } from '../realtime/bus.js';
+import { LRUCache } from 'lru-cache';
+import type { RequestAuth, TokenAuthenticator } from './auth.js';
+import { isRevoked, type TokenRevocation } from './token-revocation.js';
 
 export interface TokenCacheOptions {
-  accounts: Pick<AccountsService, 'authenticate'>;
-  bus: EventBus;
+  accounts: TokenAuthenticator;
+  /** Where revocations arrive from (the event bus). */
+  bus: { subscribeRevocations(listener: (userId: number, revocation: TokenRevocation) => void): () => void };
   clock: () => number;
   ttlMs?: number;
   maxEntries?: number;
 }
 
-interface Entry {
-  auth: AuthenticatedUser;
-  expiresAt: number;
-}
-
-export class TokenCache {
-  private readonly entries = new Map<string, Entry>();
+export class TokenCache implements TokenAuthenticator {
+  private readonly entries: LRUCache<string, RequestAuth>;
+  /** The cached tokens of each user, so that a revocation finds them; kept in step by `dispose`. */
   private readonly tokensOf = new Map<number, Set<string>>();
-  private readonly accounts: Pick<AccountsService, 'authenticate'>;
-  private readonly clock: () => number;
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
   readonly close: () => void;
 
-  constructor(options: TokenCacheOptions) {
-    this.accounts = options.accounts;
-    this.clock = options.clock;
-    this.ttlMs = options.ttlMs ?? 1000;
-    this.maxEntries = options.maxEntries ?? 100_000;
+  constructor(private readonly options: TokenCacheOptions) {
+    this.entries = new LRUCache<string, RequestAuth>({
+      max: options.maxEntries ?? 100_000,
+      ttl: options.ttlMs ?? 1000,
+      // Ages are read on the app's clock, every time (no 1 ms reuse of a reading).
+      perf: { now: options.clock },
+      ttlResolution: 0,
+      dispose: (auth, token) => this.untrack(auth.user.id, token),
+    });
     this.close = options.bus.subscribeRevocations((userId, revocation) => this.revoke(userId, revocation));
   }
 
-  async authenticate(token: string): Promise<AuthenticatedUser | undefined> {
-    const now = this.clock();
+  async authenticate(token: string): Promise<RequestAuth | undefined> {
     const cached = this.entries.get(token);
-    if (cached && cached.expiresAt > now) return cached.auth;
-    const auth = await this.accounts.authenticate(token);
+    if (cached) return cached;
+    const auth = await this.options.accounts.authenticate(token);
     if (!auth) {
-      this.forget(token);
+      this.entries.delete(token);
       return undefined;
     }
-    if (this.entries.size >= this.maxEntries) this.clear();
-    this.entries.set(token, { auth, expiresAt: now + this.ttlMs });
+    this.entries.set(token, auth);
     let tokens = this.tokensOf.get(auth.user.id);
     if (!tokens) this.tokensOf.set(auth.user.id, (tokens = new Set()));
     tokens.add(token);
@@ -54,26 +50,15 @@ export class TokenCache {
   }
 
   private revoke(userId: number, revocation: TokenRevocation): void {
-    const tokens = this.tokensOf.get(userId);
-    if (!tokens) return;
-    for (const token of tokens) {
-      const tokenId = this.entries.get(token)?.auth.tokenId;
-      const revoked = 'tokenId' in revocation ? tokenId === revocation.tokenId : tokenId !== revocation.allExcept;
-      if (revoked || tokenId === undefined) this.forget(token);
+    for (const token of [...(this.tokensOf.get(userId) ?? [])]) {
+      const auth = this.entries.peek(token, { allowStale: true });
+      if (auth && isRevoked(revocation, auth.tokenId)) this.entries.delete(token);
     }
   }
 
-  private forget(token: string): void {
-    const entry = this.entries.get(token);
-    this.entries.delete(token);
-    if (!entry) return;
-    const tokens = this.tokensOf.get(entry.auth.user.id);
+  private untrack(userId: number, token: string): void {
+    const tokens = this.tokensOf.get(userId);
     tokens?.delete(token);
-    if (tokens?.size === 0) this.tokensOf.delete(entry.auth.user.id);
-  }
-
-  private clear(): void {
-    this.entries.clear();
-    this.tokensOf.clear();
+    if (tokens?.size === 0) this.tokensOf.delete(userId);
   }
 }

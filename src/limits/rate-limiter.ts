@@ -3,6 +3,13 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
+/** A per-user budget: `count` per `perMs`, with bursts of up to `burst`. */
+export interface RateBudget {
+  count: number;
+  perMs: number;
+  burst: number;
+}
+
 export interface WindowCount {
   count: number;
   /** Milliseconds until the window resets. */

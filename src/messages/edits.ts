@@ -3,7 +3,7 @@
 // feed entries and, for a message that went to a peer, an outbox entry behind it.
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { foldKey } from '../accounts/validation.js';
+import { foldKey } from '../unicode/fold.js';
 import type { PeerLookup } from '../conversations/addresses.js';
 import { conversationId, memberKey, remoteMember, type KnownPeer } from '../conversations/members.js';
 import { sealAtRest, type KeyRing } from '../crypto/aead.js';

@@ -4,6 +4,7 @@ import type { AddressResolver } from '../conversations/addresses.js';
 import type { DirectConversations } from '../conversations/direct.js';
 import { localMember } from '../conversations/members.js';
 import type { ConversationsRepository } from '../conversations/repository.js';
+import { pageOf } from '../http/pagination.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { MessagesRepository } from './repository.js';
 import type { MessageView, MessageViews } from './view.js';
@@ -30,24 +31,24 @@ export class MessageQueries {
     const id = await this.direct.find({ sender: localMember(user), receiver: partner });
     if (id === undefined) return { results: [], next: null };
     const rows = await this.messages.history(id, beforeId, limit + 1);
-    const page = rows.slice(0, limit);
-    return { results: page.map((row) => this.views.view(row)), next: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null };
+    const page = pageOf(rows, limit, (last) => encodeCursor(last.id));
+    return { results: page.results.map((row) => this.views.view(row)), next: page.next };
   }
 
   async catchUp(userId: number, afterId: number, limit: number): Promise<{ results: MessageView[]; next: string | null }> {
     const rows = await this.messages.ofMemberAfter(userId, afterId, limit + 1);
-    const page = rows.slice(0, limit);
-    return { results: page.map((row) => this.views.view(row)), next: rows.length > limit ? String(page[page.length - 1]!.id) : null };
+    const page = pageOf(rows, limit, (last) => String(last.id));
+    return { results: page.results.map((row) => this.views.view(row)), next: page.next };
   }
 
   async conversations(userId: number, before: string | undefined, limit: number): Promise<{ results: ConversationView[]; next: string | null }> {
     const beforeId = before === undefined ? undefined : decodeCursor(before, 'before');
     const rows = await this.members.list(userId, beforeId, limit + 1);
-    const page = rows.slice(0, limit);
-    const messages = new Map((await this.messages.findByIds(page.map((row) => row.lastMessageId))).map((record) => [record.id, record]));
+    const page = pageOf(rows, limit, (last) => encodeCursor(last.lastMessageId));
+    const messages = new Map((await this.messages.findByIds(page.results.map((row) => row.lastMessageId))).map((record) => [record.id, record]));
     return {
-      results: page.map((row) => ({ with: row.partner, last_message: this.views.view(messages.get(row.lastMessageId)!), unread: row.unread })),
-      next: rows.length > limit ? encodeCursor(page[page.length - 1]!.lastMessageId) : null,
+      results: page.results.map((row) => ({ with: row.partner, last_message: this.views.view(messages.get(row.lastMessageId)!), unread: row.unread })),
+      next: page.next,
     };
   }
 }

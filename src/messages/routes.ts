@@ -3,10 +3,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { ErrorSchema } from '../accounts/schemas.js';
-import { installSealedForm, type SealOptions } from '../federation/sealed.js';
 import { authOf, type AuthHook } from '../http/auth.js';
 import { ValidationFailed } from '../http/errors.js';
+import { installSealedForm, type SealOptions } from '../http/sealed-body.js';
+import { errorResponses } from '../http/schemas.js';
 import type { MessageEdits } from './edits.js';
 import type { MessageQueries } from './queries.js';
 import type { ReadMarkers } from './read-markers.js';
@@ -30,8 +30,8 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
   return async (instance: FastifyInstance) => {
     const app = instance.withTypeProvider<TypeBoxTypeProvider>();
     const secured = { tags: ['messages'], security: [{ token: [] }] };
-    const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
-    const sendErrors = { ...errors, 429: ErrorSchema };
+    const errors = errorResponses(400, 401, 403, 404, 409);
+    const sendErrors = errorResponses(400, 401, 403, 404, 409, 429);
 
     app.post(
       '/accounts/send-message/',
@@ -99,7 +99,7 @@ export function messageChangeRoutes(changes: MessageEdits, authenticate: AuthHoo
   return async (instance: FastifyInstance) => {
     const app = instance.withTypeProvider<TypeBoxTypeProvider>();
     const secured = { tags: ['messages'], security: [{ token: [] }], params: MessageIdParams };
-    const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+    const errors = errorResponses(400, 401, 403, 404, 409);
 
     app.patch(
       '/accounts/messages/:id/',

@@ -1,12 +1,12 @@
 // Sending and receiving messages: the rules (text, send budget, who the receiver is, idempotency
 // by client id), the write through MessageWriter, then the `message.stored` event that the feed
 // publisher and the outbox's first try follow. A send to a peer answers the first try's status.
-import type { RateBudget } from '../config.js';
 import type { AddressResolver } from '../conversations/addresses.js';
 import { localMember, memberKey, remoteMember, type KnownPeer } from '../conversations/members.js';
 import { timeOrderedUuid } from '../db/uuid.js';
 import { Conflict, NotFound, RateLimited, ValidationFailed } from '../http/errors.js';
-import type { RateLimitStore } from '../limits/rate-limiter.js';
+import type { MessageCounters } from '../http/metrics.js';
+import type { RateBudget, RateLimitStore } from '../limits/rate-limiter.js';
 import type { MessageEvents } from './events.js';
 import type { MessageRecord } from './repository.js';
 import type { MessageStatus, MessageViews } from './view.js';
@@ -33,16 +33,6 @@ export interface InboundMessage {
   uuid: string;
   /** What identifies the request for replay detection: its id, or its token's hash. */
   requestKey: string;
-}
-
-/** Counters for metrics, bumped as things happen. */
-export interface MessageCounters {
-  /** A local user's message was accepted (stored, and queued for a peer if remote). */
-  sent(): void;
-  /** A message from a peer was stored for a local user. */
-  received(): void;
-  /** A peer accepted one of our messages. */
-  federated(): void;
 }
 
 /** What one user may send (SEND_RATE), counted in the shared store. */

@@ -12,7 +12,7 @@ import { addressOf, directKey, memberKey, nameOf, type ConversationId, type Memb
 import type { ConversationsRepository, MemberTouch } from '../conversations/repository.js';
 import { requestKeyOf, type FeedEntry, type FeedLog, type Outbox, type Recorded, type RequestKey, type RequestReceipts } from './ports.js';
 import type { MessageRecord, MessageRow, MessagesRepository } from './repository.js';
-import { WriteBatcher } from './write-batcher.js';
+import { WriteBatcher } from '../db/write-batcher.js';
 
 export interface NewMessage {
   uuid: string;

@@ -1,7 +1,7 @@
 // The event bus that carries real-time events to the users they concern, whichever instance
 // holds their sockets. In process by default; Redis pub/sub when several instances share users.
 import { EventEmitter } from 'node:events';
-import type { TokenRevocation } from '../accounts/service.js';
+import type { TokenRevocation } from '../http/token-revocation.js';
 
 /** An event as a client receives it on its socket (`{"type": "message", ...}`). */
 export interface RealtimeEvent {

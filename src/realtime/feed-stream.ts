@@ -4,13 +4,17 @@
 // Redis may drop some), makes the stream read the missing ones from the feed first. A replay
 // (`after`) reads the feed up to its end while live events wait in a bounded queue; those the
 // replay already sent are dropped, so the two meet with no gap and no duplicate.
-import type { FeedEvent } from '../feed/events.js';
+
+/** What the stream needs of a feed event: its seq (the rest goes to the client as it is). */
+export interface SequencedEvent {
+  seq: number;
+}
 
 export interface FeedReader {
   /** The user's latest seq (0: none). */
   head(userId: number): Promise<number>;
   /** The user's events after a seq, oldest first; throws Gone when they were pruned. */
-  page(userId: number, after: number, limit: number): Promise<{ results: FeedEvent[]; next: number | null }>;
+  page(userId: number, after: number, limit: number): Promise<{ results: SequencedEvent[]; next: number | null }>;
 }
 
 export interface StreamSink {

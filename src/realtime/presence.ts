@@ -30,7 +30,6 @@ export interface PresenceServiceOptions {
 }
 
 export class PresenceService {
-  private readonly options: PresenceServiceOptions;
   private readonly clock: () => number;
   /** Users with a socket on this instance. */
   private readonly here = new Set<number>();
@@ -38,8 +37,7 @@ export class PresenceService {
   private lastTouch = 0;
   private ticking: Promise<void> | undefined;
 
-  constructor(options: PresenceServiceOptions) {
-    this.options = options;
+  constructor(private readonly options: PresenceServiceOptions) {
     this.clock = options.clock ?? Date.now;
   }
 

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { TokenRevocation } from '../accounts/service.js';
+import type { TokenRevocation } from '../http/token-revocation.js';
 import { InProcessEventBus, type EventOrder, type RealtimeEvent } from './bus.js';
 
 /** What travels on the channel: an event, a revocation, or news that some events were dropped. */
@@ -25,10 +25,7 @@ export interface RedisEventBusOptions {
 
 export class RedisEventBus extends InProcessEventBus {
   private readonly origin = randomUUID();
-  private readonly publisher: Redis;
   private readonly subscriber: Redis;
-  private readonly logger: Logger;
-  private readonly channel: string;
   private subscribed = false;
   private closing = false;
   /** Logged once per outage. */
@@ -36,22 +33,19 @@ export class RedisEventBus extends InProcessEventBus {
   /** This instance failed to publish: every instance is told once Redis takes messages again. */
   private droppedPublishes = false;
 
-  constructor(options: RedisEventBusOptions) {
+  constructor(private readonly options: RedisEventBusOptions) {
     super();
-    this.publisher = options.publisher;
-    this.logger = options.logger;
-    this.channel = options.channel;
     // Subscribing is done here on every (re)connection, so recovery is known to be complete.
-    this.subscriber = this.publisher.duplicate({ autoResubscribe: false, enableOfflineQueue: false });
-    this.subscriber.on('error', (error) => this.logger.debug({ err: error }, 'redis subscriber error'));
+    this.subscriber = options.publisher.duplicate({ autoResubscribe: false, enableOfflineQueue: false });
+    this.subscriber.on('error', (error) => this.options.logger.debug({ err: error }, 'redis subscriber error'));
     this.subscriber.on('ready', () => void this.resubscribe());
     this.subscriber.on('close', () => {
       this.subscribed = false;
       this.degrade('subscriber connection closed');
     });
     this.subscriber.on('messageBuffer', (_channel: Buffer, payload: Buffer) => this.receive(payload));
-    this.publisher.on('close', () => this.degrade('publisher connection closed'));
-    this.publisher.on('ready', () => void this.announceDroppedPublishes());
+    options.publisher.on('close', () => this.degrade('publisher connection closed'));
+    options.publisher.on('ready', () => void this.announceDroppedPublishes());
   }
 
   override async publish(userId: number, event: RealtimeEvent, order?: EventOrder): Promise<void> {
@@ -66,8 +60,8 @@ export class RedisEventBus extends InProcessEventBus {
 
   override async check(): Promise<void> {
     if (!this.subscribed) throw new Error('not subscribed to the redis event channel');
-    if (this.publisher.status !== 'ready') throw new Error(`redis publisher is ${this.publisher.status}`);
-    await this.publisher.ping();
+    if (this.options.publisher.status !== 'ready') throw new Error(`redis publisher is ${this.options.publisher.status}`);
+    await this.options.publisher.ping();
   }
 
   override async close(): Promise<void> {
@@ -78,15 +72,15 @@ export class RedisEventBus extends InProcessEventBus {
 
   /** Publishes without ever throwing: a message is already stored when its event is sent. */
   private async send(envelope: Envelope): Promise<boolean> {
-    if (this.publisher.status === 'ready') {
+    if (this.options.publisher.status === 'ready') {
       try {
-        await this.publisher.publish(this.channel, JSON.stringify(envelope));
+        await this.options.publisher.publish(this.options.channel, JSON.stringify(envelope));
         return true;
       } catch (error) {
         this.degrade('publish failed', error);
       }
     } else {
-      this.degrade(`redis publisher is ${this.publisher.status}`);
+      this.degrade(`redis publisher is ${this.options.publisher.status}`);
     }
     this.droppedPublishes = true;
     return false;
@@ -97,7 +91,7 @@ export class RedisEventBus extends InProcessEventBus {
     try {
       envelope = JSON.parse(payload.toString('utf8')) as Envelope;
     } catch (error) {
-      this.logger.warn({ err: error }, 'unreadable message on the redis event channel');
+      this.options.logger.warn({ err: error }, 'unreadable message on the redis event channel');
       return;
     }
     if (envelope.origin === this.origin) return;
@@ -112,7 +106,7 @@ export class RedisEventBus extends InProcessEventBus {
    */
   private async resubscribe(): Promise<void> {
     try {
-      await this.subscriber.subscribe(this.channel);
+      await this.subscriber.subscribe(this.options.channel);
     } catch (error) {
       this.degrade('subscribe failed', error);
       return;
@@ -131,12 +125,12 @@ export class RedisEventBus extends InProcessEventBus {
   private degrade(reason: string, error?: unknown): void {
     if (this.closing || this.degraded) return;
     this.degraded = true;
-    this.logger.warn({ ...(error ? { err: error } : {}), reason }, 'real time between instances degraded: redis unavailable');
+    this.options.logger.warn({ ...(error ? { err: error } : {}), reason }, 'real time between instances degraded: redis unavailable');
   }
 
   private restored(): void {
-    if (this.closing || !this.degraded || !this.subscribed || this.publisher.status !== 'ready') return;
+    if (this.closing || !this.degraded || !this.subscribed || this.options.publisher.status !== 'ready') return;
     this.degraded = false;
-    this.logger.info('real time between instances restored: redis is back');
+    this.options.logger.info('real time between instances restored: redis is back');
   }
 }

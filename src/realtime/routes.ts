@@ -2,7 +2,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { ErrorSchema } from '../accounts/schemas.js';
+import { errorResponses } from '../http/schemas.js';
 import { authOf, type AuthHook } from '../http/auth.js';
 import { ValidationFailed } from '../http/errors.js';
 import type { PresenceService } from './presence.js';
@@ -32,7 +32,7 @@ export function presenceRoutes(presence: PresenceService, authenticate: AuthHook
           summary: 'Online state of conversation partners (others are left out)',
           security: [{ token: [] }],
           querystring: PresenceQuery,
-          response: { 200: PresenceAnswer, 400: ErrorSchema, 401: ErrorSchema },
+          response: { 200: PresenceAnswer, ...errorResponses(400, 401) },
         },
       },
       async (request) => {

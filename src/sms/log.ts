@@ -29,35 +29,35 @@ interface Pending {
 
 export class LogVerifier implements SmsVerifier {
   readonly name = 'log';
-  readonly #logger: Logger;
-  readonly #clock: () => number;
-  readonly #ttlMs: number;
-  readonly #maxAttempts: number;
-  readonly #pending = new Map<string, Pending>();
+  private readonly logger: Logger;
+  private readonly clock: () => number;
+  private readonly ttlMs: number;
+  private readonly maxAttempts: number;
+  private readonly pending = new Map<string, Pending>();
 
   constructor({ logger, clock = Date.now, ttlMs = 5 * 60_000, maxAttempts = 5 }: LogVerifierOptions) {
-    this.#logger = logger.child({ sms_provider: this.name });
-    this.#clock = clock;
-    this.#ttlMs = ttlMs;
-    this.#maxAttempts = maxAttempts;
+    this.logger = logger.child({ sms_provider: this.name });
+    this.clock = clock;
+    this.ttlMs = ttlMs;
+    this.maxAttempts = maxAttempts;
   }
 
   async start(phoneNumber: string): Promise<{ requestId: string }> {
     assertE164(phoneNumber);
-    this.#forgetExpired();
+    this.forgetExpired();
     // Refuse a second code to the same number like Vonage does, so routes meet that case in development.
-    for (const [requestId, pending] of this.#pending) {
+    for (const [requestId, pending] of this.pending) {
       if (pending.phoneNumber === phoneNumber) throw new VerificationInProgress(requestId);
     }
     const requestId = randomUUID();
     const code = String(randomInt(10 ** verificationCodeLength)).padStart(verificationCodeLength, '0');
-    this.#pending.set(requestId, {
+    this.pending.set(requestId, {
       phoneNumber,
       codeDigest: digest(code),
-      expiresAt: this.#clock() + this.#ttlMs,
+      expiresAt: this.clock() + this.ttlMs,
       wrongAttempts: 0,
     });
-    this.#logger.warn(
+    this.logger.warn(
       { phone_number: phoneNumber, code, request_id: requestId },
       'SMS verification code (no SMS provider is configured, so the code is logged instead of sent)',
     );
@@ -65,31 +65,31 @@ export class LogVerifier implements SmsVerifier {
   }
 
   async check(requestId: string, code: string): Promise<CheckOutcome> {
-    const pending = this.#pending.get(requestId);
-    if (!pending || this.#clock() >= pending.expiresAt) {
-      this.#pending.delete(requestId);
+    const pending = this.pending.get(requestId);
+    if (!pending || this.clock() >= pending.expiresAt) {
+      this.pending.delete(requestId);
       return 'expired';
     }
     if (!isWellFormedCode(code)) return 'invalid_code';
     // Digests have one length, so the comparison takes the same time whatever was typed.
     if (timingSafeEqual(digest(code), pending.codeDigest)) {
-      this.#pending.delete(requestId);
+      this.pending.delete(requestId);
       return 'verified';
     }
     pending.wrongAttempts += 1;
-    if (pending.wrongAttempts < this.#maxAttempts) return 'invalid_code';
-    this.#pending.delete(requestId);
+    if (pending.wrongAttempts < this.maxAttempts) return 'invalid_code';
+    this.pending.delete(requestId);
     return 'too_many_attempts';
   }
 
   async cancel(requestId: string): Promise<void> {
-    this.#pending.delete(requestId);
+    this.pending.delete(requestId);
   }
 
-  #forgetExpired(): void {
-    const now = this.#clock();
-    for (const [requestId, pending] of this.#pending) {
-      if (now >= pending.expiresAt) this.#pending.delete(requestId);
+  private forgetExpired(): void {
+    const now = this.clock();
+    for (const [requestId, pending] of this.pending) {
+      if (now >= pending.expiresAt) this.pending.delete(requestId);
     }
   }
 }

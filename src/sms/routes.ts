@@ -1,8 +1,8 @@
 // HTTP routes of phone verification: send a code to the profile's number, then check it.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { ErrorSchema } from '../accounts/schemas.js';
 import { authOf, type AuthHook } from '../http/auth.js';
+import { errorResponses } from '../http/schemas.js';
 import { CheckCodeBody, PhoneVerified, VerificationStarted } from './schemas.js';
 import type { PhoneVerificationService } from './service.js';
 
@@ -10,7 +10,7 @@ export function phoneVerificationRoutes(verification: PhoneVerificationService, 
   return async (instance: FastifyInstance) => {
     const app = instance.withTypeProvider<TypeBoxTypeProvider>();
     const secured = { tags: ['accounts'], security: [{ token: [] }] };
-    const errors = { 400: ErrorSchema, 401: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
+    const errors = errorResponses(400, 401, 409, 429, 503);
 
     app.post(
       '/accounts/phone/verify/',

@@ -68,36 +68,28 @@ export interface PhoneVerificationServiceOptions {
 }
 
 export class PhoneVerificationService {
-  readonly #repository: PhoneVerificationRepository;
-  readonly #accounts: AccountsService;
-  readonly #sms: SmsVerifier;
-  readonly #limits: RateLimitStore;
-  readonly #logger: Logger;
-  readonly #clock: () => number;
+  private readonly logger: Logger;
+  private readonly clock: () => number;
   /** One start or check at a time per user in this process; the database arbitrates between processes. */
-  readonly #queues = new Map<number, Promise<void>>();
+  private readonly queues = new Map<number, Promise<void>>();
 
-  constructor(options: PhoneVerificationServiceOptions) {
-    this.#repository = options.repository;
-    this.#accounts = options.accounts;
-    this.#sms = options.sms;
-    this.#limits = options.limits;
-    this.#logger = options.logger.child({ sms_provider: options.sms.name });
-    this.#clock = options.clock ?? Date.now;
+  constructor(private readonly options: PhoneVerificationServiceOptions) {
+    this.logger = options.logger.child({ sms_provider: options.sms.name });
+    this.clock = options.clock ?? Date.now;
   }
 
   /** Sends a code to the profile's phone number, or answers with the one sent moments ago. */
   start(userId: number, clientAddress: string): Promise<{ requestId: string }> {
-    return this.#oneAtATime(userId, () => this.#start(userId, clientAddress));
+    return this.oneAtATime(userId, () => this.startInTurn(userId, clientAddress));
   }
 
   /** Checks a code against the user's pending verification and marks the number verified. */
   check(userId: number, code: string): Promise<void> {
-    return this.#oneAtATime(userId, () => this.#check(userId, code));
+    return this.oneAtATime(userId, () => this.checkInTurn(userId, code));
   }
 
-  async #start(userId: number, clientAddress: string): Promise<{ requestId: string }> {
-    const user = await this.#accounts.getUser(userId);
+  private async startInTurn(userId: number, clientAddress: string): Promise<{ requestId: string }> {
+    const user = await this.options.accounts.getUser(userId);
     const phoneNumber = user?.phoneNumber;
     if (!user || !phoneNumber) {
       throw new BadRequest('no_phone_number', 'Your profile has no phone number. Add one with PATCH /accounts/me/ first.');
@@ -105,102 +97,102 @@ export class PhoneVerificationService {
     if (user.phoneVerified) throw alreadyVerified();
     assertE164(phoneNumber);
 
-    const now = this.#clock();
-    const current = await this.#repository.find(userId);
+    const now = this.clock();
+    const current = await this.options.repository.find(userId);
     if (current && current.requestId === null && current.expiresAt > now) throw startInFlight();
-    const live = current && this.#isLive(current, now) ? current : undefined;
+    const live = current && this.isLive(current, now) ? current : undefined;
     if (live && live.phoneNumber === phoneNumber && now - live.startedAt < RESEND_INTERVAL_MS) {
-      this.#logger.info({ user_id: userId, request_id: live.requestId }, 'phone verification: the code just sent is reused');
+      this.logger.info({ user_id: userId, request_id: live.requestId }, 'phone verification: the code just sent is reused');
       return { requestId: live.requestId };
     }
     // One account never holds a number for others longer than its code takes to become cancellable.
-    const others = await this.#repository.findOthersPending(phoneNumber, this.#sms.name, userId, now);
+    const others = await this.options.repository.findOthersPending(phoneNumber, this.options.sms.name, userId, now);
     const wait = msUntilCancellable(others, now);
     if (wait > 0) throw new NumberBusy(wait);
     const budgets = startBudgets(userId, phoneNumber, clientAddress);
-    await this.#spend(budgets);
+    await this.spend(budgets);
 
     const claim: PhoneVerification = {
       userId,
       attempt: randomUUID(),
       phoneNumber,
-      provider: this.#sms.name,
+      provider: this.options.sms.name,
       requestId: null,
       startedAt: now,
       expiresAt: now + START_CLAIM_MS,
       wrongCodes: 0,
     };
-    const claimed = current ? await this.#repository.replace(current.attempt, claim) : await this.#repository.insert(claim);
+    const claimed = current ? await this.options.repository.replace(current.attempt, claim) : await this.options.repository.insert(claim);
     if (!claimed) {
-      await this.#giveBack(budgets);
+      await this.giveBack(budgets);
       throw startInFlight();
     }
     try {
       // No wait left means no start in flight among them: every one has a code to cancel.
-      await this.#takeOver(others as PendingVerification[], userId, now);
+      await this.takeOver(others as PendingVerification[], userId, now);
       // One verification per user: the previous code stops working before a new one is sent.
-      if (live && !(await this.#cancelQuietly(live.requestId)) && live.phoneNumber === phoneNumber) {
+      if (live && !(await this.cancelQuietly(live.requestId)) && live.phoneNumber === phoneNumber) {
         // The code already sent still works; keeping it beats leaving the user with none.
-        await this.#repository.replace(claim.attempt, live);
-        await this.#giveBack(budgets);
+        await this.options.repository.replace(claim.attempt, live);
+        await this.giveBack(budgets);
         return { requestId: live.requestId };
       }
-      const requestId = await this.#send(userId, phoneNumber);
-      const sentAt = this.#clock();
+      const requestId = await this.send(userId, phoneNumber);
+      const sentAt = this.clock();
       const sent = { ...claim, requestId, startedAt: sentAt, expiresAt: sentAt + CODE_LIFETIME_MS };
-      if (!(await this.#repository.replace(claim.attempt, sent))) {
+      if (!(await this.options.repository.replace(claim.attempt, sent))) {
         // Our claim lapsed and another start took over: that one's code is the one to keep.
-        await this.#cancelQuietly(requestId);
+        await this.cancelQuietly(requestId);
         throw startInFlight();
       }
-      this.#logger.info({ user_id: userId, request_id: requestId }, 'phone verification: code sent');
+      this.logger.info({ user_id: userId, request_id: requestId }, 'phone verification: code sent');
       return { requestId };
     } catch (error) {
       // Nothing half done stays behind: without a sent code there is no pending verification.
-      await this.#repository.delete(userId, claim.attempt);
-      await this.#giveBack(budgets);
+      await this.options.repository.delete(userId, claim.attempt);
+      await this.giveBack(budgets);
       throw error;
     }
   }
 
-  async #check(userId: number, code: string): Promise<void> {
-    const user = await this.#accounts.getUser(userId);
-    const current = await this.#repository.find(userId);
+  private async checkInTurn(userId: number, code: string): Promise<void> {
+    const user = await this.options.accounts.getUser(userId);
+    const current = await this.options.repository.find(userId);
     if (!user || !current || current.requestId === null) {
       if (user?.phoneVerified) throw alreadyVerified();
       throw new BadRequest('no_pending_verification', 'No code is waiting to be checked. Request one with POST /accounts/phone/verify/.');
     }
-    if (!this.#isLive(current, this.#clock())) {
-      await this.#repository.delete(userId, current.attempt);
+    if (!this.isLive(current, this.clock())) {
+      await this.options.repository.delete(userId, current.attempt);
       throw expired();
     }
     if (current.phoneNumber !== user.phoneNumber) {
-      await this.#void(current, 'the phone number changed');
+      await this.voidVerification(current, 'the phone number changed');
       throw numberChanged();
     }
     // A code of the wrong shape cannot match, so it costs none of the user's tries.
     if (!isWellFormedCode(code)) throw new BadRequest('invalid_code', `Enter the ${verificationCodeLength} digits of the code sent by SMS.`);
 
-    const outcome = await this.#sms.check(current.requestId, code);
+    const outcome = await this.options.sms.check(current.requestId, code);
     switch (outcome) {
       case 'verified':
-        await this.#repository.delete(userId, current.attempt);
-        if (!(await this.#accounts.markPhoneVerified(userId, current.phoneNumber))) throw numberChanged();
-        this.#logger.info({ user_id: userId, request_id: current.requestId }, 'phone verification: number verified');
+        await this.options.repository.delete(userId, current.attempt);
+        if (!(await this.options.accounts.markPhoneVerified(userId, current.phoneNumber))) throw numberChanged();
+        this.logger.info({ user_id: userId, request_id: current.requestId }, 'phone verification: number verified');
         return;
       case 'invalid_code': {
-        const wrongCodes = await this.#repository.addWrongCode(userId, current.attempt);
+        const wrongCodes = await this.options.repository.addWrongCode(userId, current.attempt);
         if (wrongCodes === undefined) throw new BadRequest('invalid_code', 'The code is not correct.');
         if (wrongCodes < MAX_WRONG_CODES) throw new InvalidCode(MAX_WRONG_CODES - wrongCodes);
-        await this.#void(current, 'too many wrong codes');
-        throw await this.#tooManyWrongCodes(userId, current.phoneNumber);
+        await this.voidVerification(current, 'too many wrong codes');
+        throw await this.tooManyWrongCodes(userId, current.phoneNumber);
       }
       case 'too_many_attempts':
-        await this.#repository.delete(userId, current.attempt);
-        this.#logger.info({ user_id: userId, request_id: current.requestId }, 'phone verification: the provider ended it after wrong codes');
-        throw await this.#tooManyWrongCodes(userId, current.phoneNumber);
+        await this.options.repository.delete(userId, current.attempt);
+        this.logger.info({ user_id: userId, request_id: current.requestId }, 'phone verification: the provider ended it after wrong codes');
+        throw await this.tooManyWrongCodes(userId, current.phoneNumber);
       case 'expired':
-        await this.#repository.delete(userId, current.attempt);
+        await this.options.repository.delete(userId, current.attempt);
         throw expired();
     }
   }
@@ -209,97 +201,97 @@ export class PhoneVerificationService {
    * Voids other accounts' codes of the number, here first and then at the provider, so that this
    * start's code is the number's only one. `others` are all old enough to be cancelled.
    */
-  async #takeOver(others: PendingVerification[], userId: number, now: number): Promise<void> {
+  private async takeOver(others: PendingVerification[], userId: number, now: number): Promise<void> {
     for (const other of others) {
       // A new attempt id makes the other account's writes in flight miss, and a second taker's too.
-      if (!(await this.#repository.replace(other.attempt, { ...other, attempt: randomUUID(), expiresAt: now }))) {
+      if (!(await this.options.repository.replace(other.attempt, { ...other, attempt: randomUUID(), expiresAt: now }))) {
         // Its account restarted or another start took over first: that code is brand new.
         throw new NumberBusy(CANCELLABLE_AFTER_MS);
       }
-      this.#logger.info(
+      this.logger.info(
         { user_id: userId, voided_user_id: other.userId, request_id: other.requestId },
         "phone verification: another account's code of this number is void",
       );
-      await this.#cancelQuietly(other.requestId);
+      await this.cancelQuietly(other.requestId);
     }
   }
 
   /** Starts at the provider; a verification pending there that nobody here waits for is replaced. */
-  async #send(userId: number, phoneNumber: string): Promise<string> {
+  private async send(userId: number, phoneNumber: string): Promise<string> {
     try {
-      return (await this.#sms.start(phoneNumber)).requestId;
+      return (await this.options.sms.start(phoneNumber)).requestId;
     } catch (error) {
       if (!(error instanceof VerificationInProgress) || !error.requestId) throw error;
       // Another account's start got to the provider first: the provider's choice stands.
-      const now = this.#clock();
-      const others = await this.#repository.findOthersPending(phoneNumber, this.#sms.name, userId, now);
+      const now = this.clock();
+      const others = await this.options.repository.findOthersPending(phoneNumber, this.options.sms.name, userId, now);
       if (others.length > 0) throw new NumberBusy(msUntilCancellable(others, now));
       // A start whose answer was lost, or a verification voided here that the provider still runs.
-      this.#logger.info({ user_id: userId, request_id: error.requestId }, 'phone verification: replacing a verification nobody waits for');
-      await this.#sms.cancel(error.requestId);
-      return (await this.#sms.start(phoneNumber)).requestId;
+      this.logger.info({ user_id: userId, request_id: error.requestId }, 'phone verification: replacing a verification nobody waits for');
+      await this.options.sms.cancel(error.requestId);
+      return (await this.options.sms.start(phoneNumber)).requestId;
     }
   }
 
   /** Ends a verification here first, then at the provider, so a failing provider cannot keep it alive. */
-  async #void(verification: PendingVerification, reason: string): Promise<void> {
-    await this.#repository.delete(verification.userId, verification.attempt);
-    this.#logger.info({ user_id: verification.userId, request_id: verification.requestId, reason }, 'phone verification: void');
-    await this.#cancelQuietly(verification.requestId);
+  private async voidVerification(verification: PendingVerification, reason: string): Promise<void> {
+    await this.options.repository.delete(verification.userId, verification.attempt);
+    this.logger.info({ user_id: verification.userId, request_id: verification.requestId, reason }, 'phone verification: void');
+    await this.cancelQuietly(verification.requestId);
   }
 
   /** The provider logs why a cancel failed; the caller decides what that means. */
-  async #cancelQuietly(requestId: string): Promise<boolean> {
+  private async cancelQuietly(requestId: string): Promise<boolean> {
     try {
-      await this.#sms.cancel(requestId);
+      await this.options.sms.cancel(requestId);
       return true;
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
-      this.#logger.warn({ request_id: requestId, code: error.code }, 'phone verification: could not cancel at the provider');
+      this.logger.warn({ request_id: requestId, code: error.code }, 'phone verification: could not cancel at the provider');
       return false;
     }
   }
 
-  #isLive(verification: PhoneVerification, now: number): verification is PendingVerification {
-    return verification.requestId !== null && verification.provider === this.#sms.name && verification.expiresAt > now;
+  private isLive(verification: PhoneVerification, now: number): verification is PendingVerification {
+    return verification.requestId !== null && verification.provider === this.options.sms.name && verification.expiresAt > now;
   }
 
   /**
    * Counts a code on every budget before it is sent, so parallel starts from several accounts
    * cannot all pass; a start that sends nothing, refused ones included, gives its units back.
    */
-  async #spend(budgets: Budget[]): Promise<void> {
-    const wait = await spendBudgets(this.#limits, budgets, START_WINDOW_MS);
+  private async spend(budgets: Budget[]): Promise<void> {
+    const wait = await spendBudgets(this.options.limits, budgets, START_WINDOW_MS);
     if (wait === 0) return;
-    await this.#giveBack(budgets);
+    await this.giveBack(budgets);
     throw new RateLimited(wait / 1000, 'Too many verification codes were requested. Try again later.');
   }
 
-  async #giveBack(budgets: Budget[]): Promise<void> {
-    await giveBackBudgets(this.#limits, budgets);
+  private async giveBack(budgets: Budget[]): Promise<void> {
+    await giveBackBudgets(this.options.limits, budgets);
   }
 
   /** Milliseconds until a new code may be sent; 0 when one may be sent now. */
-  async #startLimitWaitMs(userId: number, phoneNumber: string): Promise<number> {
-    const [user, number] = await Promise.all([this.#limits.peek(userKey(userId)), this.#limits.peek(numberKey(phoneNumber))]);
+  private async startLimitWaitMs(userId: number, phoneNumber: string): Promise<number> {
+    const [user, number] = await Promise.all([this.options.limits.peek(userKey(userId)), this.options.limits.peek(numberKey(phoneNumber))]);
     return Math.max(user.count >= STARTS_PER_USER ? user.resetInMs : 0, number.count >= STARTS_PER_NUMBER ? number.resetInMs : 0);
   }
 
-  async #tooManyWrongCodes(userId: number, phoneNumber: string): Promise<RateLimited> {
-    const wait = await this.#startLimitWaitMs(userId, phoneNumber);
+  private async tooManyWrongCodes(userId: number, phoneNumber: string): Promise<RateLimited> {
+    const wait = await this.startLimitWaitMs(userId, phoneNumber);
     return new RateLimited(wait / 1000, 'Too many wrong codes: this code no longer works. Request a new one.');
   }
 
-  #oneAtATime<T>(userId: number, task: () => Promise<T>): Promise<T> {
-    const previous = this.#queues.get(userId) ?? Promise.resolve();
+  private oneAtATime<T>(userId: number, task: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(userId) ?? Promise.resolve();
     const result = previous.then(task);
     const done = result.then(
       () => undefined,
       () => undefined,
     );
-    this.#queues.set(userId, done);
+    this.queues.set(userId, done);
     void done.then(() => {
-      if (this.#queues.get(userId) === done) this.#queues.delete(userId);
+      if (this.queues.get(userId) === done) this.queues.delete(userId);
     });
     return result;
   }

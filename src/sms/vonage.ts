@@ -45,25 +45,21 @@ type Operation = 'start' | 'check' | 'cancel';
 
 export class VonageVerifier implements SmsVerifier {
   readonly name = 'vonage';
-  readonly #endpoint: string;
-  readonly #authorization: string;
-  readonly #brand: string;
-  readonly #timeoutMs: number;
-  readonly #logger: Logger;
+  private readonly endpoint: string;
+  private readonly authorization: string;
+  private readonly logger: Logger;
 
-  constructor({ apiKey, apiSecret, brand, apiUrl = defaultApiUrl, timeoutMs, logger }: VonageVerifierOptions) {
-    this.#endpoint = `${apiUrl.replace(/\/+$/, '')}/v2/verify`;
+  constructor(private readonly options: VonageVerifierOptions) {
+    this.endpoint = `${(options.apiUrl ?? defaultApiUrl).replace(/\/+$/, '')}/v2/verify`;
     // Only this header carries the secret; the logger below never sees it.
-    this.#authorization = `Basic ${Buffer.from(`${apiKey}:${apiSecret}`).toString('base64')}`;
-    this.#brand = brand;
-    this.#timeoutMs = timeoutMs;
-    this.#logger = logger.child({ sms_provider: this.name });
+    this.authorization = `Basic ${Buffer.from(`${options.apiKey}:${options.apiSecret}`).toString('base64')}`;
+    this.logger = options.logger.child({ sms_provider: this.name });
   }
 
   async start(phoneNumber: string): Promise<{ requestId: string }> {
     assertE164(phoneNumber);
-    const reply = await this.#send('start', 'POST', '', {
-      brand: this.#brand,
+    const reply = await this.send('start', 'POST', '', {
+      brand: this.options.brand,
       code_length: verificationCodeLength,
       channel_timeout: channelTimeoutSeconds,
       // Vonage wants the E.164 digits without the leading +.
@@ -74,23 +70,23 @@ export class VonageVerifier implements SmsVerifier {
     const problem = reply.body as Problem;
     if (reply.status === 409) {
       const pendingId = typeof problem.request_id === 'string' ? problem.request_id : undefined;
-      this.#logger.info({ operation: 'start', request_id: pendingId }, 'Vonage Verify: a verification is already pending');
+      this.logger.info({ operation: 'start', request_id: pendingId }, 'Vonage Verify: a verification is already pending');
       throw new VerificationInProgress(pendingId);
     }
     const rejection = reply.status === 422 || reply.status === 400 ? numberRejection(problem) : undefined;
     if (rejection) {
-      this.#logger.info(
+      this.logger.info(
         { operation: 'start', status: reply.status, title: problem.title, reason: rejection },
         'Vonage Verify rejected the phone number',
       );
       throw new BadRequest('invalid_phone_number', `The SMS provider rejected this phone number: ${rejection}`);
     }
-    throw this.#unavailable('start', reply);
+    throw this.unavailable('start', reply);
   }
 
   async check(requestId: string, code: string): Promise<CheckOutcome> {
     if (!isWellFormedCode(code)) return 'invalid_code';
-    const reply = await this.#send('check', 'POST', `/${encodeURIComponent(requestId)}`, { code });
+    const reply = await this.send('check', 'POST', `/${encodeURIComponent(requestId)}`, { code });
     switch (reply.status) {
       case 200:
         if (reply.body.status === 'completed') return 'verified';
@@ -103,34 +99,34 @@ export class VonageVerifier implements SmsVerifier {
       case 410:
         return 'too_many_attempts';
     }
-    throw this.#unavailable('check', reply);
+    throw this.unavailable('check', reply);
   }
 
   async cancel(requestId: string): Promise<void> {
-    const reply = await this.#send('cancel', 'DELETE', `/${encodeURIComponent(requestId)}`);
+    const reply = await this.send('cancel', 'DELETE', `/${encodeURIComponent(requestId)}`);
     // A 404 means the request already ended: there is nothing left to stop.
     if (reply.status === 204 || reply.status === 404) return;
-    throw this.#unavailable('cancel', reply);
+    throw this.unavailable('cancel', reply);
   }
 
-  async #send(operation: Operation, method: 'POST' | 'DELETE', path: string, payload?: object): Promise<Reply> {
+  private async send(operation: Operation, method: 'POST' | 'DELETE', path: string, payload?: object): Promise<Reply> {
     try {
-      const response = await fetch(this.#endpoint + path, {
+      const response = await fetch(this.endpoint + path, {
         method,
         headers: {
-          authorization: this.#authorization,
+          authorization: this.authorization,
           accept: 'application/json',
           ...(payload ? { 'content-type': 'application/json' } : {}),
         },
         ...(payload ? { body: JSON.stringify(payload) } : {}),
         // One deadline for connecting, sending and reading the whole body.
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       return { status: response.status, body: parseObject(await response.text()) };
     } catch (error) {
       const timedOut = error instanceof Error && error.name === 'TimeoutError';
-      this.#logger.error(
-        { operation, timeout_ms: this.#timeoutMs, reason: timedOut ? 'timeout' : describeNetworkError(error) },
+      this.logger.error(
+        { operation, timeout_ms: this.options.timeoutMs, reason: timedOut ? 'timeout' : describeNetworkError(error) },
         'Vonage Verify could not be reached',
       );
       throw new ServiceUnavailable(
@@ -142,13 +138,13 @@ export class VonageVerifier implements SmsVerifier {
     }
   }
 
-  #unavailable(operation: Operation, reply: Reply): ServiceUnavailable {
+  private unavailable(operation: Operation, reply: Reply): ServiceUnavailable {
     const { title, detail, instance } = reply.body as Problem;
     const message =
       reply.status === 401 || reply.status === 403
         ? 'Vonage Verify refused our API key and secret (check VONAGE_API_KEY and VONAGE_API_SECRET)'
         : 'Vonage Verify answered with an error';
-    this.#logger.error({ operation, status: reply.status, title, detail, instance }, message);
+    this.logger.error({ operation, status: reply.status, title, detail, instance }, message);
     return new ServiceUnavailable('sms_unavailable', 'The SMS provider is unavailable right now. Try again in a few minutes.');
   }
 }

@@ -8,6 +8,7 @@ import {
   encodeBase64Url,
   generateKey,
   InvalidKeyError,
+  isKey,
   keyId,
   SIGNING_INFO,
 } from '../../src/crypto/keys.js';
@@ -31,6 +32,13 @@ describe('decodeKey', () => {
     ['surrounding whitespace', ` ${KEY}`],
   ])('refuses a key that is %s', (_why, text) => {
     expect(() => decodeKey(text)).toThrow(InvalidKeyError);
+    // isKey is the same check, for callers that answer with a message of their own.
+    expect(isKey(text)).toBe(false);
+  });
+
+  it('isKey accepts what decodeKey reads', () => {
+    expect(isKey(KEY)).toBe(true);
+    expect(isKey(KEY.slice(0, -1))).toBe(true);
   });
 });
 

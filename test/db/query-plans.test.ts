@@ -10,7 +10,7 @@ import { DirectConversations } from '../../src/conversations/direct.js';
 import { remoteMember } from '../../src/conversations/members.js';
 import { ConversationsRepository } from '../../src/conversations/repository.js';
 import { FeedRepository } from '../../src/feed/repository.js';
-import { OutboxRepository } from '../../src/federation/outbox-repository.js';
+import { OutboxRepository } from '../../src/federation/outbox/repository.js';
 import { RequestReceiptsRepository } from '../../src/federation/request-receipts.js';
 import { MessagesRepository } from '../../src/messages/repository.js';
 import { MessageWriter, type NewMessage } from '../../src/messages/write.js';

@@ -3,7 +3,7 @@
 // receiver, and end as failed when the peer refuses them or for good after FEDERATION_GIVE_UP.
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WAITING_BEHIND_EARLIER } from '../../src/federation/outbox-repository.js';
+import { WAITING_BEHIND_EARLIER } from '../../src/federation/outbox/repository.js';
 import { InProcessEventBus, type RealtimeEvent } from '../../src/realtime/bus.js';
 import { startBackends, type Backend } from '../helpers/backends.js';
 import { describeEachDatabase } from '../helpers/databases.js';

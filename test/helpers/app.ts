@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { generateKey } from '../../src/crypto/keys.js';
 import { loadConfig, type Config, type Environment } from '../../src/config.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
 import { createPostgresSchema, type DatabaseKind, type TestDatabase } from './databases.js';
@@ -17,9 +17,8 @@ export interface TestApp extends RunningServer {
   destroy(): Promise<void>;
 }
 
-export function newKey(): string {
-  return randomBytes(32).toString('base64url') + '=';
-}
+/** A fresh ENCRYPTION_KEY, in the format `realchat keygen` writes. */
+export const newKey = generateKey;
 
 export interface TestAppOptions extends ServerOptions {
   database?: DatabaseKind;

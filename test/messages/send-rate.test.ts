@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeWireMessage, fernetEncrypt } from '../../src/crypto/fernet.js';
 import { decodeKey } from '../../src/crypto/keys.js';
-import { SEALED_TYPE } from '../../src/federation/sealed.js';
+import { SEALED_TYPE } from '../../src/http/sealed-body.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { call, registerUser, type JsonResponse, type RegisteredUser } from '../helpers/http.js';

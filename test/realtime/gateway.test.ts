@@ -2,7 +2,7 @@
 // account actions (logout, password change) that must close sockets.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InProcessEventBus } from '../../src/realtime/bus.js';
-import type { GatewayLimits } from '../../src/realtime/gateway.js';
+import type { GatewayLimits } from '../../src/realtime/gateway/protocol.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { call, registerUser, type RegisteredUser } from '../helpers/http.js';

@@ -1,7 +1,7 @@
 // Log in or create an account; the API's field errors appear beside their fields.
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { Api, ApiError } from './api.js';
-import { Field, focusFirstInvalid, formErrors, NO_ERRORS, type FormErrors } from './Field.js';
+import { useState } from 'preact/hooks';
+import { Api } from './api.js';
+import { errorsOf, Field, FormError, NO_ERRORS, PhoneField, useFormErrors } from './Field.js';
 import type { Session } from './session.js';
 
 type Mode = 'login' | 'register';
@@ -12,13 +12,8 @@ export function AuthView({ onSignedIn }: { onSignedIn: (session: Session) => voi
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [phone, setPhone] = useState('');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const [errors, setErrors, form] = useFormErrors();
   const [busy, setBusy] = useState(false);
-  const form = useRef<HTMLFormElement>(null);
-
-  useEffect(() => {
-    if (errors !== NO_ERRORS) focusFirstInvalid(form.current);
-  }, [errors]);
 
   const switchTo = (next: Mode) => {
     setMode(next);
@@ -38,7 +33,7 @@ export function AuthView({ onSignedIn }: { onSignedIn: (session: Session) => voi
     } catch (error) {
       setBusy(false);
       const shown = mode === 'login' ? ['username', 'password'] : ['username', 'email', 'password', 'phone_number'];
-      setErrors(error instanceof ApiError ? formErrors(error, shown) : { fields: {}, general: 'Something went wrong. Try again.' });
+      setErrors(errorsOf(error, shown));
     }
   };
 
@@ -57,11 +52,7 @@ export function AuthView({ onSignedIn }: { onSignedIn: (session: Session) => voi
           </button>
         </div>
         <form ref={form} onSubmit={submit} noValidate aria-label={registering ? 'Create account' : 'Log in'}>
-          {errors.general && (
-            <p class="form-error" role="alert" tabIndex={-1}>
-              {errors.general}
-            </p>
-          )}
+          <FormError errors={errors} />
           <Field
             id="username"
             label={registering ? 'Username' : 'Username or email'}
@@ -84,18 +75,7 @@ export function AuthView({ onSignedIn }: { onSignedIn: (session: Session) => voi
             required
             {...(registering ? { hint: 'At least 8 characters, not only digits.' } : {})}
           />
-          {registering && (
-            <Field
-              id="phone_number"
-              label="Phone number (optional)"
-              type="tel"
-              value={phone}
-              onInput={setPhone}
-              errors={errors.fields.phone_number}
-              autoComplete="tel"
-              hint="With the country code, for example +44 7700 900123."
-            />
-          )}
+          {registering && <PhoneField label="Phone number (optional)" value={phone} onInput={setPhone} errors={errors.fields.phone_number} />}
           <button type="submit" class="primary wide" disabled={busy}>
             {registering ? 'Create account' : 'Log in'}
           </button>

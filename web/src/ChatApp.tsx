@@ -3,7 +3,8 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Api, ApiError, type User } from './api.js';
 import { ChatPane } from './ChatPane.js';
-import { ChatStore } from './chat.js';
+import { direct } from './chat/conversation-key.js';
+import { ChatStore } from './chat/store.js';
 import { ConversationList } from './ConversationList.js';
 import { LiveConnection, liveUrl } from './live.js';
 import { ProfileView } from './ProfileView.js';
@@ -53,7 +54,7 @@ export function ChatApp({ session, onSignedOut, onUser }: ChatAppProps) {
     const visibility = () => store.setVisible(document.visibilityState === 'visible');
     visibility();
     document.addEventListener('visibilitychange', visibility);
-    void store.loadConversations();
+    void store.list.load();
     api.me().then(
       (user) => {
         store.setUser(user);
@@ -74,10 +75,10 @@ export function ChatApp({ session, onSignedOut, onUser }: ChatAppProps) {
   const partner = route.view === 'chat' ? route.partner : null;
   useEffect(() => {
     store.closeConversation();
-    if (partner !== null) store.openConversation(partner);
+    if (partner !== null) store.openConversation(direct(partner));
   }, [store, partner]);
 
-  const unread = [...store.rows.values()].reduce((sum, row) => sum + row.unread, 0);
+  const unread = [...store.list.rows.values()].reduce((sum, row) => sum + row.unread, 0);
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) RealChat` : 'RealChat';
   }, [unread]);

@@ -1,8 +1,8 @@
 // One conversation: its history (older pages load when scrolling up), and the composer.
 // The view keeps its place: at the bottom while new messages come, still while older ones load.
 import { useLayoutEffect, useRef } from 'preact/hooks';
-import type { ChatStore } from './chat.js';
-import { keyOf } from './history.js';
+import { direct, type DirectConversation } from './chat/conversation-key.js';
+import type { ChatStore } from './chat/store.js';
 import { Composer } from './Composer.js';
 import { shortTime } from './format.js';
 import { MessageItem } from './MessageItem.js';
@@ -10,9 +10,11 @@ import { MessageItem } from './MessageItem.js';
 const NEAR_EDGE_PX = 120;
 
 export function ChatPane({ store, partner, onTyping }: { store: ChatStore; partner: string; onTyping: (to: string) => void }) {
-  const key = keyOf(partner);
-  const history = store.histories.get(key);
-  const address = store.rows.get(key)?.address ?? partner;
+  const named = store.list.get(direct(partner))?.conversation;
+  // The server's spelling of the address once known, else the one in the page's address.
+  const conversation = direct(named?.kind === 'direct' ? named.with : partner);
+  const address = conversation.with;
+  const history = store.histories.get(conversation);
   const entries = history?.entries ?? [];
   const scroller = useRef<HTMLDivElement>(null);
   const fromBottom = useRef(0);
@@ -34,7 +36,7 @@ export function ChatPane({ store, partner, onTyping }: { store: ChatStore; partn
     edges.current = { first, last };
     fromBottom.current = element.scrollHeight - element.scrollTop;
     // Too few messages to scroll: fetch older ones now, as no scroll event can ask for them.
-    if (canLoadOlder && element.scrollHeight <= element.clientHeight) void store.loadHistory(key, true);
+    if (canLoadOlder && element.scrollHeight <= element.clientHeight) void store.loadHistory(conversation, true);
   });
 
   const onScroll = () => {
@@ -42,7 +44,7 @@ export function ChatPane({ store, partner, onTyping }: { store: ChatStore; partn
     if (!element) return;
     fromBottom.current = element.scrollHeight - element.scrollTop;
     atBottom.current = fromBottom.current - element.clientHeight < NEAR_EDGE_PX;
-    if (element.scrollTop < NEAR_EDGE_PX && canLoadOlder) void store.loadHistory(key, true);
+    if (element.scrollTop < NEAR_EDGE_PX && canLoadOlder) void store.loadHistory(conversation, true);
   };
 
   let latestMine = -1;
@@ -60,12 +62,12 @@ export function ChatPane({ store, partner, onTyping }: { store: ChatStore; partn
           {address}
         </h2>
         <p class="presence" aria-live="polite" data-testid="partner-state">
-          {partnerState(store, key)}
+          {partnerState(store, conversation)}
         </p>
       </header>
       <div class="messages" ref={scroller} onScroll={onScroll} tabIndex={0} role="log" aria-label={`Messages with ${address}`}>
         {canLoadOlder && (
-          <button type="button" class="secondary older" onClick={() => void store.loadHistory(key, true)}>
+          <button type="button" class="secondary older" onClick={() => void store.loadHistory(conversation, true)}>
             Load older messages
           </button>
         )}
@@ -73,7 +75,7 @@ export function ChatPane({ store, partner, onTyping }: { store: ChatStore; partn
         {history?.state === 'error' && (
           <p class="form-error" role="alert">
             {history.error}{' '}
-            <button type="button" class="link" onClick={() => void store.loadHistory(key)}>
+            <button type="button" class="link" onClick={() => void store.loadHistory(conversation)}>
               Try again
             </button>
           </p>
@@ -85,15 +87,15 @@ export function ChatPane({ store, partner, onTyping }: { store: ChatStore; partn
           ))}
         </ol>
       </div>
-      <Composer partner={address} onSend={(text) => store.send(address, text)} onTyping={() => onTyping(address)} />
+      <Composer partner={address} onSend={(text) => store.send(conversation, text)} onTyping={() => onTyping(address)} />
     </section>
   );
 }
 
 /** "typing…", "online", "last seen …", or nothing when the server does not say (not a partner yet). */
-function partnerState(store: ChatStore, key: string): string {
-  if (store.isTyping(key)) return 'typing…';
-  const presence = store.presence.get(key);
+function partnerState(store: ChatStore, conversation: DirectConversation): string {
+  if (store.activity.isTyping(conversation)) return 'typing…';
+  const presence = store.activity.presenceOf(conversation.with);
   if (!presence) return '';
   if (presence.status === 'online') return 'online';
   return presence.last_seen ? `last seen ${shortTime(presence.last_seen)}` : 'offline';

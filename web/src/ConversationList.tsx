@@ -1,8 +1,8 @@
 // The conversations: start one by address, then one row per partner, most recent first,
 // with the last message, its time and the unread count.
 import { useEffect, useState } from 'preact/hooks';
-import type { ChatStore } from './chat.js';
-import { keyOf } from './history.js';
+import { mapKey } from './chat/conversation-key.js';
+import type { ChatStore } from './chat/store.js';
 import { fullTime, shortTime } from './format.js';
 import { chatPath, navigate } from './router.js';
 
@@ -10,7 +10,7 @@ import { chatPath, navigate } from './router.js';
 let readyMarked = false;
 
 export function ConversationList({ store }: { store: ChatStore }) {
-  const ready = store.listState === 'ready';
+  const ready = store.list.state === 'ready';
   useEffect(() => {
     if (ready && !readyMarked) {
       readyMarked = true;
@@ -18,18 +18,18 @@ export function ConversationList({ store }: { store: ChatStore }) {
     }
   }, [ready]);
 
-  const rows = store.sortedRows();
+  const rows = store.list.sorted();
   return (
     <nav class="conversations-nav" aria-labelledby="conversations-title">
       <NewConversation />
       <h2 id="conversations-title" class="section-title">
         Conversations
       </h2>
-      {store.listState === 'loading' && <p class="muted pad">Loading conversations…</p>}
-      {store.listError && (
+      {store.list.state === 'loading' && <p class="muted pad">Loading conversations…</p>}
+      {store.list.error && (
         <p class="form-error pad" role="alert">
-          {store.listError}{' '}
-          <button type="button" class="link" onClick={() => void store.retryConversations()}>
+          {store.list.error}{' '}
+          <button type="button" class="link" onClick={() => void store.list.retry()}>
             Try again
           </button>
         </p>
@@ -37,13 +37,15 @@ export function ConversationList({ store }: { store: ChatStore }) {
       {ready && rows.length === 0 && <p class="muted pad">No conversations yet. Start one above.</p>}
       <ul class="conversations" aria-busy={!ready}>
         {rows.map((row) => {
-          const key = keyOf(row.address);
+          // Only direct conversations exist so far: a row is named by its partner's address.
+          if (row.conversation.kind !== 'direct') return null;
+          const address = row.conversation.with;
           const mine = row.last ? store.isMine(row.last) : false;
           return (
-            <li key={key}>
-              <a class="conversation" href={chatPath(row.address)} aria-current={store.open === key ? 'page' : undefined}>
+            <li key={mapKey(row.conversation)}>
+              <a class="conversation" href={chatPath(address)} aria-current={store.isOpen(row.conversation) ? 'page' : undefined}>
                 <span class="partner" dir="auto">
-                  {row.address}
+                  {address}
                 </span>
                 {row.last && (
                   <time class="when" dateTime={row.last.timestamp} title={fullTime(row.last.timestamp)}>
@@ -64,8 +66,8 @@ export function ConversationList({ store }: { store: ChatStore }) {
           );
         })}
       </ul>
-      {store.rowsNext && (
-        <button type="button" class="secondary wide" onClick={() => void store.loadMoreConversations()}>
+      {store.list.next && (
+        <button type="button" class="secondary wide" onClick={() => void store.list.loadMore()}>
           Show older conversations
         </button>
       )}

@@ -1,5 +1,8 @@
-// A labelled input with its hint and the API's errors for that field right beneath it.
-import type { JSX } from 'preact';
+// A form's pieces: a labelled input with its hint and the API's errors for that field right
+// beneath it, the form's own error, and the errors' state, which moves focus to what was refused.
+import type { JSX, RefObject } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError } from './api.js';
 
 interface FieldProps {
   id: string;
@@ -51,12 +54,37 @@ export function Field({ id, label, value, onInput, errors, hint, type = 'text', 
   );
 }
 
+const PHONE_HINT = 'With the country code, for example +44 7700 900123.';
+
+/** The phone number input of the sign-up and profile forms; `hint` adds to the format hint. */
+export function PhoneField({ label, value, onInput, errors, hint }: Pick<FieldProps, 'label' | 'value' | 'onInput' | 'errors' | 'hint'>) {
+  return (
+    <Field id="phone_number" label={label} type="tel" value={value} onInput={onInput} errors={errors} autoComplete="tel" hint={hint ? `${PHONE_HINT} ${hint}` : PHONE_HINT} />
+  );
+}
+
+/** The form's own message (errors of fields it does not show, or of the request as a whole). */
+export function FormError({ errors }: { errors: FormErrors }) {
+  return (
+    errors.general && (
+      <p class="form-error" role="alert" tabIndex={-1}>
+        {errors.general}
+      </p>
+    )
+  );
+}
+
 export interface FormErrors {
   fields: Record<string, string[]>;
   general: string | null;
 }
 
 export const NO_ERRORS: FormErrors = { fields: {}, general: null };
+
+/** What a failed request says to a form showing the fields `shown`. */
+export function errorsOf(error: unknown, shown: string[]): FormErrors {
+  return error instanceof ApiError ? formErrors(error, shown) : { fields: {}, general: 'Something went wrong. Try again.' };
+}
 
 /** The API's field errors for the fields the form shows; anything else becomes the form's own message. */
 export function formErrors(error: { detail: string; fields: Record<string, string[]> }, shown: string[]): FormErrors {
@@ -70,8 +98,18 @@ export function formErrors(error: { detail: string; fields: Record<string, strin
   return { fields, general };
 }
 
-/** Moves focus to the first field the server refused, so keyboard and screen reader users land on it. */
-export function focusFirstInvalid(form: HTMLFormElement | null): void {
-  const invalid = form?.querySelector<HTMLElement>('[aria-invalid="true"]') ?? form?.querySelector<HTMLElement>('[role="alert"]');
-  invalid?.focus();
+/**
+ * A form's errors, and the ref its <form> takes: each time errors are set, focus moves to the
+ * first field the server refused (else to the form's message), so keyboard and screen reader
+ * users land on it.
+ */
+export function useFormErrors(): [FormErrors, (errors: FormErrors) => void, RefObject<HTMLFormElement>] {
+  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const form = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    if (errors === NO_ERRORS) return;
+    const invalid = form.current?.querySelector<HTMLElement>('[aria-invalid="true"]') ?? form.current?.querySelector<HTMLElement>('[role="alert"]');
+    invalid?.focus();
+  }, [errors]);
+  return [errors, setErrors, form];
 }

@@ -1,6 +1,6 @@
 // One message: its text (always as text, never as HTML), its time, whether it was edited and,
 // for our own, where it is. A deleted message stays in place as a tombstone.
-import type { Entry } from './history.js';
+import type { Entry } from './chat/history.js';
 import { fullTime, messageTime } from './format.js';
 
 interface MessageItemProps {

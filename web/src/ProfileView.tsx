@@ -1,7 +1,7 @@
 // The profile: set the phone number (PATCH /accounts/me/) and verify it with the code sent by SMS.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { ApiError, type Api, type User } from './api.js';
-import { Field, focusFirstInvalid, formErrors, NO_ERRORS, type FormErrors } from './Field.js';
+import { errorsOf, Field, FormError, NO_ERRORS, PhoneField, useFormErrors } from './Field.js';
 import { day } from './format.js';
 
 interface ProfileViewProps {
@@ -10,27 +10,14 @@ interface ProfileViewProps {
   onUser: (user: User) => void;
 }
 
-function errorsOf(error: unknown, shown: string[]): FormErrors {
-  return error instanceof ApiError ? formErrors(error, shown) : { fields: {}, general: 'Something went wrong. Try again.' };
-}
-
 export function ProfileView({ api, user, onUser }: ProfileViewProps) {
   const [phone, setPhone] = useState(user.phone_number ?? '');
-  const [phoneErrors, setPhoneErrors] = useState<FormErrors>(NO_ERRORS);
+  const [phoneErrors, setPhoneErrors, phoneForm] = useFormErrors();
   const [code, setCode] = useState('');
-  const [codeErrors, setCodeErrors] = useState<FormErrors>(NO_ERRORS);
+  const [codeErrors, setCodeErrors, codeForm] = useFormErrors();
   const [codeSent, setCodeSent] = useState(false);
   const [notice, setNotice] = useState('');
   const [busy, setBusy] = useState(false);
-  const phoneForm = useRef<HTMLFormElement>(null);
-  const codeForm = useRef<HTMLFormElement>(null);
-
-  useEffect(() => {
-    if (phoneErrors !== NO_ERRORS) focusFirstInvalid(phoneForm.current);
-  }, [phoneErrors]);
-  useEffect(() => {
-    if (codeErrors !== NO_ERRORS) focusFirstInvalid(codeForm.current);
-  }, [codeErrors]);
 
   const act = async (work: () => Promise<void>) => {
     setBusy(true);
@@ -111,21 +98,8 @@ export function ProfileView({ api, user, onUser }: ProfileViewProps) {
 
         <form ref={phoneForm} onSubmit={savePhone} noValidate aria-labelledby="phone-title">
           <h3 id="phone-title">Phone</h3>
-          {phoneErrors.general && (
-            <p class="form-error" role="alert" tabIndex={-1}>
-              {phoneErrors.general}
-            </p>
-          )}
-          <Field
-            id="phone_number"
-            label="Phone number"
-            type="tel"
-            value={phone}
-            onInput={setPhone}
-            errors={phoneErrors.fields.phone_number}
-            autoComplete="tel"
-            hint="With the country code, for example +44 7700 900123. Leave empty to remove it."
-          />
+          <FormError errors={phoneErrors} />
+          <PhoneField label="Phone number" value={phone} onInput={setPhone} errors={phoneErrors.fields.phone_number} hint="Leave empty to remove it." />
           <button type="submit" disabled={busy || unchanged}>
             Save number
           </button>
@@ -135,11 +109,7 @@ export function ProfileView({ api, user, onUser }: ProfileViewProps) {
           <form ref={codeForm} onSubmit={checkCode} noValidate aria-labelledby="verify-title">
             <h3 id="verify-title">Verify your number</h3>
             <p class="muted">We send a code by SMS to {user.phone_number}.</p>
-            {codeErrors.general && (
-              <p class="form-error" role="alert" tabIndex={-1}>
-                {codeErrors.general}
-              </p>
-            )}
+            <FormError errors={codeErrors} />
             <button type="button" class={codeSent ? 'secondary' : ''} onClick={() => void sendCode()} disabled={busy}>
               {codeSent ? 'Send a new code' : 'Send code'}
             </button>

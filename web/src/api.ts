@@ -1,6 +1,24 @@
 // The RealChat HTTP API as the client uses it: typed calls over fetch, errors as ApiError.
 // Everything here follows shared/spec/api.md; nothing else in the client builds a request.
+import type { Static } from 'typebox';
+// Type-only: the server's own schemas (these two files import nothing but typebox), so the
+// client's types cannot drift from what the server sends; nothing of them reaches the bundle.
+import type { ConversationPage, MessagePage, MessageSchema, SendAnswer as SendAnswerSchema } from '../../src/messages/schemas.js';
+import type { PhoneVerified, VerificationStarted } from '../../src/sms/schemas.js';
 
+export type Message = Static<typeof MessageSchema>;
+export type Conversation = Static<typeof ConversationPage>['results'][number];
+export type SendAnswer = Static<typeof SendAnswerSchema>;
+
+/** A page of a list, newest first or oldest first as the endpoint says; `next` is an opaque cursor. */
+export interface Page<T> {
+  results: T[];
+  next: Static<typeof MessagePage>['next'];
+}
+
+// The accounts and presence schemas sit beside server-only code (argon2, fastify), which the
+// web build must not follow: these are written out. test/web/api-types.test.ts holds User and
+// AuthAnswer to the server's schemas; Presence follows spec/api.md (its schema is not exported).
 export interface User {
   id: number;
   username: string;
@@ -10,48 +28,15 @@ export interface User {
   date_joined: string;
 }
 
-export type DeliveryStatus = 'delivered' | 'queued' | 'failed';
-
-export interface Message {
-  id: number;
-  sender: string;
-  receiver: string;
-  message: string;
-  timestamp: string;
-  status: DeliveryStatus;
-  read_at: string | null;
-  edited_at?: string | null;
-  /** A tombstone: the text is gone (''). */
-  deleted?: boolean;
-}
-
-export interface Conversation {
-  with: string;
-  last_message: Message;
-  unread: number;
-}
-
 export interface Presence {
   status: 'online' | 'offline';
   last_seen: string | null;
-}
-
-export interface Page<T> {
-  results: T[];
-  next: string | number | null;
 }
 
 export interface AuthAnswer {
   message: string;
   token: string;
   user: User;
-}
-
-export interface SendAnswer {
-  message: string;
-  id: number;
-  status: DeliveryStatus;
-  timestamp: string;
 }
 
 export type FieldErrors = Record<string, string[]>;
@@ -108,11 +93,11 @@ export class Api {
     return this.request('PATCH', '/accounts/me/', changes);
   }
 
-  startPhoneVerification(): Promise<{ message: string; request_id: string }> {
+  startPhoneVerification(): Promise<Static<typeof VerificationStarted>> {
     return this.request('POST', '/accounts/phone/verify/');
   }
 
-  checkPhoneCode(code: string): Promise<{ message: string }> {
+  checkPhoneCode(code: string): Promise<Static<typeof PhoneVerified>> {
     return this.request('POST', '/accounts/phone/verify/check/', { code });
   }
 
@@ -120,9 +105,9 @@ export class Api {
     return this.request('GET', `/accounts/conversations/${query({ before })}`);
   }
 
-  /** One page of a conversation, newest first. */
-  history(partner: string, before?: string): Promise<Page<Message>> {
-    return this.request('GET', `/accounts/messages/${query({ with: partner, before })}`);
+  /** One page of a conversation (named by `with`), newest first. */
+  history(conversation: Record<string, string>, before?: string): Promise<Page<Message>> {
+    return this.request('GET', `/accounts/messages/${query({ ...conversation, before })}`);
   }
 
   /** Every message of the caller with an id above `after`, oldest first. */

@@ -1,6 +1,6 @@
 // Users, their profiles (one each, as the original's Profile) and auth tokens (hashes only).
 import { autoId, autoIdType } from '../columns.js';
-import type { AnyDatabase, Migration } from '../migrate.js';
+import type { AnyDatabase, Migration } from './migration.js';
 
 export const accountsMigration: Migration = {
   name: '0001_accounts',

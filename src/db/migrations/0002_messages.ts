@@ -2,7 +2,7 @@
 // receipts that make inbound federation exactly-once.
 import { sql } from 'kysely';
 import { autoId, autoIdType } from '../columns.js';
-import type { AnyDatabase, Migration } from '../migrate.js';
+import type { AnyDatabase, Migration } from './migration.js';
 
 export const messagesMigration: Migration = {
   name: '0002_messages',

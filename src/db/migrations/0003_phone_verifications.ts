@@ -1,6 +1,6 @@
 // The verification in progress for each user's phone number: at most one per user, tied to the
 // number it was sent to and to the provider that sent it.
-import type { AnyDatabase, Migration } from '../migrate.js';
+import type { AnyDatabase, Migration } from './migration.js';
 
 export const phoneVerificationsMigration: Migration = {
   name: '0003_phone_verifications',

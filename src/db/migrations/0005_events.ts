@@ -2,7 +2,7 @@
 // (edits, deletes, read markers, status changes), numbered from the messages' counter in commit
 // order; the high-water mark of pruning; and outbox entries that carry edits and deletes.
 import { autoId, autoIdType } from '../columns.js';
-import type { AnyDatabase, Migration } from '../migrate.js';
+import type { AnyDatabase, Migration } from './migration.js';
 
 export const eventsMigration: Migration = {
   name: '0005_events',

@@ -1,7 +1,7 @@
 // The first answer to a peer's request, kept with its receipt: a change's, and a message's once a
 // change alters its text. A repeat of the request is answered with it, as federation.md asks,
 // even after later edits or a delete changed the message.
-import type { AnyDatabase, Migration } from '../migrate.js';
+import type { AnyDatabase, Migration } from './migration.js';
 
 export const receiptAnswersMigration: Migration = {
   name: '0006_receipt_answers',

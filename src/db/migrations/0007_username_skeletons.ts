@@ -2,7 +2,7 @@
 // existing one. Existing names get theirs here; of existing names that already look alike, the
 // first registered keeps the skeleton and the others none: they keep logging in as before.
 import { confusableSkeleton } from '../../unicode/lookalikes.js';
-import type { AnyDatabase, Migration } from '../migrate.js';
+import type { AnyDatabase, Migration } from './migration.js';
 
 const BATCH = 1000;
 

@@ -1,6 +1,6 @@
 // Receipts keep no text: an answer kept beside a message outlived the message's edits and
 // deletes. A repeat is answered with the message's text now. Receipts are pruned by age.
-import type { AnyDatabase, Migration } from '../migrate.js';
+import type { AnyDatabase, Migration } from './migration.js';
 
 export const receiptPruningMigration: Migration = {
   name: '0008_receipt_pruning',

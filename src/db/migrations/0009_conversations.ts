@@ -6,7 +6,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { DatabaseKind } from '../database.js';
 import { autoId, autoIdType } from '../columns.js';
-import type { AnyDatabase, Migration } from '../migrate.js';
+import type { AnyDatabase, Migration } from './migration.js';
 
 // The old summaries, renamed away until the members are built from them.
 const SUMMARIES = 'direct_summaries_2x';

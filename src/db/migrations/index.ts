@@ -1,5 +1,5 @@
 // Every migration, in the order it is applied. A new one goes at the end with the next number.
-import type { Migration } from '../migrate.js';
+import type { Migration } from './migration.js';
 import { accountsMigration } from './0001_accounts.js';
 import { messagesMigration } from './0002_messages.js';
 import { phoneVerificationsMigration } from './0003_phone_verifications.js';

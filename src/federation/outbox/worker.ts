@@ -1,16 +1,20 @@
 // The outbox worker: delivers queued messages to peers, each entry by one worker, per receiver
-// in order, retrying with exponential backoff and jitter until FEDERATION_GIVE_UP. A new message
-// is tried at once by the instance that wrote it; the answer waits for that try only briefly.
+// in order, retrying with backoff until FEDERATION_GIVE_UP. A new message is tried at once by
+// the instance that wrote it (first-try.ts keeps those tries in order); the answer waits for
+// that try only briefly.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { openAtRest, type KeyRing } from '../crypto/aead.js';
-import type { OutboundMessage, Recorded } from '../messages/ports.js';
-import type { MessageStatus } from '../messages/view.js';
-import { WriteBatcher } from '../messages/write-batcher.js';
-import type { FederationClient } from './client.js';
-import type { HttpFunction } from './http.js';
-import type { ClaimedEntry, Finished, OutboxRepository } from './outbox-repository.js';
-import type { PeerDirectory } from './peers.js';
+import { openAtRest, type KeyRing } from '../../crypto/aead.js';
+import type { OutboundMessage, Recorded } from '../../messages/ports.js';
+import type { MessageStatus } from '../../messages/view.js';
+import { WriteBatcher } from '../../db/write-batcher.js';
+import type { FederationClient } from '../client.js';
+import type { HttpFunction } from '../http.js';
+import type { PeerDirectory } from '../peers.js';
+import { retryDelay } from './backoff.js';
+import { outboundMessage, PeerDelivery } from './delivery.js';
+import { FirstTryQueue } from './first-try.js';
+import type { ClaimedEntry, Finished, OutboxRepository } from './repository.js';
 
 export interface OutboxWorkerOptions {
   repository: OutboxRepository;
@@ -26,24 +30,31 @@ export interface OutboxWorkerOptions {
   random?: () => number;
   /** How long a send waits for its first try before answering `queued`. */
   firstTryWaitMs?: number;
-  /** Deliveries in flight at once (each to a different receiver). */
+  /** Deliveries in flight at once, each to a different receiver. */
   concurrency?: number;
+  /** How often due entries are looked for when nothing wakes the worker. */
   pollIntervalMs?: number;
 }
 
-const FIRST_BACKOFF_MS = 1000;
-const MAX_BACKOFF_MS = 5 * 60_000;
+/** What tests and benchmarks may change about delivery. */
+export type OutboxTuning = Partial<Pick<OutboxWorkerOptions, 'firstTryWaitMs' | 'concurrency' | 'pollIntervalMs' | 'random'>> & {
+  /** The HTTP function that reaches peers (fetch by default). */
+  http?: HttpFunction;
+};
+
 const LEASE_MARGIN_MS = 2_000;
+const DEFAULT_FIRST_TRY_WAIT_MS = 300;
+const DEFAULT_CONCURRENCY = 256;
+const DEFAULT_POLL_INTERVAL_MS = 1000;
 
 export class OutboxWorker {
   // Claims of this process; a restarted process has a new id and waits for the old leases to end.
   private readonly instanceId = randomUUID();
-  private readonly options: Required<OutboxWorkerOptions>;
   private readonly leaseMs: number;
   private readonly finisher: WriteBatcher<Finished, Recorded | undefined>;
+  private readonly firstTries: FirstTryQueue;
+  private readonly delivery: PeerDelivery;
   private readonly inFlight = new Map<number, Promise<MessageStatus>>();
-  /** Per receiver, the last send's first try in this process: the next send to them waits for it. */
-  private readonly lines = new Map<string, Promise<MessageStatus>>();
   private timer: NodeJS.Timeout | undefined;
   private claiming: Promise<void> | undefined;
   private claimAgain = false;
@@ -51,28 +62,22 @@ export class OutboxWorker {
   private entriesWaiting = false;
   private stopped = false;
 
-  constructor(options: OutboxWorkerOptions) {
-    this.options = {
-      clock: Date.now,
-      random: Math.random,
-      firstTryWaitMs: 300,
-      concurrency: 256,
-      pollIntervalMs: 1000,
-      ...options,
-    };
+  constructor(private readonly options: OutboxWorkerOptions) {
     // Longer than an attempt takes, so a live worker rarely loses an entry it is sending; if it
     // does, the entry is only sent twice (the receiver keeps one), never out of order, as the
     // receiver's next entry waits until this one is gone. Short, so a crashed worker's entries
     // wait little.
     this.leaseMs = options.timeoutMs + LEASE_MARGIN_MS;
-    this.finisher = new WriteBatcher((entries) => this.options.repository.finish(entries, this.options.clock()));
+    this.finisher = new WriteBatcher((entries) => options.repository.finish(entries, this.now()));
+    this.firstTries = new FirstTryQueue(options.firstTryWaitMs ?? DEFAULT_FIRST_TRY_WAIT_MS);
+    this.delivery = new PeerDelivery(options.client, options.peers, options.logger);
   }
 
   start(): void {
-    this.timer = setInterval(() => this.claim(), this.options.pollIntervalMs);
+    this.timer = setInterval(() => this.claim(), this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
     this.timer.unref();
     this.claiming = this.options.repository
-      .releaseWaiting(this.options.clock())
+      .releaseWaiting(this.now())
       .catch((error: unknown) => this.options.logger.error({ err: error }, 'outbox: releasing waiting entries failed'))
       .finally(() => {
         this.claiming = undefined;
@@ -94,45 +99,22 @@ export class OutboxWorker {
     return { by: this.instanceId, until: now + this.leaseMs };
   }
 
-  /** Tries a claimed entry now: its status if the try ends soon, else `queued` (it goes on). `line` is the receiver's key. */
-  async firstTry(message: OutboundMessage, line: string): Promise<MessageStatus> {
+  async firstTry(message: OutboundMessage, receiver: string): Promise<MessageStatus> {
     // Shutting down: the entry stays in the outbox, and its lease runs out for the next start.
     if (this.stopped) return 'queued';
-    return this.waitInLine(line, this.track(message.entryId, this.attempt(message, 0)));
+    return this.firstTries.tryNow(receiver, this.track(message.entryId, this.attempt(message, 0)));
   }
 
   /** A send behind another in this process waits for it, then is tried once first in line. */
-  async firstTryBehind(message: OutboundMessage, line: string): Promise<MessageStatus> {
-    const ahead = this.lines.get(line);
-    // What is ahead is not in this process's hands (another instance, a retry later): the worker's turn.
-    if (this.stopped || !ahead) {
+  async firstTryBehind(message: OutboundMessage, receiver: string): Promise<MessageStatus> {
+    const answer = this.stopped ? undefined : this.firstTries.tryAfterLast(receiver, () => this.tryOnceFirst(message));
+    if (!answer) {
       this.wake();
       return 'queued';
     }
-    // Whatever happens below, the end of the entry ahead has the worker look for this one.
+    // Whatever happens to it, the end of the entry ahead has the worker look for this one.
     this.entriesWaiting = true;
-    return this.waitInLine(
-      line,
-      ahead.then(() => this.tryOnceFirst(message)),
-    );
-  }
-
-  /**
-   * Makes the attempt the last of its receiver's line in this process, so that the next send to
-   * the same receiver follows it; answers its status if it ends within the first-try wait.
-   */
-  private async waitInLine(line: string, attempt: Promise<MessageStatus>): Promise<MessageStatus> {
-    this.lines.set(line, attempt);
-    void attempt.then(() => {
-      if (this.lines.get(line) === attempt) this.lines.delete(line);
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.options.firstTryWaitMs);
-    });
-    const status = await Promise.race([attempt, waited]);
-    clearTimeout(timer);
-    return status ?? 'queued';
+    return answer;
   }
 
   /** Tries an entry that was behind another, now that the one ahead has ended, unless the worker has it. */
@@ -140,7 +122,7 @@ export class OutboxWorker {
     const running = this.inFlight.get(message.entryId);
     if (running || this.stopped) return running ?? 'queued';
     try {
-      const now = this.options.clock();
+      const now = this.now();
       if (!(await this.options.repository.claimEntry(message.entryId, now, this.lease(now)))) {
         // Refused: an entry is still ahead (the one before was rescheduled), or a worker holds it.
         // This process's claim loop may have just taken it, and tracks it before it ends.
@@ -160,6 +142,12 @@ export class OutboxWorker {
     this.claim();
   }
 
+  /** Entries waiting, and the age of the oldest (for metrics). */
+  async backlog(): Promise<{ depth: number; oldestAgeMs: number }> {
+    const { depth, oldestCreatedAt } = await this.options.repository.backlog();
+    return { depth, oldestAgeMs: oldestCreatedAt === null ? 0 : Math.max(0, this.now() - oldestCreatedAt) };
+  }
+
   private claim(): void {
     if (this.stopped) return;
     if (this.claiming) {
@@ -171,20 +159,14 @@ export class OutboxWorker {
     });
   }
 
-  /** Entries waiting, and the age of the oldest (for metrics). */
-  async backlog(): Promise<{ depth: number; oldestAgeMs: number }> {
-    const { depth, oldestCreatedAt } = await this.options.repository.backlog();
-    return { depth, oldestAgeMs: oldestCreatedAt === null ? 0 : Math.max(0, this.options.clock() - oldestCreatedAt) };
-  }
-
   private async claimLoop(): Promise<void> {
     try {
       let full: boolean;
       do {
         this.claimAgain = false;
-        const free = this.options.concurrency - this.inFlight.size;
+        const free = (this.options.concurrency ?? DEFAULT_CONCURRENCY) - this.inFlight.size;
         if (free <= 0 || this.stopped) return;
-        const now = this.options.clock();
+        const now = this.now();
         const entries = await this.options.repository.claimDue(now, free, this.lease(now));
         for (const entry of entries) {
           if (!this.inFlight.has(entry.entryId)) this.track(entry.entryId, this.retry(entry));
@@ -207,18 +189,7 @@ export class OutboxWorker {
   }
 
   private async retry(entry: ClaimedEntry): Promise<MessageStatus> {
-    const message: OutboundMessage = {
-      entryId: entry.entryId,
-      messageId: entry.messageId,
-      uuid: entry.uuid,
-      peer: entry.peer,
-      senderUserId: entry.senderUserId ?? 0,
-      sender: entry.sender,
-      receiverName: entry.receiverName,
-      text: '',
-      createdAt: entry.createdAt,
-      ...(entry.op ? { op: entry.op } : {}),
-    };
+    const message = outboundMessage(entry);
     // Deleted before it went: the message is not sent, and an edit is superseded by the delete behind it.
     if (entry.deleted && entry.op?.kind !== 'delete') return this.finish(message, 'delivered', null, true);
     if (entry.op?.kind === 'delete') return this.attempt(message, entry.attempts);
@@ -235,35 +206,14 @@ export class OutboxWorker {
 
   /** One delivery attempt and its bookkeeping; resolves with the message's status afterwards. */
   private async attempt(message: OutboundMessage, attemptsBefore: number): Promise<MessageStatus> {
-    let status: MessageStatus;
     try {
-      status = await this.deliver(message, attemptsBefore);
+      const outcome = await this.delivery.attempt(message);
+      if (outcome.kind === 'retry') return await this.reschedule(message, attemptsBefore + 1, outcome.reason);
+      return await this.finish(message, outcome.status, outcome.failureCode);
     } catch (error) {
       this.options.logger.error({ err: error, message_id: message.messageId }, 'outbox: delivery bookkeeping failed');
       return 'queued';
     }
-    return status;
-  }
-
-  private async deliver(message: OutboundMessage, attemptsBefore: number): Promise<MessageStatus> {
-    const peer = this.options.peers.find(message.peer);
-    if (!peer) return this.finish(message, 'failed', 'unknown_peer');
-    // The original backend has no such operation: it would store the change as a new message.
-    if (message.op && peer.compat) return this.finish(message, 'failed', 'unsupported_by_peer');
-    const outcome = await this.options.client.deliver(peer, {
-      id: message.op?.id ?? message.uuid,
-      sender: message.sender,
-      receiver: message.receiverName,
-      text: message.text,
-      createdAt: message.createdAt,
-      ...(message.op ? { op: message.op.kind, ref: message.uuid } : {}),
-    });
-    if (outcome.kind === 'delivered') return this.finish(message, 'delivered', null);
-    if (outcome.kind === 'failed') {
-      this.options.logger.warn({ message_id: message.messageId, peer: peer.name, code: outcome.code, op: message.op?.kind }, 'outbox: the peer refused a message');
-      return this.finish(message, 'failed', outcome.code);
-    }
-    return this.reschedule(message, attemptsBefore + 1, outcome.reason);
   }
 
   /** Ends an entry; `skipped` when there was nothing left to send. A change's end leaves the message's status alone. */
@@ -283,23 +233,20 @@ export class OutboxWorker {
     return status;
   }
 
+  /** Releases an entry for a later attempt, or ends it as failed once FEDERATION_GIVE_UP has passed. */
   private async reschedule(message: OutboundMessage, attempts: number, reason: string): Promise<MessageStatus> {
-    const now = this.options.clock();
+    const now = this.now();
     const deadline = message.createdAt + this.options.giveUpMs;
     if (now >= deadline) {
       this.options.logger.warn({ message_id: message.messageId, peer: message.peer, reason }, 'outbox: giving up on a message');
       return this.finish(message, 'failed', 'gave_up');
     }
-    const ceiling = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.min(attempts - 1, 30));
-    // Equal jitter: at least half the backoff, so retries spread out but still back off.
-    const delay = ceiling / 2 + (this.options.random() * ceiling) / 2;
+    const delay = retryDelay(attempts, (this.options.random ?? Math.random)());
     await this.options.repository.reschedule(message.entryId, this.instanceId, attempts, Math.min(now + delay, deadline), reason);
     return 'queued';
   }
-}
 
-/** What tests and benchmarks may change about delivery. */
-export type OutboxTuning = Partial<Pick<OutboxWorkerOptions, 'firstTryWaitMs' | 'concurrency' | 'pollIntervalMs' | 'random'>> & {
-  /** The HTTP function that reaches peers (fetch by default). */
-  http?: HttpFunction;
-};
+  private now(): number {
+    return (this.options.clock ?? Date.now)();
+  }
+}

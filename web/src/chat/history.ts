@@ -1,6 +1,7 @@
 // One conversation's messages as the page holds them: server messages in id order, then the
 // sends this page has in flight. Pure functions over plain data; ChatStore decides when to call them.
-import type { Message } from './api.js';
+import type { Message, SendAnswer } from '../api.js';
+import type { ConversationKey, DirectConversation } from './conversation-key.js';
 
 export interface Entry {
   /** Stable render key: the client id of a send from this page, else the message id. */
@@ -13,6 +14,7 @@ export interface Entry {
 }
 
 export interface History {
+  conversation: ConversationKey;
   entries: Entry[];
   /** Cursor of the next older page, null when the oldest message is loaded. */
   next: string | null;
@@ -20,9 +22,8 @@ export interface History {
   error: string | null;
 }
 
-/** Conversations are keyed ignoring case, as usernames are unique ignoring case. */
-export function keyOf(address: string): string {
-  return address.toLowerCase();
+export function emptyHistory(conversation: ConversationKey): History {
+  return { conversation, entries: [], next: null, state: 'loading', error: null };
 }
 
 export function newClientId(): string {
@@ -57,4 +58,22 @@ export function upsertMessage(history: History, message: Message, mine: boolean)
   history.entries.push({ key: `m${message.id}`, clientId: null, message, sending: false, error: null });
   // Server messages in id order (ids only grow on this backend); sends not yet answered last.
   history.entries.sort((a, b) => (a.message.id || Infinity) - (b.message.id || Infinity));
+}
+
+/** A send from this page, shown at once: id 0 until the server answers. */
+export function pendingSend(me: string, to: DirectConversation, text: string): Entry {
+  const clientId = newClientId();
+  const message: Message = { id: 0, sender: me, receiver: to.with, message: text, timestamp: new Date().toISOString(), status: 'delivered', read_at: null, edited_at: null, deleted: false };
+  return { key: clientId, clientId, message, sending: true, error: null };
+}
+
+/**
+ * Takes the server's answer to a send. Its echo on the WebSocket may have come first and been
+ * filed as a message of its own: that one goes, and what it knew (a later status) is kept.
+ */
+export function settleSend(history: History | undefined, entry: Entry, answer: SendAnswer): void {
+  const echo = history?.entries.find((other) => other !== entry && other.message.id === answer.id);
+  if (history && echo) history.entries.splice(history.entries.indexOf(echo), 1);
+  entry.message = { ...entry.message, ...echo?.message, id: answer.id, status: echo?.message.status ?? answer.status, timestamp: answer.timestamp };
+  entry.sending = false;
 }

@@ -5,11 +5,11 @@
 // = WAITING_BEHIND_EARLIER and the end of the entry before them makes the next one due. A claim
 // thus reads only due entries through their index, however long a dead peer's backlog grows.
 import { sql, type ExpressionBuilder, type InsertQueryBuilder, type InsertResult, type Kysely, type Transaction } from 'kysely';
-import { withChangeLock } from '../db/change-transaction.js';
-import type { DatabaseKind } from '../db/database.js';
-import { insertRows } from '../db/insert-rows.js';
-import type { OutboxTable, Tables } from '../db/schema.js';
-import type { FeedEntry, FeedLog, OutboxRequest, Recorded } from '../messages/ports.js';
+import { withChangeLock } from '../../db/change-transaction.js';
+import type { DatabaseKind } from '../../db/database.js';
+import { insertRows } from '../../db/insert-rows.js';
+import type { OutboxTable, Tables } from '../../db/schema.js';
+import type { FeedEntry, FeedLog, OutboxRequest, Recorded } from '../../messages/ports.js';
 
 /** next_attempt_at of an entry that waits for an earlier one of its receiver to end. */
 export const WAITING_BEHIND_EARLIER = Number.MAX_SAFE_INTEGER;

@@ -9,7 +9,7 @@ import { newKey } from '../helpers/app.js';
 import { startBackends, type Backend } from '../helpers/backends.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { call, registerUser, type RegisteredUser } from '../helpers/http.js';
-import { postAsPeer, signedHeaders } from './peer-requests.js';
+import { postAsPeer, signedHeaders } from '../federation/peer-requests.js';
 
 const SEALED = 'application/vnd.realchat.sealed';
 

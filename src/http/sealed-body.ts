@@ -3,7 +3,7 @@
 // stay plain JSON: sealing them would hand any user tokens under a key a compat peer uses.
 import type { FastifyInstance } from 'fastify';
 import { decodeWireMessage, fernetDecrypt, InvalidFernetToken } from '../crypto/fernet.js';
-import { BadRequest } from '../http/errors.js';
+import { BadRequest } from './errors.js';
 
 export const SEALED_TYPE = 'application/vnd.realchat.sealed';
 
@@ -14,17 +14,25 @@ export interface SealOptions {
   clock: () => number;
 }
 
-/** The JSON object inside a sealed body, or 400 invalid_token_payload. */
-export function openSealed(body: string, options: SealOptions): Record<string, unknown> {
-  let text: string;
+/**
+ * A wire-form Fernet token opened under the keys within maxAgeMs: the token as decoded and its
+ * text; a token that does not open (tampered, wrong key, expired) is 400 invalid_token_payload
+ * with the given detail.
+ */
+export function openFernetText(message: string, options: SealOptions, detail: string): { token: string; text: string } {
   try {
-    const token = decodeWireMessage(body.trim());
+    const token = decodeWireMessage(message.trim());
     const now = Math.floor(options.clock() / 1000);
-    text = fernetDecrypt(options.keys, token, { now, ttlSeconds: Math.floor(options.maxAgeMs / 1000) }).toString('utf8');
+    return { token, text: fernetDecrypt(options.keys, token, { now, ttlSeconds: Math.floor(options.maxAgeMs / 1000) }).toString('utf8') };
   } catch (error) {
-    if (error instanceof InvalidFernetToken) throw invalidPayload();
+    if (error instanceof InvalidFernetToken) throw new BadRequest('invalid_token_payload', detail);
     throw error;
   }
+}
+
+/** The JSON object inside a sealed body, or 400 invalid_token_payload. */
+export function openSealed(body: string, options: SealOptions): Record<string, unknown> {
+  const { text } = openFernetText(body, options, UNOPENED);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -35,8 +43,10 @@ export function openSealed(body: string, options: SealOptions): Record<string, u
   return value as Record<string, unknown>;
 }
 
+const UNOPENED = 'The sealed body could not be opened.';
+
 function invalidPayload(): BadRequest {
-  return new BadRequest('invalid_token_payload', 'The sealed body could not be opened.');
+  return new BadRequest('invalid_token_payload', UNOPENED);
 }
 
 /**

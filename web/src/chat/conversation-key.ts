@@ -1,0 +1,52 @@
+// Which conversation something belongs to, as a typed value, and the one map key made of it.
+// Every piece of client state is held by that key, so a new kind of conversation changes this file.
+import type { Conversation, Message } from '../api.js';
+
+export interface DirectConversation {
+  kind: 'direct';
+  /** The partner in address form (`bob` or `bob@b`), as the server or the person wrote it. */
+  with: string;
+}
+
+export interface GroupConversation {
+  kind: 'group';
+  id: string;
+}
+
+export type ConversationKey = DirectConversation | GroupConversation;
+
+/** The string a Map holds a conversation under: made here only, never taken apart. */
+export type MapKey = string & { readonly brand: 'ConversationMapKey' };
+
+export function direct(address: string): DirectConversation {
+  return { kind: 'direct', with: address };
+}
+
+export function mapKey(conversation: ConversationKey): MapKey {
+  // Addresses are compared ignoring case, as usernames are unique ignoring case.
+  return (conversation.kind === 'direct' ? `direct ${userKey(conversation.with)}` : `group ${conversation.id}`) as MapKey;
+}
+
+/** A user's presence and typing are held by this: their address ignoring case. */
+export function userKey(address: string): string {
+  return address.toLowerCase();
+}
+
+export function isMine(message: Message, me: string): boolean {
+  return userKey(message.sender) === userKey(me);
+}
+
+/** The conversation a message belongs to, seen by `me`: a direct one is named after the other side. */
+export function conversationOf(message: Message, me: string): ConversationKey {
+  return direct(isMine(message, me) ? message.receiver : message.sender);
+}
+
+/** The conversation a row of `GET /accounts/conversations/` stands for. */
+export function conversationOfSummary(summary: Conversation): ConversationKey {
+  return direct(summary.with);
+}
+
+/** The query that names the conversation to `GET /accounts/messages/`. */
+export function historyQuery(conversation: ConversationKey): Record<string, string> {
+  return conversation.kind === 'direct' ? { with: conversation.with } : { group: conversation.id };
+}

@@ -1,0 +1,137 @@
+// The conversations list: one row per conversation with its last message and unread count,
+// loaded page by page and kept current by every message the page sees.
+import type { Api, Conversation, Message } from '../api.js';
+import { conversationOfSummary, mapKey, type ConversationKey, type MapKey } from './conversation-key.js';
+import { describe } from './errors.js';
+
+export interface Row {
+  /** Named as the server writes it once known (`bob@b` for a partner first opened as `bob`). */
+  conversation: ConversationKey;
+  last: Message | null;
+  unread: number;
+}
+
+export type ListState = 'loading' | 'ready' | 'error';
+
+export class ConversationRows {
+  readonly rows = new Map<MapKey, Row>();
+  /** Cursor of the next older page. */
+  next: string | null = null;
+  state: ListState = 'loading';
+  error: string | null = null;
+  private firstPage: Promise<void> | null = null;
+
+  constructor(
+    private readonly api: Api,
+    /** Told the id of every last message a page brought: the store keeps the highest seen. */
+    private readonly saw: (id: number) => void,
+    private readonly changed: () => void,
+  ) {}
+
+  get(conversation: ConversationKey): Row | undefined {
+    return this.rows.get(mapKey(conversation));
+  }
+
+  /** Rows, most recent first; a conversation just started (no message yet) leads. */
+  sorted(): Row[] {
+    return sortRows([...this.rows.values()]);
+  }
+
+  load(): Promise<void> {
+    this.firstPage ??= this.fetchFirst();
+    return this.firstPage;
+  }
+
+  /** After a failed load: the first page again, or the next one when the first is there. */
+  retry(): Promise<void> {
+    if (this.state === 'ready') return this.loadMore();
+    this.firstPage = null;
+    return this.load();
+  }
+
+  async loadMore(): Promise<void> {
+    if (!this.next) return;
+    try {
+      const page = await this.api.conversations(this.next);
+      this.merge(page.results);
+      this.next = page.next;
+      this.error = null;
+    } catch (error) {
+      this.error = describe(error);
+    }
+    this.changed();
+  }
+
+  /**
+   * The first page again (after a reconnection, for unread counts and read state). `replace`
+   * drops what the page holds of those conversations first (the feed lost what was missed).
+   * Throws when the request fails.
+   */
+  async refresh(replace: boolean): Promise<void> {
+    const page = await this.api.conversations();
+    if (replace) for (const conversation of page.results) this.rows.delete(mapKey(conversationOfSummary(conversation)));
+    this.merge(page.results);
+    this.state = 'ready';
+  }
+
+  /** Opening a conversation shows it in the list, even before its first message. */
+  ensure(conversation: ConversationKey): void {
+    const key = mapKey(conversation);
+    if (!this.rows.has(key)) this.rows.set(key, { conversation, last: null, unread: 0 });
+  }
+
+  delete(conversation: ConversationKey): void {
+    this.rows.delete(mapKey(conversation));
+  }
+
+  private async fetchFirst(): Promise<void> {
+    try {
+      const page = await this.api.conversations();
+      this.merge(page.results);
+      this.next = page.next;
+      this.state = 'ready';
+      this.error = null;
+    } catch (error) {
+      this.state = this.state === 'ready' ? 'ready' : 'error';
+      this.error = describe(error);
+    }
+    this.changed();
+  }
+
+  private merge(conversations: Conversation[]): void {
+    mergeRows(this.rows, conversations);
+    for (const conversation of conversations) this.saw(conversation.last_message.id);
+  }
+}
+
+export function sortRows(rows: Row[]): Row[] {
+  return rows.sort((a, b) => (b.last?.id ?? Infinity) - (a.last?.id ?? Infinity));
+}
+
+/** The server's rows win, except where a live event already brought something newer. */
+export function mergeRows(rows: Map<MapKey, Row>, conversations: Conversation[]): void {
+  for (const conversation of conversations) {
+    const key = mapKey(conversationOfSummary(conversation));
+    const local = rows.get(key);
+    if (local?.last && local.last.id > conversation.last_message.id) continue;
+    rows.set(key, { conversation: conversationOfSummary(conversation), last: conversation.last_message, unread: conversation.unread });
+  }
+}
+
+/**
+ * Files a message in its conversation's row. A newer message becomes the row's last and counts
+ * as unread when it is theirs, unread and not in front of the person (`seen`); the same message
+ * again (an edit, a status) replaces the last.
+ */
+export function applyToRow(rows: Map<MapKey, Row>, conversation: ConversationKey, message: Message, mine: boolean, seen: boolean): void {
+  const key = mapKey(conversation);
+  const row = rows.get(key) ?? { conversation, last: null, unread: 0 };
+  row.conversation = conversation;
+  if (!row.last || message.id > row.last.id) {
+    if (!mine && message.read_at === null && !seen) row.unread += 1;
+    row.last = message;
+  } else if (message.id === row.last.id) {
+    row.last = message;
+  }
+  rows.set(key, row);
+}
