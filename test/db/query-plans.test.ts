@@ -7,7 +7,7 @@ import type { CompiledQuery, Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Tables } from '../../src/db/schema.js';
 import { DirectConversations } from '../../src/conversations/direct.js';
-import { remoteMember } from '../../src/conversations/members.js';
+import { conversationId, remoteMember } from '../../src/conversations/members.js';
 import { ConversationsRepository } from '../../src/conversations/repository.js';
 import { FeedRepository } from '../../src/feed/repository.js';
 import { OutboxRepository } from '../../src/federation/outbox/repository.js';
@@ -113,6 +113,25 @@ describe('query plans of the delivery paths [sqlite]', () => {
     // bob's second entry is now first in line, and due.
     const next = await outbox.claimDue(7000, 10, { by: 'worker', until: 12_000 });
     expect(next.map((entry) => entry.entryId)).toEqual([entries[1]!.entryId]);
+    expect(tableScans()).toEqual([]);
+  });
+
+  it('reads a conversation, the feed, the list, read times and presence audiences without scanning a table', async () => {
+    const { writer } = stores();
+    const written = await Promise.all([writer.submit(delivered('k1')), writer.submit(sent('bob')), writer.submit(delivered('k2'))]);
+    const record = written[0]!.record;
+    const messages = new MessagesRepository(db, 'sqlite');
+    const conversations = new ConversationsRepository(db, 'sqlite');
+    const feed = new FeedRepository(db, 'sqlite');
+    tableScans();
+
+    expect((await messages.history(conversationId(record.conversation_id), undefined, 50)).map((row) => row.id)).toHaveLength(3);
+    expect(await messages.ofMemberAfter(1, 0, 200)).toHaveLength(3);
+    expect(await conversations.list(1, undefined, 50)).toHaveLength(1);
+    expect(await feed.head(1)).toBe(written[2]!.record.id);
+    expect(await feed.eventsAfter(1, 0, 100)).toEqual([]);
+    expect(await conversations.establishedPartners(1)).toEqual([]);
+    expect((await messages.findById(record.id))!.read_at).toBeNull();
     expect(tableScans()).toEqual([]);
   });
 });
