@@ -1,6 +1,12 @@
-// The groups API as tests call it: create, read and change groups, send and read their messages.
-import { expect } from 'vitest';
-import { call, type JsonResponse, type RegisteredUser } from '../helpers/http.js';
+// The groups API as tests call it: create, read and change groups, send and read their messages;
+// and a suite's app with its database open beside it, for counting rows.
+import type { RawBuilder } from 'kysely';
+import { afterAll, beforeAll, expect } from 'vitest';
+import type { Environment } from '../../src/config.js';
+import { openDatabase, type Database } from '../../src/db/database.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import type { DatabaseKind } from '../helpers/databases.js';
+import { call, registerUser, type JsonResponse, type RegisteredUser } from '../helpers/http.js';
 
 export interface GroupMember {
   user: string;
@@ -30,8 +36,10 @@ export interface GroupMessage {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read response fields freely
 export type Answer = JsonResponse<any>;
 
-export function groupsClient(url: string) {
-  const as = (user: RegisteredUser, method: string, path: string, body?: unknown): Promise<Answer> => call(url, method, path, body, { token: user.token });
+/** The client of the app at `url` (or at the url a function gives when called: a suite's app starts later). */
+export function groupsClient(url: string | (() => string)) {
+  const base = typeof url === 'string' ? () => url : url;
+  const as = (user: RegisteredUser, method: string, path: string, body?: unknown): Promise<Answer> => call(base(), method, path, body, { token: user.token });
   return {
     as,
     create: (owner: RegisteredUser, name: string, members: RegisteredUser[] | string[]) =>
@@ -60,3 +68,31 @@ export function groupsClient(url: string) {
 }
 
 export type GroupsClient = ReturnType<typeof groupsClient>;
+
+export interface GroupsSuite {
+  app: TestApp;
+  db: Database;
+  groups: GroupsClient;
+  /** Registers users. */
+  users(count: number): Promise<RegisteredUser[]>;
+  /** The number a `select count(*) as n ...` answers. */
+  count(query: RawBuilder<unknown>): Promise<number>;
+}
+
+/** Starts an app for the suite (before its tests, stopped after them), with its database open beside it. */
+export function groupsSuite(database: DatabaseKind, env: Environment = {}): GroupsSuite {
+  const suite = {
+    groups: groupsClient(() => suite.app.url),
+    users: (count: number) => Promise.all(Array.from({ length: count }, () => registerUser(suite.app.url))),
+    count: async (query: RawBuilder<unknown>) => Number(((await query.execute(suite.db.db)).rows[0] as { n: number | string }).n),
+  } as GroupsSuite;
+  beforeAll(async () => {
+    suite.app = await startTestApp({ database, env });
+    suite.db = openDatabase(suite.app.config.database);
+  });
+  afterAll(async () => {
+    await suite.db?.close();
+    await suite.app?.destroy();
+  });
+  return suite;
+}

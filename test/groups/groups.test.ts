@@ -2,34 +2,18 @@
 // hand-over, deletion when the last member leaves; bad input answered with a clear 4xx and
 // nothing stored; and 404 for a group the caller is not a member of, on every path.
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/database.js';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { call, registerUser } from '../helpers/http.js';
-import { groupsClient, type Group, type GroupsClient } from './client.js';
+import { call } from '../helpers/http.js';
+import { groupsSuite, type Group } from './client.js';
 
 const MAX_MEMBERS = 4;
 
 describeEachDatabase('groups', (database) => {
-  let app: TestApp;
-  let db: Database;
-  let groups: GroupsClient;
-
-  beforeAll(async () => {
-    app = await startTestApp({ database, env: { GROUP_MAX_MEMBERS: String(MAX_MEMBERS) } });
-    db = openDatabase(app.config.database);
-    groups = groupsClient(app.url);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await app.destroy();
-  });
-
-  const users = (count: number) => Promise.all(Array.from({ length: count }, () => registerUser(app.url)));
+  const suite = groupsSuite(database, { GROUP_MAX_MEMBERS: String(MAX_MEMBERS) });
+  const { users, count, groups } = suite;
   const roles = (group: Group) => Object.fromEntries(group.members.map((member) => [member.user, member.role]));
-  const count = async (query: ReturnType<typeof sql<{ n: number }>>) => Number((await query.execute(db.db)).rows[0]!.n);
-  const groupRows = () => count(sql<{ n: number }>`select count(*) as n from conversations where kind = 'group'`);
+  const groupRows = () => count(sql`select count(*) as n from conversations where kind = 'group'`);
 
   describe('creating and reading', () => {
     it('creates a group with its members, the creator its owner, duplicates and the creator left out', async () => {
@@ -40,7 +24,7 @@ describeEachDatabase('groups', (database) => {
       expect(created.body).toEqual({
         id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
         name: 'Book club',
-        home: app.config.serverName,
+        home: suite.app.config.serverName,
         created_at: expect.any(String),
         members: expect.arrayContaining([
           { user: alice.username, role: 'owner', joined_at: created.body.created_at, read_up_to: null },
@@ -52,7 +36,7 @@ describeEachDatabase('groups', (database) => {
       for (const member of [alice, bob, carol]) {
         expect((await groups.show(member, created.body.id)).body).toEqual(created.body);
         const list = await groups.as(member, 'GET', '/accounts/groups/');
-        expect(list.body.results).toEqual([{ id: created.body.id, name: 'Book club', home: app.config.serverName, created_at: created.body.created_at, members_count: 3 }]);
+        expect(list.body.results).toEqual([{ id: created.body.id, name: 'Book club', home: suite.app.config.serverName, created_at: created.body.created_at, members_count: 3 }]);
       }
     });
 
@@ -144,13 +128,13 @@ describeEachDatabase('groups', (database) => {
       const [alice, bob] = await users(2);
       const group = await groups.group(alice, 'Short-lived', [bob]);
       await groups.sent(alice, group.id, 'soon gone');
-      const messages = () => count(sql<{ n: number }>`select count(*) as n from messages m join conversations c on c.id = m.conversation_id where c.uuid = ${group.id}`);
+      const messages = () => count(sql`select count(*) as n from messages m join conversations c on c.id = m.conversation_id where c.uuid = ${group.id}`);
       expect(await messages()).toBe(1);
 
       expect((await groups.remove(alice, group.id, alice)).status).toBe(204);
       expect((await groups.remove(bob, group.id, bob)).status).toBe(204);
       expect(await messages()).toBe(0);
-      expect(await count(sql<{ n: number }>`select count(*) as n from conversations where uuid = ${group.id}`)).toBe(0);
+      expect(await count(sql`select count(*) as n from conversations where uuid = ${group.id}`)).toBe(0);
       expect((await groups.show(bob, group.id)).status).toBe(404);
       expect((await groups.as(bob, 'GET', '/accounts/groups/')).body.results).toEqual([]);
     });
@@ -191,14 +175,14 @@ describeEachDatabase('groups', (database) => {
     it('answers 400 when a send names both a receiver and a group, or neither, storing nothing', async () => {
       const [alice, bob] = await users(2);
       const group = await groups.group(alice, 'Either', [bob]);
-      const before = await count(sql<{ n: number }>`select count(*) as n from messages`);
+      const before = await count(sql`select count(*) as n from messages`);
       for (const path of ['/accounts/send-message/', '/accounts/messages/']) {
         const both = await groups.as(alice, 'POST', path, { message: 'hi', receiver: bob.username, group: group.id });
         expect(both).toMatchObject({ status: 400, body: { code: 'validation_error' } });
         const neither = await groups.as(alice, 'POST', path, { message: 'hi' });
         expect(neither).toMatchObject({ status: 400, body: { code: 'validation_error', fields: { receiver: ['This field is required.'] } } });
       }
-      expect(await count(sql<{ n: number }>`select count(*) as n from messages`)).toBe(before);
+      expect(await count(sql`select count(*) as n from messages`)).toBe(before);
     });
   });
 
@@ -207,7 +191,7 @@ describeEachDatabase('groups', (database) => {
       const [alice, bob, dave] = await users(3);
       const group = await groups.group(alice, 'Private', [bob]);
       const id = await groups.sent(alice, group.id, 'members only');
-      const before = await count(sql<{ n: number }>`select count(*) as n from messages`);
+      const before = await count(sql`select count(*) as n from messages`);
 
       for (const groupId of [group.id, 'not-a-uuid', '0190c3b4-1d2e-7f00-8000-000000000000']) {
         const paths: [string, string, unknown?][] = [
@@ -222,7 +206,7 @@ describeEachDatabase('groups', (database) => {
           ['GET', `/accounts/messages/?group=${groupId}`],
         ];
         for (const [method, path, body] of paths) {
-          expect(await call(app.url, method, path, body, { token: dave.token }), `${method} ${path}`).toMatchObject({ status: 404, body: { code: 'not_found' } });
+          expect(await call(suite.app.url, method, path, body, { token: dave.token }), `${method} ${path}`).toMatchObject({ status: 404, body: { code: 'not_found' } });
         }
       }
       for (const [method, path, body] of [
@@ -230,14 +214,14 @@ describeEachDatabase('groups', (database) => {
         ['PATCH', `/accounts/messages/${id}/`, { message: 'changed' }],
         ['DELETE', `/accounts/messages/${id}/`],
       ] as [string, string, unknown?][]) {
-        expect(await call(app.url, method, path, body, { token: dave.token }), `${method} ${path}`).toMatchObject({ status: 404, body: { code: 'not_found' } });
+        expect(await call(suite.app.url, method, path, body, { token: dave.token }), `${method} ${path}`).toMatchObject({ status: 404, body: { code: 'not_found' } });
       }
       expect((await groups.as(dave, 'GET', '/accounts/messages/?after=0')).body.results).toEqual([]);
       expect((await groups.as(dave, 'GET', '/accounts/events/?after=0')).body.results).toEqual([]);
       expect((await groups.conversations(dave)).body.results).toEqual([]);
       expect((await groups.as(dave, 'GET', '/accounts/groups/')).body.results).toEqual([]);
 
-      expect(await count(sql<{ n: number }>`select count(*) as n from messages`)).toBe(before);
+      expect(await count(sql`select count(*) as n from messages`)).toBe(before);
       expect((await groups.show(alice, group.id)).body).toEqual({ ...group, members: expect.any(Array) });
       expect((await groups.history(alice, group.id)).body.results.map((message: { message: string }) => message.message)).toEqual(['members only']);
     });

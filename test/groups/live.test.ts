@@ -55,7 +55,7 @@ describeEachDatabase('groups in real time', (database) => {
     const [alice, bob, carol, dave] = await users(4);
     const bobsPhone = await connect(bob);
     const { frames } = await connect(bob);
-    const start = (await feed(bob, 0)).at(-1)?.seq ?? 0;
+    const start = ((await feed(bob, 0)).at(-1)?.seq as number | undefined) ?? 0;
 
     const group = await groups.group(alice, 'Live', [bob, carol]);
     const created = await bobsPhone.next(ofType('group'));

@@ -2,30 +2,13 @@
 // and conversations list, client ids, read markers and unread counts per member, edits and
 // moderated deletes, and the end of access for a member who was removed.
 import { sql } from 'kysely';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/database.js';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { expect, it } from 'vitest';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { registerUser, type RegisteredUser } from '../helpers/http.js';
-import { groupsClient, type Group, type GroupMessage, type GroupsClient } from './client.js';
+import type { RegisteredUser } from '../helpers/http.js';
+import { groupsSuite, type Group, type GroupMessage } from './client.js';
 
 describeEachDatabase('messages in groups', (database) => {
-  let app: TestApp;
-  let db: Database;
-  let groups: GroupsClient;
-
-  beforeAll(async () => {
-    app = await startTestApp({ database });
-    db = openDatabase(app.config.database);
-    groups = groupsClient(app.url);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await app.destroy();
-  });
-
-  const users = (count: number) => Promise.all(Array.from({ length: count }, () => registerUser(app.url)));
-  const count = async (query: ReturnType<typeof sql<{ n: number }>>) => Number((await query.execute(db.db)).rows[0]!.n);
+  const { users, count, groups } = groupsSuite(database);
   const history = async (user: RegisteredUser, group: Group): Promise<GroupMessage[]> => {
     const response = await groups.history(user, group.id);
     expect(response.status).toBe(200);
