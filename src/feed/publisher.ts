@@ -1,7 +1,9 @@
 // Publishes what messages' and groups' events recorded in feeds on the bus, with each entry's seq
 // and the seq before it for the gateway: it follows `message.stored`, `message.changed`,
 // `message.read`, `message.delivery` and `group.changed`, in the order they are emitted (commit
-// order). A new message has one seq for all its members: it goes on the bus once, to all of them.
+// order). Each event goes on the bus once, to everyone it concerns: a new message has one seq
+// for all its members; the entries of an edit, a read marker or a group's change carry each
+// member's own.
 import type { Logger } from 'pino';
 import type { MessageEvents } from '../messages/events.js';
 import type { Recorded } from '../messages/ports.js';
@@ -21,18 +23,12 @@ export class FeedPublisher {
       this.stored(recorded, message);
       return undefined;
     });
-    events.on('message.changed', ({ message, recorded }) => {
-      for (const entry of recorded) this.send(entry, feedEvent('message_updated', entry.seq, message, undefined));
-    });
-    events.on('message.read', ({ marker, recorded }) => {
-      for (const entry of recorded) this.data(entry, 'read', marker);
-    });
+    events.on('message.changed', ({ message, recorded }) => this.toEach(recorded, (seq) => feedEvent('message_updated', seq, message, undefined)));
+    events.on('message.read', ({ marker, recorded }) => this.toEach(recorded, (seq) => feedEvent('read', seq, undefined, marker)));
     events.on('message.delivery', ({ messageId, status, recorded }) => {
-      if (recorded) this.data(recorded, 'status', { id: messageId, status });
+      if (recorded) this.toEach([recorded], (seq) => feedEvent('status', seq, undefined, { id: messageId, status }));
     });
-    events.on('group.changed', ({ type, data, recorded }) => {
-      for (const entry of recorded) this.data(entry, type, data);
-    });
+    events.on('group.changed', ({ type, data, recorded }) => this.toEach(recorded, (seq) => feedEvent(type, seq, undefined, data)));
   }
 
   /** A new message: every member's entry has the message's seq, so one event serves them all. */
@@ -50,13 +46,12 @@ export class FeedPublisher {
     }
   }
 
-  /** A recorded entry carrying data (`read`, `status`, `group`, `group_left`). */
-  private data(recorded: Recorded, type: string, data: Record<string, unknown>): void {
-    this.send(recorded, feedEvent(type, recorded.seq, undefined, data));
-  }
-
-  private send(recorded: Recorded, event: RealtimeEvent): void {
-    this.bus.publish(recorded.userId, event, { prev: recorded.prev }).catch((error: unknown) => this.failed(error, event));
+  /** One event, each user's entry with its own seq (the event's own is the first one's). */
+  private toEach(recorded: Recorded[], eventOf: (seq: number) => RealtimeEvent): void {
+    if (recorded.length === 0) return;
+    const event = eventOf(recorded[0]!.seq);
+    const deliveries = recorded.map(({ userId, prev, seq }) => ({ userId, prev, seq }));
+    this.bus.publishToMany(deliveries, event).catch((error: unknown) => this.failed(error, event));
   }
 
   private failed(error: unknown, event: RealtimeEvent): void {

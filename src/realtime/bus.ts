@@ -22,6 +22,11 @@ export interface EventOrder {
 export interface Delivery {
   userId: number;
   prev?: number;
+  /**
+   * The event's seq in this user's feed, when each user's differs (a read marker, an edit or a
+   * group's change is an entry of each member's feed): the event goes once, with every seq.
+   */
+  seq?: number;
 }
 
 export type EventListener = (userId: number, event: RealtimeEvent, order?: EventOrder) => void;
@@ -83,7 +88,7 @@ export class InProcessEventBus implements EventBus {
     if (deliveries.length === 0) return;
     this.emitter.emit('deliveries', deliveries, event);
     if (this.emitter.listenerCount('event') === 0) return;
-    for (const { userId, prev } of deliveries) this.emitter.emit('event', userId, event, prev === undefined ? undefined : { prev });
+    for (const { userId, prev, seq } of deliveries) this.emitter.emit('event', userId, seq === undefined ? event : { ...event, seq }, prev === undefined ? undefined : { prev });
   }
 
   async publishRevocation(userId: number, revocation: TokenRevocation): Promise<void> {

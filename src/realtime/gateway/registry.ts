@@ -57,17 +57,26 @@ export class ConnectionRegistry {
     return true;
   }
 
-  /** Delivers an event to the sockets of the users it goes to: encoded once, however many they are. */
+  /**
+   * Delivers an event to the sockets of the users it goes to, encoded once however many they are
+   * (with a seq of each user's own, only the seq is written per user).
+   */
   deliver(deliveries: readonly Delivery[], event: RealtimeEvent): void {
-    let data: Buffer | undefined;
-    const { seq } = event;
-    for (const { userId, prev } of deliveries) {
+    let shared: Buffer | undefined;
+    let withoutSeq: string | undefined;
+    for (const { userId, prev, seq } of deliveries) {
       const set = this.byUser.get(userId);
       if (!set) continue;
-      data ??= Buffer.from(JSON.stringify(event));
+      let data: Buffer;
+      if (seq === undefined) data = shared ??= Buffer.from(JSON.stringify(event));
+      else {
+        withoutSeq ??= JSON.stringify({ ...event, seq: undefined });
+        data = Buffer.from(`{"seq":${seq},${withoutSeq.slice(1)}`);
+      }
+      const feedSeq = seq ?? event.seq;
       for (const connection of set) {
         // Feed events go through the socket's stream, in seq order; typing and presence go as they come.
-        if (typeof seq === 'number' && connection.stream) connection.stream.offer(seq, prev, data);
+        if (typeof feedSeq === 'number' && connection.stream) connection.stream.offer(feedSeq, prev, data);
         else connection.send(data);
       }
     }
