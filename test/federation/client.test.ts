@@ -45,6 +45,18 @@ describe('the outbound federation client', () => {
   }
   const client = (timeoutMs = 2000) => new FederationClient({ serverName: 'a', timeoutMs, http: http.post });
   const message = { id: '0190a8d2-0000-7000-8000-000000000001', sender: 'alice', receiver: 'bob', text: 'hello', createdAt: Date.now() };
+  const signedFromAToB = (request: (typeof received)[number], path: string) =>
+    verifyRequestSignature({
+      signingKeys: peer().signingKeys,
+      header: request.headers['x-realchat-signature'] as string,
+      method: 'POST',
+      path,
+      body: request.body,
+      origin: 'a',
+      destination: 'b',
+      now: Math.floor(Date.now() / 1000),
+      maxAgeSeconds: 60,
+    });
   const reply = (status: number, body: unknown): Answer => (_request, response) => {
     response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };
@@ -57,18 +69,7 @@ describe('the outbound federation client', () => {
     expect(request!.headers['x-realchat-origin']).toBe('a');
     expect(request!.headers['idempotency-key']).toBe(message.id);
     expect(JSON.parse(request!.body)).toMatchObject({ sender: 'alice', receiver: 'bob', id: message.id, timestamp: expect.any(String) });
-    const valid = verifyRequestSignature({
-      signingKeys: peer().signingKeys,
-      header: request!.headers['x-realchat-signature'] as string,
-      method: 'POST',
-      path: '/accounts/receive-message/',
-      body: request!.body,
-      origin: 'a',
-      destination: 'b',
-      now: Math.floor(Date.now() / 1000),
-      maxAgeSeconds: 60,
-    });
-    expect(valid).toBe(true);
+    expect(signedFromAToB(request!, '/accounts/receive-message/')).toBe(true);
   });
 
   it('keeps the code of a final 4xx, and maps the original backend\'s error sentences', async () => {
@@ -137,18 +138,7 @@ describe('the outbound federation client', () => {
       expect(request!.headers['x-realchat-origin']).toBe('a');
       expect(request!.headers['idempotency-key']).toBe(transaction.id);
       expect(request!.headers['content-type']).toBe('application/json');
-      const valid = verifyRequestSignature({
-        signingKeys: peer().signingKeys,
-        header: request!.headers['x-realchat-signature'] as string,
-        method: 'POST',
-        path: '/federation/transactions/',
-        body: request!.body,
-        origin: 'a',
-        destination: 'b',
-        now: Math.floor(Date.now() / 1000),
-        maxAgeSeconds: 60,
-      });
-      expect(valid).toBe(true);
+      expect(signedFromAToB(request!, '/federation/transactions/')).toBe(true);
       const body = JSON.parse(request!.body) as { id: string; items: string };
       expect(Object.keys(body).sort()).toEqual(['id', 'items']);
       expect(body.id).toBe(transaction.id);
