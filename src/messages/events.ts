@@ -25,6 +25,8 @@ export interface MessageRead {
   /** The marker as the sender's feed shows it. */
   marker: { with: string; up_to: number; read_at: string };
   recorded: Recorded[];
+  /** The marker travels to this peer, where the sender is. */
+  peer?: string;
 }
 
 export interface DeliveryFinished {

@@ -1,6 +1,7 @@
 // Typing indicators: `{"type":"typing","to":"bob"}` from alice reaches bob's sessions on any
 // instance as `{"type":"typing","from":"alice"}`, only when they have a conversation, and at
 // most once per sender and partner every 2 s (counted across instances when Redis is shared).
+// An address on another backend is handed to `remote` (federation's typing items).
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { RateLimitStore } from '../limits/rate-limiter.js';
@@ -18,6 +19,8 @@ export interface TypingDirectory {
 
 export interface TypingRelayOptions {
   directory: TypingDirectory;
+  /** Passes on an indicator to another backend's user (federation's typing items). */
+  remote?: (from: Partner, to: string) => void;
   limits: RateLimitStore;
   bus: EventBus;
   logger: Logger;
@@ -48,7 +51,10 @@ export class TypingRelay {
 
   private async pass(from: Partner, to: string): Promise<void> {
     const key = this.options.directory.localNameKey(to);
-    if (key === undefined) return;
+    if (key === undefined) {
+      this.options.remote?.(from, to);
+      return;
+    }
     const partner = (await this.partners.fetch(from.id))?.get(key);
     if (!partner) return;
     const { count } = await this.options.limits.hit(`typing:${from.id}:${partner.id}`, TYPING_WINDOW_MS);
