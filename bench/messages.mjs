@@ -216,7 +216,8 @@ try {
       report[`federated a -> b, ${connections} connections`] = summary(run, {
         storedOnB: stored,
         acceptedByA: run.accepted,
-        everyMessageStoredOnce: stored === run.accepted && after.n === after.distinct_ids,
+        // Requests still in flight when the load stopped are stored too, unanswered: up to one per connection.
+        everyMessageStoredOnce: stored >= run.accepted && stored <= run.accepted + connections && after.n === after.distinct_ids,
         endToEndStoredPerSecond: endToEnd,
         rateToYardstick: ratio(endToEnd, yardstick?.perSecond),
       });

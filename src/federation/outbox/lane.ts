@@ -56,6 +56,10 @@ export class PeerLane {
   private readonly holding = new Set<string>();
   private running: Promise<void> | undefined;
   private again = false;
+  /** The bookkeeping of answered transactions, in order; the next transaction need not wait for it. */
+  private settling: Promise<void> = Promise.resolve();
+  /** Receivers whose entries in a transaction still being settled all ended, with how many such transactions: the ones behind them may go next. */
+  private readonly answered = new Map<string, number>();
 
   constructor(
     private readonly server: string,
@@ -84,6 +88,7 @@ export class PeerLane {
 
   /** Looks for due entries now, or after the transaction in flight. */
   kick(): void {
+    if (this.context.stopped()) return;
     if (this.running) {
       this.again = true;
       return;
@@ -99,6 +104,7 @@ export class PeerLane {
   /** Resolves once the transaction in flight, if any, is settled. */
   async idle(): Promise<void> {
     await this.running;
+    await this.settling;
   }
 
   private async loop(): Promise<void> {
@@ -128,7 +134,8 @@ export class PeerLane {
     const heads: RoundEntry[] = handed.map(({ message, receiverKey }) => ({ message, receiverKey, attempts: 0 }));
     if (room > heads.length) heads.push(...(await repository.claimDue(now, room - heads.length, lease, this.server)).map(fromQueue));
     for (const head of heads) this.holding.add(head.receiverKey);
-    const behind = await repository.claimBehind([...new Set(heads.map((head) => head.receiverKey))], now, room - heads.length, lease);
+    const lines = new Set([...heads.map((head) => head.receiverKey), ...this.answered.keys()]);
+    const behind = await repository.claimBehind([...lines], now, room - heads.length, lease);
     const entries = [...heads, ...behind.map(fromQueue)].sort((x, y) => x.message.entryId - y.message.entryId);
     if (entries.length === 0 && typing.length === 0) return false;
 
@@ -137,15 +144,35 @@ export class PeerLane {
     const batch = nextBatch(sendable, (entry) => itemOf(entry.message), limits);
     const left = sendable.slice(batch.entries.length);
     if (batch.entries.length > 0 || typing.length > 0) await this.send(batch.entries, typing, outcomes);
-    await settleRound(
-      entries.filter((entry) => outcomes.has(entry.message.entryId)),
-      outcomes,
-      { ...this.context, by: lease.by },
-    );
+    // What did not fit waits as it was, before anything behind it can be claimed again.
     await repository.release(
       left.map((entry) => entry.message.entryId),
       lease.by,
     );
+    const settled = entries.filter((entry) => outcomes.has(entry.message.entryId));
+    const settle = () => settleRound(settled, outcomes, { ...this.context, by: lease.by });
+    if (settled.some((entry) => outcomes.get(entry.message.entryId)!.kind === 'retry')) {
+      // A line goes back to wait: what is behind it must see that before the next transaction.
+      await this.settling;
+      await settle();
+      return true;
+    }
+    // Every entry ended: b has applied them, so the next transaction may carry the ones behind
+    // them while this one's end is written.
+    const receivers = [...new Set(settled.map((entry) => entry.receiverKey))];
+    for (const receiver of receivers) this.answered.set(receiver, (this.answered.get(receiver) ?? 0) + 1);
+    this.settling = this.settling
+      .then(settle)
+      .catch((error: unknown) => this.context.logger.error({ err: error, peer: this.server }, 'outbox: settling a transaction failed'))
+      .finally(() => {
+        for (const receiver of receivers) {
+          const count = this.answered.get(receiver)! - 1;
+          if (count === 0) this.answered.delete(receiver);
+          else this.answered.set(receiver, count);
+        }
+        // The end of these entries made the ones behind them due.
+        this.kick();
+      });
     return true;
   }
 
