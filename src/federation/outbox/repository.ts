@@ -1,9 +1,9 @@
 // All SQL of the outbox and of message deliveries: queueing entries in a message's transaction,
-// claiming due entries (one worker per entry across instances, and per receiver only the
-// oldest), finishing them with their message's delivery status, and rescheduling.
-// Only the oldest entry of a receiver is ever due: the ones behind it wait with next_attempt_at
-// = WAITING_BEHIND_EARLIER and the end of the entry before them makes the next one due. A claim
-// thus reads only due entries through their index, however long a dead peer's backlog grows.
+// claiming due entries (one worker per entry across instances, and per receiver only the oldest)
+// and, by whoever holds it, the ones behind it for the same transaction; finishing them with
+// their message's delivery status, and rescheduling. Only the oldest entry of a receiver is ever
+// due (order.ts): a claim reads only due entries through their index, however long a dead
+// peer's backlog grows.
 import type { InsertQueryBuilder, InsertResult, Kysely, Transaction } from 'kysely';
 import { firstInLine, releaseNext, WAITING_BEHIND_EARLIER } from './order.js';
 import { withChangeLock } from '../../db/change-transaction.js';
