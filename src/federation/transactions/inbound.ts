@@ -4,7 +4,7 @@
 // (the database busy or down) answers the whole request 503, and the peer sends it all again.
 import type { Logger } from 'pino';
 import { isValidRemoteName } from '../../conversations/addresses.js';
-import { Forbidden, HttpError, ServiceUnavailable, ValidationFailed } from '../../http/errors.js';
+import { BadRequest, Forbidden, HttpError, ServiceUnavailable, ValidationFailed } from '../../http/errors.js';
 import type { MessageEdits } from '../../messages/edits.js';
 import type { ReadMarkers } from '../../messages/read-markers.js';
 import type { MessagesService } from '../../messages/service.js';
@@ -84,6 +84,9 @@ export class InboundTransactions {
         // Best effort: the answer does not wait for it, and its failure is only logged.
         this.typing.receive(peer, item).catch((error: unknown) => this.options.logger.warn({ err: error }, 'typing: could not pass on an indicator'));
         return;
+      default:
+        // An item type the protocol knows and this backend does not apply yet is refused, never taken as applied.
+        throw new BadRequest('unknown_item_type', 'This backend does not apply items of this type.');
     }
   }
 
