@@ -70,7 +70,7 @@ describeEachDatabase('read receipts and typing across backends', (database) => {
     await readAcross({ backend: a, user: alice, address: 'alice@a' }, { backend: b, user: bob, address: 'bob@b' });
   });
 
-  it('keeps a read marker behind the messages sent before it, and applies it once', async () => {
+  it('carries a read marker in line with a reply to the same partner, and applies it once', async () => {
     const id = await send(b, bob, 'alice@a', 'read before a reply');
     const onA = (await history(a, alice, 'bob@b')).find((m) => m.message === 'read before a reply')!;
     // The reply and the read marker leave a in one line: the marker does not overtake the reply.
