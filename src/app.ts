@@ -28,6 +28,8 @@ import { OutboxWorker, type OutboxTuning } from './federation/outbox/worker.js';
 import { PeerDirectory } from './federation/peers.js';
 import { receiptPruning, RequestReceiptsRepository } from './federation/request-receipts.js';
 import { federationRoutes } from './federation/routes.js';
+import { InboundTransactions } from './federation/transactions/inbound.js';
+import { FederatedTyping } from './federation/transactions/typing.js';
 import { FeedPublisher } from './feed/publisher.js';
 import { FeedRepository } from './feed/repository.js';
 import { feedRoutes } from './feed/routes.js';
@@ -221,7 +223,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     logger: deps.logger,
     clock,
   });
-  const typing = new TypingRelay({ directory: membership, limits, bus, logger: deps.logger });
+  const direct = new DirectConversations(conversations);
+  // Typing to a peer's user travels in the outbox's next transaction to that peer (never stored).
+  const federatedTyping = new FederatedTyping({ resolver, direct, limits, bus, sender: { sendTyping: (peer, item) => outbox.sendTyping(peer, item) }, logger: deps.logger });
+  const typing = new TypingRelay({ directory: membership, limits, bus, logger: deps.logger, remote: (from, to) => federatedTyping.forward(from, to) });
   const gateway = new RealtimeGateway({
     accounts,
     bus,
@@ -241,7 +246,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     logger: deps.logger,
     timeoutMs: config.federationTimeoutMs,
     giveUpMs: config.federationGiveUpMs,
+    batch: { items: config.federationBatch, bytes: config.federationBatchBytes },
     onFinished: (messageId, status, recorded) => void events.emit('message.delivery', { messageId, status, recorded }),
+    onTransaction: (peer, items, ms, outcome) => metrics.transactions.sent(peer, items, ms, outcome),
     clock,
     ...outboxTuning,
   });
@@ -253,19 +260,21 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   events.on('message.changed', ({ queued }) => {
     if (queued) outbox.wake();
   });
+  events.on('message.read', ({ peer }) => {
+    if (peer) outbox.wake(peer);
+  });
   const metrics = new AppMetrics({ openWebSockets: () => gateway.openConnections, outboxBacklog: () => outbox.backlog() });
   metrics.install(app, config.metricsAllowFrom);
   events.on('message.delivery', ({ status }) => {
     if (status === 'delivered') metrics.messages.federated();
   });
 
-  const direct = new DirectConversations(conversations);
   const stores = { db, kind, messages: messageRecords, conversations, receipts: requestReceipts, outbox: outboxQueue, feed: feedLog };
   const writer = new MessageWriter({ ...stores, direct }, (text, id) => sealAtRest(ring, text, String(id)), clock);
   const sendBudget = config.sendRate ? { rate: config.sendRate, limits } : undefined;
   const messages = new MessagesService(writer, resolver, groupQueries, views, events, metrics.messages, clock, sendBudget);
   const queries = new MessageQueries(messageRecords, conversations, direct, groupQueries, resolver, views);
-  const readMarkers = new ReadMarkers(db, kind, messageRecords, conversations, groupQueries, feedLog, views, events, clock);
+  const readMarkers = new ReadMarkers(db, kind, messageRecords, conversations, groupQueries, feedLog, views, events, clock, { outbox: outboxQueue, receipts: requestReceipts, peers });
   const changes = new MessageEdits(stores, ring, peers, groupQueries, views, events, clock);
   const receipts = receiptPruning({
     repository: requestReceipts,
@@ -276,6 +285,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
   const inboundOptions = { peers, serverName: config.serverName, maxAgeMs: config.federationMaxAgeMs, clock };
+  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
   outbox.start();
   feed.startPruning();
   receipts.start();
@@ -306,7 +316,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   await app.register(groupsRoutes(groups, authenticate));
   await app.register(feedRoutes(feed, authenticate));
   await app.register(presenceRoutes(presence, authenticate));
-  await app.register(federationRoutes(new InboundFederation(messages, changes, inboundOptions), inboundOptions));
+  await app.register(
+    federationRoutes(new InboundFederation(messages, changes, inboundOptions), inboundTransactions, { ...inboundOptions, bodyLimit: 2 * config.federationBatchBytes }),
+  );
   await app.register(gateway.plugin());
   // Last: the web client's page fallback answers only what no API route claimed.
   await app.register(webClientRoutes());

@@ -6,6 +6,7 @@ import { parseEnv } from 'node:util';
 import { isKey } from './crypto/keys.js';
 import type { DatabaseConfig } from './db/database.js';
 import type { PeerConfig } from './federation/peers.js';
+import { MAX_TRANSACTION_ITEMS } from './federation/transactions/protocol.js';
 import { AddressList } from './http/address-list.js';
 import type { RateBudget } from './limits/rate-limiter.js';
 
@@ -34,6 +35,10 @@ export interface Config {
   federationTimeoutMs: number;
   federationMaxAgeMs: number;
   federationGiveUpMs: number;
+  /** The most items in one transaction to a peer. */
+  federationBatch: number;
+  /** The most bytes of serialized items in one transaction; the transactions route accepts bodies of twice that. */
+  federationBatchBytes: number;
   vonage?: VonageConfig;
   tokenTtlMs: number;
   eventRetentionMs: number;
@@ -263,6 +268,24 @@ function parseGroupMaxMembers(text: string | undefined): number {
   return count;
 }
 
+function parseBatch(text: string): number {
+  const count = /^\d+$/.test(text.trim()) ? Number(text) : 0;
+  if (count < 1 || count > MAX_TRANSACTION_ITEMS) {
+    throw new ConfigError('FEDERATION_BATCH', `"${text}" is not a whole number from 1 to ${MAX_TRANSACTION_ITEMS}`, 'FEDERATION_BATCH=100');
+  }
+  return count;
+}
+
+// The largest item (10,000 characters of text, JSON-escaped) fits in a transaction of its own, and
+// its sealed body in twice this size, what a receiver with the same setting accepts.
+const MIN_BATCH_BYTES = 64 * 1024;
+
+function parseBatchBytes(text: string): number {
+  const bytes = parseSize(text, 'FEDERATION_BATCH_BYTES', 'FEDERATION_BATCH_BYTES=1mb');
+  if (bytes < MIN_BATCH_BYTES) throw new ConfigError('FEDERATION_BATCH_BYTES', 'must be at least 64kb', 'FEDERATION_BATCH_BYTES=1mb');
+  return bytes;
+}
+
 function keyDirFor(database: DatabaseConfig, cwd: string): string {
   if (database.kind === 'sqlite' && database.path !== ':memory:') return dirname(resolve(cwd, database.path));
   return resolve(cwd, 'data');
@@ -348,6 +371,8 @@ export function loadConfig(env: Environment, cwd = process.cwd()): Config {
     federationTimeoutMs: positiveDuration(env, 'FEDERATION_TIMEOUT', '5s'),
     federationMaxAgeMs: positiveDuration(env, 'FEDERATION_MAX_AGE', '300s'),
     federationGiveUpMs: positiveDuration(env, 'FEDERATION_GIVE_UP', '24h'),
+    federationBatch: parseBatch(optional(env, 'FEDERATION_BATCH') ?? '100'),
+    federationBatchBytes: parseBatchBytes(optional(env, 'FEDERATION_BATCH_BYTES') ?? '1mb'),
     ...(vonage ? { vonage } : {}),
     tokenTtlMs: positiveDuration(env, 'TOKEN_TTL', '30d'),
     eventRetentionMs: positiveDuration(env, 'EVENT_RETENTION', '30d'),

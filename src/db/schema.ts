@@ -132,8 +132,8 @@ export interface OutboxTable {
   claimed_by: string | null;
   last_error: string | null;
   created_at: number;
-  /** null for the message itself, else a change of it travelling to the peer. */
-  op: 'edit' | 'delete' | null;
+  /** null for the message itself, else a change of it (or its receiver's read marker) travelling to the peer. */
+  op: 'edit' | 'delete' | 'read' | null;
   /** The change's own request id (a message goes under its uuid). */
   op_id: string | null;
 }

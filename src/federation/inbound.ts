@@ -37,18 +37,22 @@ export interface InboundOptions {
   clock: () => number;
 }
 
-/** Steps 1 and 2, then the body in whichever form the peer sent it (JSON, form, sealed). */
-export function verifyPeerRequest(options: InboundOptions) {
+/**
+ * Steps 1 and 2, then the body in whichever form the peer sent it (JSON, form, sealed). `unsigned`
+ * says whether a compat peer may send without an origin and a signature (v1), or not (transactions,
+ * which the original backend never sends).
+ */
+export function verifyPeerRequest(options: InboundOptions, unsigned: 'compat' | 'never' = 'compat') {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const origin = request.headers['x-realchat-origin'];
-    const peer = typeof origin === 'string' ? options.peers.find(origin) : options.peers.compatPeer;
+    const peer = typeof origin === 'string' ? options.peers.find(origin) : unsigned === 'compat' ? options.peers.compatPeer : undefined;
     if (!peer) throw new Forbidden('unknown_peer', 'This backend does not know the sending peer.');
 
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const signature = request.headers['x-realchat-signature'];
     // A compat peer (the original backend) cannot sign: its Fernet token alone authenticates the
     // text, and its source address, when it is listed, the request.
-    if (peer.compat && signature === undefined) {
+    if (peer.compat && signature === undefined && unsigned === 'compat') {
       if (peer.allowFrom && !peer.allowFrom.includes(request.ip)) throw new Forbidden('unknown_peer', 'This backend does not know the sending peer.');
     } else {
       const valid = verifyRequestSignature({

@@ -27,9 +27,16 @@ export interface MessageCounters {
   federated(): void;
 }
 
+/** What the outbox reports of each transaction it sends to a peer. */
+export interface TransactionMetrics {
+  /** A transaction of `items` items went to `peer` and was answered (`outcome`) after `ms`. */
+  sent(peer: string, items: number, ms: number, outcome: string): void;
+}
+
 export class AppMetrics {
   readonly registry = new Registry();
   readonly messages: MessageCounters;
+  readonly transactions: TransactionMetrics;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
 
   constructor(sources: MetricsSources) {
@@ -46,6 +53,33 @@ export class AppMetrics {
     const received = new Counter({ name: 'realchat_messages_received_total', help: 'Messages received from peers', registers });
     const federated = new Counter({ name: 'realchat_messages_federated_total', help: 'Outbox entries delivered to peers', registers });
     this.messages = { sent: () => sent.inc(), received: () => received.inc(), federated: () => federated.inc() };
+    const transactions = new Counter({
+      name: 'realchat_federation_transactions_total',
+      help: 'Transactions sent to peers, by peer and outcome (results, retry, refused, unsupported)',
+      labelNames: ['peer', 'outcome'],
+      registers,
+    });
+    const items = new Histogram({
+      name: 'realchat_federation_transaction_items',
+      help: 'Items per transaction sent to a peer',
+      labelNames: ['peer'],
+      buckets: [1, 2, 5, 10, 25, 50, 100, 200, 400],
+      registers,
+    });
+    const latency = new Histogram({
+      name: 'realchat_federation_transaction_seconds',
+      help: 'Time from sending a transaction to its answer, by peer',
+      labelNames: ['peer'],
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.transactions = {
+      sent: (peer, count, ms, outcome) => {
+        transactions.inc({ peer, outcome });
+        items.observe({ peer }, count);
+        latency.observe({ peer }, ms / 1000);
+      },
+    };
     new Gauge({
       name: 'realchat_websocket_connections',
       help: 'Authenticated WebSocket connections open on this instance',

@@ -26,6 +26,8 @@ export interface MessageRead {
   /** The marker as the feeds show it: to a direct message's sender, or to a group's other members. */
   marker: { with: string; up_to: number; read_at: string } | { group: string; user: string; up_to: number };
   recorded: Recorded[];
+  /** The marker travels to this peer, where the sender is. */
+  peer?: string;
 }
 
 export interface DeliveryFinished {

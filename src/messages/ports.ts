@@ -45,8 +45,14 @@ export interface OutboxRequest {
   server: string;
   /** The receiver's member key: entries go out in order per receiver. */
   receiverKey: string;
-  /** An edit or a delete of the message, under its own request id; none for the message itself. */
-  op?: { kind: 'edit' | 'delete'; id: string };
+  /** A change of the message, or a read marker up to it, under its own request id; none for the message itself. */
+  op?: OutboxOp;
+}
+
+/** What an outbox entry carries besides the message itself: an edit, a delete, or a read marker up to it. */
+export interface OutboxOp {
+  kind: 'edit' | 'delete' | 'read';
+  id: string;
 }
 
 export interface Outbox {
@@ -88,6 +94,8 @@ export interface OutboundMessage {
   /** The text to send ('' for a delete). */
   text: string;
   createdAt: number;
-  /** An edit or a delete of the message (sent under its own id, with `ref` the message's); else the message. */
-  op?: { kind: 'edit' | 'delete'; id: string };
+  /** An edit or a delete of the message, or a read marker up to it (sent under its own id, with `ref` the message's); else the message. */
+  op?: OutboxOp;
+  /** A read marker's reader: the local member who read (the message's sender is the peer's user). */
+  readerName?: string;
 }

@@ -1,19 +1,50 @@
 // Read markers: the receiver of a message marks it and every earlier one they received in its
 // conversation read. The member's read position moves forward with a marker holding the time,
-// and a local sender's feed gets a `read` entry, in one change-locked transaction. In a group any
-// member moves their own position forward (never back), and the other members' feeds get it.
-import type { Kysely } from 'kysely';
+// and a local sender's feed gets a `read` entry, in one change-locked transaction; a sender on a
+// peer is told through the outbox (a `read` item), and a peer's reader arrives the same way. In a
+// group any member moves their own position forward (never back), and the other members' feeds get it.
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
 import { withChangeLock } from '../db/change-transaction.js';
 import type { DatabaseKind } from '../db/database.js';
 import type { Tables } from '../db/schema.js';
+import type { PeerLookup } from '../conversations/addresses.js';
 import type { GroupQueries } from '../conversations/group-queries.js';
-import { conversationId } from '../conversations/members.js';
+import { conversationId, memberKey, remoteMember, type ConversationId, type KnownPeer } from '../conversations/members.js';
 import type { ConversationsRepository } from '../conversations/repository.js';
 import { Forbidden, NotFound } from '../http/errors.js';
+import { foldKey } from '../unicode/fold.js';
 import type { MessageEvents } from './events.js';
-import type { FeedEntry, FeedLog } from './ports.js';
+import type { FeedEntry, FeedLog, Outbox, RequestReceipts } from './ports.js';
 import type { MessageRecord, MessagesRepository } from './repository.js';
 import type { MessageView, MessageViews } from './view.js';
+
+/** What carries read markers to and from peers. */
+export interface ReadForwarding {
+  outbox: Outbox;
+  receipts: RequestReceipts;
+  peers: PeerLookup;
+}
+
+/** A peer's `read` item: its user `reader` read every message from our `partner` up to `upTo`. */
+export interface InboundRead {
+  peer: KnownPeer;
+  reader: string;
+  partner: string;
+  /** The id the message was delivered with. */
+  upTo: string;
+  readAt: number;
+  requestKey: string;
+}
+
+/** A forward move of one member's read position, with who is told of it. */
+interface MarkerMove {
+  record: MessageRecord;
+  readerKey: string;
+  readAt: number;
+  marker: { with: string; up_to: number; read_at: string };
+  entries: FeedEntry[];
+}
 
 export class ReadMarkers {
   constructor(
@@ -26,6 +57,7 @@ export class ReadMarkers {
     private readonly views: MessageViews,
     private readonly events: MessageEvents,
     private readonly clock: () => number,
+    private readonly forwarding?: ReadForwarding,
   ) {}
 
   /** Marks a received message and every earlier one from the same sender read. */
@@ -39,21 +71,47 @@ export class ReadMarkers {
     const marker = { with: user.username, up_to: record.id, read_at: new Date(now).toISOString() };
     const tellSender = record.sender_user_id !== null && record.sender_user_id !== user.id;
     const entries: FeedEntry[] = tellSender ? [{ userId: record.sender_user_id!, type: 'read', messageId: null, data: marker }] : [];
-    const id = conversationId(record.conversation_id);
-    const readerKey = record.receiver_key!;
+    const move = { record, readerKey: record.receiver_key!, readAt: now, marker, entries };
+    let peer: string | undefined;
     const recorded = await withChangeLock(this.db, this.kind, async (trx) => {
-      const reader = (await this.conversations.members(id, trx)).find((member) => member.member_key === readerKey);
-      const from = Number(reader?.read_up_to ?? 0);
-      if (from >= record.id) return [];
-      // In a conversation with oneself, one's own messages are the received ones.
-      const marked = await this.messages.countReceived(id, readerKey === record.sender_key ? null : readerKey, from, record.id, trx);
-      if (marked === 0) return [];
-      await this.conversations.markRead(id, readerKey, record.id, marked, now, trx);
-      return this.feed.appendToFeeds(entries, now, trx);
+      const moved = await this.move(move, trx);
+      if (moved) peer = await this.forward(record, now, trx);
+      return moved ?? [];
     });
-    if (recorded.length > 0) await this.events.emit('message.read', { marker, recorded });
+    if (recorded.length > 0 || peer) await this.events.emit('message.read', { marker, recorded, ...(peer ? { peer } : {}) });
     const updated = await this.messages.findById(messageId);
     return this.views.view(updated ?? { ...record, read_at: now });
+  }
+
+  /** Applies a peer's read marker once per request: our sender's message and the earlier ones were read there. */
+  async receiveRead(read: InboundRead): Promise<void> {
+    const readerKey = memberKey(remoteMember(read.peer, read.reader));
+    const record = (await this.messages.findByUuid(read.upTo)).find(
+      (candidate) => candidate.sender_user_id !== null && candidate.receiver_key === readerKey && foldKey(candidate.sender) === foldKey(read.partner),
+    );
+    if (!record) throw new NotFound('not_found', 'No message from this partner to this reader was delivered with this id.');
+    const receipts = this.forwarding?.receipts;
+    const readAt = Math.min(read.readAt, this.clock());
+    const marker = { with: record.receiver!, up_to: record.id, read_at: new Date(readAt).toISOString() };
+    const entries: FeedEntry[] = [{ userId: record.sender_user_id!, type: 'read', messageId: null, data: marker }];
+    const recorded = await withChangeLock(this.db, this.kind, async (trx) => {
+      if (receipts && !(await receipts.recordOnce({ peer: read.peer.name, requestKey: read.requestKey, messageId: record.id }, readAt, trx))) return [];
+      return (await this.move({ record, readerKey, readAt, marker, entries }, trx)) ?? [];
+    });
+    if (recorded.length > 0) await this.events.emit('message.read', { marker, recorded });
+  }
+
+  /** Moves the reader's position up to the record, with its marker and entries; undefined when it was there already. */
+  private async move(move: MarkerMove, trx: Transaction<Tables>) {
+    const id = conversationId(move.record.conversation_id);
+    const reader = (await this.conversations.members(id, trx)).find((member) => member.member_key === move.readerKey);
+    const from = Number(reader?.read_up_to ?? 0);
+    if (from >= move.record.id) return undefined;
+    // In a conversation with oneself, one's own messages are the received ones.
+    const marked = await this.messages.countReceived(id, move.readerKey === move.record.sender_key ? null : move.readerKey, from, move.record.id, trx);
+    if (marked === 0) return undefined;
+    await this.conversations.markRead(id, move.readerKey, move.record.id, marked, move.readAt, trx);
+    return this.feed.appendToFeeds(move.entries, move.readAt, trx);
   }
 
   /** Moves a member's read position in a group forward to the message; 404 for a non-member. */
@@ -66,7 +124,7 @@ export class ReadMarkers {
     const recorded = await withChangeLock(this.db, this.kind, async (trx) => {
       const members = await this.conversations.members(id, trx);
       const from = Number(members.find((member) => member.member_key === group.memberKey)?.read_up_to ?? record.id);
-      if (from >= record.id) return undefined;
+      if (from >= record.id) return [];
       const marked = await this.messages.countReceived(id, group.memberKey, from, record.id, trx);
       await this.conversations.markRead(id, group.memberKey, record.id, marked, now, trx, false);
       const others = members.filter((member) => member.user_id !== null && Number(member.user_id) !== user.id);
@@ -76,7 +134,18 @@ export class ReadMarkers {
         trx,
       );
     });
-    if (recorded && recorded.length > 0) await this.events.emit('message.read', { marker, recorded });
+    if (recorded.length > 0) await this.events.emit('message.read', { marker, recorded });
     return this.views.view(record);
+  }
+
+  /** Queues the marker for a sender on a RealChat peer (the original backend has no read markers); answers the peer. */
+  private async forward(record: MessageRecord, now: number, trx: Transaction<Tables>): Promise<string | undefined> {
+    if (!this.forwarding || record.sender_user_id !== null) return undefined;
+    const id: ConversationId = conversationId(record.conversation_id);
+    const sender = (await this.conversations.members(id, trx)).find((member) => member.member_key === record.sender_key);
+    const peer = sender?.server ? this.forwarding.peers.find(sender.server) : undefined;
+    if (!peer || peer.compat) return undefined;
+    await this.forwarding.outbox.enqueue([{ messageId: record.id, conversationId: id, server: peer.name, receiverKey: record.sender_key, op: { kind: 'read', id: randomUUID() } }], now, trx);
+    return peer.name;
   }
 }

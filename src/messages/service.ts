@@ -40,6 +40,9 @@ export interface InboundMessage {
   requestKey: string;
 }
 
+/** A peer's message stored (or stored before), with its text now; or why it was refused. */
+export type ReceiveOutcome = { ok: true; text: string } | { ok: false; error: unknown };
+
 /** What one user may send (SEND_RATE), counted in the shared store. */
 export interface SendBudget {
   rate: RateBudget;
@@ -134,22 +137,53 @@ export class MessagesService {
 
   /** Stores a message a peer delivered, once per request id; returns its text. */
   async receive(inbound: InboundMessage): Promise<string> {
+    const [outcome] = await this.receiveInOrder([inbound]);
+    if (!outcome!.ok) throw outcome!.error;
+    return outcome!.text;
+  }
+
+  /**
+   * Stores the messages of a peer's transaction in their order, each once per request id; answers
+   * each one's text, or why it was refused, without one refusal stopping the others.
+   */
+  async receiveInOrder(inbounds: InboundMessage[]): Promise<ReceiveOutcome[]> {
+    const items = await Promise.all(inbounds.map((inbound) => this.receivedItem(inbound).then(accepted, refused)));
+    // Submitted in one go, in their order: the write batch keeps it.
+    const writes = items.map((item) => (item.ok ? this.writer.submit(item.value).then(accepted, refused) : undefined));
+    const outcomes: ReceiveOutcome[] = [];
+    const published: Promise<unknown>[] = [];
+    for (const [index, item] of items.entries()) {
+      const result = item.ok ? await writes[index]! : item;
+      if (!item.ok || !result.ok) {
+        outcomes.push(result as ReceiveOutcome);
+        continue;
+      }
+      // A repeat is answered with the text the message has now: no earlier text is kept anywhere.
+      if (!result.value.stored) {
+        outcomes.push({ ok: true, text: this.views.textOf(result.value.record) });
+        continue;
+      }
+      this.counters.received();
+      // Emitted in order, so that the receivers' sessions see the messages in order.
+      published.push(this.events.emit('message.stored', { message: this.views.view(result.value.record, item.value.text), recorded: result.value.recorded }));
+      outcomes.push({ ok: true, text: item.value.text });
+    }
+    await Promise.all(published);
+    return outcomes;
+  }
+
+  /** The message a peer delivered, for its local receiver. */
+  private async receivedItem(inbound: InboundMessage): Promise<NewMessage> {
     const receiver = await this.resolver.resolve(inbound.receiverName);
     if (!receiver || receiver.kind !== 'local') throw new NotFound('unknown_receiver', 'The receiver does not exist.');
-    const text = checkReceivedText(inbound.text);
-    const result = await this.writer.submit({
+    return {
       uuid: inbound.uuid,
       sender: remoteMember(inbound.peer, inbound.senderName),
       receiver,
-      text,
+      text: checkReceivedText(inbound.text),
       clientId: null,
       receipt: { peer: inbound.peer.name, requestKey: inbound.requestKey },
-    });
-    // A repeat is answered with the text the message has now: no earlier text is kept anywhere.
-    if (!result.stored) return this.views.textOf(result.record);
-    this.counters.received();
-    await this.events.emit('message.stored', { message: this.views.view(result.record, text), recorded: result.recorded });
-    return text;
+    };
   }
 
   /** Resolves once every accepted write is committed. */
@@ -172,4 +206,12 @@ export function checkText(message: string): string {
 export function checkReceivedText(message: string): string {
   checkText(message);
   return message;
+}
+
+function accepted<T>(value: T): { ok: true; value: T } {
+  return { ok: true, value };
+}
+
+function refused(error: unknown): { ok: false; error: unknown } {
+  return { ok: false, error };
 }

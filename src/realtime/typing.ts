@@ -2,7 +2,8 @@
 // instance as `{"type":"typing","from":"alice"}`, only when they have a conversation, and
 // `{"type":"typing","group":"<id>"}` reaches the group's other members as
 // `{"type":"typing","from":"alice","group":"<id>"}`; at most once per sender and partner (or
-// group) every 2 s, counted across instances when Redis is shared.
+// group) every 2 s, counted across instances when Redis is shared. An address on another backend
+// is handed to `remote` (federation's typing items).
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { RateLimitStore } from '../limits/rate-limiter.js';
@@ -25,6 +26,8 @@ export interface TypingDirectory {
 
 export interface TypingRelayOptions {
   directory: TypingDirectory;
+  /** Passes on an indicator to another backend's user (federation's typing items). */
+  remote?: (from: Partner, to: string) => void;
   limits: RateLimitStore;
   bus: EventBus;
   logger: Logger;
@@ -62,7 +65,10 @@ export class TypingRelay {
 
   private async pass(from: Partner, to: string): Promise<void> {
     const key = this.options.directory.localNameKey(to);
-    if (key === undefined) return;
+    if (key === undefined) {
+      this.options.remote?.(from, to);
+      return;
+    }
     const partner = (await this.partners.fetch(from.id))?.get(key);
     if (!partner) return;
     if (!(await this.firstInWindow(`typing:${from.id}:${partner.id}`))) return;

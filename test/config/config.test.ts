@@ -28,6 +28,8 @@ describe('configuration', () => {
       federationTimeoutMs: 5000,
       federationMaxAgeMs: 300_000,
       federationGiveUpMs: 86_400_000,
+      federationBatch: 100,
+      federationBatchBytes: 1024 * 1024,
       tokenTtlMs: 30 * 86_400_000,
       eventRetentionMs: 30 * 86_400_000,
       presenceGraceMs: 15_000,
@@ -88,6 +90,11 @@ describe('configuration', () => {
     expect(loadConfig({ SEND_RATE: 'off' }, tmpdir()).sendRate).toBeUndefined();
   });
 
+  it('reads the transaction limits, up to what a peer\'s answer can hold', () => {
+    expect(loadConfig({ FEDERATION_BATCH: '1', FEDERATION_BATCH_BYTES: '64kb' }, tmpdir())).toMatchObject({ federationBatch: 1, federationBatchBytes: 65_536 });
+    expect(loadConfig({ FEDERATION_BATCH: ' 400 ', FEDERATION_BATCH_BYTES: '2MB' }, tmpdir())).toMatchObject({ federationBatch: 400, federationBatchBytes: 2 * 1024 * 1024 });
+  });
+
   it('limits a compat peer to the addresses of allow_from', () => {
     const peers = JSON.stringify([{ name: 'orig', url: 'http://o', key: KEY, compat: true, allow_from: ['192.0.2.7', '2001:db8::/32'] }]);
     const [peer] = loadConfig({ PEERS: peers }, tmpdir()).peers;
@@ -105,6 +112,12 @@ describe('configuration', () => {
     [{ TOKEN_TTL: 'forever' }, 'TOKEN_TTL', 'TOKEN_TTL=30d'],
     [{ FEDERATION_GIVE_UP: '0s' }, 'FEDERATION_GIVE_UP', 'FEDERATION_GIVE_UP=24h'],
     [{ BODY_LIMIT: 'huge' }, 'BODY_LIMIT', 'BODY_LIMIT=64kb'],
+    [{ FEDERATION_BATCH: '0' }, 'FEDERATION_BATCH', 'FEDERATION_BATCH=100'],
+    [{ FEDERATION_BATCH: '401' }, 'FEDERATION_BATCH', 'FEDERATION_BATCH=100'],
+    [{ FEDERATION_BATCH: '2.5' }, 'FEDERATION_BATCH', 'FEDERATION_BATCH=100'],
+    [{ FEDERATION_BATCH: 'many' }, 'FEDERATION_BATCH', 'FEDERATION_BATCH=100'],
+    [{ FEDERATION_BATCH_BYTES: 'big' }, 'FEDERATION_BATCH_BYTES', 'FEDERATION_BATCH_BYTES=1mb'],
+    [{ FEDERATION_BATCH_BYTES: '63kb' }, 'FEDERATION_BATCH_BYTES', 'FEDERATION_BATCH_BYTES=1mb'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'LOG_LEVEL=info'],
     [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY', 'TRUST_PROXY=1'],
     [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY', 'TRUST_PROXY=1'],

@@ -13,13 +13,21 @@ interface Captured {
   body: string;
 }
 
-/** Stands where b should be, keeps what a sends it and answers as b would. */
+/**
+ * Stands where b should be, as a RealChat from before transactions: it answers 404 on their path
+ * (so a falls back to v1 requests, whose signature these tests replay), keeps the v1 requests a
+ * sends it and answers them as b would.
+ */
 async function startRecorder(): Promise<{ url: string; captured: Captured[]; close(): Promise<void> }> {
   const captured: Captured[] = [];
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      if (request.url?.startsWith('/federation/transactions/')) {
+        response.writeHead(404, { 'content-type': 'application/json' }).end('{"detail":"Not found.","code":"not_found"}');
+        return;
+      }
       captured.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"message":"ok"}');
     });

@@ -1,16 +1,26 @@
 // The federation outbox worker runs on every instance: with two of them claiming from one
 // PostgreSQL outbox, each entry goes over the wire once. A counting proxy stands in front of a
-// real peer backend, so every delivery attempt is seen.
+// real peer backend, so every delivery attempt is seen: a v1 request by its Idempotency-Key, a
+// transaction by the ids of its items (the proxy holds the pair's key).
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newKey, startTestApp, type TestApp } from '../helpers/app.js';
 import { postgresUrl, redisUrl } from '../helpers/databases.js';
 import { call, registerUser } from '../helpers/http.js';
+import { decodeKey } from '../../src/crypto/keys.js';
+import { openTransaction, TRANSACTIONS_PATH } from '../../src/federation/transactions/protocol.js';
 import { startCluster, type Cluster } from './cluster.js';
 
-/** Forwards to the peer while open, answers 503 while shut; counts deliveries by Idempotency-Key. */
-async function startCountingProxy(target: () => string): Promise<{ url: string; open: boolean; delivered: Map<string, number>; refused: number; close(): Promise<void> }> {
+/** The ids a request delivers: its items' for a transaction, else its Idempotency-Key. */
+function deliveredIds(path: string | undefined, body: Buffer, headers: Record<string, string | string[] | undefined>, key: string): string[] {
+  if (path !== TRANSACTIONS_PATH) return [String(headers['idempotency-key'])];
+  const items = openTransaction(JSON.parse(body.toString('utf8')), [decodeKey(key)], 60_000, Date.now);
+  return items.map((item) => (item.ok ? item.item.id : item.result.id));
+}
+
+/** Forwards to the peer while open, answers 503 while shut; counts deliveries by the ids they carry. */
+async function startCountingProxy(target: () => string, key: string): Promise<{ url: string; open: boolean; delivered: Map<string, number>; refused: number; close(): Promise<void> }> {
   const proxy = { url: '', open: false, delivered: new Map<string, number>(), refused: 0, close: async () => undefined as void };
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -21,8 +31,7 @@ async function startCountingProxy(target: () => string): Promise<{ url: string; 
         response.writeHead(503, { 'content-type': 'application/json' }).end('{"detail":"down","code":"unavailable"}');
         return;
       }
-      const key = String(request.headers['idempotency-key']);
-      proxy.delivered.set(key, (proxy.delivered.get(key) ?? 0) + 1);
+      for (const id of deliveredIds(request.url, Buffer.concat(chunks), request.headers, key)) proxy.delivered.set(id, (proxy.delivered.get(id) ?? 0) + 1);
       const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !['host', 'connection', 'content-length'].includes(name))) as Record<string, string>;
       const answer = await fetch(target() + request.url, { method: request.method, headers, body: Buffer.concat(chunks) });
       response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await answer.arrayBuffer()));
@@ -52,7 +61,7 @@ describe.skipIf(!runnable)(title, () => {
   it('delivers each entry exactly once with two workers claiming', async () => {
     const key = newKey();
     const name = `a${randomBytes(4).toString('hex')}`;
-    proxy = await startCountingProxy(() => peer!.url);
+    proxy = await startCountingProxy(() => peer!.url, key);
     cluster = await startCluster({
       count: 2,
       database: 'postgres',

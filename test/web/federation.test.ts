@@ -1,5 +1,6 @@
 // Two backends on loopback, each serving its own web client: alice@a and bob@b chat in the
-// browser both ways, and a message to a peer that is down shows "Will be delivered" until it is.
+// browser both ways (and see each other's read receipts), and a message to a peer that is down
+// shows "Will be delivered" until it is.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startBackends, type Backend } from '../helpers/backends.js';
@@ -40,7 +41,8 @@ describeEachDatabase('web client: two backends', (database) => {
 
     await write(bob.page, 'Hello back from b! مرحبا');
     await bubbles(alice.page).filter({ hasText: 'Hello back from b! مرحبا' }).waitFor();
-    await bob.page.locator('.message.mine .receipt', { hasText: /^Delivered$/ }).waitFor();
+    // Alice has it in view, so she has read it: the read receipt crosses to b (a `read` item).
+    await bob.page.locator('.message.mine .receipt', { hasText: /^Seen$/ }).waitFor();
 
     expect(await alice.page.locator('.conversation .partner').allTextContents()).toEqual(['bob@b']);
     expect(await bob.page.locator('.conversation .partner').allTextContents()).toEqual(['alice@a']);

@@ -6,8 +6,11 @@ import type { FederatedMessage, FederationClient } from '../client.js';
 import type { PeerDirectory } from '../peers.js';
 import type { ClaimedEntry } from './repository.js';
 
-/** What an attempt comes to: the entry ends (delivered, or refused for good), or waits to be tried again. */
-export type AttemptOutcome = { kind: 'ended'; status: 'delivered' | 'failed'; failureCode: string | null } | { kind: 'retry'; reason: string };
+/**
+ * What an attempt comes to: the entry ends (delivered, refused for good, or `skipped` with nothing
+ * left to send), or waits to be tried again.
+ */
+export type AttemptOutcome = { kind: 'ended'; status: 'delivered' | 'failed'; failureCode: string | null; skipped?: boolean } | { kind: 'retry'; reason: string };
 
 /** The message a claimed entry carries; its text is still sealed in the entry, so '' here. */
 export function outboundMessage(entry: ClaimedEntry): OutboundMessage {
@@ -22,6 +25,7 @@ export function outboundMessage(entry: ClaimedEntry): OutboundMessage {
     text: '',
     createdAt: entry.createdAt,
     ...(entry.op ? { op: entry.op } : {}),
+    ...(entry.readerName !== undefined ? { readerName: entry.readerName } : {}),
   };
 }
 
@@ -33,7 +37,7 @@ export function federatedMessage(message: OutboundMessage): FederatedMessage {
     receiver: message.receiverName,
     text: message.text,
     createdAt: message.createdAt,
-    ...(message.op ? { op: message.op.kind, ref: message.uuid } : {}),
+    ...(message.op && message.op.kind !== 'read' ? { op: message.op.kind, ref: message.uuid } : {}),
   };
 }
 
@@ -49,7 +53,8 @@ export class PeerDelivery {
     const peer = this.peers.find(message.peer);
     if (!peer) return ended('failed', 'unknown_peer');
     // The original backend has no such operation: it would store the change as a new message.
-    if (message.op && peer.compat) return ended('failed', 'unsupported_by_peer');
+    // Read markers travel in transactions alone: v1 has no way to carry them.
+    if ((message.op && peer.compat) || message.op?.kind === 'read') return ended('failed', 'unsupported_by_peer');
     const outcome = await this.client.deliver(peer, federatedMessage(message));
     if (outcome.kind === 'delivered') return ended('delivered', null);
     if (outcome.kind === 'failed') {

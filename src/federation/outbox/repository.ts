@@ -1,18 +1,18 @@
 // All SQL of the outbox and of message deliveries: queueing entries in a message's transaction,
-// claiming due entries (one worker per entry across instances, and per receiver only the
-// oldest), finishing them with their message's delivery status, and rescheduling.
-// Only the oldest entry of a receiver is ever due: the ones behind it wait with next_attempt_at
-// = WAITING_BEHIND_EARLIER and the end of the entry before them makes the next one due. A claim
-// thus reads only due entries through their index, however long a dead peer's backlog grows.
-import { sql, type ExpressionBuilder, type InsertQueryBuilder, type InsertResult, type Kysely, type Transaction } from 'kysely';
+// claiming due entries (one worker per entry across instances, and per receiver only the oldest)
+// and, by whoever holds it, the ones behind it for the same transaction; finishing them with
+// their message's delivery status, and rescheduling. Only the oldest entry of a receiver is ever
+// due (order.ts): a claim reads only due entries through their index, however long a dead
+// peer's backlog grows.
+import type { InsertQueryBuilder, InsertResult, Kysely, Transaction } from 'kysely';
+import { firstInLine, releaseNext, WAITING_BEHIND_EARLIER } from './order.js';
 import { withChangeLock } from '../../db/change-transaction.js';
 import type { DatabaseKind } from '../../db/database.js';
 import { insertRows } from '../../db/insert-rows.js';
-import type { OutboxTable, Tables } from '../../db/schema.js';
-import type { FeedEntry, FeedLog, OutboxRequest, Recorded } from '../../messages/ports.js';
+import type { Tables } from '../../db/schema.js';
+import type { FeedEntry, FeedLog, OutboxOp, OutboxRequest, Recorded } from '../../messages/ports.js';
 
-/** next_attempt_at of an entry that waits for an earlier one of its receiver to end. */
-export const WAITING_BEHIND_EARLIER = Number.MAX_SAFE_INTEGER;
+export { WAITING_BEHIND_EARLIER } from './order.js';
 
 export interface ClaimedEntry {
   entryId: number;
@@ -26,8 +26,15 @@ export interface ClaimedEntry {
   receiverName: string;
   body: string;
   deleted: boolean;
-  /** An edit or a delete of the message, under its own request id; null for the message itself. */
-  op: { kind: 'edit' | 'delete'; id: string } | null;
+  /** An edit or a delete of the message, or a read marker up to it, under its own request id; null for the message itself. */
+  op: OutboxOp | null;
+  /** A read marker's reader, a local user. */
+  readerName?: string;
+}
+
+/** A claimed entry with its receiver's key: entries travel in order per receiver. */
+export interface QueuedEntry extends ClaimedEntry {
+  receiverKey: string;
 }
 
 export interface Finished {
@@ -91,39 +98,70 @@ export class OutboxRepository {
   }
 
   /**
-   * Takes a lease on up to `limit` due entries that are first in line for their receiver. One
-   * UPDATE does it, so it holds the write lock on SQLite; PostgreSQL skips rows another
-   * instance is claiming at the same moment.
+   * Takes a lease on up to `limit` due entries that are first in line for their receiver, of one
+   * peer when `server` is given. One UPDATE does it, so it holds the write lock on SQLite;
+   * PostgreSQL skips rows another instance is claiming at the same moment.
    */
-  async claimDue(now: number, limit: number, lease: Lease): Promise<ClaimedEntry[]> {
+  async claimDue(now: number, limit: number, lease: Lease, server?: string): Promise<QueuedEntry[]> {
     const claimed = await this.db
       .updateTable('outbox')
       .set({ claimed_until: lease.until, claimed_by: lease.by })
       .where('id', 'in', (eb) => {
-        const due = eb
+        let due = eb
           .selectFrom('outbox as o')
           .select('o.id')
           .where('o.next_attempt_at', '<=', now)
           .where('o.claimed_until', '<=', now)
           // What keeps the order per receiver, whatever next_attempt_at says (and entries written
           // before WAITING_BEHIND_EARLIER existed are due while they wait).
-          .where(firstInLine)
-          // In due order: the index on next_attempt_at then yields the due entries alone.
-          .orderBy('o.next_attempt_at')
-          .limit(limit);
+          .where(firstInLine);
+        if (server !== undefined) due = due.where('o.server', '=', server);
+        // In due order: the index on next_attempt_at then yields the due entries alone.
+        due = due.orderBy('o.next_attempt_at').limit(limit);
         return this.kind === 'postgres' ? due.forUpdate().skipLocked() : due;
       })
       .returning('id')
       .execute();
-    if (claimed.length === 0) return [];
+    return this.entries(claimed.map((row) => Number(row.id)));
+  }
+
+  /**
+   * Takes a lease on up to `limit` entries waiting behind these receivers' first ones, which the
+   * caller holds (and so are not free), oldest first: they travel in the same transaction as the
+   * entries before them, which keeps their order. No one else claims them: an entry behind another
+   * is never first in line.
+   */
+  async claimBehind(receiverKeys: string[], now: number, limit: number, lease: Lease): Promise<QueuedEntry[]> {
+    if (receiverKeys.length === 0 || limit <= 0) return [];
+    const claimed = await this.db
+      .updateTable('outbox')
+      .set({ claimed_until: lease.until, claimed_by: lease.by })
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('outbox')
+          .select('id')
+          .where('receiver_key', 'in', receiverKeys)
+          .where('claimed_until', '<=', now)
+          .orderBy('id')
+          .limit(limit),
+      )
+      .returning('id')
+      .execute();
+    return this.entries(claimed.map((row) => Number(row.id)));
+  }
+
+  /** Entries with what their requests need: the message, the receiver's name, a read marker's reader. */
+  async entries(ids: number[]): Promise<QueuedEntry[]> {
+    if (ids.length === 0) return [];
     const rows = await this.db
       .selectFrom('outbox as o')
       .innerJoin('messages as m', 'm.id', 'o.message_id')
       .innerJoin('conversation_members as r', (join) => join.onRef('r.conversation_id', '=', 'm.conversation_id').onRef('r.member_key', '=', 'o.receiver_key'))
-      .select([
+      .select((eb) => [
         'o.id as entryId',
         'o.message_id as messageId',
         'o.server as peer',
+        'o.receiver_key as receiverKey',
         'o.attempts as attempts',
         'o.created_at as createdAt',
         'm.uuid as uuid',
@@ -134,34 +172,27 @@ export class OutboxRepository {
         'm.deleted as deleted',
         'o.op as op',
         'o.op_id as opId',
+        // The local member who read, for a read marker (the message's sender is the peer's user).
+        eb
+          .selectFrom('conversation_members as l')
+          .select('l.name')
+          .whereRef('l.conversation_id', '=', 'm.conversation_id')
+          .where('l.user_id', 'is not', null)
+          .whereRef('l.member_key', '<>', 'o.receiver_key')
+          .limit(1)
+          .as('localName'),
       ])
-      .where(
-        'o.id',
-        'in',
-        claimed.map((row) => row.id),
-      )
+      .where('o.id', 'in', ids)
       .orderBy('o.id')
       .execute();
-    return rows.map(({ op, opId, deleted, ...row }) => ({
+    return rows.map(({ op, opId, deleted, localName, ...row }) => ({
       ...row,
       entryId: Number(row.entryId),
       messageId: Number(row.messageId),
       deleted: Number(deleted) === 1,
       op: op && opId ? { kind: op, id: opId } : null,
+      ...(op === 'read' && localName ? { readerName: localName } : {}),
     }));
-  }
-
-  /** Takes a lease on one entry, if it is due and first in line; false otherwise. */
-  async claimEntry(entryId: number, now: number, lease: Lease): Promise<boolean> {
-    const claimed = await this.db
-      .updateTable('outbox as o')
-      .set({ claimed_until: lease.until, claimed_by: lease.by })
-      .where('o.id', '=', entryId)
-      .where('o.next_attempt_at', '<=', now)
-      .where('o.claimed_until', '<=', now)
-      .where(firstInLine)
-      .executeTakeFirst();
-    return Number(claimed.numUpdatedRows) === 1;
   }
 
   /**
@@ -212,14 +243,54 @@ export class OutboxRepository {
     });
   }
 
-  /** Releases an entry for a later attempt, if this worker still holds it. */
-  async reschedule(entryId: number, by: string, attempts: number, nextAttemptAt: number, error: string): Promise<void> {
-    await this.db
-      .updateTable('outbox')
-      .set({ attempts, next_attempt_at: nextAttemptAt, claimed_until: 0, claimed_by: null, last_error: error.slice(0, 200) })
-      .where('id', '=', entryId)
-      .where('claimed_by', '=', by)
+  /**
+   * Releases entries this worker holds for a later attempt: each receiver's first (`heads`) due
+   * again at its time, the ones behind them waiting for it as before.
+   */
+  async reschedule(heads: { entryId: number; attempts: number; nextAttemptAt: number }[], behind: number[], by: string, error: string): Promise<void> {
+    const lastError = error.slice(0, 200);
+    // Heads that share an attempt count share a time: one statement each.
+    const byTime = new Map<string, number[]>();
+    for (const head of heads) {
+      const key = `${head.attempts}:${head.nextAttemptAt}`;
+      byTime.set(key, [...(byTime.get(key) ?? []), head.entryId]);
+    }
+    for (const [key, ids] of byTime) {
+      const [attempts, nextAttemptAt] = key.split(':').map(Number) as [number, number];
+      await this.db
+        .updateTable('outbox')
+        .set({ attempts, next_attempt_at: nextAttemptAt, claimed_until: 0, claimed_by: null, last_error: lastError })
+        .where('id', 'in', ids)
+        .where('claimed_by', '=', by)
+        .execute();
+    }
+    if (behind.length > 0) {
+      await this.db
+        .updateTable('outbox')
+        .set({ next_attempt_at: WAITING_BEHIND_EARLIER, claimed_until: 0, claimed_by: null })
+        .where('id', 'in', behind)
+        .where('claimed_by', '=', by)
+        .execute();
+    }
+  }
+
+  /** Gives back entries this worker claimed and did not send (they did not fit a transaction): as they were, unclaimed. */
+  async release(ids: number[], by: string): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.updateTable('outbox').set({ claimed_until: 0, claimed_by: null }).where('id', 'in', ids).where('claimed_by', '=', by).execute();
+  }
+
+  /** The peers that have an entry due and unclaimed, first in line for its receiver. */
+  async duePeers(now: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('outbox as o')
+      .select('o.server')
+      .distinct()
+      .where('o.next_attempt_at', '<=', now)
+      .where('o.claimed_until', '<=', now)
+      .where(firstInLine)
       .execute();
+    return rows.map((row) => row.server);
   }
 
   async backlog(): Promise<{ depth: number; oldestCreatedAt: number | null }> {
@@ -232,33 +303,3 @@ export class OutboxRepository {
 }
 
 const returningEntries = (insert: InsertQueryBuilder<Tables, 'outbox', InsertResult>) => insert.returning(['id', 'message_id', 'claimed_until', 'op']);
-
-/** No earlier entry of the same receiver is in the outbox: entry `o` is first in line. */
-function firstInLine({ not, exists, selectFrom }: ExpressionBuilder<Tables & { o: OutboxTable }, 'o'>) {
-  return not(
-    exists(
-      selectFrom('outbox as e')
-        .select(sql`1`.as('one'))
-        .whereRef('e.receiver_key', '=', 'o.receiver_key')
-        .whereRef('e.id', '<', 'o.id'),
-    ),
-  );
-}
-
-/** Makes due the entry now first in line for each receiver, if it was waiting behind the ones that ended. */
-async function releaseNext(trx: Transaction<Tables>, receiverKeys: string[], now: number): Promise<void> {
-  if (receiverKeys.length === 0) return;
-  // One min() per receiver, each a single step of the (receiver_key, id) index; a GROUP BY would
-  // read every waiting entry of the receiver, at each end of one of them. Joined as raw SQL: a
-  // query builder's union copies itself at each arm.
-  const firsts = sql.join(
-    receiverKeys.map((key) => sql`select min(id) from outbox where receiver_key = ${key}`),
-    sql` union all `,
-  );
-  await trx
-    .updateTable('outbox')
-    .set({ next_attempt_at: now })
-    .where('next_attempt_at', '=', WAITING_BEHIND_EARLIER)
-    .where('id', 'in', sql<number>`(${firsts})`)
-    .execute();
-}

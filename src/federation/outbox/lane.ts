@@ -1,0 +1,273 @@
+// One peer's deliveries from this process (federation.md, "Transactions"): one transaction in
+// flight at a time, built from the peer's entries in order: those handed over as they were
+// written, those due in the outbox, and the ones behind them for the same receivers. A compat
+// peer, or one without the transactions path, gets v1 requests instead, each receiver's in order.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { openAtRest, type KeyRing } from '../../crypto/aead.js';
+import type { OutboundMessage } from '../../messages/ports.js';
+import type { FederationClient, TransactionOutcome } from '../client.js';
+import type { Peer } from '../peers.js';
+import { nextBatch, type BatchLimits } from '../transactions/batch.js';
+import { itemOf } from '../transactions/items.js';
+import type { ItemOf } from '../transactions/protocol.js';
+import type { TransactionSupport } from '../transactions/support.js';
+import type { AttemptOutcome, PeerDelivery } from './delivery.js';
+import { outboundMessage } from './delivery.js';
+import type { Lease, OutboxRepository, QueuedEntry } from './repository.js';
+import { settleRound, type Ended, type RoundEntry } from './settle.js';
+
+/** What every lane shares: the stores, the wire, and the worker's bookkeeping. */
+export interface LaneContext {
+  repository: OutboxRepository;
+  client: Pick<FederationClient, 'sendTransaction'>;
+  delivery: PeerDelivery;
+  support: TransactionSupport;
+  ring: KeyRing;
+  logger: Logger;
+  limits: BatchLimits;
+  giveUpMs: number;
+  now(): number;
+  random(): number;
+  lease(now: number): Lease;
+  /** Ends entries, and tells whoever waits for them. */
+  end(entries: Ended[]): Promise<void>;
+  /** These receivers' entries went back to wait for a retry. */
+  requeued(receiverKeys: ReadonlySet<string>): void;
+  /** A transaction went out and was answered (or not), in `ms`. */
+  observe(peer: string, items: number, ms: number, outcome: TransactionOutcome['kind']): void;
+  stopped(): boolean;
+}
+
+/** An entry claimed as it was written, handed over with its text. */
+interface Handed {
+  message: OutboundMessage;
+  receiverKey: string;
+  leaseUntil: number;
+}
+
+// Typing is best effort: a lane keeps a few indicators for its next transaction, and drops the rest.
+const MAX_TYPING = 20;
+
+export class PeerLane {
+  private handed: Handed[] = [];
+  private typing: ItemOf<'typing'>[] = [];
+  /** The receivers whose entries this lane has in hand or in flight. */
+  private readonly holding = new Set<string>();
+  private running: Promise<void> | undefined;
+  private again = false;
+  /** The bookkeeping of answered transactions, in order; the next transaction need not wait for it. */
+  private settling: Promise<void> = Promise.resolve();
+  /** Receivers whose entries in a transaction still being settled all ended, with how many such transactions: the ones behind them may go next. */
+  private readonly answered = new Map<string, number>();
+
+  constructor(
+    private readonly server: string,
+    private readonly peer: Peer | undefined,
+    private readonly context: LaneContext,
+  ) {}
+
+  /** An entry claimed in its message's transaction: it leaves in the next transaction. */
+  hand(message: OutboundMessage, receiverKey: string, leaseUntil: number): void {
+    this.handed.push({ message, receiverKey, leaseUntil });
+    this.holding.add(receiverKey);
+    this.kick();
+  }
+
+  /** Whether an entry of this receiver is in hand here: one written behind it leaves right after it. */
+  holds(receiverKey: string): boolean {
+    return this.holding.has(receiverKey);
+  }
+
+  /** A typing indicator for the next transaction; never stored, never retried. */
+  sendTyping(item: ItemOf<'typing'>): void {
+    if (this.typing.length >= MAX_TYPING) return;
+    this.typing.push(item);
+    this.kick();
+  }
+
+  /** Looks for due entries now, or after the transaction in flight. */
+  kick(): void {
+    if (this.context.stopped()) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    // One turn of the event loop lets the sends of one write batch join the first transaction.
+    this.running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.loop())
+      .finally(() => {
+        this.running = undefined;
+      });
+  }
+
+  /** Resolves once the transaction in flight, if any, is settled. */
+  async idle(): Promise<void> {
+    await this.running;
+    await this.settling;
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        // Whatever a round sent, the end of its entries may have made the next ones due.
+        if (await this.round()) this.again = true;
+      } catch (error) {
+        this.context.logger.error({ err: error, peer: this.server }, 'outbox: a delivery round failed');
+      }
+    } while (this.again && !this.context.stopped());
+    this.holding.clear();
+    for (const handed of this.handed) this.holding.add(handed.receiverKey);
+  }
+
+  /** Claims, sends and settles one transaction; false when there was nothing to send. */
+  private async round(): Promise<boolean> {
+    const { repository, limits } = this.context;
+    const now = this.context.now();
+    const lease = this.context.lease(now);
+    const typing = this.protocol() === 'transactions' ? this.typing.splice(0, limits.items - 1) : [];
+    this.typing = [];
+    const room = limits.items - typing.length;
+    // A handed entry whose lease ran out (a long transaction before it) may be another instance's now.
+    const handed = this.handed.splice(0, room).filter((entry) => entry.leaseUntil > now + 1000);
+    const heads: RoundEntry[] = handed.map(({ message, receiverKey }) => ({ message, receiverKey, attempts: 0 }));
+    if (room > heads.length) heads.push(...(await repository.claimDue(now, room - heads.length, lease, this.server)).map(fromQueue));
+    for (const head of heads) this.holding.add(head.receiverKey);
+    const lines = new Set([...heads.map((head) => head.receiverKey), ...this.answered.keys()]);
+    const behind = await repository.claimBehind([...lines], now, room - heads.length, lease);
+    const entries = [...heads, ...behind.map(fromQueue)].sort((x, y) => x.message.entryId - y.message.entryId);
+    if (entries.length === 0 && typing.length === 0) return false;
+
+    const outcomes = new Map<number, AttemptOutcome>();
+    const sendable = this.prepare(entries, outcomes);
+    const batch = nextBatch(sendable, (entry) => itemOf(entry.message), limits);
+    const left = sendable.slice(batch.entries.length);
+    if (batch.entries.length > 0 || typing.length > 0) await this.send(batch.entries, typing, outcomes);
+    // What did not fit waits as it was, before anything behind it can be claimed again.
+    await repository.release(
+      left.map((entry) => entry.message.entryId),
+      lease.by,
+    );
+    const settled = entries.filter((entry) => outcomes.has(entry.message.entryId));
+    const settle = () => settleRound(settled, outcomes, { ...this.context, by: lease.by });
+    if (settled.some((entry) => outcomes.get(entry.message.entryId)!.kind === 'retry')) {
+      // A line goes back to wait: what is behind it must see that before the next transaction.
+      await this.settling;
+      await settle();
+      return true;
+    }
+    // Every entry ended: b has applied them, so the next transaction may carry the ones behind
+    // them while this one's end is written.
+    const receivers = [...new Set(settled.map((entry) => entry.receiverKey))];
+    for (const receiver of receivers) this.answered.set(receiver, (this.answered.get(receiver) ?? 0) + 1);
+    this.settling = this.settling
+      .then(settle)
+      .catch((error: unknown) => this.context.logger.error({ err: error, peer: this.server }, 'outbox: settling a transaction failed'))
+      .finally(() => {
+        for (const receiver of receivers) {
+          const count = this.answered.get(receiver)! - 1;
+          if (count === 0) this.answered.delete(receiver);
+          else this.answered.set(receiver, count);
+        }
+        // The end of these entries made the ones behind them due.
+        this.kick();
+      });
+    return true;
+  }
+
+  /**
+   * Opens the texts to send, in order: an entry with nothing left to send ends at once, and one
+   * whose text cannot be opened goes back to wait, with the rest of its receiver's behind it.
+   */
+  private prepare(entries: RoundEntry[], outcomes: Map<number, AttemptOutcome>): RoundEntry[] {
+    const blocked = new Set<string>();
+    const sendable: RoundEntry[] = [];
+    for (const entry of entries) {
+      const { message } = entry;
+      const kind = message.op?.kind;
+      if (blocked.has(entry.receiverKey)) outcomes.set(message.entryId, { kind: 'retry', reason: 'behind an entry that waits' });
+      // Deleted before it went: the message is not sent, and an edit is superseded by the delete behind it.
+      else if (entry.deleted && kind !== 'delete' && kind !== 'read') outcomes.set(message.entryId, { kind: 'ended', status: 'delivered', failureCode: null, skipped: true });
+      else if (entry.sealed === undefined || kind === 'delete' || kind === 'read') sendable.push(entry);
+      else {
+        try {
+          // An edit sends the text as it is now: a later edit only repeats it.
+          message.text = openAtRest(this.context.ring, entry.sealed, String(message.messageId));
+          sendable.push(entry);
+        } catch (error) {
+          // Without the key that sealed it, the text cannot be sent; it stays queued for an operator.
+          this.context.logger.error({ err: error, message_id: message.messageId }, 'outbox: cannot open a queued message');
+          outcomes.set(message.entryId, { kind: 'retry', reason: 'cannot open the stored text' });
+          blocked.add(entry.receiverKey);
+        }
+      }
+    }
+    return sendable;
+  }
+
+  private protocol(): 'transactions' | 'v1' {
+    return this.peer ? this.context.support.protocolFor(this.peer) : 'v1';
+  }
+
+  /** Sends the entries as one transaction, or as v1 requests; records each entry's outcome. */
+  private async send(entries: RoundEntry[], typing: ItemOf<'typing'>[], outcomes: Map<number, AttemptOutcome>): Promise<void> {
+    const peer = this.peer;
+    if (peer && this.protocol() === 'transactions') {
+      const items = [...typing, ...entries.map((entry) => itemOf(entry.message))];
+      const started = this.context.now();
+      const outcome = await this.context.client.sendTransaction(peer, { id: randomUUID(), items });
+      this.context.observe(peer.name, items.length, this.context.now() - started, outcome.kind);
+      if (outcome.kind === 'unsupported') {
+        // An older RealChat: v1 for a while, starting with these entries.
+        this.context.support.markUnsupported(peer);
+        this.context.logger.info({ peer: peer.name }, 'outbox: the peer has no transactions path; sending v1 requests');
+      } else {
+        entries.forEach((entry, index) => outcomes.set(entry.message.entryId, transactionOutcome(outcome, typing.length + index)));
+        this.logRefusals(entries, outcomes);
+        return;
+      }
+    }
+    await this.sendV1(entries, outcomes);
+  }
+
+  /** One v1 request per entry: receivers side by side, each receiver's entries one after another. */
+  private async sendV1(entries: RoundEntry[], outcomes: Map<number, AttemptOutcome>): Promise<void> {
+    const byReceiver = new Map<string, RoundEntry[]>();
+    for (const entry of entries) byReceiver.set(entry.receiverKey, [...(byReceiver.get(entry.receiverKey) ?? []), entry]);
+    await Promise.all(
+      [...byReceiver.values()].map(async (line) => {
+        for (const [index, entry] of line.entries()) {
+          const outcome = await this.context.delivery.attempt(entry.message);
+          outcomes.set(entry.message.entryId, outcome);
+          if (outcome.kind === 'retry') {
+            for (const rest of line.slice(index + 1)) outcomes.set(rest.message.entryId, { kind: 'retry', reason: 'behind an entry that waits' });
+            return;
+          }
+        }
+      }),
+    );
+  }
+
+  private logRefusals(entries: RoundEntry[], outcomes: Map<number, AttemptOutcome>): void {
+    for (const { message } of entries) {
+      const outcome = outcomes.get(message.entryId);
+      if (outcome?.kind === 'ended' && outcome.status === 'failed') {
+        this.context.logger.warn({ message_id: message.messageId, peer: this.server, code: outcome.failureCode, op: message.op?.kind }, 'outbox: the peer refused an item');
+      }
+    }
+  }
+}
+
+/** An entry claimed from the outbox, its text still sealed. */
+function fromQueue(entry: QueuedEntry): RoundEntry {
+  return { message: outboundMessage(entry), receiverKey: entry.receiverKey, attempts: entry.attempts, sealed: entry.body, deleted: entry.deleted };
+}
+
+/** What the peer's answer to a transaction means for its item at `index`. */
+function transactionOutcome(outcome: Exclude<TransactionOutcome, { kind: 'unsupported' }>, index: number): AttemptOutcome {
+  if (outcome.kind === 'retry') return outcome;
+  if (outcome.kind === 'refused') return { kind: 'ended', status: 'failed', failureCode: outcome.code };
+  const result = outcome.results[index]!;
+  return 'code' in result ? { kind: 'ended', status: 'failed', failureCode: result.code } : { kind: 'ended', status: 'delivered', failureCode: null };
+}

@@ -1,0 +1,129 @@
+// Inbound transactions (federation.md, "Transactions"), once the peer and its signature are
+// verified: the items are opened and checked, then applied in order, each deduped by its id like
+// a v1 request; a refused item is answered with its own 4xx and the rest go on. A fault of ours
+// (the database busy or down) answers the whole request 503, and the peer sends it all again.
+import type { Logger } from 'pino';
+import { isValidRemoteName } from '../../conversations/addresses.js';
+import { BadRequest, Forbidden, HttpError, ServiceUnavailable, ValidationFailed } from '../../http/errors.js';
+import type { MessageEdits } from '../../messages/edits.js';
+import type { ReadMarkers } from '../../messages/read-markers.js';
+import type { MessagesService } from '../../messages/service.js';
+import type { Peer } from '../peers.js';
+import { openTransaction, type CheckedItem, type ItemOf, type ItemResult, type TransactionAnswer, type TransactionBody, type TransactionItem } from './protocol.js';
+import type { FederatedTyping } from './typing.js';
+
+export interface InboundTransactionsOptions {
+  maxAgeMs: number;
+  clock: () => number;
+  logger: Logger;
+}
+
+export class InboundTransactions {
+  constructor(
+    private readonly messages: MessagesService,
+    private readonly changes: MessageEdits,
+    private readonly reads: ReadMarkers,
+    private readonly typing: FederatedTyping,
+    private readonly options: InboundTransactionsOptions,
+  ) {}
+
+  /** Applies a verified peer's transaction; one result per item, in their order. */
+  async apply(peer: Peer, body: TransactionBody): Promise<TransactionAnswer> {
+    const checked = openTransaction(body, peer.fernetKeys, this.options.maxAgeMs, this.options.clock);
+    const results: ItemResult[] = [];
+    try {
+      for (let start = 0; start < checked.length; ) {
+        // A run of messages is written together (one write batch keeps their order).
+        const run = runOfMessages(checked, start);
+        if (run.length > 1) results.push(...(await this.receiveMessages(peer, run)));
+        else results.push(await this.applyOne(peer, checked[start]!));
+        start += Math.max(run.length, 1);
+      }
+    } catch (error) {
+      this.options.logger.error({ err: error, peer: peer.name, transaction: body.id }, 'federation: a transaction could not be applied');
+      throw new ServiceUnavailable('unavailable', 'The transaction could not be applied now. Send it again later.');
+    }
+    return { results };
+  }
+
+  private async applyOne(peer: Peer, checked: CheckedItem): Promise<ItemResult> {
+    if (!checked.ok) return checked.result;
+    const { item } = checked;
+    try {
+      if (item.type === 'message') return (await this.receiveMessages(peer, [item]))[0]!;
+      await this.applyItem(peer, item);
+      return { id: item.id, status: 200 };
+    } catch (error) {
+      return refusal(item.id, error);
+    }
+  }
+
+  private async applyItem(peer: Peer, item: Exclude<TransactionItem, ItemOf<'message'>>): Promise<void> {
+    switch (item.type) {
+      case 'edit':
+      case 'delete':
+        checkSender(item.sender);
+        // The original backend has no such operation.
+        if (peer.compat) throw new Forbidden('forbidden', 'Edits and deletes are not accepted from this peer.');
+        await this.changes.receive({
+          peer,
+          op: item.type,
+          senderName: item.sender,
+          receiverName: item.receiver,
+          ref: item.ref,
+          ...(item.type === 'edit' ? { text: item.text } : {}),
+          requestKey: item.id,
+        });
+        return;
+      case 'read':
+        checkSender(item.reader);
+        await this.reads.receiveRead({ peer, reader: item.reader, partner: item.partner, upTo: item.up_to, readAt: Date.parse(item.read_at), requestKey: item.id });
+        return;
+      case 'typing':
+        checkSender(item.from);
+        // Best effort: the answer does not wait for it, and its failure is only logged.
+        this.typing.receive(peer, item).catch((error: unknown) => this.options.logger.warn({ err: error }, 'typing: could not pass on an indicator'));
+        return;
+      default:
+        // An item type the protocol knows and this backend does not apply yet is refused, never taken as applied.
+        throw new BadRequest('unknown_item_type', 'This backend does not apply items of this type.');
+    }
+  }
+
+  private async receiveMessages(peer: Peer, items: ItemOf<'message'>[]): Promise<ItemResult[]> {
+    const valid = items.map((item) => isValidRemoteName(item.sender));
+    const inbounds = items.filter((_, index) => valid[index]).map((item) => ({ peer, senderName: item.sender, receiverName: item.receiver, text: item.text, uuid: item.id, requestKey: item.id }));
+    const outcomes = await this.messages.receiveInOrder(inbounds);
+    let next = 0;
+    return items.map((item, index) => {
+      if (!valid[index]) return refusal(item.id, invalidSender());
+      const outcome = outcomes[next++]!;
+      return outcome.ok ? { id: item.id, status: 200 } : refusal(item.id, outcome.error);
+    });
+  }
+}
+
+/** The messages from `start` on, while they are messages that passed their checks. */
+function runOfMessages(checked: CheckedItem[], start: number): ItemOf<'message'>[] {
+  const run: ItemOf<'message'>[] = [];
+  for (let index = start; index < checked.length; index++) {
+    const entry = checked[index]!;
+    if (!entry.ok || entry.item.type !== 'message') break;
+    run.push(entry.item);
+  }
+  return run;
+}
+
+function checkSender(name: string): void {
+  if (!isValidRemoteName(name)) throw invalidSender();
+}
+
+function invalidSender(): ValidationFailed {
+  return new ValidationFailed({ sender: ['Enter a valid user name: 1 to 150 letters, digits and _ . + - characters, without @.'] });
+}
+
+/** A client error of the item's own is its result; anything else is a fault of ours, for the whole request. */
+function refusal(id: string, error: unknown): ItemResult {
+  if (error instanceof HttpError && error.status >= 400 && error.status < 500 && error.status !== 429) return { id, status: error.status, code: error.code };
+  throw error;
+}
