@@ -156,8 +156,10 @@ export class MessagesRepository {
       .leftJoin('message_deliveries as d', 'd.message_id', 'm.id')
       .selectAll('m')
       .select((eb) => [
-        eb.fn.coalesce('r.address', 'm.sender').as('receiver'),
-        eb.fn.coalesce('r.user_id', 'm.sender_user_id').as('receiver_user_id'),
+        eb.fn.coalesce('m.sent_to', 'r.address', 'm.sender').as('receiver'),
+        // The sender stands in only in a conversation with oneself (no other member): a remote
+        // receiver has no user id, and the sender is not its receiver.
+        eb.case().when('r.member_key', 'is', null).then(eb.ref('m.sender_user_id')).else(eb.ref('r.user_id')).end().as('receiver_user_id'),
         eb.fn.coalesce('r.member_key', 'm.sender_key').as('receiver_key'),
         'r.server as receiver_server',
         eb.fn.coalesce('r.name', 'm.sender').as('receiver_name'),
