@@ -74,8 +74,11 @@ export interface ConversationsTable {
   direct_key: string | null;
   /** The backend that orders the conversation's membership; null for this one. */
   home: string | null;
+  /** A group's name; null for a direct conversation. */
   title: string | null;
   created_at: number;
+  /** A group's membership version: moves on with every change of its members, roles or name; 0 for a direct conversation. */
+  version: Generated<number>;
 }
 
 export interface ConversationMembersTable {
@@ -99,6 +102,8 @@ export interface ConversationMembersTable {
   last_message_id: number | null;
   /** 1 once the member sent a message: two senders (or a read) make the conversation established. */
   has_sent: Generated<number>;
+  /** The member's feed (and catch-up) holds the conversation's messages after this id: those before a late joiner came are history, not news. */
+  feed_from: Generated<number>;
 }
 
 /** One forward move of a member's read position, with its time (a message's read_at). */
@@ -155,6 +160,8 @@ export interface EventsTable {
   /** JSON of the event's fields other than the message (read markers, status changes). */
   data: string | null;
   created_at: number;
+  /** The group an event is about (read only by its members); null for the rest. */
+  conversation_id: number | null;
 }
 
 export interface EventLogStateTable {

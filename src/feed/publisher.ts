@@ -1,6 +1,9 @@
-// Publishes what messages' events recorded in feeds on the bus, with each entry's seq and the seq
-// before it for the gateway: it follows `message.stored`, `message.changed`, `message.read` and
-// `message.delivery`, in the order they are emitted (commit order).
+// Publishes what messages' and groups' events recorded in feeds on the bus, with each entry's seq
+// and the seq before it for the gateway: it follows `message.stored`, `message.changed`,
+// `message.read`, `message.delivery` and `group.changed`, in the order they are emitted (commit
+// order). Each event goes on the bus once, to everyone it concerns: a new message has one seq
+// for all its members; the entries of an edit, a read marker or a group's change carry each
+// member's own.
 import type { Logger } from 'pino';
 import type { MessageEvents } from '../messages/events.js';
 import type { Recorded } from '../messages/ports.js';
@@ -17,31 +20,41 @@ export class FeedPublisher {
   /** Subscribes to the events whose feed entries it publishes. */
   follow(events: MessageEvents): void {
     events.on('message.stored', ({ message, recorded }) => {
-      for (const entry of recorded) this.message(entry, 'message', message);
+      this.stored(recorded, message);
       return undefined;
     });
-    events.on('message.changed', ({ message, recorded }) => {
-      for (const entry of recorded) this.message(entry, 'message_updated', message);
-    });
-    events.on('message.read', ({ marker, recorded }) => {
-      for (const entry of recorded) this.data(entry, 'read', marker);
-    });
+    events.on('message.changed', ({ message, recorded }) => this.toEach(recorded, (seq) => feedEvent('message_updated', seq, message, undefined)));
+    events.on('message.read', ({ marker, recorded }) => this.toEach(recorded, (seq) => feedEvent('read', seq, undefined, marker)));
     events.on('message.delivery', ({ messageId, status, recorded }) => {
-      if (recorded) this.data(recorded, 'status', { id: messageId, status });
+      if (recorded) this.toEach([recorded], (seq) => feedEvent('status', seq, undefined, { id: messageId, status }));
     });
+    events.on('group.changed', ({ type, data, recorded }) => this.toEach(recorded, (seq) => feedEvent(type, seq, undefined, data)));
   }
 
-  /** A recorded entry about a message (`message`, `message_updated`). */
-  private message(recorded: Recorded, type: 'message' | 'message_updated', message: MessageView): void {
-    this.send(recorded.userId, feedEvent(type, recorded.seq, message, undefined), recorded.prev);
+  /** A new message: every member's entry has the message's seq, so one event serves them all. */
+  private stored(recorded: Recorded[], message: MessageView): void {
+    const bySeq = new Map<number, Recorded[]>();
+    for (const entry of recorded) {
+      const entries = bySeq.get(entry.seq);
+      if (entries) entries.push(entry);
+      else bySeq.set(entry.seq, [entry]);
+    }
+    for (const [seq, entries] of bySeq) {
+      const event = feedEvent('message', seq, message, undefined);
+      const deliveries = entries.map(({ userId, prev }) => ({ userId, prev }));
+      this.bus.publishToMany(deliveries, event).catch((error: unknown) => this.failed(error, event));
+    }
   }
 
-  /** A recorded entry carrying data (`read`, `status`). */
-  private data(recorded: Recorded, type: 'read' | 'status', data: Record<string, unknown>): void {
-    this.send(recorded.userId, feedEvent(type, recorded.seq, undefined, data), recorded.prev);
+  /** One event, each user's entry with its own seq (the event's own is the first one's). */
+  private toEach(recorded: Recorded[], eventOf: (seq: number) => RealtimeEvent): void {
+    if (recorded.length === 0) return;
+    const event = eventOf(recorded[0]!.seq);
+    const deliveries = recorded.map(({ userId, prev, seq }) => ({ userId, prev, seq }));
+    this.bus.publishToMany(deliveries, event).catch((error: unknown) => this.failed(error, event));
   }
 
-  private send(userId: number, event: RealtimeEvent, prev: number): void {
-    this.bus.publish(userId, event, { prev }).catch((error: unknown) => this.logger.warn({ err: error, event: event.type }, 'could not publish a real-time event'));
+  private failed(error: unknown, event: RealtimeEvent): void {
+    this.logger.warn({ err: error, event: event.type }, 'could not publish a real-time event');
   }
 }

@@ -1,13 +1,15 @@
 // Read markers: the receiver of a message marks it and every earlier one they received in its
 // conversation read. The member's read position moves forward with a marker holding the time,
 // and a local sender's feed gets a `read` entry, in one change-locked transaction; a sender on a
-// peer is told through the outbox (a `read` item), and a peer's reader arrives the same way.
+// peer is told through the outbox (a `read` item), and a peer's reader arrives the same way. In a
+// group any member moves their own position forward (never back), and the other members' feeds get it.
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { withChangeLock } from '../db/change-transaction.js';
 import type { DatabaseKind } from '../db/database.js';
 import type { Tables } from '../db/schema.js';
 import type { PeerLookup } from '../conversations/addresses.js';
+import type { GroupQueries } from '../conversations/group-queries.js';
 import { conversationId, memberKey, remoteMember, type ConversationId, type KnownPeer } from '../conversations/members.js';
 import type { ConversationsRepository } from '../conversations/repository.js';
 import { Forbidden, NotFound } from '../http/errors.js';
@@ -50,6 +52,7 @@ export class ReadMarkers {
     private readonly kind: DatabaseKind,
     private readonly messages: MessagesRepository,
     private readonly conversations: ConversationsRepository,
+    private readonly groups: GroupQueries,
     private readonly feed: FeedLog,
     private readonly views: MessageViews,
     private readonly events: MessageEvents,
@@ -60,6 +63,7 @@ export class ReadMarkers {
   /** Marks a received message and every earlier one from the same sender read. */
   async markRead(user: { id: number; username: string }, messageId: number): Promise<MessageView> {
     const record = await this.messages.findById(messageId);
+    if (record?.group) return this.markGroupRead(user, record, record.group);
     if (!record || (record.sender_user_id !== user.id && record.receiver_user_id !== user.id)) throw new NotFound();
     if (record.receiver_user_id !== user.id) throw new Forbidden('forbidden', 'Only the receiver may mark a message read.');
     if (record.read_at !== null) return this.views.view(record);
@@ -67,7 +71,7 @@ export class ReadMarkers {
     const marker = { with: user.username, up_to: record.id, read_at: new Date(now).toISOString() };
     const tellSender = record.sender_user_id !== null && record.sender_user_id !== user.id;
     const entries: FeedEntry[] = tellSender ? [{ userId: record.sender_user_id!, type: 'read', messageId: null, data: marker }] : [];
-    const move = { record, readerKey: record.receiver_key, readAt: now, marker, entries };
+    const move = { record, readerKey: record.receiver_key!, readAt: now, marker, entries };
     let peer: string | undefined;
     const recorded = await withChangeLock(this.db, this.kind, async (trx) => {
       const moved = await this.move(move, trx);
@@ -88,7 +92,7 @@ export class ReadMarkers {
     if (!record) throw new NotFound('not_found', 'No message from this partner to this reader was delivered with this id.');
     const receipts = this.forwarding?.receipts;
     const readAt = Math.min(read.readAt, this.clock());
-    const marker = { with: record.receiver, up_to: record.id, read_at: new Date(readAt).toISOString() };
+    const marker = { with: record.receiver!, up_to: record.id, read_at: new Date(readAt).toISOString() };
     const entries: FeedEntry[] = [{ userId: record.sender_user_id!, type: 'read', messageId: null, data: marker }];
     const recorded = await withChangeLock(this.db, this.kind, async (trx) => {
       if (receipts && !(await receipts.recordOnce({ peer: read.peer.name, requestKey: read.requestKey, messageId: record.id }, readAt, trx))) return [];
@@ -108,6 +112,30 @@ export class ReadMarkers {
     if (marked === 0) return undefined;
     await this.conversations.markRead(id, move.readerKey, move.record.id, marked, move.readAt, trx);
     return this.feed.appendToFeeds(move.entries, move.readAt, trx);
+  }
+
+  /** Moves a member's read position in a group forward to the message; 404 for a non-member. */
+  private async markGroupRead(user: { id: number; username: string }, record: MessageRecord, groupId: string): Promise<MessageView> {
+    const group = await this.groups.findGroup(groupId, user.id);
+    if (!group) throw new NotFound();
+    const now = this.clock();
+    const id = group.id;
+    const marker = { group: groupId, user: user.username, up_to: record.id };
+    const recorded = await withChangeLock(this.db, this.kind, async (trx) => {
+      const members = await this.conversations.members(id, trx);
+      const from = Number(members.find((member) => member.member_key === group.memberKey)?.read_up_to ?? record.id);
+      if (from >= record.id) return [];
+      const marked = await this.messages.countReceived(id, group.memberKey, from, record.id, trx);
+      await this.conversations.markRead(id, group.memberKey, record.id, marked, now, trx, false);
+      const others = members.filter((member) => member.user_id !== null && Number(member.user_id) !== user.id);
+      return this.feed.appendToFeeds(
+        others.map((member): FeedEntry => ({ userId: Number(member.user_id), type: 'read', messageId: null, data: marker, conversationId: id })),
+        now,
+        trx,
+      );
+    });
+    if (recorded.length > 0) await this.events.emit('message.read', { marker, recorded });
+    return this.views.view(record);
   }
 
   /** Queues the marker for a sender on a RealChat peer (the original backend has no read markers); answers the peer. */

@@ -1,9 +1,10 @@
-// All SQL of the messages table. A message is read as a record of its direct conversation: the
+// All SQL of the messages table. A direct message is read as a record of its conversation: the
 // other member is its receiver, its delivery to a peer gives its status and the receiver's read
-// marker its read time (read through joins; those tables have their own owners). Also the SQL
+// marker its read time (read through joins; those tables have their own owners); a group message
+// has no receiver and no read time, and names its group. Also the SQL
 // of the keys at rest: sealed texts not under the current key, read in key order and replaced
 // only where they have not changed since they were read (rotation), and the start-up sample.
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Expression, Kysely, Selectable, Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
 import { insertRows } from '../db/insert-rows.js';
 import type { MessagesTable, Tables } from '../db/schema.js';
@@ -13,13 +14,15 @@ export type MessageRow = Selectable<MessagesTable>;
 
 /** A message with what clients see of it beyond its own row. */
 export interface MessageRecord extends MessageRow {
-  /** The other member's address (the sender's, in a conversation with oneself). */
-  receiver: string;
+  /** The other member's address (the sender's, in a conversation with oneself); null in a group. */
+  receiver: string | null;
   receiver_user_id: number | null;
-  receiver_key: string;
-  /** The receiver's peer; null for a local receiver. */
+  receiver_key: string | null;
+  /** The receiver's peer; null for a local receiver (and in a group). */
   receiver_server: string | null;
-  receiver_name: string;
+  receiver_name: string | null;
+  /** The group's id (uuid) of a group message; null for a direct one. */
+  group: string | null;
   status: 'delivered' | 'queued' | 'failed';
   read_at: number | null;
 }
@@ -66,14 +69,15 @@ export class MessagesRepository {
 
   /**
    * The messages of the user's conversations after `afterId`, oldest first: only conversations
-   * whose last message is past it are read, each along its (conversation, id) index.
+   * whose last message is past it are read, each along its (conversation, id) index, and in each
+   * only what came after the user joined (`feed_from`).
    */
   async ofMemberAfter(userId: number, afterId: number, limit: number, trx: Executor = this.db): Promise<MessageRecord[]> {
     return this.records(trx)
-      .where('m.conversation_id', 'in', (eb) =>
-        eb.selectFrom('conversation_members as c').select('c.conversation_id').where('c.user_id', '=', userId).where('c.last_message_id', '>', afterId),
-      )
+      .innerJoin('conversation_members as me', (join) => join.onRef('me.conversation_id', '=', 'm.conversation_id').on('me.user_id', '=', userId))
+      .where('me.last_message_id', '>', afterId)
       .where('m.id', '>', afterId)
+      .whereRef('m.id', '>', 'me.feed_from')
       .orderBy('m.id')
       .limit(limit)
       .execute();
@@ -90,6 +94,12 @@ export class MessagesRepository {
     if (otherThan !== null) query = query.where('sender_key', '<>', otherThan);
     const row = await query.executeTakeFirstOrThrow();
     return Number(row.count);
+  }
+
+  /** Erases the texts of a conversation's messages, then deletes them (a group whose last member left). */
+  async deleteConversation(id: ConversationId, trx: Transaction<Tables>): Promise<void> {
+    await trx.updateTable('messages').set({ body: '', deleted: 1 }).where('conversation_id', '=', id).execute();
+    await trx.deleteFrom('messages').where('conversation_id', '=', id).execute();
   }
 
   /** Edits (a new sealed body) or erases a message that is not deleted; false when it was. */
@@ -148,32 +158,44 @@ export class MessagesRepository {
     });
   }
 
-  /** Messages with their direct conversation's other member, delivery and read marker. */
+  /** Messages with their direct conversation's other member, delivery and read marker, or their group. */
   private records(db: Executor) {
     return db
       .selectFrom('messages as m')
-      .leftJoin('conversation_members as r', (join) => join.onRef('r.conversation_id', '=', 'm.conversation_id').onRef('r.member_key', '<>', 'm.sender_key'))
+      .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+      // A direct conversation's other member; for a group's message the key to look up is null,
+      // so that its thousand members are not even visited.
+      .leftJoin('conversation_members as r', (join) =>
+        join
+          .on((eb) => eb('r.conversation_id', '=', eb.case().when('c.kind', '=', 'direct').then(eb.ref('m.conversation_id')).end()))
+          .onRef('r.member_key', '<>', 'm.sender_key'),
+      )
       .leftJoin('message_deliveries as d', 'd.message_id', 'm.id')
       .selectAll('m')
-      .select((eb) => [
-        eb.fn.coalesce('m.sent_to', 'r.address', 'm.sender').as('receiver'),
-        // The sender stands in only in a conversation with oneself (no other member): a remote
-        // receiver has no user id, and the sender is not its receiver.
-        eb.case().when('r.member_key', 'is', null).then(eb.ref('m.sender_user_id')).else(eb.ref('r.user_id')).end().as('receiver_user_id'),
-        eb.fn.coalesce('r.member_key', 'm.sender_key').as('receiver_key'),
-        'r.server as receiver_server',
-        eb.fn.coalesce('r.name', 'm.sender').as('receiver_name'),
-        eb.fn.coalesce('d.status', eb.val('delivered' as const)).as('status'),
-        eb
-          .selectFrom('read_markers as k')
-          .select('k.read_at')
-          .whereRef('k.conversation_id', '=', 'm.conversation_id')
-          .where((inner) => inner('k.member_key', '=', inner.fn.coalesce('r.member_key', 'm.sender_key')))
-          .whereRef('k.up_to', '>=', 'm.id')
-          .orderBy('k.up_to')
-          .limit(1)
-          .as('read_at'),
-      ])
+      .select((eb) => {
+        const direct = <T>(value: Expression<T>) => eb.case().when('c.kind', '=', 'direct').then(value).end();
+        return [
+          direct(eb.fn.coalesce('m.sent_to', 'r.address', 'm.sender')).as('receiver'),
+          // The sender stands in only in a conversation with oneself (no other member): a remote
+          // receiver has no user id, and the sender is not its receiver.
+          direct(eb.case().when('r.member_key', 'is', null).then(eb.ref('m.sender_user_id')).else(eb.ref('r.user_id')).end()).as('receiver_user_id'),
+          direct(eb.fn.coalesce('r.member_key', 'm.sender_key')).as('receiver_key'),
+          'r.server as receiver_server',
+          direct(eb.fn.coalesce('r.name', 'm.sender')).as('receiver_name'),
+          eb.case().when('c.kind', '=', 'group').then(eb.ref('c.uuid')).end().as('group'),
+          eb.fn.coalesce('d.status', eb.val('delivered' as const)).as('status'),
+          direct(
+            eb
+              .selectFrom('read_markers as k')
+              .select('k.read_at')
+              .whereRef('k.conversation_id', '=', 'm.conversation_id')
+              .where((inner) => inner('k.member_key', '=', inner.fn.coalesce('r.member_key', 'm.sender_key')))
+              .whereRef('k.up_to', '>=', 'm.id')
+              .orderBy('k.up_to')
+              .limit(1),
+          ).as('read_at'),
+        ];
+      })
       .$castTo<MessageRecord>();
   }
 }
