@@ -6,9 +6,42 @@ import type { Static } from 'typebox';
 import type { ConversationPage, MessagePage, MessageSchema, SendAnswer as SendAnswerSchema } from '../../src/messages/schemas.js';
 import type { PhoneVerified, VerificationStarted } from '../../src/sms/schemas.js';
 
-export type Message = Static<typeof MessageSchema>;
-export type Conversation = Static<typeof ConversationPage>['results'][number];
+// Groups (spec/groups.md) add `group` to a message, with a null `receiver`, and group rows
+// to the conversations list; written over the server's direct shapes until its schemas carry them.
+export type Message = Omit<Static<typeof MessageSchema>, 'receiver' | 'group'> & { receiver: string | null; group: string | null };
+export type Conversation = Omit<Static<typeof ConversationPage>['results'][number], 'with' | 'group' | 'last_message'> & {
+  with: string | null;
+  group: GroupSummary | null;
+  last_message: Message;
+};
 export type SendAnswer = Static<typeof SendAnswerSchema>;
+
+export type Role = 'owner' | 'admin' | 'member';
+
+export interface GroupMember {
+  user: string;
+  role: Role;
+  joined_at: string;
+  /** The id of the last message this member read. */
+  read_up_to: number | null;
+}
+
+export interface Group {
+  id: string;
+  name: string;
+  home: string;
+  created_at: string;
+  members: GroupMember[];
+}
+
+/** A group as the groups list has it: its members counted, not named. */
+export type ListedGroup = Omit<Group, 'members'> & { members_count: number };
+
+/** A group as a row of the conversations list names it. */
+export type GroupSummary = Pick<ListedGroup, 'id' | 'name' | 'members_count'>;
+
+/** Where a message goes: a person or a group, exactly one of the two. */
+export type SendTarget = { receiver: string } | { group: string };
 
 /** A page of a list, newest first or oldest first as the endpoint says; `next` is an opaque cursor. */
 export interface Page<T> {
@@ -105,7 +138,7 @@ export class Api {
     return this.request('GET', `/accounts/conversations/${query({ before })}`);
   }
 
-  /** One page of a conversation (named by `with`), newest first. */
+  /** One page of a conversation (named by `with` or `group`), newest first. */
   history(conversation: Record<string, string>, before?: string): Promise<Page<Message>> {
     return this.request('GET', `/accounts/messages/${query({ ...conversation, before })}`);
   }
@@ -115,8 +148,8 @@ export class Api {
     return this.request('GET', `/accounts/messages/${query({ after: String(after), limit: '200' })}`);
   }
 
-  send(receiver: string, text: string, clientId: string): Promise<SendAnswer> {
-    return this.request('POST', '/accounts/send-message/', { message: text, receiver, client_id: clientId });
+  send(to: SendTarget, text: string, clientId: string): Promise<SendAnswer> {
+    return this.request('POST', '/accounts/send-message/', { message: text, ...to, client_id: clientId });
   }
 
   /** Online state of the named users who are conversation partners (others are left out). */
@@ -126,6 +159,35 @@ export class Api {
 
   markRead(id: number): Promise<Message> {
     return this.request('POST', `/accounts/messages/${id}/read/`);
+  }
+
+  createGroup(name: string, members: string[]): Promise<Group> {
+    return this.request('POST', '/accounts/groups/', { name, members });
+  }
+
+  groups(): Promise<{ results: ListedGroup[] }> {
+    return this.request('GET', '/accounts/groups/');
+  }
+
+  group(id: string): Promise<Group> {
+    return this.request('GET', groupPath(id));
+  }
+
+  renameGroup(id: string, name: string): Promise<Group> {
+    return this.request('PATCH', groupPath(id), { name });
+  }
+
+  addMember(id: string, user: string): Promise<Group> {
+    return this.request('POST', `${groupPath(id)}members/`, { user });
+  }
+
+  setRole(id: string, user: string, role: Exclude<Role, 'owner'>): Promise<Group> {
+    return this.request('PATCH', memberPath(id, user), { role });
+  }
+
+  /** Removes a member, or, for the caller themself, leaves the group. */
+  removeMember(id: string, user: string): Promise<void> {
+    return this.request('DELETE', memberPath(id, user));
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -153,6 +215,14 @@ function errorFrom(status: number, body: unknown): ApiError {
   const code = typeof shape.code === 'string' ? shape.code : 'http_error';
   const fields = typeof shape.fields === 'object' && shape.fields !== null ? (shape.fields as FieldErrors) : {};
   return new ApiError(status, code, detail, fields);
+}
+
+function groupPath(id: string): string {
+  return `/accounts/groups/${encodeURIComponent(id)}/`;
+}
+
+function memberPath(id: string, user: string): string {
+  return `${groupPath(id)}members/${encodeURIComponent(user)}/`;
 }
 
 function query(params: Record<string, string | undefined>): string {
