@@ -40,6 +40,10 @@ describe('a group as a conversation', () => {
     expect(conversationOfSummary({ ...row, with: 'bob', group: null })).toEqual(direct('bob'));
   });
 
+  it('holds a group under its id in either case', () => {
+    expect(mapKey(group(ID.toUpperCase()))).toBe(mapKey(group(ID)));
+  });
+
   it('sends to the group by `group` and to a partner by `receiver`', () => {
     expect(sendTarget(group(ID))).toEqual({ group: ID });
     expect(sendTarget(direct('bob@b'))).toEqual({ receiver: 'bob@b' });

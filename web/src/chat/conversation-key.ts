@@ -27,8 +27,9 @@ export function group(id: string): GroupConversation {
 }
 
 export function mapKey(conversation: ConversationKey): MapKey {
-  // Addresses are compared ignoring case, as usernames are unique ignoring case.
-  return (conversation.kind === 'direct' ? `direct ${userKey(conversation.with)}` : `group ${conversation.id}`) as MapKey;
+  // Addresses are compared ignoring case, as usernames are unique ignoring case; a group id is a
+  // uuid, whose hex digits may come in either case.
+  return (conversation.kind === 'direct' ? `direct ${userKey(conversation.with)}` : `group ${conversation.id.toLowerCase()}`) as MapKey;
 }
 
 /** A user's presence and typing are held by this: their address ignoring case. */
