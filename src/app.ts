@@ -12,6 +12,7 @@ import { AccountsService, type AbuseLimits } from './accounts/service.js';
 import type { Config, TrustProxy } from './config.js';
 import { AddressResolver } from './conversations/addresses.js';
 import { DirectConversations } from './conversations/direct.js';
+import { GroupQueries } from './conversations/group-queries.js';
 import { MembershipDirectory } from './conversations/directory.js';
 import { ConversationsRepository } from './conversations/repository.js';
 import { sealAtRest, type KeyRing } from './crypto/aead.js';
@@ -31,6 +32,8 @@ import { FeedPublisher } from './feed/publisher.js';
 import { FeedRepository } from './feed/repository.js';
 import { feedRoutes } from './feed/routes.js';
 import { FeedService } from './feed/service.js';
+import { groupsRoutes } from './groups/routes.js';
+import { GroupsService } from './groups/service.js';
 import { refuseControlCharacters } from './http/control-characters.js';
 import { answerClientError, registerErrorHandling } from './http/error-handler.js';
 import { installJsonBodyParser } from './http/json-body.js';
@@ -181,18 +184,27 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const requestReceipts = new RequestReceiptsRepository(db, kind);
   const outboxRepository = new OutboxRepository(db, kind, feedLog);
   const resolver = new AddressResolver(accounts, peers, config.serverName);
-  const membership = new MembershipDirectory(conversations, resolver);
+  const groupQueries = new GroupQueries(db);
+  const membership = new MembershipDirectory(conversations, groupQueries, resolver);
   const views = new MessageViews(ring);
   // What follows a committed message change subscribes here: the feed publisher first, so that
   // events go out in commit order, then the outbox's first try and the metrics.
   const events = new MessageEvents(deps.logger);
   new FeedPublisher(bus, deps.logger).follow(events);
+  const groups = new GroupsService(
+    { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog },
+    resolver,
+    events,
+    { serverName: config.serverName, maxMembers: config.groupMaxMembers },
+    clock,
+  );
 
   const feed = new FeedService(
     db,
     feedLog,
     messageRecords,
     views,
+    groups,
     { retentionMs: config.eventRetentionMs, ...(deps.feedPruneIntervalMs ? { pruneIntervalMs: deps.feedPruneIntervalMs } : {}) },
     deps.logger,
     clock,
@@ -215,7 +227,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     bus,
     logger: deps.logger,
     feed,
-    activity: { opened: (user) => presence.opened(user), closed: (user) => presence.closed(user), typing: (user, to) => typing.relay(user, to) },
+    activity: { opened: (user) => presence.opened(user), closed: (user) => presence.closed(user), typing: (user, target) => typing.relay(user, target) },
     clock,
     ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}),
   });
@@ -248,13 +260,13 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
 
   const direct = new DirectConversations(conversations);
-  const stores = { db, kind, messages: messageRecords, receipts: requestReceipts, outbox: outboxQueue, feed: feedLog };
-  const writer = new MessageWriter({ ...stores, conversations, direct }, (text, id) => sealAtRest(ring, text, String(id)), clock);
+  const stores = { db, kind, messages: messageRecords, conversations, receipts: requestReceipts, outbox: outboxQueue, feed: feedLog };
+  const writer = new MessageWriter({ ...stores, direct }, (text, id) => sealAtRest(ring, text, String(id)), clock);
   const sendBudget = config.sendRate ? { rate: config.sendRate, limits } : undefined;
-  const messages = new MessagesService(writer, resolver, views, events, metrics.messages, clock, sendBudget);
-  const queries = new MessageQueries(messageRecords, conversations, direct, resolver, views);
-  const readMarkers = new ReadMarkers(db, kind, messageRecords, conversations, feedLog, views, events, clock);
-  const changes = new MessageEdits(stores, ring, peers, views, events, clock);
+  const messages = new MessagesService(writer, resolver, groupQueries, views, events, metrics.messages, clock, sendBudget);
+  const queries = new MessageQueries(messageRecords, conversations, direct, groupQueries, resolver, views);
+  const readMarkers = new ReadMarkers(db, kind, messageRecords, conversations, groupQueries, feedLog, views, events, clock);
+  const changes = new MessageEdits(stores, ring, peers, groupQueries, views, events, clock);
   const receipts = receiptPruning({
     repository: requestReceipts,
     windowMs: config.federationGiveUpMs + config.federationMaxAgeMs,
@@ -291,6 +303,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   app.addHook('onClose', async () => tokenCache.close());
   await app.register(messagesRoutes(messages, queries, readMarkers, requireAuth(tokenCache), { keys: sealedKeys, maxAgeMs: config.federationMaxAgeMs, clock }));
   await app.register(messageChangeRoutes(changes, authenticate));
+  await app.register(groupsRoutes(groups, authenticate));
   await app.register(feedRoutes(feed, authenticate));
   await app.register(presenceRoutes(presence, authenticate));
   await app.register(federationRoutes(new InboundFederation(messages, changes, inboundOptions), inboundOptions));

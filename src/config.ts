@@ -47,6 +47,8 @@ export interface Config {
   keepAliveTimeoutMs: number;
   /** Messages one user may send; undefined when SEND_RATE=off. */
   sendRate?: RateBudget;
+  /** The most members a group may have, its owner included. */
+  groupMaxMembers: number;
   /** Who may read /metrics; undefined means anyone. */
   metricsAllowFrom?: AddressList;
   production: boolean;
@@ -248,6 +250,19 @@ function parseSendRate(text: string | undefined): RateBudget | undefined {
   return { count, perMs: RATE_UNITS[match[2]!]!, burst: count * 5 };
 }
 
+// A group's fan-out is one statement and one bus message, but its member list is one Group event
+// each change: past this the events alone would pass a socket's buffer.
+const GROUP_MAX_MEMBERS_LIMIT = 10_000;
+
+function parseGroupMaxMembers(text: string | undefined): number {
+  const value = (text ?? '1000').trim();
+  const count = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(count >= 2 && count <= GROUP_MAX_MEMBERS_LIMIT)) {
+    throw new ConfigError('GROUP_MAX_MEMBERS', `"${text}" is not a whole number from 2 to ${GROUP_MAX_MEMBERS_LIMIT}`, 'GROUP_MAX_MEMBERS=1000');
+  }
+  return count;
+}
+
 function keyDirFor(database: DatabaseConfig, cwd: string): string {
   if (database.kind === 'sqlite' && database.path !== ':memory:') return dirname(resolve(cwd, database.path));
   return resolve(cwd, 'data');
@@ -345,6 +360,7 @@ export function loadConfig(env: Environment, cwd = process.cwd()): Config {
     headersTimeoutMs: positiveDuration(env, 'HEADERS_TIMEOUT', '10s'),
     keepAliveTimeoutMs: positiveDuration(env, 'KEEP_ALIVE_TIMEOUT', '5s'),
     ...optionalEntry('sendRate', parseSendRate(optional(env, 'SEND_RATE'))),
+    groupMaxMembers: parseGroupMaxMembers(optional(env, 'GROUP_MAX_MEMBERS')),
     ...optionalEntry('metricsAllowFrom', metricsAllowFrom && addressList(metricsAllowFrom.split(','), 'METRICS_ALLOW_FROM', 'METRICS_ALLOW_FROM=127.0.0.1,10.0.0.0/8')),
     production,
     keyDir: keyDirFor(database, cwd),

@@ -8,7 +8,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { atRestKeyRing, resolveKeys } from './encryption-key.js';
 import { createLogger } from './logger.js';
 import { rotateMessageKeys } from './messages/rotation.js';
-import { RotationRepository } from './messages/rotation-repository.js';
+import { MessagesRepository } from './messages/repository.js';
 import { startServer } from './server.js';
 
 const HELP = `Usage: realchat <command>
@@ -81,7 +81,7 @@ async function rotateKey(args: string[]): Promise<void> {
   const database = openDatabase(cfg.database);
   try {
     await migrateToLatest(database);
-    const repository = new RotationRepository(database.db);
+    const repository = new MessagesRepository(database.db, database.kind);
     const result = await rotateMessageKeys(repository, ring, {
       batchSize,
       onProgress: ({ done, total }) => console.log(`Re-encrypted ${done} of ${total} messages.`),

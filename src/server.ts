@@ -13,7 +13,7 @@ import type { GatewayLimits } from './realtime/gateway/protocol.js';
 import { atRestKeyRing, resolveKeys } from './encryption-key.js';
 import { createLogger } from './logger.js';
 import { checkStoredMessagesOpen } from './messages/at-rest-check.js';
-import { RotationRepository } from './messages/rotation-repository.js';
+import { MessagesRepository } from './messages/repository.js';
 import type { SmsVerifier } from './sms/provider.js';
 
 export interface RunningServer {
@@ -73,7 +73,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     if (redis) await untilRedisReady(redis, REDIS_START_WAIT_MS, logger);
     const applied = await migrateToLatest(database);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-    await checkStoredMessagesOpen(new RotationRepository(database.db), atRest, config.keyDir);
+    await checkStoredMessagesOpen(new MessagesRepository(database.db, database.kind), atRest, config.keyDir);
     const app = await buildApp(config, {
       database,
       logger,

@@ -53,6 +53,13 @@ export function directKey(a: Member, b: Member): string {
   return `${first}|${second}`;
 }
 
+const GROUP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether a text can be a group's id (a uuid): anything else names no group (404), without a lookup. */
+export function isGroupId(text: string): boolean {
+  return GROUP_ID.test(text);
+}
+
 export function sameMember(a: Member, b: Member): boolean {
   return memberKey(a) === memberKey(b);
 }

@@ -1,6 +1,7 @@
-// All SQL of conversations, their members and read markers: finding and creating direct
-// conversations, moving each local member's row (last message, unread count) as messages are
-// written, read positions, and the audiences of presence and typing.
+// All SQL that writes conversations, their members and read markers: finding and creating direct
+// conversations and groups, a group's membership (add, remove, roles, name; each moves its
+// version on), moving each local member's row (last message, unread count) as messages are
+// written, read positions; and the conversations list and the audiences of presence and typing.
 import { sql, type InsertResult, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
 import { insertRows, type InsertFinish } from '../db/insert-rows.js';
@@ -31,10 +32,21 @@ export interface MemberTouch {
 
 export interface ConversationListRow {
   conversationId: ConversationId;
-  /** The other member's address (one's own, in a conversation with oneself). */
-  partner: string;
+  /** The other member's address (one's own, in a conversation with oneself); null for a group. */
+  partner: string | null;
+  /** A group's id, name and size; null for a direct conversation. */
+  group: { uuid: string; name: string; membersCount: number } | null;
   unread: number;
   lastMessageId: number;
+}
+
+export type GroupRole = 'owner' | 'admin' | 'member';
+
+/** A new group's members, the creator (its owner) first. */
+export interface NewGroup {
+  uuid: string;
+  name: string;
+  members: { member: Member; role: GroupRole }[];
 }
 
 export class ConversationsRepository {
@@ -86,35 +98,153 @@ export class ConversationsRepository {
     if (rows.size > 0) await insertRows(trx, this.kind, 'conversation_members', [...rows.values()], addToMember);
   }
 
+  /** The conversation's members, longest-standing first (members who joined together by address). */
   async members(id: ConversationId, trx: Executor = this.db): Promise<MemberRow[]> {
-    return trx.selectFrom('conversation_members').selectAll().where('conversation_id', '=', id).execute();
+    return trx.selectFrom('conversation_members').selectAll().where('conversation_id', '=', id).orderBy('joined_at').orderBy('address').execute();
+  }
+
+  /** Who is a member now, by key, with the user of each local one: a group message's audience, read in its transaction. */
+  async memberKeys(id: ConversationId, trx: Executor = this.db): Promise<{ memberKey: string; userId: number | null }[]> {
+    const rows = await trx.selectFrom('conversation_members').select(['member_key', 'user_id']).where('conversation_id', '=', id).execute();
+    return rows.map((row) => ({ memberKey: row.member_key, userId: row.user_id === null ? null : Number(row.user_id) }));
+  }
+
+  /** Creates a group, version 1, with its members; answers its id. */
+  async createGroup(group: NewGroup, now: number, trx: Transaction<Tables>): Promise<ConversationId> {
+    const { rows } = await insertRows(
+      trx,
+      this.kind,
+      'conversations',
+      [{ uuid: group.uuid, kind: 'group' as const, direct_key: null, home: null, title: group.name, created_at: now, version: 1 }],
+      returningIds,
+    );
+    const id = conversationId(Number(rows[0]!.id));
+    await insertRows(
+      trx,
+      this.kind,
+      'conversation_members',
+      group.members.map(({ member, role }) => memberRow(id, member, now, role)),
+    );
+    return id;
+  }
+
+  /**
+   * Adds a member to a group, reading from its latest message on (what came before is not
+   * unread for them, though they may read it); false when they already are one.
+   */
+  async addMember(id: ConversationId, member: Member, now: number, trx: Transaction<Tables>): Promise<boolean> {
+    const latest = await trx
+      .selectFrom('conversation_members')
+      .select((eb) => eb.fn.max('last_message_id').as('id'))
+      .where('conversation_id', '=', id)
+      .executeTakeFirst();
+    const startAt = latest?.id == null ? null : Number(latest.id);
+    const result = await trx
+      .insertInto('conversation_members')
+      .values({ ...memberRow(id, member, now), read_up_to: startAt ?? 0, last_message_id: startAt })
+      .onConflict((conflict) => conflict.columns(['conversation_id', 'member_key']).doNothing())
+      .executeTakeFirst();
+    const added = Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+    if (added) await this.nextVersion(id, trx);
+    return added;
+  }
+
+  async setRole(id: ConversationId, key: string, role: GroupRole, trx: Transaction<Tables>): Promise<void> {
+    await trx.updateTable('conversation_members').set({ role }).where('conversation_id', '=', id).where('member_key', '=', key).execute();
+    await this.nextVersion(id, trx);
+  }
+
+  async removeMember(id: ConversationId, key: string, trx: Transaction<Tables>): Promise<void> {
+    await trx.deleteFrom('conversation_members').where('conversation_id', '=', id).where('member_key', '=', key).execute();
+    await this.nextVersion(id, trx);
+  }
+
+  async rename(id: ConversationId, name: string, trx: Transaction<Tables>): Promise<void> {
+    await trx.updateTable('conversations').set({ title: name }).where('id', '=', id).execute();
+    await this.nextVersion(id, trx);
+  }
+
+  /** Deletes a group and what hangs off it (its messages are their owner's to erase first). */
+  async deleteGroup(id: ConversationId, trx: Transaction<Tables>): Promise<void> {
+    await trx.deleteFrom('conversations').where('id', '=', id).where('kind', '=', 'group').execute();
+  }
+
+  /**
+   * Moves every local member's row of a group to its new messages in one statement: the last
+   * message, and one more unread for each message another member sent.
+   */
+  async touchGroup(id: ConversationId, lastMessageId: number, sentBy: Map<string, number>, count: number, trx: Transaction<Tables>): Promise<void> {
+    const senders = [...sentBy.keys()];
+    const own = senders.length === 0 ? sql<number>`0` : sql<number>`case ${sql.join(senders.map((key) => sql`when member_key = ${key} then ${sentBy.get(key)!}`), sql` `)} else 0 end`;
+    await trx
+      .updateTable('conversation_members')
+      .set({
+        last_message_id: lastMessageId,
+        unread: sql<number>`unread + ${count} - ${own}`,
+        ...(senders.length > 0 ? { has_sent: sql<number>`case when member_key in (${sql.join(senders)}) then 1 else has_sent end` } : {}),
+      })
+      .where('conversation_id', '=', id)
+      .where('user_id', 'is not', null)
+      .execute();
+  }
+
+  private async nextVersion(id: ConversationId, trx: Transaction<Tables>): Promise<void> {
+    await trx
+      .updateTable('conversations')
+      .set((eb) => ({ version: eb('version', '+', 1) }))
+      .where('id', '=', id)
+      .execute();
   }
 
   /** The user's conversations that have a message, most recent first. */
   async list(userId: number, beforeMessageId: number | undefined, limit: number): Promise<ConversationListRow[]> {
     let query = this.db
       .selectFrom('conversation_members as me')
-      .leftJoin('conversation_members as other', (join) => join.onRef('other.conversation_id', '=', 'me.conversation_id').onRef('other.member_key', '<>', 'me.member_key'))
-      .select((eb) => ['me.conversation_id as conversationId', 'me.unread as unread', 'me.last_message_id as lastMessageId', eb.fn.coalesce('other.address', 'me.address').as('partner')])
+      .innerJoin('conversations as c', 'c.id', 'me.conversation_id')
+      .leftJoin('conversation_members as other', (join) =>
+        join.onRef('other.conversation_id', '=', 'me.conversation_id').onRef('other.member_key', '<>', 'me.member_key').on('c.kind', '=', 'direct'),
+      )
+      .select((eb) => [
+        'me.conversation_id as conversationId',
+        'me.unread as unread',
+        'me.last_message_id as lastMessageId',
+        'c.kind as kind',
+        'c.uuid as uuid',
+        'c.title as title',
+        eb.fn.coalesce('other.address', 'me.address').as('partner'),
+        eb
+          .case()
+          .when('c.kind', '=', 'group')
+          .then(eb.selectFrom('conversation_members as g').select((inner) => inner.fn.countAll<number>().as('count')).whereRef('g.conversation_id', '=', 'me.conversation_id'))
+          .end()
+          .as('membersCount'),
+      ])
       .where('me.user_id', '=', userId)
       .where('me.last_message_id', 'is not', null);
     if (beforeMessageId !== undefined) query = query.where('me.last_message_id', '<', beforeMessageId);
     const rows = await query.orderBy('me.last_message_id', 'desc').limit(limit).execute();
-    return rows.map((row) => ({ conversationId: conversationId(Number(row.conversationId)), partner: row.partner, unread: Number(row.unread), lastMessageId: Number(row.lastMessageId) }));
+    return rows.map((row) => ({
+      conversationId: conversationId(Number(row.conversationId)),
+      partner: row.kind === 'group' ? null : row.partner,
+      group: row.kind === 'group' ? { uuid: row.uuid, name: row.title ?? '', membersCount: Number(row.membersCount) } : null,
+      unread: Number(row.unread),
+      lastMessageId: Number(row.lastMessageId),
+    }));
   }
 
   /**
    * Moves a member's read position forward to `upTo`, over `marked` unread messages, with a
-   * marker holding the time (what each message's read_at reads).
+   * marker holding the time (what each message's read_at reads) unless `withTime` is false (a
+   * group's messages have no read_at: read state is per member).
    */
-  async markRead(id: ConversationId, key: string, upTo: number, marked: number, now: number, trx: Transaction<Tables>): Promise<void> {
+  async markRead(id: ConversationId, key: string, upTo: number, marked: number, now: number, trx: Transaction<Tables>, withTime = true): Promise<void> {
     await trx
       .updateTable('conversation_members')
       .set({ read_up_to: upTo, unread: sql<number>`case when unread > ${marked} then unread - ${marked} else 0 end` })
       .where('conversation_id', '=', id)
       .where('member_key', '=', key)
       .execute();
-    await trx.insertInto('read_markers').values({ conversation_id: id, member_key: key, up_to: upTo, read_at: now }).execute();
+    if (withTime) await trx.insertInto('read_markers').values({ conversation_id: id, member_key: key, up_to: upTo, read_at: now }).execute();
   }
 
   /**
@@ -126,6 +256,7 @@ export class ConversationsRepository {
     if (userIds?.length === 0) return [];
     let query = this.db
       .selectFrom('conversation_members as me')
+      .innerJoin('conversations as c', (join) => join.onRef('c.id', '=', 'me.conversation_id').on('c.kind', '=', 'direct'))
       .innerJoin('conversation_members as other', (join) => join.onRef('other.conversation_id', '=', 'me.conversation_id').onRef('other.member_key', '<>', 'me.member_key'))
       .innerJoin('users as u', 'u.id', 'other.user_id')
       .select(['u.id as id', 'u.username as username', 'u.username_key as usernameKey'])
@@ -140,7 +271,7 @@ export class ConversationsRepository {
   }
 }
 
-function memberRow(id: ConversationId, member: Member, now: number): MemberRow {
+function memberRow(id: ConversationId, member: Member, now: number, role: GroupRole = 'member'): MemberRow {
   return {
     conversation_id: id,
     member_key: memberKey(member),
@@ -148,7 +279,7 @@ function memberRow(id: ConversationId, member: Member, now: number): MemberRow {
     server: member.kind === 'remote' ? member.server : null,
     name: nameOf(member),
     address: addressOf(member),
-    role: 'member',
+    role,
     joined_at: now,
     read_up_to: 0,
     unread: 0,

@@ -4,6 +4,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import pg from 'pg';
 import { FALLBACK_CHECKPOINT_PAGES, startCheckpointer } from './checkpointer.js';
 import type { Tables } from './schema.js';
@@ -82,17 +83,12 @@ function ownerOnlyFiles(file: string): void {
 const STATEMENT_CACHE_SIZE = 500;
 
 function withStatementCache(connection: SQLite.Database): SqliteDatabase {
-  const statements = new Map<string, SQLite.Statement>();
+  const statements = new LRUCache<string, SQLite.Statement>({ max: STATEMENT_CACHE_SIZE });
   return {
     close: () => connection.close(),
     prepare: (text: string) => {
       let statement = statements.get(text);
-      if (statement) statements.delete(text);
-      else {
-        statement = connection.prepare(text);
-        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
-      }
-      statements.set(text, statement);
+      if (!statement) statements.set(text, (statement = connection.prepare(text)));
       return statement;
     },
   };

@@ -4,6 +4,7 @@
 // inserts of its batch). Their SQL depends only on the table, the columns, the number of rows
 // and the clauses after the values: Kysely builds and compiles it once for each such shape,
 // with a marker in place of every value, and later inserts of that shape bind their own values.
+import { LRUCache } from 'lru-cache';
 import { RawNode, type Compilable, type CompiledQuery, type Insertable, type InsertQueryBuilder, type InsertResult, type Kysely, type QueryResult } from 'kysely';
 import type { DatabaseKind } from './database.js';
 import type { Tables } from './schema.js';
@@ -17,9 +18,11 @@ interface Shape {
 }
 
 // Shapes are few (a batch holds at most a few hundred rows); the bound only guards against misuse.
-const MAX_SHAPES = 2_000;
-const compiledShapes = new Map<string, Map<unknown, Shape>>();
-let shapeCount = 0;
+// A pure cache of compiled SQL, shared by every database of the process: it holds no values.
+const compiledShapes = new LRUCache<string, Shape>({ max: 2_000 });
+/** The clauses after the values are module-level functions: each is numbered once, for the key. */
+const finishIds = new WeakMap<object, number>();
+let lastFinishId = 0;
 
 /**
  * Inserts `rows`, which all name the same columns, into `table` of a database of `kind`, with
@@ -48,20 +51,19 @@ export async function insertRows<T extends keyof Tables & string, O = InsertResu
 }
 
 function shapeOf<T extends keyof Tables & string, O>(executor: Kysely<Tables>, kind: DatabaseKind, table: T, columns: string[], count: number, finish?: InsertFinish<T, O>): Shape {
-  const key = `${kind}|${table}|${columns.join(',')}|${count}`;
-  let byFinish = compiledShapes.get(key);
-  let shape = byFinish?.get(finish);
+  const key = `${kind}|${table}|${columns.join(',')}|${count}|${finish ? finishIdOf(finish) : 0}`;
+  let shape = compiledShapes.get(key);
   if (shape) return shape;
-  if (shapeCount >= MAX_SHAPES) {
-    compiledShapes.clear();
-    shapeCount = 0;
-  }
   const sql = compileShape(executor, table, columns, count, finish);
   shape = { sql, query: RawNode.createWithSql(sql) };
-  if (!byFinish) compiledShapes.set(key, (byFinish = new Map()));
-  byFinish.set(finish, shape);
-  shapeCount += 1;
+  compiledShapes.set(key, shape);
   return shape;
+}
+
+function finishIdOf(finish: object): number {
+  let id = finishIds.get(finish);
+  if (id === undefined) finishIds.set(finish, (id = ++lastFinishId));
+  return id;
 }
 
 /** The SQL of the shape, checked to take exactly the rows' values, row by row and column by column. */

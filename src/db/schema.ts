@@ -69,8 +69,11 @@ export interface ConversationsTable {
   direct_key: string | null;
   /** The backend that orders the conversation's membership; null for this one. */
   home: string | null;
+  /** A group's name; null for a direct conversation. */
   title: string | null;
   created_at: number;
+  /** A group's membership version: moves on with every change of its members, roles or name; 0 for a direct conversation. */
+  version: Generated<number>;
 }
 
 export interface ConversationMembersTable {
@@ -150,6 +153,8 @@ export interface EventsTable {
   /** JSON of the event's fields other than the message (read markers, status changes). */
   data: string | null;
   created_at: number;
+  /** The group an event is about (read only by its members); null for the rest. */
+  conversation_id: number | null;
 }
 
 export interface EventLogStateTable {

@@ -1,6 +1,7 @@
-// Publishes what messages' events recorded in feeds on the bus, with each entry's seq and the seq
-// before it for the gateway: it follows `message.stored`, `message.changed`, `message.read` and
-// `message.delivery`, in the order they are emitted (commit order).
+// Publishes what messages' and groups' events recorded in feeds on the bus, with each entry's seq
+// and the seq before it for the gateway: it follows `message.stored`, `message.changed`,
+// `message.read`, `message.delivery` and `group.changed`, in the order they are emitted (commit
+// order). A new message has one seq for all its members: it goes on the bus once, to all of them.
 import type { Logger } from 'pino';
 import type { MessageEvents } from '../messages/events.js';
 import type { Recorded } from '../messages/ports.js';
@@ -17,11 +18,11 @@ export class FeedPublisher {
   /** Subscribes to the events whose feed entries it publishes. */
   follow(events: MessageEvents): void {
     events.on('message.stored', ({ message, recorded }) => {
-      for (const entry of recorded) this.message(entry, 'message', message);
+      this.stored(recorded, message);
       return undefined;
     });
     events.on('message.changed', ({ message, recorded }) => {
-      for (const entry of recorded) this.message(entry, 'message_updated', message);
+      for (const entry of recorded) this.send(entry, feedEvent('message_updated', entry.seq, message, undefined));
     });
     events.on('message.read', ({ marker, recorded }) => {
       for (const entry of recorded) this.data(entry, 'read', marker);
@@ -29,19 +30,32 @@ export class FeedPublisher {
     events.on('message.delivery', ({ messageId, status, recorded }) => {
       if (recorded) this.data(recorded, 'status', { id: messageId, status });
     });
+    events.on('group.changed', ({ type, data, recorded }) => {
+      for (const entry of recorded) this.data(entry, type, data);
+    });
   }
 
-  /** A recorded entry about a message (`message`, `message_updated`). */
-  private message(recorded: Recorded, type: 'message' | 'message_updated', message: MessageView): void {
-    this.send(recorded.userId, feedEvent(type, recorded.seq, message, undefined), recorded.prev);
+  /** A new message: every member's entry has the message's seq, so one event serves them all. */
+  private stored(recorded: Recorded[], message: MessageView): void {
+    const bySeq = new Map<number, Recorded[]>();
+    for (const entry of recorded) bySeq.set(entry.seq, [...(bySeq.get(entry.seq) ?? []), entry]);
+    for (const [seq, entries] of bySeq) {
+      const event = feedEvent('message', seq, message, undefined);
+      const deliveries = entries.map(({ userId, prev }) => ({ userId, prev }));
+      this.bus.publishToMany(deliveries, event).catch((error: unknown) => this.failed(error, event));
+    }
   }
 
-  /** A recorded entry carrying data (`read`, `status`). */
-  private data(recorded: Recorded, type: 'read' | 'status', data: Record<string, unknown>): void {
-    this.send(recorded.userId, feedEvent(type, recorded.seq, undefined, data), recorded.prev);
+  /** A recorded entry carrying data (`read`, `status`, `group`, `group_left`). */
+  private data(recorded: Recorded, type: string, data: Record<string, unknown>): void {
+    this.send(recorded, feedEvent(type, recorded.seq, undefined, data));
   }
 
-  private send(userId: number, event: RealtimeEvent, prev: number): void {
-    this.bus.publish(userId, event, { prev }).catch((error: unknown) => this.logger.warn({ err: error, event: event.type }, 'could not publish a real-time event'));
+  private send(recorded: Recorded, event: RealtimeEvent): void {
+    this.bus.publish(recorded.userId, event, { prev: recorded.prev }).catch((error: unknown) => this.failed(error, event));
+  }
+
+  private failed(error: unknown, event: RealtimeEvent): void {
+    this.logger.warn({ err: error, event: event.type }, 'could not publish a real-time event');
   }
 }

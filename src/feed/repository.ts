@@ -17,6 +17,8 @@ export interface EventRow {
   type: string;
   data: string | null;
   messageId: number | null;
+  /** The group the event is about, if any. */
+  conversationId: number | null;
 }
 
 type Executor = Kysely<Tables> | Transaction<Tables>;
@@ -37,7 +39,17 @@ export class FeedRepository implements FeedLog {
       const rows = entries.flatMap((entry, index) =>
         entry.type === 'message'
           ? []
-          : [{ seq: seqs[index]!, user_id: entry.userId, type: entry.type, message_id: entry.messageId, data: entry.data ? JSON.stringify(entry.data) : null, created_at: now }],
+          : [
+              {
+                seq: seqs[index]!,
+                user_id: entry.userId,
+                type: entry.type,
+                message_id: entry.messageId,
+                data: entry.data ? JSON.stringify(entry.data) : null,
+                created_at: now,
+                conversation_id: entry.conversationId ?? null,
+              },
+            ],
       );
       await insertRows(trx, this.kind, 'events', rows);
     }
@@ -67,17 +79,28 @@ export class FeedRepository implements FeedLog {
     return recorded;
   }
 
-  /** The user's rows of `events` after `after`, oldest first. */
+  /**
+   * The user's rows of `events` after `after`, oldest first; those about a group only while the
+   * user is a member of it (leaving ends a member's access to what was recorded for them).
+   */
   async eventsAfter(userId: number, after: number, limit: number, trx: Executor = this.db): Promise<EventRow[]> {
     const rows = await trx
-      .selectFrom('events')
-      .select(['seq', 'type', 'data', 'message_id'])
-      .where('user_id', '=', userId)
-      .where('seq', '>', after)
-      .orderBy('seq')
+      .selectFrom('events as e')
+      .leftJoin('conversation_members as c', (join) => join.onRef('c.conversation_id', '=', 'e.conversation_id').onRef('c.user_id', '=', 'e.user_id'))
+      .select(['e.seq as seq', 'e.type as type', 'e.data as data', 'e.message_id as message_id', 'e.conversation_id as conversation_id'])
+      .where('e.user_id', '=', userId)
+      .where('e.seq', '>', after)
+      .where((eb) => eb.or([eb('e.conversation_id', 'is', null), eb('c.user_id', 'is not', null)]))
+      .orderBy('e.seq')
       .limit(limit)
       .execute();
-    return rows.map((row) => ({ seq: Number(row.seq), type: row.type, data: row.data, messageId: row.message_id === null ? null : Number(row.message_id) }));
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      type: row.type,
+      data: row.data,
+      messageId: row.message_id === null ? null : Number(row.message_id),
+      conversationId: row.conversation_id === null ? null : Number(row.conversation_id),
+    }));
   }
 
   /** The user's latest seq, 0 when there is none. */

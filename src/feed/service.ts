@@ -1,4 +1,5 @@
-// The change feed: a user's events after a seq, exactly as the WebSocket sends them, and the
+// The change feed: a user's events after a seq, exactly as the WebSocket sends them (a `group`
+// event shows the group as it is now, as message events show their message), and the
 // pruning of events older than EVENT_RETENTION. Asking from below what was pruned is 410 gone,
 // with the seq to continue from once the client has reloaded its conversations.
 import type { Kysely } from 'kysely';
@@ -24,6 +25,12 @@ interface FeedRow {
   type: string;
   data: string | null;
   message: MessageRecord | null;
+  conversationId: number | null;
+}
+
+/** Groups as their events show them (the groups feature renders them): a `group` event shows the group as it is now. */
+export interface GroupViewReader {
+  viewsOf(conversationIds: number[]): Promise<Map<number, Record<string, unknown>>>;
 }
 
 export interface FeedTuning {
@@ -42,6 +49,7 @@ export class FeedService {
     private readonly repository: FeedRepository,
     private readonly messages: MessagesRepository,
     private readonly views: MessageViews,
+    private readonly groups: GroupViewReader,
     private readonly tuning: FeedTuning,
     private readonly logger: Logger,
     private readonly clock: () => number,
@@ -59,8 +67,14 @@ export class FeedService {
       throw new Gone(`Events after ${after} have been pruned: reload the conversations and histories, then continue after ${seq}.`, { seq });
     }
     const page = pageOf(rows, limit, (last) => last.seq);
+    const groupIds = [...new Set(page.results.flatMap((row) => (row.type === 'group' && row.conversationId !== null ? [row.conversationId] : [])))];
+    const groups = groupIds.length === 0 ? new Map<number, Record<string, unknown>>() : await this.groups.viewsOf(groupIds);
     return {
-      results: page.results.map((row) => feedEvent(row.type, row.seq, row.message ? this.views.view(row.message) : undefined, row.data ? (JSON.parse(row.data) as Record<string, unknown>) : undefined)),
+      results: page.results.map((row) =>
+        row.type === 'group'
+          ? feedEvent(row.type, row.seq, undefined, { group: groups.get(row.conversationId!) })
+          : feedEvent(row.type, row.seq, row.message ? this.views.view(row.message) : undefined, row.data ? (JSON.parse(row.data) as Record<string, unknown>) : undefined),
+      ),
       next: page.next,
     };
   }
@@ -79,8 +93,11 @@ export class FeedService {
     });
     const byId = new Map(about.map((record) => [record.id, record]));
     const bySeq = new Map<number, FeedRow>();
-    for (const message of messages) bySeq.set(message.id, { seq: message.id, type: 'message', data: null, message });
-    for (const event of events) bySeq.set(event.seq, { seq: event.seq, type: event.type, data: event.data, message: event.messageId === null ? null : (byId.get(event.messageId) ?? null) });
+    for (const message of messages) bySeq.set(message.id, { seq: message.id, type: 'message', data: null, message, conversationId: message.conversation_id });
+    for (const event of events) {
+      const message = event.messageId === null ? null : (byId.get(event.messageId) ?? null);
+      bySeq.set(event.seq, { seq: event.seq, type: event.type, data: event.data, message, conversationId: event.conversationId });
+    }
     return [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(0, limit);
   }
 

@@ -2,7 +2,7 @@
 // (a wrong STORAGE_KEY, a key generated for another working directory), a backend would answer
 // every conversation with errors, so it refuses to start instead.
 import { AtRestDecryptionError, openAtRest, type KeyRing } from '../crypto/aead.js';
-import type { RotationRepository } from './rotation-repository.js';
+import type { MessagesRepository } from './repository.js';
 
 export class StoredMessagesUnreadable extends Error {
   constructor(detail: string, keyDir: string) {
@@ -15,7 +15,7 @@ export class StoredMessagesUnreadable extends Error {
 }
 
 /** Opens the oldest and the newest stored message, which tells a wrong key without reading them all. */
-export async function checkStoredMessagesOpen(repository: RotationRepository, ring: KeyRing, keyDir: string): Promise<void> {
+export async function checkStoredMessagesOpen(repository: MessagesRepository, ring: KeyRing, keyDir: string): Promise<void> {
   for (const { id, body } of await repository.oldestAndNewestSealed()) {
     try {
       openAtRest(ring, body, String(id));

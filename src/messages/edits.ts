@@ -1,11 +1,15 @@
 // Edits and deletes: by the sender on this backend (PATCH/DELETE /accounts/messages/{id}/), and
 // by a sender on a peer (an `op` on receive-message). Each is written with its `message_updated`
-// feed entries and, for a message that went to a peer, an outbox entry behind it.
+// feed entries and, for a message that went to a peer, an outbox entry behind it. In a group the
+// owner and admins may also delete anyone's message (nobody edits another's), and the entries go
+// to the members of the moment.
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { foldKey } from '../unicode/fold.js';
 import type { PeerLookup } from '../conversations/addresses.js';
-import { conversationId, memberKey, remoteMember, type KnownPeer } from '../conversations/members.js';
+import type { GroupQueries } from '../conversations/group-queries.js';
+import { conversationId, memberKey, remoteMember, type ConversationId, type KnownPeer } from '../conversations/members.js';
+import type { ConversationsRepository } from '../conversations/repository.js';
 import { sealAtRest, type KeyRing } from '../crypto/aead.js';
 import { withChangeLock } from '../db/change-transaction.js';
 import type { DatabaseKind } from '../db/database.js';
@@ -34,6 +38,8 @@ interface MessageEdit {
   record: MessageRecord;
   now: number;
   entries: FeedEntry[];
+  /** A group message's: the entries go to its members, read in the transaction. */
+  group?: ConversationId;
   outbox?: OutboxRequest;
   /** A change a peer delivered: applied once per request. */
   receipt?: RequestKey;
@@ -45,6 +51,7 @@ export interface EditStores {
   db: Kysely<Tables>;
   kind: DatabaseKind;
   messages: MessagesRepository;
+  conversations: ConversationsRepository;
   receipts: RequestReceipts;
   outbox: Outbox;
   feed: FeedLog;
@@ -55,13 +62,14 @@ export class MessageEdits {
     private readonly stores: EditStores,
     private readonly ring: KeyRing,
     private readonly peers: PeerLookup,
+    private readonly groups: GroupQueries,
     private readonly views: MessageViews,
     private readonly events: MessageEvents,
     private readonly clock: () => number,
   ) {}
 
   async edit(user: { id: number }, messageId: number, message: string): Promise<MessageView> {
-    const record = await this.ownMessage(user.id, messageId);
+    const record = await this.changeable(user.id, messageId, 'edit');
     if (record.deleted === 1) throw deletedConflict();
     const text = checkText(message);
     const now = this.clock();
@@ -72,7 +80,7 @@ export class MessageEdits {
 
   /** Deleting a deleted message changes nothing, and is not an error. */
   async delete(user: { id: number }, messageId: number): Promise<void> {
-    const record = await this.ownMessage(user.id, messageId);
+    const record = await this.changeable(user.id, messageId, 'delete');
     if (record.deleted === 1) return;
     const result = await this.apply(this.editOf(record, 'delete', this.clock()), { body: '', deleted: true });
     if (result.applied) await this.applied(result.record, result.recorded);
@@ -90,7 +98,8 @@ export class MessageEdits {
     if (candidates.length === 0) throw new NotFound('not_found', 'No message was delivered with this ref.');
     const sender = memberKey(remoteMember(inbound.peer, inbound.senderName));
     const record = candidates.find(
-      (candidate) => candidate.sender_key === sender && candidate.receiver_user_id !== null && foldKey(candidate.receiver_name) === foldKey(inbound.receiverName),
+      (candidate) =>
+        candidate.sender_key === sender && candidate.receiver_user_id !== null && candidate.receiver_name !== null && foldKey(candidate.receiver_name) === foldKey(inbound.receiverName),
     );
     if (!record) throw new Forbidden('forbidden', 'The ref is not a message this peer delivered from this sender to this receiver.');
     const text = inbound.op === 'edit' ? checkReceivedText(inbound.text ?? '') : '';
@@ -110,11 +119,18 @@ export class MessageEdits {
 
   /** Edits or erases a message that is not deleted, with its entries, its outbox entry and its receipt. */
   private apply(edit: MessageEdit, set: { body: string; editedAt?: number; deleted?: true }): Promise<EditResult> {
-    const { db, kind, messages, receipts, outbox, feed } = this.stores;
+    const { db, kind, messages, conversations, receipts, outbox, feed } = this.stores;
     return withChangeLock(db, kind, async (trx): Promise<EditResult> => {
       if (edit.receipt && !(await receipts.recordOnce({ ...edit.receipt, messageId: edit.record.id }, edit.now, trx))) return { applied: false, reason: 'duplicate' };
       if (!(await messages.change(edit.record.id, set, trx))) return { applied: false, reason: 'deleted' };
-      const recorded = await feed.appendToFeeds(edit.entries, edit.now, trx);
+      const { group } = edit;
+      const entries =
+        group === undefined
+          ? edit.entries
+          : (await conversations.memberKeys(group, trx)).flatMap((member): FeedEntry[] =>
+              member.userId === null ? [] : [{ userId: member.userId, type: 'message_updated', messageId: edit.record.id, conversationId: group }],
+            );
+      const recorded = await feed.appendToFeeds(entries, edit.now, trx);
       if (edit.outbox) await outbox.enqueue([edit.outbox], edit.now, trx);
       const record = await messages.findById(edit.record.id, trx);
       return { applied: true, record: record!, recorded };
@@ -128,9 +144,22 @@ export class MessageEdits {
     return record && this.views.textOf(record);
   }
 
-  /** The message, if the user sent it: 404 for a stranger to it, 403 for its receiver. */
-  private async ownMessage(userId: number, messageId: number): Promise<MessageRecord> {
+  /**
+   * The message, if the user may change it: 404 for a stranger to it (a non-member of its group),
+   * 403 for its receiver, and in a group for a member who is not its sender (but for a delete by
+   * the owner or an admin).
+   */
+  private async changeable(userId: number, messageId: number, op: 'edit' | 'delete'): Promise<MessageRecord> {
     const record = await this.stores.messages.findById(messageId);
+    if (record?.group) {
+      const group = await this.groups.findGroup(record.group, userId);
+      if (!group) throw new NotFound();
+      if (record.sender_user_id === userId || (op === 'delete' && group.role !== 'member')) return record;
+      throw new Forbidden(
+        'forbidden',
+        op === 'edit' ? 'Only the sender may edit a message.' : 'Only the sender, the owner or an admin may delete a message in a group.',
+      );
+    }
     if (!record || (record.sender_user_id !== userId && record.receiver_user_id !== userId)) throw new NotFound();
     if (record.sender_user_id !== userId) throw new Forbidden('forbidden', 'Only the sender may edit or delete a message.');
     return record;
@@ -138,6 +167,7 @@ export class MessageEdits {
 
   /** The entries for both members here, and the outbox entry when the message went to a peer. */
   private editOf(record: MessageRecord, op: 'edit' | 'delete', now: number): MessageEdit {
+    if (record.group) return { record, now, entries: [], group: conversationId(record.conversation_id) };
     const users = [...new Set([record.sender_user_id, record.receiver_user_id].filter((id): id is number => id !== null))];
     const entries: FeedEntry[] = users.map((userId) => ({ userId, type: 'message_updated', messageId: record.id }));
     const peer = record.receiver_server === null ? undefined : this.peers.find(record.receiver_server);
@@ -147,7 +177,7 @@ export class MessageEdits {
       messageId: record.id,
       conversationId: conversationId(record.conversation_id),
       server: peer.name,
-      receiverKey: record.receiver_key,
+      receiverKey: record.receiver_key!,
       op: { kind: op, id: randomUUID() },
     };
     return { record, now, entries, outbox };

@@ -1,5 +1,6 @@
-// What happened to messages, once committed, for whoever follows them (the feed publisher, the
-// outbox's first try, metrics): a typed map of events, in the spirit of Immich's EventRepository.
+// What happened to messages (and to the groups they are sent in), once committed, for whoever
+// follows them (the feed publisher, the outbox's first try, metrics): a typed map of events, in
+// the spirit of Immich's EventRepository.
 // Handlers run at once, in the order they subscribed, so that events are published in commit
 // order; an event's answers are what its handlers resolve to (the first try's status).
 import type { Logger } from 'pino';
@@ -22,8 +23,8 @@ export interface MessageChanged {
 }
 
 export interface MessageRead {
-  /** The marker as the sender's feed shows it. */
-  marker: { with: string; up_to: number; read_at: string };
+  /** The marker as the feeds show it: to a direct message's sender, or to a group's other members. */
+  marker: { with: string; up_to: number; read_at: string } | { group: string; user: string; up_to: number };
   recorded: Recorded[];
 }
 
@@ -34,11 +35,20 @@ export interface DeliveryFinished {
   recorded: Recorded | undefined;
 }
 
+/** A group was created or changed (`group`, to its members), or a member left or was removed (`group_left`, to them). */
+export interface GroupChanged {
+  type: 'group' | 'group_left';
+  /** The event's fields: `{group}` (the group as it is now) or `{id}`. */
+  data: Record<string, unknown>;
+  recorded: Recorded[];
+}
+
 export interface MessageEventMap {
   'message.stored': { event: MessageStored; answer: MessageStatus | undefined };
   'message.changed': { event: MessageChanged; answer: void };
   'message.read': { event: MessageRead; answer: void };
   'message.delivery': { event: DeliveryFinished; answer: void };
+  'group.changed': { event: GroupChanged; answer: void };
 }
 
 type EventName = keyof MessageEventMap;

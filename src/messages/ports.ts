@@ -6,7 +6,7 @@ import type { Transaction } from 'kysely';
 import type { Tables } from '../db/schema.js';
 import type { ConversationId } from '../conversations/members.js';
 
-export type FeedEntryType = 'message' | 'message_updated' | 'read' | 'status';
+export type FeedEntryType = 'message' | 'message_updated' | 'read' | 'status' | 'group' | 'group_left';
 
 /**
  * An entry of one user's feed: a new message (`message`, its row is the entry), an entry about
@@ -18,6 +18,8 @@ export interface FeedEntry {
   messageId: number | null;
   /** Fields of the entry other than `type`, `seq` and `message` (read markers, statuses). */
   data?: Record<string, unknown>;
+  /** The group the entry is about: only its members read it (one removed no longer does). */
+  conversationId?: ConversationId;
 }
 
 /** Where an appended entry sits: its seq, and the seq of the user's entry before it (0: none). */

@@ -1,7 +1,10 @@
-// All SQL of the messages table. A message is read as a record of its direct conversation: the
+// All SQL of the messages table. A direct message is read as a record of its conversation: the
 // other member is its receiver, its delivery to a peer gives its status and the receiver's read
-// marker its read time (read through joins; those tables have their own owners).
-import type { Kysely, Selectable, Transaction } from 'kysely';
+// marker its read time (read through joins; those tables have their own owners); a group message
+// has no receiver and no read time, and names its group. Also the SQL
+// of the keys at rest: sealed texts not under the current key, read in key order and replaced
+// only where they have not changed since they were read (rotation), and the start-up sample.
+import type { Expression, Kysely, Selectable, Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
 import { insertRows } from '../db/insert-rows.js';
 import type { MessagesTable, Tables } from '../db/schema.js';
@@ -11,13 +14,15 @@ export type MessageRow = Selectable<MessagesTable>;
 
 /** A message with what clients see of it beyond its own row. */
 export interface MessageRecord extends MessageRow {
-  /** The other member's address (the sender's, in a conversation with oneself). */
-  receiver: string;
+  /** The other member's address (the sender's, in a conversation with oneself); null in a group. */
+  receiver: string | null;
   receiver_user_id: number | null;
-  receiver_key: string;
-  /** The receiver's peer; null for a local receiver. */
+  receiver_key: string | null;
+  /** The receiver's peer; null for a local receiver (and in a group). */
   receiver_server: string | null;
-  receiver_name: string;
+  receiver_name: string | null;
+  /** The group's id (uuid) of a group message; null for a direct one. */
+  group: string | null;
   status: 'delivered' | 'queued' | 'failed';
   read_at: number | null;
 }
@@ -90,6 +95,12 @@ export class MessagesRepository {
     return Number(row.count);
   }
 
+  /** Erases the texts of a conversation's messages, then deletes them (a group whose last member left). */
+  async deleteConversation(id: ConversationId, trx: Transaction<Tables>): Promise<void> {
+    await trx.updateTable('messages').set({ body: '', deleted: 1 }).where('conversation_id', '=', id).execute();
+    await trx.deleteFrom('messages').where('conversation_id', '=', id).execute();
+  }
+
   /** Edits (a new sealed body) or erases a message that is not deleted; false when it was. */
   async change(id: number, set: { body: string; editedAt?: number; deleted?: true }, trx: Transaction<Tables>): Promise<boolean> {
     const updated = await trx
@@ -101,30 +112,83 @@ export class MessagesRepository {
     return Number(updated.numUpdatedRows) === 1;
   }
 
-  /** Messages with their direct conversation's other member, delivery and read marker. */
+  /** The oldest and the newest stored texts (erased ones aside): a cheap sample of the keys in use. */
+  async oldestAndNewestSealed(): Promise<{ id: number; body: string }[]> {
+    const [oldest, newest] = await Promise.all(
+      (['asc', 'desc'] as const).map((direction) =>
+        this.db.selectFrom('messages').select(['id', 'body']).where('body', '!=', '').orderBy('id', direction).limit(1).executeTakeFirst(),
+      ),
+    );
+    return [oldest, newest].filter((row) => row !== undefined);
+  }
+
+  /** How many stored texts are not sealed with the given key id (erased ones do not count). */
+  async countSealedWithOtherKeys(currentKeyPrefix: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('body', '!=', '')
+      .where('body', 'not like', `${currentKeyPrefix}%`)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  async sealedWithOtherKeys(currentKeyPrefix: string, afterId: number, limit: number): Promise<{ id: number; body: string }[]> {
+    return this.db
+      .selectFrom('messages')
+      .select(['id', 'body'])
+      .where('id', '>', afterId)
+      .where('body', '!=', '')
+      .where('body', 'not like', `${currentKeyPrefix}%`)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Replaces bodies that have not changed since they were read; returns how many were replaced. */
+  async replaceBodies(changes: { id: number; from: string; to: string }[]): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      let replaced = 0;
+      for (const change of changes) {
+        const result = await trx.updateTable('messages').set({ body: change.to }).where('id', '=', change.id).where('body', '=', change.from).executeTakeFirst();
+        replaced += Number(result.numUpdatedRows);
+      }
+      return replaced;
+    });
+  }
+
+  /** Messages with their direct conversation's other member, delivery and read marker, or their group. */
   private records(db: Executor) {
     return db
       .selectFrom('messages as m')
-      .leftJoin('conversation_members as r', (join) => join.onRef('r.conversation_id', '=', 'm.conversation_id').onRef('r.member_key', '<>', 'm.sender_key'))
+      .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+      .leftJoin('conversation_members as r', (join) =>
+        join.onRef('r.conversation_id', '=', 'm.conversation_id').onRef('r.member_key', '<>', 'm.sender_key').on('c.kind', '=', 'direct'),
+      )
       .leftJoin('message_deliveries as d', 'd.message_id', 'm.id')
       .selectAll('m')
-      .select((eb) => [
-        eb.fn.coalesce('r.address', 'm.sender').as('receiver'),
-        eb.fn.coalesce('r.user_id', 'm.sender_user_id').as('receiver_user_id'),
-        eb.fn.coalesce('r.member_key', 'm.sender_key').as('receiver_key'),
-        'r.server as receiver_server',
-        eb.fn.coalesce('r.name', 'm.sender').as('receiver_name'),
-        eb.fn.coalesce('d.status', eb.val('delivered' as const)).as('status'),
-        eb
-          .selectFrom('read_markers as k')
-          .select('k.read_at')
-          .whereRef('k.conversation_id', '=', 'm.conversation_id')
-          .where((inner) => inner('k.member_key', '=', inner.fn.coalesce('r.member_key', 'm.sender_key')))
-          .whereRef('k.up_to', '>=', 'm.id')
-          .orderBy('k.up_to')
-          .limit(1)
-          .as('read_at'),
-      ])
+      .select((eb) => {
+        const direct = <T>(value: Expression<T>) => eb.case().when('c.kind', '=', 'direct').then(value).end();
+        return [
+          direct(eb.fn.coalesce('r.address', 'm.sender')).as('receiver'),
+          direct(eb.fn.coalesce('r.user_id', 'm.sender_user_id')).as('receiver_user_id'),
+          direct(eb.fn.coalesce('r.member_key', 'm.sender_key')).as('receiver_key'),
+          'r.server as receiver_server',
+          direct(eb.fn.coalesce('r.name', 'm.sender')).as('receiver_name'),
+          eb.case().when('c.kind', '=', 'group').then(eb.ref('c.uuid')).end().as('group'),
+          eb.fn.coalesce('d.status', eb.val('delivered' as const)).as('status'),
+          direct(
+            eb
+              .selectFrom('read_markers as k')
+              .select('k.read_at')
+              .whereRef('k.conversation_id', '=', 'm.conversation_id')
+              .where((inner) => inner('k.member_key', '=', inner.fn.coalesce('r.member_key', 'm.sender_key')))
+              .whereRef('k.up_to', '>=', 'm.id')
+              .orderBy('k.up_to')
+              .limit(1),
+          ).as('read_at'),
+        ];
+      })
       .$castTo<MessageRecord>();
   }
 }

@@ -1,7 +1,7 @@
 // Key rotation at rest: re-seals every stored message under STORAGE_KEY, in batches committed
 // one by one, so an interrupted run loses nothing and the next run goes on from what is left.
 import { AtRestDecryptionError, currentKeyPrefix, openAtRest, sealAtRest, type KeyRing } from '../crypto/aead.js';
-import type { RotationRepository } from './rotation-repository.js';
+import type { MessagesRepository } from './repository.js';
 
 export interface RotationProgress {
   /** Values re-sealed so far in this run. */
@@ -30,7 +30,7 @@ interface SealedValues<Row> {
   replace(changes: { row: Row; to: string }[]): Promise<number>;
 }
 
-export async function rotateMessageKeys(repository: RotationRepository, ring: KeyRing, options: RotationOptions): Promise<RotationResult> {
+export async function rotateMessageKeys(repository: MessagesRepository, ring: KeyRing, options: RotationOptions): Promise<RotationResult> {
   const prefix = currentKeyPrefix(ring);
   const result = await rotate<{ id: number; body: string }>(
     {

@@ -1,5 +1,5 @@
-// HTTP routes of the messages feature: send, read a conversation or catch up, conversations,
-// read markers. POST /accounts/messages/ sits in a plugin of its own with the sealed-form hook.
+// HTTP routes of the messages feature: send (to a receiver or a group), read a conversation or a
+// group or catch up, conversations, read markers. POST /accounts/messages/ sits in a plugin of its own with the sealed-form hook.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
@@ -38,8 +38,8 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
       { preHandler: authenticate, schema: { ...secured, summary: 'Send a message', body: SendMessageBody, response: { 201: SendAnswer, ...sendErrors } } },
       async (request, reply) => {
         const { user } = authOf(request);
-        const { message, receiver, client_id: clientId } = request.body;
-        const sent = await messages.send(user, { message, receiver, ...(clientId !== undefined ? { clientId } : {}) });
+        const { message, receiver, group, client_id: clientId } = request.body;
+        const sent = await messages.send(user, { message, ...targetOf(receiver, group), ...(clientId !== undefined ? { clientId } : {}) });
         return reply.status(201).send({ message: SENT, ...sent });
       },
     );
@@ -59,10 +59,11 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
         },
         async (request, reply) => {
           const { user } = authOf(request);
-          const { message, content, receiver, client_id: clientId } = request.body;
+          const { message, content, receiver, group, client_id: clientId } = request.body;
           const text = message ?? content;
           if (text === undefined) throw new ValidationFailed({ message: ['This field is required.'] });
-          const sent = await messages.send(user, { message: text, receiver: receiverOf(receiver), ...(clientId !== undefined ? { clientId } : {}) });
+          const target = targetOf(receiver === undefined ? undefined : receiverOf(receiver), group);
+          const sent = await messages.send(user, { message: text, ...target, ...(clientId !== undefined ? { clientId } : {}) });
           return reply.status(201).send({ message: SENT, ...sent });
         },
       );
@@ -70,13 +71,14 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
 
     app.get(
       '/accounts/messages/',
-      { preHandler: authenticate, schema: { ...secured, summary: 'One conversation (?with=), or catch-up (?after=)', querystring: ListQuery, response: { 200: MessagePage, ...errors } } },
+      { preHandler: authenticate, schema: { ...secured, summary: 'One conversation (?with= or ?group=), or catch-up (?after=)', querystring: ListQuery, response: { 200: MessagePage, ...errors } } },
       async (request) => {
         const { user } = authOf(request);
-        const { with: partner, before, after, limit } = request.query;
-        if (partner !== undefined && after === undefined) return queries.history(user, partner, before, limit ?? 50);
-        if (after !== undefined && partner === undefined && before === undefined) return queries.catchUp(user.id, after, limit ?? 200);
-        throw new ValidationFailed({ non_field_errors: ['Give either `with` (and optionally `before`) or `after`.'] });
+        const { with: partner, group, before, after, limit } = request.query;
+        if (partner !== undefined && group === undefined && after === undefined) return queries.history(user, partner, before, limit ?? 50);
+        if (group !== undefined && partner === undefined && after === undefined) return queries.groupHistory(user, group, before, limit ?? 50);
+        if (after !== undefined && partner === undefined && group === undefined && before === undefined) return queries.catchUp(user.id, after, limit ?? 200);
+        throw new ValidationFailed({ non_field_errors: ['Give either `with` or `group` (and optionally `before`), or `after`.'] });
       },
     );
 
@@ -116,6 +118,14 @@ export function messageChangeRoutes(changes: MessageEdits, authenticate: AuthHoo
       },
     );
   };
+}
+
+/** Exactly one of a receiver and a group: a message goes to one or the other (without a group, the receiver is required). */
+function targetOf<R>(receiver: R | undefined, group: string | undefined): { receiver: R; group?: undefined } | { group: string; receiver?: undefined } {
+  if (receiver !== undefined && group === undefined) return { receiver };
+  if (group !== undefined && receiver === undefined) return { group };
+  if (group === undefined) throw new ValidationFailed({ receiver: ['This field is required.'] });
+  throw new ValidationFailed({ non_field_errors: ['Give exactly one of `receiver` and `group`.'] });
 }
 
 /** An address, or (as the original's sealed clients send) a local user id. */

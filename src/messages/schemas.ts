@@ -4,7 +4,10 @@ import { Type } from 'typebox';
 export const MessageSchema = Type.Object({
   id: Type.Integer(),
   sender: Type.String(),
-  receiver: Type.String(),
+  /** null in a group message: its readers are the group's members. */
+  receiver: Type.Union([Type.String(), Type.Null()]),
+  /** The group's id; null in a direct message. */
+  group: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
   message: Type.String(),
   timestamp: Type.String({ format: 'date-time' }),
   status: Type.Union([Type.Literal('delivered'), Type.Literal('queued'), Type.Literal('failed')]),
@@ -17,9 +20,13 @@ const ClientId = Type.String({ minLength: 1, maxLength: 100, description: 'Idemp
 // Generous bounds on the raw text; the exact rule (1 to 10,000 characters once trimmed) is the service's.
 const Text = Type.String({ maxLength: 40_000 });
 
+// Checked by the service: a group id that is not a uuid is a group nobody is a member of (404).
+const GroupId = Type.String({ minLength: 1, maxLength: 64, description: 'A group id (instead of `receiver`)' });
+
 export const SendMessageBody = Type.Object({
   message: Text,
-  receiver: Type.String({ minLength: 1, maxLength: 420, description: '`user2` or `user2@b`' }),
+  receiver: Type.Optional(Type.String({ minLength: 1, maxLength: 420, description: '`user2` or `user2@b` (or give `group`)' })),
+  group: Type.Optional(GroupId),
   client_id: Type.Optional(ClientId),
 });
 
@@ -28,7 +35,8 @@ export const PostMessageBody = Type.Object({
   message: Type.Optional(Text),
   content: Type.Optional(Text),
   // Checked by the route: a schema union would let coercion turn the name "123" into an id.
-  receiver: Type.Unknown({ description: 'An address (string), or a local user id (number)' }),
+  receiver: Type.Optional(Type.Unknown({ description: 'An address (string), or a local user id (number) (or give `group`)' })),
+  group: Type.Optional(GroupId),
   client_id: Type.Optional(ClientId),
 });
 
@@ -41,6 +49,7 @@ export const SendAnswer = Type.Object({
 
 export const ListQuery = Type.Object({
   with: Type.Optional(Type.String({ minLength: 1, maxLength: 420 })),
+  group: Type.Optional(GroupId),
   before: Type.Optional(Type.String({ maxLength: 64 })),
   after: Type.Optional(Type.Integer({ minimum: 0 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
@@ -56,8 +65,19 @@ export const ConversationsQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
 });
 
+/** A group as a conversations row shows it. */
+export const GroupSummary = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String(), members_count: Type.Integer() });
+
 export const ConversationPage = Type.Object({
-  results: Type.Array(Type.Object({ with: Type.String(), last_message: MessageSchema, unread: Type.Integer() })),
+  results: Type.Array(
+    Type.Object({
+      /** The partner of a direct conversation; null for a group. */
+      with: Type.Union([Type.String(), Type.Null()]),
+      group: Type.Union([GroupSummary, Type.Null()]),
+      last_message: MessageSchema,
+      unread: Type.Integer(),
+    }),
+  ),
   next: Type.Union([Type.String(), Type.Null()]),
 });
 

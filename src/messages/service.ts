@@ -1,8 +1,10 @@
-// Sending and receiving messages: the rules (text, send budget, who the receiver is, idempotency
-// by client id), the write through MessageWriter, then the `message.stored` event that the feed
-// publisher and the outbox's first try follow. A send to a peer answers the first try's status.
+// Sending and receiving messages: the rules (text, send budget, who the receiver is, or that the
+// sender is a member of the group, idempotency by client id), the write through MessageWriter,
+// then the `message.stored` event that the feed publisher and the outbox's first try follow. A
+// send to a peer answers the first try's status.
 import type { AddressResolver } from '../conversations/addresses.js';
-import { localMember, memberKey, remoteMember, type KnownPeer } from '../conversations/members.js';
+import type { GroupQueries } from '../conversations/group-queries.js';
+import { isGroupId, localMember, memberKey, remoteMember, type KnownPeer, type Member } from '../conversations/members.js';
 import { timeOrderedUuid } from '../db/uuid.js';
 import { Conflict, NotFound, RateLimited, ValidationFailed } from '../http/errors.js';
 import type { MessageCounters } from '../http/metrics.js';
@@ -10,14 +12,17 @@ import type { RateBudget, RateLimitStore } from '../limits/rate-limiter.js';
 import type { MessageEvents } from './events.js';
 import type { MessageRecord } from './repository.js';
 import type { MessageStatus, MessageViews } from './view.js';
-import type { MessageWriter, NewMessage } from './write.js';
+import type { GroupTarget, MessageWriter, NewMessage } from './write.js';
 
-export interface SendInput {
-  message: string;
-  /** An address, or (sealed form) a local user id. */
-  receiver: string | number;
-  clientId?: string;
-}
+/** A message to one receiver or to a group (the route lets exactly one of them through). */
+export type SendInput = { message: string; clientId?: string } & (
+  | {
+      /** An address, or (sealed form) a local user id. */
+      receiver: string | number;
+      group?: undefined;
+    }
+  | { group: string; receiver?: undefined }
+);
 
 export interface SendResult {
   id: number;
@@ -47,6 +52,7 @@ export class MessagesService {
   constructor(
     private readonly writer: MessageWriter,
     private readonly resolver: AddressResolver,
+    private readonly groups: GroupQueries,
     private readonly views: MessageViews,
     private readonly events: MessageEvents,
     private readonly counters: MessageCounters,
@@ -57,17 +63,17 @@ export class MessagesService {
   async send(user: { id: number; username: string }, input: SendInput): Promise<SendResult> {
     const text = checkText(input.message);
     await this.spendSendBudget(user.id);
-    const receiver = typeof input.receiver === 'number' ? await this.resolver.findLocalById(input.receiver) : await this.resolver.resolve(input.receiver);
-    if (!receiver) throw new NotFound('unknown_receiver', 'The receiver does not exist.');
-    const item: NewMessage = { uuid: timeOrderedUuid(this.clock()), sender: localMember(user), receiver, text, clientId: input.clientId ?? null };
+    const target = input.group === undefined ? { receiver: await this.receiverOf(input.receiver) } : { group: await this.groupOf(user, input.group) };
+    const item: NewMessage = { uuid: timeOrderedUuid(this.clock()), sender: localMember(user), ...target, text, clientId: input.clientId ?? null };
     const result = await this.writer.submit(item);
     if (!result.stored) return this.repeatedSend(result.record, item);
 
     this.counters.sent();
     const { record } = result;
     const message = this.views.view(record, text);
+    const { receiver } = item;
     const outbound =
-      result.outbox && receiver.kind === 'remote'
+      result.outbox && receiver?.kind === 'remote'
         ? {
             message: {
               entryId: result.outbox.entryId,
@@ -90,6 +96,19 @@ export class MessagesService {
     return { id: record.id, status, timestamp: message.timestamp };
   }
 
+  private async receiverOf(address: string | number): Promise<Member> {
+    const receiver = typeof address === 'number' ? await this.resolver.findLocalById(address) : await this.resolver.resolve(address);
+    if (!receiver) throw new NotFound('unknown_receiver', 'The receiver does not exist.');
+    return receiver;
+  }
+
+  /** A group the user is a member of; any other id (not a uuid, no such group, not a member) is 404. */
+  private async groupOf(user: { id: number }, id: string): Promise<GroupTarget> {
+    const group = isGroupId(id) ? await this.groups.findGroup(id.toLowerCase(), user.id) : undefined;
+    if (!group) throw new NotFound();
+    return { id: group.id, uuid: group.uuid };
+  }
+
   /**
    * Counts a send against the user's budget, before anything is stored. The window holds a
    * burst and lasts as long as the steady rate takes to earn one: `count` per `perMs` on
@@ -104,7 +123,8 @@ export class MessagesService {
 
   /** A send retried with a client id already used: the first result, if it is the same message. */
   private repeatedSend(record: MessageRecord, item: NewMessage): SendResult {
-    if (record.receiver_key !== memberKey(item.receiver) || this.views.textOf(record) !== item.text) {
+    const sameTarget = item.group ? record.conversation_id === item.group.id : record.receiver_key === memberKey(item.receiver);
+    if (!sameTarget || this.views.textOf(record) !== item.text) {
       throw new Conflict('duplicate', 'This client_id was already used for a different message.', {
         client_id: ['This client_id was already used for a different message.'],
       });

@@ -1,5 +1,6 @@
 // A stored message as clients see it: the direct conversation's other member is its receiver,
-// its delivery row (if it went to a peer) its status, its receiver's read marker its read_at.
+// its delivery row (if it went to a peer) its status, its receiver's read marker its read_at; a
+// group message names its group instead, and has no receiver and no read_at.
 import type { Static } from 'typebox';
 import { openAtRest, type KeyRing } from '../crypto/aead.js';
 import type { MessageRecord } from './repository.js';
@@ -16,6 +17,7 @@ export class MessageViews {
       id: record.id,
       sender: record.sender,
       receiver: record.receiver,
+      group: record.group,
       message: text ?? this.textOf(record),
       timestamp: new Date(record.created_at).toISOString(),
       status: record.status,

@@ -1,7 +1,8 @@
 // The write of new messages, by group commit: one change-locked transaction per batch stores the
-// messages in their conversations (created on a first message), with the request receipts of
-// peers' deliveries, the outbox entries of messages to peers, the local members' feed entries
-// and their conversation rows. Repeats (a client id or a peer's request seen before) store nothing.
+// messages in their conversations (a direct one is created on a first message; a group's members
+// are read in the transaction, so one removed before it commits gets nothing), with the request
+// receipts of peers' deliveries, the outbox entries of messages to peers, the local members' feed
+// entries and their conversation rows. Repeats (a client id or a peer's request seen before) store nothing.
 import type { Kysely, Transaction } from 'kysely';
 import { withChangeLock } from '../db/change-transaction.js';
 import type { DatabaseKind } from '../db/database.js';
@@ -9,20 +10,34 @@ import { reserveIds } from '../db/ids.js';
 import type { Tables } from '../db/schema.js';
 import type { DirectConversations } from '../conversations/direct.js';
 import { addressOf, directKey, memberKey, nameOf, type ConversationId, type Member } from '../conversations/members.js';
+import { NotFound } from '../http/errors.js';
 import type { ConversationsRepository, MemberTouch } from '../conversations/repository.js';
 import { requestKeyOf, type FeedEntry, type FeedLog, type Outbox, type Recorded, type RequestKey, type RequestReceipts } from './ports.js';
 import type { MessageRecord, MessageRow, MessagesRepository } from './repository.js';
 import { WriteBatcher } from '../db/write-batcher.js';
 
-export interface NewMessage {
+/** A group a message goes to: stored once, for every member. */
+export interface GroupTarget {
+  id: ConversationId;
+  uuid: string;
+}
+
+interface NewMessageFields {
   uuid: string;
   sender: Member;
-  receiver: Member;
   text: string;
   clientId: string | null;
   /** A peer's delivery: stored once per request. */
   receipt?: RequestKey;
 }
+
+/** A message to one receiver (a direct conversation) or to a group. */
+export type NewMessage = NewMessageFields & ({ receiver: Member; group?: undefined } | { group: GroupTarget; receiver?: undefined });
+
+type DirectMessage = NewMessageFields & { receiver: Member };
+
+/** Who gets a message's feed entries: the local members, each once. */
+type Audience = (Member & { kind: 'local' })[] | number[];
 
 export type WriteResult =
   | { stored: true; record: MessageRecord; recorded: Recorded[]; outbox?: { entryId: number; claimed: boolean } }
@@ -81,7 +96,8 @@ export class MessageWriter {
           fresh.push(index);
         }
       });
-      const conversations = fresh.length === 0 ? new Map<string, ConversationId>() : await direct.resolve(fresh.map((index) => items[index]!), now, trx);
+      const pairs = fresh.map((index) => items[index]!).filter(isDirect);
+      const conversations = pairs.length === 0 ? new Map<string, ConversationId>() : await direct.resolve(pairs, now, trx);
       if (fresh.length > 0) await this.insertFresh(fresh.map((index) => ({ index, item: items[index]!, id: ids[index]! })), conversations, results, now, trx);
       for (const [index, first] of aliases) results[index] = { stored: false, record: results[first]!.record };
       return { results, conversations };
@@ -116,7 +132,8 @@ export class MessageWriter {
     trx: Transaction<Tables>,
   ): Promise<void> {
     const { messages, feed, outbox, receipts } = this.stores;
-    const written = fresh.map(({ item, id }) => ({ item, id, conversationId: conversations.get(directKey(item.sender, item.receiver))! }));
+    const written = fresh.map(({ item, id }) => ({ item, id, conversationId: item.group ? item.group.id : conversations.get(directKey(item.sender, item.receiver))! }));
+    const groupAudiences = await this.groupAudiences(written.flatMap(({ item }) => (item.group ? [item] : [])), trx);
     const rows: MessageRow[] = written.map(({ item, id, conversationId }) => ({
       id,
       uuid: item.uuid,
@@ -134,18 +151,13 @@ export class MessageWriter {
     const stored = written.flatMap(({ item, id }) => (item.receipt ? [{ ...item.receipt, messageId: id }] : []));
     if (stored.length > 0) await receipts.record(stored, now, trx);
     const toPeers = written.flatMap(({ item, id, conversationId }) =>
-      item.receiver.kind === 'remote' ? [{ messageId: id, conversationId, server: item.receiver.server, receiverKey: memberKey(item.receiver) }] : [],
+      item.receiver?.kind === 'remote' ? [{ messageId: id, conversationId, server: item.receiver.server, receiverKey: memberKey(item.receiver) }] : [],
     );
     const entries = toPeers.length > 0 ? await outbox.enqueue(toPeers, now, trx) : new Map<number, { entryId: number; claimed: boolean }>();
-    const notified = written.map(({ item }) => localMembers(item));
-    const entriesOfFeeds = written.flatMap(({ id }, n) => notified[n]!.map((member): FeedEntry => ({ userId: member.userId, type: 'message', messageId: id })));
+    const notified: Audience[] = written.map(({ item }) => (item.group ? groupAudiences.get(item.group.id)! : localMembers(item)));
+    const entriesOfFeeds = written.flatMap(({ id }, n) => notified[n]!.map((member): FeedEntry => ({ userId: userIdOf(member), type: 'message', messageId: id })));
     const recorded = await feed.appendToFeeds(entriesOfFeeds, now, trx);
-    await this.stores.conversations.touch(
-      written.flatMap(({ item, id, conversationId }, n) =>
-        notified[n]!.map((member): MemberTouch => ({ conversationId, member, messageId: id, unread: member.userId !== senderUserId(item), sent: member.userId === senderUserId(item), now })),
-      ),
-      trx,
-    );
+    await this.touchMembers(written, notified as (Member & { kind: 'local' })[][], now, trx);
     let next = 0;
     written.forEach(({ item, id }, n) => {
       const entry = entries.get(id);
@@ -154,10 +166,66 @@ export class MessageWriter {
       results[fresh[n]!.index] = { stored: true, record, recorded: mine, ...(entry ? { outbox: entry } : {}) };
     });
   }
+
+  /**
+   * The local members of each group the batch writes to, read under the change lock: a member
+   * removed before this commit gets nothing, one added gets it. A sender who is no member now
+   * (removed meanwhile, or the group deleted) is refused: the batch is then retried item by item.
+   */
+  private async groupAudiences(items: NewMessage[], trx: Transaction<Tables>): Promise<Map<ConversationId, number[]>> {
+    const audiences = new Map<ConversationId, number[]>();
+    const memberKeys = new Map<ConversationId, Set<string>>();
+    for (const item of items) {
+      const { id } = item.group!;
+      let keys = memberKeys.get(id);
+      if (!keys) {
+        const members = await this.stores.conversations.memberKeys(id, trx);
+        memberKeys.set(id, (keys = new Set(members.map((member) => member.memberKey))));
+        audiences.set(id, members.flatMap((member) => (member.userId === null ? [] : [member.userId])));
+      }
+      if (!keys.has(memberKey(item.sender))) throw new NotFound();
+    }
+    return audiences;
+  }
+
+  /** Direct conversations move each local member's row per message; a group moves all its rows at once per batch. */
+  private async touchMembers(
+    written: { item: NewMessage; id: number; conversationId: ConversationId }[],
+    notified: (Member & { kind: 'local' })[][],
+    now: number,
+    trx: Transaction<Tables>,
+  ): Promise<void> {
+    const touches: MemberTouch[] = [];
+    const groups = new Map<ConversationId, { last: number; count: number; sentBy: Map<string, number> }>();
+    written.forEach(({ item, id, conversationId }, n) => {
+      if (item.group) {
+        const touch = groups.get(conversationId) ?? { last: 0, count: 0, sentBy: new Map<string, number>() };
+        const sender = memberKey(item.sender);
+        touch.last = Math.max(touch.last, id);
+        touch.count += 1;
+        touch.sentBy.set(sender, (touch.sentBy.get(sender) ?? 0) + 1);
+        groups.set(conversationId, touch);
+        return;
+      }
+      for (const member of notified[n]!) {
+        touches.push({ conversationId, member, messageId: id, unread: member.userId !== senderUserId(item), sent: member.userId === senderUserId(item), now });
+      }
+    });
+    await this.stores.conversations.touch(touches, trx);
+    for (const [id, touch] of groups) await this.stores.conversations.touchGroup(id, touch.last, touch.sentBy, touch.count, trx);
+  }
+}
+
+function isDirect(item: NewMessage): item is DirectMessage {
+  return item.receiver !== undefined;
+}
+
+function userIdOf(member: (Member & { kind: 'local' }) | number): number {
+  return typeof member === 'number' ? member : member.userId;
 }
 
 /** The message's local members, each once: they get a feed entry and their conversation row moves. */
-function localMembers(item: NewMessage): (Member & { kind: 'local' })[] {
+function localMembers(item: DirectMessage): (Member & { kind: 'local' })[] {
   const members = [item.sender, item.receiver].filter((member): member is Member & { kind: 'local' } => member.kind === 'local');
   return members.length === 2 && members[0]!.userId === members[1]!.userId ? [members[0]!] : members;
 }
@@ -167,6 +235,9 @@ function senderUserId(item: NewMessage): number | null {
 }
 
 function recordOf(row: MessageRow, item: NewMessage): MessageRecord {
+  if (!isDirect(item)) {
+    return { ...row, receiver: null, receiver_user_id: null, receiver_key: null, receiver_server: null, receiver_name: null, group: item.group!.uuid, status: 'delivered', read_at: null };
+  }
   return {
     ...row,
     receiver: addressOf(item.receiver),
@@ -174,6 +245,7 @@ function recordOf(row: MessageRow, item: NewMessage): MessageRecord {
     receiver_key: memberKey(item.receiver),
     receiver_server: item.receiver.kind === 'remote' ? item.receiver.server : null,
     receiver_name: nameOf(item.receiver),
+    group: null,
     status: item.receiver.kind === 'remote' ? 'queued' : 'delivered',
     read_at: null,
   };

@@ -18,13 +18,26 @@ export interface EventOrder {
   prev: number;
 }
 
+/** One user an event goes to, with where it sits in their feed (a feed event's `prev`). */
+export interface Delivery {
+  userId: number;
+  prev?: number;
+}
+
 export type EventListener = (userId: number, event: RealtimeEvent, order?: EventOrder) => void;
+/** Hears an event once with everyone it goes to (a group message to a thousand members is one call). */
+export type DeliveriesListener = (deliveries: readonly Delivery[], event: RealtimeEvent) => void;
 export type RevocationListener = (userId: number, revocation: TokenRevocation) => void;
 
 export interface EventBus {
   /** Delivers the event to every live connection of the user, on any instance. Never rejects. */
   publish(userId: number, event: RealtimeEvent, order?: EventOrder): Promise<void>;
+  /** Delivers one event to several users at once (it travels once between instances). Never rejects. */
+  publishToMany(deliveries: readonly Delivery[], event: RealtimeEvent): Promise<void>;
+  /** Hears every event once per user it goes to. */
   subscribe(listener: EventListener): () => void;
+  /** Hears every event once, with all the users it goes to (what the gateway listens with). */
+  subscribeDeliveries(listener: DeliveriesListener): () => void;
   /** Tells every instance that some of the user's tokens were revoked. Never rejects. */
   publishRevocation(userId: number, revocation: TokenRevocation): Promise<void>;
   subscribeRevocations(listener: RevocationListener): () => void;
@@ -48,12 +61,29 @@ export class InProcessEventBus implements EventBus {
   }
 
   async publish(userId: number, event: RealtimeEvent, order?: EventOrder): Promise<void> {
-    this.emitter.emit('event', userId, event, order);
+    this.deliver([order ? { userId, prev: order.prev } : { userId }], event);
+  }
+
+  async publishToMany(deliveries: readonly Delivery[], event: RealtimeEvent): Promise<void> {
+    this.deliver(deliveries, event);
   }
 
   subscribe(listener: EventListener): () => void {
     this.emitter.on('event', listener);
     return () => this.emitter.off('event', listener);
+  }
+
+  subscribeDeliveries(listener: DeliveriesListener): () => void {
+    this.emitter.on('deliveries', listener);
+    return () => this.emitter.off('deliveries', listener);
+  }
+
+  /** Hands the event to this instance's listeners: once to each deliveries listener, once per user to the others. */
+  protected deliver(deliveries: readonly Delivery[], event: RealtimeEvent): void {
+    if (deliveries.length === 0) return;
+    this.emitter.emit('deliveries', deliveries, event);
+    if (this.emitter.listenerCount('event') === 0) return;
+    for (const { userId, prev } of deliveries) this.emitter.emit('event', userId, event, prev === undefined ? undefined : { prev });
   }
 
   async publishRevocation(userId: number, revocation: TokenRevocation): Promise<void> {

@@ -1,7 +1,7 @@
 // Presence: a user is online while they have a socket open on any instance, and offline once
 // the last one has been closed for PRESENCE_GRACE (so a reconnect does not flicker). Changes go
-// to the user's conversation partners as `presence` events; GET /accounts/presence/ answers
-// only for partners.
+// to the user's conversation partners and the members of their groups as `presence` events;
+// GET /accounts/presence/ answers only for them.
 import type { Logger } from 'pino';
 import type { EventBus } from './bus.js';
 import type { PresenceStore } from './presence-store.js';
@@ -109,7 +109,10 @@ export class PresenceService {
   private async announce(userId: number, username: string, view: PresenceView): Promise<void> {
     try {
       const partners = await this.options.directory.partnersOf(userId);
-      await Promise.all(partners.map((partner) => this.options.bus.publish(partner, { type: 'presence', user: username, ...view })));
+      await this.options.bus.publishToMany(
+        partners.map((partner) => ({ userId: partner })),
+        { type: 'presence', user: username, ...view },
+      );
     } catch (error) {
       this.options.logger.warn({ err: error }, 'presence: could not tell partners');
     }

@@ -7,11 +7,12 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TokenRevocation } from '../http/token-revocation.js';
-import { InProcessEventBus, type EventOrder, type RealtimeEvent } from './bus.js';
+import { InProcessEventBus, type Delivery, type EventOrder, type RealtimeEvent } from './bus.js';
 
-/** What travels on the channel: an event, a revocation, or news that some events were dropped. */
+/** What travels on the channel: an event (for one user or several), a revocation, or news that some events were dropped. */
 type Envelope =
   | { origin: string; userId: number; event: RealtimeEvent; order?: EventOrder }
+  | { origin: string; deliveries: readonly Delivery[]; event: RealtimeEvent }
   | { origin: string; userId: number; revocation: TokenRevocation }
   | { origin: string; gap: true };
 
@@ -51,6 +52,12 @@ export class RedisEventBus extends InProcessEventBus {
   override async publish(userId: number, event: RealtimeEvent, order?: EventOrder): Promise<void> {
     await super.publish(userId, event, order);
     await this.send({ origin: this.origin, userId, event, ...(order ? { order } : {}) });
+  }
+
+  override async publishToMany(deliveries: readonly Delivery[], event: RealtimeEvent): Promise<void> {
+    if (deliveries.length === 0) return;
+    await super.publishToMany(deliveries, event);
+    await this.send({ origin: this.origin, deliveries, event });
   }
 
   override async publishRevocation(userId: number, revocation: TokenRevocation): Promise<void> {
@@ -96,6 +103,7 @@ export class RedisEventBus extends InProcessEventBus {
     }
     if (envelope.origin === this.origin) return;
     if ('gap' in envelope) this.emitGap();
+    else if ('deliveries' in envelope) this.deliver(envelope.deliveries, envelope.event);
     else if ('event' in envelope) void super.publish(envelope.userId, envelope.event, envelope.order);
     else void super.publishRevocation(envelope.userId, envelope.revocation);
   }

@@ -1,10 +1,13 @@
 // Typing indicators: `{"type":"typing","to":"bob"}` from alice reaches bob's sessions on any
-// instance as `{"type":"typing","from":"alice"}`, only when they have a conversation, and at
-// most once per sender and partner every 2 s (counted across instances when Redis is shared).
+// instance as `{"type":"typing","from":"alice"}`, only when they have a conversation, and
+// `{"type":"typing","group":"<id>"}` reaches the group's other members as
+// `{"type":"typing","from":"alice","group":"<id>"}`; at most once per sender and partner (or
+// group) every 2 s, counted across instances when Redis is shared.
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { RateLimitStore } from '../limits/rate-limiter.js';
 import type { EventBus } from './bus.js';
+import type { TypingTarget } from './gateway/registry.js';
 
 type Partner = { id: number; username: string };
 
@@ -14,6 +17,10 @@ export interface TypingDirectory {
   localNameKey(address: string): string | undefined;
   /** The user's established conversation partners, by folded username. */
   partnersByName(userId: number): Promise<ReadonlyMap<string, Partner>>;
+  /** The ids of the groups the user is a member of. */
+  groupIdsOf(userId: number): Promise<ReadonlySet<string>>;
+  /** The group's local members now (none when there is no such group). */
+  groupMembers(groupId: string): Promise<Partner[]>;
 }
 
 export interface TypingRelayOptions {
@@ -24,10 +31,11 @@ export interface TypingRelayOptions {
 }
 
 const TYPING_WINDOW_MS = 2000;
-// Names are resolved among the sender's partners, loaded once per sender and kept briefly, so a
-// flood naming anyone else (distinct unknown names included) costs no database work. A partner
-// whose conversation became established within the last PARTNERS_TTL_MS may miss typing until
-// the sender's entry expires: acceptable for an indicator.
+// Names are resolved among the sender's partners (and group ids among the sender's groups),
+// loaded once per sender and kept briefly, so a flood naming anyone (or any group) else costs no
+// database work. A partner whose conversation became established, or a group joined, within the
+// last PARTNERS_TTL_MS may miss typing until the sender's entry expires: acceptable for an
+// indicator. A group's receivers are read when an indicator passes, so one removed gets none.
 const SENDERS_KEPT = 10_000;
 const PARTNERS_TTL_MS = 10_000;
 
@@ -38,12 +46,18 @@ export class TypingRelay {
     // Concurrent frames of one sender share a single load; a failed load is not kept.
     fetchMethod: (userId) => this.options.directory.partnersByName(userId),
   });
+  private readonly groups = new LRUCache<number, ReadonlySet<string>>({
+    max: SENDERS_KEPT,
+    ttl: PARTNERS_TTL_MS,
+    fetchMethod: (userId) => this.options.directory.groupIdsOf(userId),
+  });
 
   constructor(private readonly options: TypingRelayOptions) {}
 
-  /** Passes the indicator on, or drops it silently (unknown or remote name, no conversation, too soon). */
-  relay(from: Partner, to: string): void {
-    this.pass(from, to).catch((error: unknown) => this.options.logger.warn({ err: error }, 'typing: could not pass an indicator on'));
+  /** Passes the indicator on, or drops it silently (unknown or remote name, no conversation, not a member, too soon). */
+  relay(from: Partner, target: TypingTarget): void {
+    const passing = 'group' in target ? this.passToGroup(from, target.group.toLowerCase()) : this.pass(from, target.to);
+    passing.catch((error: unknown) => this.options.logger.warn({ err: error }, 'typing: could not pass an indicator on'));
   }
 
   private async pass(from: Partner, to: string): Promise<void> {
@@ -51,8 +65,21 @@ export class TypingRelay {
     if (key === undefined) return;
     const partner = (await this.partners.fetch(from.id))?.get(key);
     if (!partner) return;
-    const { count } = await this.options.limits.hit(`typing:${from.id}:${partner.id}`, TYPING_WINDOW_MS);
-    if (count > 1) return;
+    if (!(await this.firstInWindow(`typing:${from.id}:${partner.id}`))) return;
     await this.options.bus.publish(partner.id, { type: 'typing', from: from.username });
+  }
+
+  private async passToGroup(from: Partner, group: string): Promise<void> {
+    if (!(await this.groups.fetch(from.id))?.has(group)) return;
+    if (!(await this.firstInWindow(`typing:${from.id}:g:${group}`))) return;
+    const members = await this.options.directory.groupMembers(group);
+    if (!members.some((member) => member.id === from.id)) return;
+    const others = members.filter((member) => member.id !== from.id).map((member) => ({ userId: member.id }));
+    await this.options.bus.publishToMany(others, { type: 'typing', from: from.username, group });
+  }
+
+  private async firstInWindow(key: string): Promise<boolean> {
+    const { count } = await this.options.limits.hit(key, TYPING_WINDOW_MS);
+    return count === 1;
   }
 }

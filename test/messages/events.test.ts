@@ -20,7 +20,7 @@ describe('MessageEvents', () => {
 
   it('resolves with the handlers\' answers, a slow one included', async () => {
     const events = new MessageEvents(captureLog().logger);
-    const message = { id: 1, sender: 'alice', receiver: 'bob@b', message: 'hi', timestamp: '', status: 'queued' as const, read_at: null, edited_at: null, deleted: false };
+    const message = { id: 1, sender: 'alice', receiver: 'bob@b', group: null, message: 'hi', timestamp: '', status: 'queued' as const, read_at: null, edited_at: null, deleted: false };
     events.on('message.stored', () => undefined);
     events.on('message.stored', async () => new Promise((resolve) => setTimeout(() => resolve('delivered' as const), 5)));
     expect(await events.emit('message.stored', { message, recorded: [] })).toEqual([undefined, 'delivered']);

@@ -33,6 +33,7 @@ describeEachDatabase('messages API', (database) => {
         id: sent.body.id,
         sender: alice.username,
         receiver: bob.username,
+        group: null,
         message: 'Hello, World!',
         timestamp: sent.body.timestamp,
         status: 'delivered',

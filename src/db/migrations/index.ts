@@ -8,6 +8,7 @@ import { receiptAnswersMigration } from './0006_receipt_answers.js';
 import { usernameSkeletonsMigration } from './0007_username_skeletons.js';
 import { receiptPruningMigration } from './0008_receipt_pruning.js';
 import { conversationsMigration } from './0009_conversations.js';
+import { groupsMigration } from './0010_groups.js';
 
 export const migrations: Migration[] = [
   accountsMigration,
@@ -18,4 +19,5 @@ export const migrations: Migration[] = [
   usernameSkeletonsMigration,
   receiptPruningMigration,
   conversationsMigration,
+  groupsMigration,
 ];

@@ -78,7 +78,7 @@ export class RealtimeGateway {
       });
       const { bus } = this.options;
       this.unsubscribe.push(
-        bus.subscribe((userId, event, order) => this.registry.deliver(userId, event, order)),
+        bus.subscribeDeliveries((deliveries, event) => this.registry.deliver(deliveries, event)),
         bus.subscribeRevocations((userId, revocation) => this.registry.revoke(userId, revocation)),
         bus.onGap(() => this.registry.closeAll(CloseCode.catchUp, 'events may have been missed: reconnect and catch up')),
       );
@@ -163,7 +163,7 @@ export class RealtimeGateway {
       case 'ping':
         return connection.send('{"type":"pong"}');
       case 'typing':
-        return this.options.activity?.typing({ id: connection.userId, username: connection.username }, request.to);
+        return this.options.activity?.typing({ id: connection.userId, username: connection.username }, 'group' in request ? { group: request.group } : { to: request.to });
       case 'none':
         return;
     }

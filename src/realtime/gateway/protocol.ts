@@ -53,12 +53,16 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
 
 // The longest typing target a client may name (an address: a username, `@`, a server name).
 const MAX_TYPING_TARGET = 420;
+// A group's id is a uuid; anything longer names no group.
+const MAX_GROUP_ID = 64;
 
 /** What a client frame asks of the gateway, given whether its socket is authenticated yet. */
 export type FrameRequest =
   | { kind: 'authenticate'; token: string; after: number | undefined }
   | { kind: 'ping' }
   | { kind: 'typing'; to: string }
+  /** Typing in a group (`group`, not `to`: a username may look like a group's id). */
+  | { kind: 'typing'; group: string }
   /** An auth frame on an authenticated socket (by header, or a repeated frame): nothing to do. */
   | { kind: 'none' }
   | { kind: 'close'; code: number; reason: string };
@@ -79,6 +83,10 @@ export function readFrame(data: RawData, isBinary: boolean, authenticated: boole
     case 'ping':
       return { kind: 'ping' };
     case 'typing':
+      if (frame.group !== undefined) {
+        if (typeof frame.group !== 'string' || frame.group === '' || frame.group.length > MAX_GROUP_ID) return close(CloseCode.badFrame, 'the typing frame\'s "group" is a group id');
+        return { kind: 'typing', group: frame.group };
+      }
       if (typeof frame.to !== 'string' || frame.to === '' || frame.to.length > MAX_TYPING_TARGET) return close(CloseCode.badFrame, 'the typing frame needs a "to"');
       return { kind: 'typing', to: frame.to };
     case 'auth':

@@ -1,10 +1,13 @@
 // The sockets open on this instance, by user: admits a user's socket under the per-user cap,
-// delivers the bus's events to a user's sockets, closes those a revocation names, and tells
+// delivers the bus's events to their users' sockets, closes those a revocation names, and tells
 // presence when a user's first socket opens and last one closes.
 import { isRevoked, type TokenRevocation } from '../../http/token-revocation.js';
-import type { EventOrder, RealtimeEvent } from '../bus.js';
+import type { Delivery, RealtimeEvent } from '../bus.js';
 import type { Connection } from './connection.js';
 import { CloseCode } from './protocol.js';
+
+/** Where a typing indicator goes: a partner's address, or a group's id. */
+export type TypingTarget = { to: string } | { group: string };
 
 /** Who is connected here, and what they type: presence and typing indicators. */
 export interface SessionActivity {
@@ -12,8 +15,8 @@ export interface SessionActivity {
   opened(user: { id: number; username: string }): void;
   /** The user's last socket on this instance has closed. */
   closed(user: { id: number; username: string }): void;
-  /** The user is typing to `to` (a frame as the client sent it). */
-  typing(user: { id: number; username: string }, to: string): void;
+  /** The user is typing to a partner (`to`, as the client sent it) or in a group. */
+  typing(user: { id: number; username: string }, target: TypingTarget): void;
 }
 
 export class ConnectionRegistry {
@@ -54,15 +57,19 @@ export class ConnectionRegistry {
     return true;
   }
 
-  deliver(userId: number, event: RealtimeEvent, order: EventOrder | undefined): void {
-    const set = this.byUser.get(userId);
-    if (!set) return;
-    const data = JSON.stringify(event);
+  /** Delivers an event to the sockets of the users it goes to: encoded once, however many they are. */
+  deliver(deliveries: readonly Delivery[], event: RealtimeEvent): void {
+    let data: string | undefined;
     const { seq } = event;
-    for (const connection of set) {
-      // Feed events go through the socket's stream, in seq order; typing and presence go as they come.
-      if (typeof seq === 'number' && connection.stream) connection.stream.offer(seq, order?.prev, data);
-      else connection.send(data);
+    for (const { userId, prev } of deliveries) {
+      const set = this.byUser.get(userId);
+      if (!set) continue;
+      data ??= JSON.stringify(event);
+      for (const connection of set) {
+        // Feed events go through the socket's stream, in seq order; typing and presence go as they come.
+        if (typeof seq === 'number' && connection.stream) connection.stream.offer(seq, prev, data);
+        else connection.send(data);
+      }
     }
   }
 
