@@ -113,12 +113,17 @@ export function conversationRow(page: Page, title: string) {
   return page.locator('.conversation').filter({ has: page.locator('.partner', { hasText: new RegExp(`^${title}$`) }) });
 }
 
-/** Creates a group through the page's own form, as a person would, and returns its id. */
-export async function createGroupInPage(page: Page, name: string, members: string): Promise<string> {
-  await page.getByRole('link', { name: 'New group' }).click();
+/** Fills in the page's new group form, as a person would, and sends it. */
+export async function submitNewGroup(page: Page, name: string, members: string): Promise<void> {
+  if (new URL(page.url()).pathname !== '/groups/new') await page.getByRole('link', { name: 'New group' }).click();
   await page.getByLabel('Group name').fill(name);
   await page.getByLabel('Members').fill(members);
   await page.getByRole('button', { name: 'Create group' }).click();
+}
+
+/** Creates a group through the page's own form and returns its id. */
+export async function createGroupInPage(page: Page, name: string, members: string): Promise<string> {
+  await submitNewGroup(page, name, members);
   await page.getByRole('heading', { level: 2, name }).waitFor();
   return decodeURIComponent(new URL(page.url()).pathname.replace(/^\/g\//, ''));
 }

@@ -47,10 +47,11 @@ describeEachDatabase('web client: group membership', (database) => {
     await bubbles(mia.page).filter({ hasText: 'Welcome! First book: Dune.' }).waitFor();
     expect(await mia.page.locator('.message.theirs .sender').allTextContents()).toEqual(['pat']);
 
-    // Someone unknown cannot be added: the server's reason shows, and nobody is added.
+    // Someone unknown cannot be added: the server's reason shows beside the field, and nobody is added.
     await olga.page.getByLabel('Add a member').fill('nobody-by-that-name');
     await olga.page.getByRole('button', { name: 'Add', exact: true }).click();
-    await details(olga.page).locator('.field-errors, .form-error').first().waitFor();
+    await olga.page.locator('#group-add[aria-invalid="true"]').waitFor();
+    expect(await olga.page.locator('#group-add-errors').textContent()).toContain('nobody-by-that-name');
     expect(await details(olga.page).locator('.member-name').allTextContents()).toEqual(['olga (you)', 'pat', 'mia']);
 
     // Olga removes mia: mia's open view closes, the group leaves her list, and it is hers no more.

@@ -7,7 +7,7 @@ import { expect, it } from 'vitest';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { call, registerUser } from '../helpers/http.js';
 import { openSocket } from '../realtime/socket.js';
-import { bubbles, closePeople, conversationRow, createGroupInPage, registeredPerson, servedToBrowser, write } from './browser.js';
+import { bubbles, closePeople, conversationRow, createGroupInPage, registeredPerson, servedToBrowser, submitNewGroup, write } from './browser.js';
 
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
 
@@ -17,6 +17,12 @@ describeEachDatabase('web client: groups', (database) => {
   it("creates a group with two members: it reaches each one's list live, and each message carries its sender's name", async () => {
     const [alice, bob] = await Promise.all([registeredPerson(suite.browser, suite.app.url, 'alice'), registeredPerson(suite.browser, suite.app.url, 'bob')]);
     const carol = await registerUser(suite.app.url, 'carol');
+
+    // A member who does not exist is named beside the members field, and nothing is created.
+    await submitNewGroup(alice.page, 'Weekend trip', 'bob, nobody-here');
+    await alice.page.locator('#group-members[aria-invalid="true"]').waitFor();
+    expect(await alice.page.locator('#group-members-errors').textContent()).toContain('nobody-here');
+    expect((await call(suite.app.url, 'GET', '/accounts/groups/', undefined, { token: carol.token })).body.results).toEqual([]);
 
     const id = await createGroupInPage(alice.page, 'Weekend trip', 'bob, carol');
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -107,8 +113,9 @@ describeEachDatabase('web client: groups', (database) => {
       // Uma types: the other members are told, in the group.
       await page.getByRole('textbox', { name: 'Message to Band' }).pressSequentially('ok', { delay: 20 });
       const typing = { type: 'typing', from: 'uma', group: id };
-      expect(await vics.next((frame) => frame.type === 'typing')).toEqual(typing);
-      expect(await wess.next((frame) => frame.type === 'typing')).toEqual(typing);
+      const fromUma = (frame: Record<string, unknown>) => frame.type === 'typing' && frame.from === 'uma';
+      expect(await vics.next(fromUma)).toEqual(typing);
+      expect(await wess.next(fromUma)).toEqual(typing);
     } finally {
       await vics.close();
       await wess.close();

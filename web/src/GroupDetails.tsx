@@ -101,7 +101,7 @@ function AddMember({ store, group }: { store: ChatStore; group: Group }) {
     });
   };
   return (
-    <form ref={form} onSubmit={submit} noValidate aria-label="Add a member">
+    <form ref={form} onSubmit={submit} noValidate aria-label="New member">
       <FormError errors={errors} />
       <Field id="group-add" label="Add a member" value={user} onInput={setUser} errors={errors.fields.user} hint="A username, or user@backend." />
       <button type="submit" class="secondary" disabled={busy || !user.trim()}>

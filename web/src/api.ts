@@ -1,44 +1,24 @@
 // The RealChat HTTP API as the client uses it: typed calls over fetch, errors as ApiError.
 // Everything here follows shared/spec/api.md; nothing else in the client builds a request.
 import type { Static } from 'typebox';
-// Type-only: the server's own schemas (these two files import nothing but typebox), so the
+// Type-only: the server's own schemas (these three files import nothing but typebox), so the
 // client's types cannot drift from what the server sends; nothing of them reaches the bundle.
-import type { ConversationPage, MessagePage, MessageSchema, SendAnswer as SendAnswerSchema } from '../../src/messages/schemas.js';
+import type { GroupListSchema, GroupMemberSchema, GroupSchema } from '../../src/groups/schemas.js';
+import type { ConversationPage, GroupSummary as GroupSummarySchema, MessagePage, MessageSchema, SendAnswer as SendAnswerSchema } from '../../src/messages/schemas.js';
 import type { PhoneVerified, VerificationStarted } from '../../src/sms/schemas.js';
 
-// Groups (spec/groups.md) add `group` to a message, with a null `receiver`, and group rows
-// to the conversations list; written over the server's direct shapes until its schemas carry them.
-export type Message = Omit<Static<typeof MessageSchema>, 'receiver' | 'group'> & { receiver: string | null; group: string | null };
-export type Conversation = Omit<Static<typeof ConversationPage>['results'][number], 'with' | 'group' | 'last_message'> & {
-  with: string | null;
-  group: GroupSummary | null;
-  last_message: Message;
-};
+/** A message; in a group (`group` set) its `receiver` is null. */
+export type Message = Static<typeof MessageSchema>;
+/** A row of the conversations list: a partner (`with`) or a group. */
+export type Conversation = Static<typeof ConversationPage>['results'][number];
 export type SendAnswer = Static<typeof SendAnswerSchema>;
-
-export type Role = 'owner' | 'admin' | 'member';
-
-export interface GroupMember {
-  user: string;
-  role: Role;
-  joined_at: string;
-  /** The id of the last message this member read. */
-  read_up_to: number | null;
-}
-
-export interface Group {
-  id: string;
-  name: string;
-  home: string;
-  created_at: string;
-  members: GroupMember[];
-}
-
+export type Group = Static<typeof GroupSchema>;
+export type GroupMember = Static<typeof GroupMemberSchema>;
+export type Role = GroupMember['role'];
 /** A group as the groups list has it: its members counted, not named. */
-export type ListedGroup = Omit<Group, 'members'> & { members_count: number };
-
+export type ListedGroup = Static<typeof GroupListSchema>['results'][number];
 /** A group as a row of the conversations list names it. */
-export type GroupSummary = Pick<ListedGroup, 'id' | 'name' | 'members_count'>;
+export type GroupSummary = Static<typeof GroupSummarySchema>;
 
 /** Where a message goes: a person or a group, exactly one of the two. */
 export type SendTarget = { receiver: string } | { group: string };

@@ -26,6 +26,8 @@ export class ChatStore implements SyncTarget {
   notice: string | null = null;
   lastId = 0;
   private readonly readMarkers: ReadMarkers;
+  /** Groups we asked to leave, until the server answers. */
+  private readonly leaving = new Set<string>();
   private readonly sync: Sync;
   private visible = true;
   private readonly listeners = new Set<() => void>();
@@ -104,8 +106,14 @@ export class ChatStore implements SyncTarget {
   }
 
   async leaveGroup(id: string): Promise<void> {
-    await this.groups.leave(id, this.me.username);
-    this.dropGroup(id, true);
+    // Our `group_left` event may come before the answer: either one closes the view.
+    this.leaving.add(id);
+    try {
+      await this.groups.leave(id, this.me.username);
+      this.dropGroup(id);
+    } finally {
+      this.leaving.delete(id);
+    }
   }
 
   retry(entry: Entry): void {
@@ -212,7 +220,7 @@ export class ChatStore implements SyncTarget {
   }
 
   /** A group that is no longer ours (left, removed, or gone) leaves the page, and its view closes. */
-  private dropGroup(id: string, left = false): void {
+  private dropGroup(id: string): void {
     const conversation = group(id);
     const name = this.groups.summary(id)?.name;
     this.list.delete(conversation);
@@ -220,7 +228,7 @@ export class ChatStore implements SyncTarget {
     this.groups.forget(id);
     if (this.isOpen(conversation)) {
       this.open = null;
-      this.notice = name === undefined ? 'You are not a member of that group.' : left ? `You left ${name}.` : `You are no longer a member of ${name}.`;
+      this.notice = name === undefined ? 'You are not a member of that group.' : this.leaving.has(id) ? `You left ${name}.` : `You are no longer a member of ${name}.`;
       this.redirect(null);
     }
     this.changed();
