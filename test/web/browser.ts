@@ -69,10 +69,14 @@ export async function openPerson(browser: Browser, baseUrl: string, viewport = {
   return { context, page, problems };
 }
 
-/** A person with a page of their own, registered through it. */
+/**
+ * A person with a page of their own, registered through it, and live: its socket is subscribed,
+ * so whatever happens from here on reaches the page as an event (with its feed seq).
+ */
 export async function registeredPerson(browser: Browser, baseUrl: string, username: string): Promise<Person> {
   const person = await openPerson(browser, baseUrl);
   await registerInPage(person.page, username);
+  await person.page.locator('.connection.online').waitFor({ state: 'attached' });
   return person;
 }
 

@@ -11,6 +11,9 @@ const PRESENCE_LOOKUP_MAX = 100;
 export class Activity {
   /** Online state by user (`userKey`), from presence events and lookups. */
   private readonly presence = new Map<string, Presence>();
+  /** Presence events counted, and by user the count at their latest: a lookup answer older than it is stale. */
+  private presenceEvents = 0;
+  private readonly presenceEventAt = new Map<string, number>();
   /** By conversation, who types (by `userKey`): their address and until when to say so. */
   private readonly typingUntil = new Map<MapKey, Map<string, { name: string; until: number }>>();
   private typingTimer: number | undefined;
@@ -48,14 +51,19 @@ export class Activity {
   /** A presence event; gone offline is no longer typing anywhere either. */
   presenceChanged(user: string, presence: Presence): void {
     this.presence.set(userKey(user), presence);
+    this.presenceEventAt.set(userKey(user), ++this.presenceEvents);
     if (presence.status === 'offline') for (const typists of this.typingUntil.values()) typists.delete(userKey(user));
   }
 
   async lookUp(addresses: string[]): Promise<void> {
     if (addresses.length === 0) return;
+    const asked = this.presenceEvents;
     try {
       const found = await this.api.presence(addresses.slice(0, PRESENCE_LOOKUP_MAX));
-      for (const [user, presence] of Object.entries(found)) this.presence.set(userKey(user), presence);
+      for (const [user, presence] of Object.entries(found)) {
+        // An event that came while the lookup was on its way is newer than its answer.
+        if ((this.presenceEventAt.get(userKey(user)) ?? 0) <= asked) this.presence.set(userKey(user), presence);
+      }
       this.changed();
     } catch {
       // Not a partner yet, or the server is away: presence events fill it in later.

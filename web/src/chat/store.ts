@@ -242,6 +242,11 @@ export class ChatStore implements SyncTarget {
   /** Marks what is on screen read, once per message; a hidden page reads nothing. */
   private markRead(conversation: ConversationKey): void {
     if (!this.visible) return;
-    this.readMarkers.markRead(mapKey(conversation), this.list.get(conversation), this.histories.get(conversation), (message) => this.isMine(message));
+    const marked = this.readMarkers.markRead(mapKey(conversation), this.list.get(conversation), this.histories.get(conversation), (message) => this.isMine(message));
+    // Reading their message can establish a direct conversation, and presence is shared only
+    // then: ask again when the server did not say before.
+    void marked.then((established) => {
+      if (established && conversation.kind === 'direct' && !this.activity.presenceOf(conversation.with)) void this.activity.lookUp([conversation.with]);
+    });
   }
 }
