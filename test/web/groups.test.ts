@@ -50,17 +50,17 @@ describeEachDatabase('web client: groups', (database) => {
     expect(await bobsRow.locator('.preview').textContent()).toBe('alice: Who brings the tent?');
 
     // Carol answers through the API: alice sees it live with carol's name, bob's count goes up.
-    const sent = await call(suite.app.url, 'POST', '/accounts/send-message/', { message: 'I will 🏕️', group: id }, { token: carol.token });
+    const sent = await call(suite.app.url, 'POST', '/accounts/send-message/', { message: 'I will, and the map.', group: id }, { token: carol.token });
     expect(sent.status).toBe(201);
-    const carolsMessage = alice.page.locator('.message.theirs', { hasText: 'I will 🏕️' });
+    const carolsMessage = alice.page.locator('.message.theirs', { hasText: 'I will, and the map.' });
     await carolsMessage.waitFor();
     expect(await carolsMessage.locator('.sender').textContent()).toBe('carol');
     await bobsRow.locator('.badge', { hasText: '2' }).waitFor();
 
     // Bob opens it: every message with its sender, his badge gone, and alice learns he read hers.
     await bobsRow.click();
-    await bubbles(bob.page).filter({ hasText: 'I will 🏕️' }).waitFor();
-    expect(await bubbles(bob.page).allTextContents()).toEqual(['Who brings the tent?', 'I will 🏕️']);
+    await bubbles(bob.page).filter({ hasText: 'I will, and the map.' }).waitFor();
+    expect(await bubbles(bob.page).allTextContents()).toEqual(['Who brings the tent?', 'I will, and the map.']);
     expect(await bob.page.locator('.message.theirs .sender').allTextContents()).toEqual(['alice', 'carol']);
     expect(await bobsRow.locator('.badge').count()).toBe(0);
     await alice.page.locator('.message.mine .receipt', { hasText: /^Seen by (.+, )?bob/ }).waitFor();

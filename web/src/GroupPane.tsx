@@ -23,10 +23,15 @@ export function GroupPane({ store, id, onTyping }: { store: ChatStore; id: strin
 
   return (
     <section class="chat group" aria-labelledby="chat-title">
-      <PaneHeader titleId="chat-title" title={name}>
-        <p class="presence" aria-live="polite" data-testid="group-state">
-          {typing || (count === undefined ? '' : `${count} ${count === 1 ? 'member' : 'members'}`)}
-        </p>
+      <PaneHeader
+        titleId="chat-title"
+        title={name}
+        subtitle={
+          <p class="subtitle" aria-live="polite" data-testid="group-state">
+            {typing || (count === undefined ? '' : `${count} ${count === 1 ? 'member' : 'members'}`)}
+          </p>
+        }
+      >
         <button type="button" class="secondary" aria-expanded={showDetails} aria-controls="group-details" onClick={() => setShowDetails(!showDetails)}>
           Members
         </button>
