@@ -80,7 +80,14 @@ describeEachDatabase('web client: group membership', (database) => {
     expect(await details(rita.page).getByLabel('Add a member').count()).toBe(0);
     expect(await details(rita.page).getByRole('button', { name: /^Remove / }).count()).toBe(0);
 
+    // The owner makes her an admin, and back: her controls follow, live.
     await quinn.page.getByRole('button', { name: 'Members' }).click();
+    await details(quinn.page).getByRole('button', { name: 'Make rita an admin' }).click();
+    await details(rita.page).getByLabel('Group name').waitFor();
+    expect(await details(rita.page).locator('.role').allTextContents()).toEqual(['owner', 'admin']);
+    await details(quinn.page).getByRole('button', { name: 'Make rita a member' }).click();
+    await details(rita.page).getByLabel('Group name').waitFor({ state: 'detached' });
+
     await details(quinn.page).getByLabel('Group name').fill('Lake trip');
     await details(quinn.page).getByRole('button', { name: 'Rename' }).click();
     await quinn.page.getByRole('heading', { level: 2, name: 'Lake trip' }).waitFor();

@@ -89,6 +89,27 @@ describeEachDatabase('web client: groups', (database) => {
     await closePeople(alice, bob);
   });
 
+  it("shows a member's edit and an owner's delete of someone else's message, live", async () => {
+    const xena = await registeredPerson(suite.browser, suite.app.url, 'xena');
+    const [yuri, zoe] = await Promise.all([registerUser(suite.app.url, 'yuri'), registerUser(suite.app.url, 'zoe')]);
+    const created = await call(suite.app.url, 'POST', '/accounts/groups/', { name: 'Garden', members: ['xena', 'zoe'] }, { token: yuri.token });
+    const id = created.body.id as string;
+    const say = async (message: string, token: string) => (await call(suite.app.url, 'POST', '/accounts/send-message/', { message, group: id }, { token })).body.id as number;
+    const tomatoes = await say('Tomatos are ripe', zoe.token);
+    const spam = await say('Buy cheap seeds here', zoe.token);
+    await conversationRow(xena.page, 'Garden').click();
+    await bubbles(xena.page).filter({ hasText: 'Buy cheap seeds here' }).waitFor();
+
+    expect((await call(suite.app.url, 'PATCH', `/accounts/messages/${tomatoes}/`, { message: 'Tomatoes are ripe' }, { token: zoe.token })).status).toBe(200);
+    await xena.page.locator('.message', { hasText: 'Tomatoes are ripe' }).locator('.edited').waitFor();
+    // The owner moderates: zoe's message becomes a tombstone for every member.
+    expect((await call(suite.app.url, 'DELETE', `/accounts/messages/${spam}/`, undefined, { token: yuri.token })).status).toBe(204);
+    await bubbles(xena.page).filter({ hasText: 'This message was deleted.' }).waitFor();
+    expect(await bubbles(xena.page).allTextContents()).toEqual(['Tomatoes are ripe', 'This message was deleted.']);
+    expect(await conversationRow(xena.page, 'Garden').locator('.preview').textContent()).toBe('zoe: Message deleted');
+    await closePeople(xena);
+  });
+
   it('says who is typing in a group, and tells the others when we type', async () => {
     const uma = await registeredPerson(suite.browser, suite.app.url, 'uma');
     const { page } = uma;
