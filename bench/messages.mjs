@@ -11,21 +11,13 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import SQLite from 'better-sqlite3';
 import { bareFastifyRate } from './bare-fastify.mjs';
-import { freePort, spawnServe } from './serve.mjs';
+import { cpuSeconds, freePort, register, spawnServe } from './serve.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const PASSWORD = 'a long and quiet river';
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '50,200').split(',').map(Number);
 const CASES = (process.env.BENCH_CASES ?? 'local,federated').split(',');
 
 const newKey = () => randomBytes(32).toString('base64url') + '=';
-
-// CPU seconds a process has used (user + system, all its threads), or its main thread alone
-// (the event loop, which serves every request), from /proc: ticks of 1/100 s.
-const cpuSeconds = (pid, mainThreadOnly = false) => {
-  const fields = readFileSync(mainThreadOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
 
 async function startBackend(name, port, peers) {
   const dir = mkdtempSync(join(tmpdir(), `realchat-bench-${name}-`));
@@ -63,19 +55,6 @@ async function startBackend(name, port, peers) {
       return new Promise((resolve) => child.on('exit', resolve));
     },
   };
-}
-
-let registered = 0;
-
-async function register(url, username) {
-  registered += 1;
-  const response = await fetch(`${url}/accounts/register/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.0.${registered >> 8}.${registered & 255}` },
-    body: JSON.stringify({ username, email: `${username}@example.org`, password: PASSWORD }),
-  });
-  if (response.status !== 201) throw new Error(`register ${username}: ${response.status} ${await response.text()}`);
-  return (await response.json()).token;
 }
 
 /** Registers `count` users on each side, a few at a time (argon2id is slow on purpose). */

@@ -41,7 +41,7 @@ export class MembershipDirectory {
 
   /** The ids of the user's groups (typing names a group by id). */
   async groupIdsOf(userId: number): Promise<ReadonlySet<string>> {
-    return new Set((await this.groups.groupsOf(userId)).map((group) => group.uuid));
+    return new Set(await this.groups.groupIdsOf(userId));
   }
 
   /** A group's local members now; none when the id names no group. */

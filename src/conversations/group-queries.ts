@@ -69,6 +69,18 @@ export class GroupQueries {
     return rows.map((row) => ({ ...groupOf(row), membersCount: Number(row.membersCount) }));
   }
 
+  /** The ids of the groups the user is a member of. */
+  async groupIdsOf(userId: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('conversation_members as me')
+      .innerJoin('conversations as c', 'c.id', 'me.conversation_id')
+      .select('c.uuid as uuid')
+      .where('me.user_id', '=', userId)
+      .where('c.kind', '=', 'group')
+      .execute();
+    return rows.map((row) => row.uuid);
+  }
+
   /** A group's local members now, by the group's id (none for an id that names no group). */
   async localMembers(uuid: string): Promise<{ id: number; username: string }[]> {
     const rows = await this.db

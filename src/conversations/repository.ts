@@ -129,8 +129,8 @@ export class ConversationsRepository {
   }
 
   /**
-   * Adds a member to a group, reading from its latest message on (what came before is not
-   * unread for them, though they may read it); false when they already are one.
+   * Adds a member to a group, from its latest message on: what came before is neither unread
+   * nor news in their feed for them, though they may read it. False when they already are one.
    */
   async addMember(id: ConversationId, member: Member, now: number, trx: Transaction<Tables>): Promise<boolean> {
     const latest = await trx
@@ -141,7 +141,7 @@ export class ConversationsRepository {
     const startAt = latest?.id == null ? null : Number(latest.id);
     const result = await trx
       .insertInto('conversation_members')
-      .values({ ...memberRow(id, member, now), read_up_to: startAt ?? 0, last_message_id: startAt })
+      .values({ ...memberRow(id, member, now), read_up_to: startAt ?? 0, last_message_id: startAt, feed_from: startAt ?? 0 })
       .onConflict((conflict) => conflict.columns(['conversation_id', 'member_key']).doNothing())
       .executeTakeFirst();
     const added = Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
@@ -201,8 +201,11 @@ export class ConversationsRepository {
     let query = this.db
       .selectFrom('conversation_members as me')
       .innerJoin('conversations as c', 'c.id', 'me.conversation_id')
+      // The partner of a direct conversation; for a group the key to look up is null, so that its members are not visited.
       .leftJoin('conversation_members as other', (join) =>
-        join.onRef('other.conversation_id', '=', 'me.conversation_id').onRef('other.member_key', '<>', 'me.member_key').on('c.kind', '=', 'direct'),
+        join
+          .on((eb) => eb('other.conversation_id', '=', eb.case().when('c.kind', '=', 'direct').then(eb.ref('me.conversation_id')).end()))
+          .onRef('other.member_key', '<>', 'me.member_key'),
       )
       .select((eb) => [
         'me.conversation_id as conversationId',
@@ -285,6 +288,7 @@ function memberRow(id: ConversationId, member: Member, now: number, role: GroupR
     unread: 0,
     last_message_id: null,
     has_sent: 0,
+    feed_from: 0,
   };
 }
 

@@ -97,6 +97,8 @@ export interface ConversationMembersTable {
   last_message_id: number | null;
   /** 1 once the member sent a message: two senders (or a read) make the conversation established. */
   has_sent: Generated<number>;
+  /** The member's feed (and catch-up) holds the conversation's messages after this id: those before a late joiner came are history, not news. */
+  feed_from: Generated<number>;
 }
 
 /** One forward move of a member's read position, with its time (a message's read_at). */

@@ -38,7 +38,11 @@ export class FeedPublisher {
   /** A new message: every member's entry has the message's seq, so one event serves them all. */
   private stored(recorded: Recorded[], message: MessageView): void {
     const bySeq = new Map<number, Recorded[]>();
-    for (const entry of recorded) bySeq.set(entry.seq, [...(bySeq.get(entry.seq) ?? []), entry]);
+    for (const entry of recorded) {
+      const entries = bySeq.get(entry.seq);
+      if (entries) entries.push(entry);
+      else bySeq.set(entry.seq, [entry]);
+    }
     for (const [seq, entries] of bySeq) {
       const event = feedEvent('message', seq, message, undefined);
       const deliveries = entries.map(({ userId, prev }) => ({ userId, prev }));

@@ -87,8 +87,8 @@ export class GroupsService {
     requireManager(group);
     const name = checkGroupName(input);
     const change = await this.write(async (trx) => {
-      const now = requireManager(await this.recheck(user, group, trx));
-      if (now.name === name) return { id: group.id, recorded: [] };
+      const current = requireManager(await this.recheck(user, group, trx));
+      if (current.name === name) return { id: group.id, recorded: [] };
       await this.stores.conversations.rename(group.id, name, trx);
       return { id: group.id, recorded: await this.tellMembers(group.id, trx) };
     });
@@ -178,9 +178,9 @@ export class GroupsService {
 
   /** The caller's membership again, under the change lock: a change made meanwhile counts. */
   private async recheck(user: User, group: GroupMembership, trx: Transaction<Tables>): Promise<GroupMembership> {
-    const now = await this.stores.groups.findGroup(group.uuid, user.id, trx);
-    if (!now) throw new NotFound();
-    return now;
+    const current = await this.stores.groups.findGroup(group.uuid, user.id, trx);
+    if (!current) throw new NotFound();
+    return current;
   }
 
   /** A member's key from the address in the path; an address that names nobody names no member. */
@@ -221,11 +221,7 @@ export class GroupsService {
   private async tellMembers(id: ConversationId, trx: Transaction<Tables>): Promise<Recorded[]> {
     const members = await this.stores.conversations.memberKeys(id, trx);
     const userIds = members.flatMap((member) => (member.userId === null ? [] : [member.userId]));
-    return this.stores.feed.appendToFeeds(
-      userIds.map((userId) => groupEntry(userId, id)),
-      this.clock(),
-      trx,
-    );
+    return this.stores.feed.appendToFeeds(userIds.map((userId) => groupEntry(userId, id)), this.clock(), trx);
   }
 
   private write(change: (trx: Transaction<Tables>) => Promise<Change>): Promise<Change> {

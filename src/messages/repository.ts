@@ -69,14 +69,15 @@ export class MessagesRepository {
 
   /**
    * The messages of the user's conversations after `afterId`, oldest first: only conversations
-   * whose last message is past it are read, each along its (conversation, id) index.
+   * whose last message is past it are read, each along its (conversation, id) index, and in each
+   * only what came after the user joined (`feed_from`).
    */
   async ofMemberAfter(userId: number, afterId: number, limit: number, trx: Executor = this.db): Promise<MessageRecord[]> {
     return this.records(trx)
-      .where('m.conversation_id', 'in', (eb) =>
-        eb.selectFrom('conversation_members as c').select('c.conversation_id').where('c.user_id', '=', userId).where('c.last_message_id', '>', afterId),
-      )
+      .innerJoin('conversation_members as me', (join) => join.onRef('me.conversation_id', '=', 'm.conversation_id').on('me.user_id', '=', userId))
+      .where('me.last_message_id', '>', afterId)
       .where('m.id', '>', afterId)
+      .whereRef('m.id', '>', 'me.feed_from')
       .orderBy('m.id')
       .limit(limit)
       .execute();
@@ -162,8 +163,12 @@ export class MessagesRepository {
     return db
       .selectFrom('messages as m')
       .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+      // A direct conversation's other member; for a group's message the key to look up is null,
+      // so that its thousand members are not even visited.
       .leftJoin('conversation_members as r', (join) =>
-        join.onRef('r.conversation_id', '=', 'm.conversation_id').onRef('r.member_key', '<>', 'm.sender_key').on('c.kind', '=', 'direct'),
+        join
+          .on((eb) => eb('r.conversation_id', '=', eb.case().when('c.kind', '=', 'direct').then(eb.ref('m.conversation_id')).end()))
+          .onRef('r.member_key', '<>', 'm.sender_key'),
       )
       .leftJoin('message_deliveries as d', 'd.message_id', 'm.id')
       .selectAll('m')

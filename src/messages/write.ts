@@ -10,8 +10,8 @@ import { reserveIds } from '../db/ids.js';
 import type { Tables } from '../db/schema.js';
 import type { DirectConversations } from '../conversations/direct.js';
 import { addressOf, directKey, memberKey, nameOf, type ConversationId, type Member } from '../conversations/members.js';
-import { NotFound } from '../http/errors.js';
 import type { ConversationsRepository, MemberTouch } from '../conversations/repository.js';
+import { NotFound } from '../http/errors.js';
 import { requestKeyOf, type FeedEntry, type FeedLog, type Outbox, type Recorded, type RequestKey, type RequestReceipts } from './ports.js';
 import type { MessageRecord, MessageRow, MessagesRepository } from './repository.js';
 import { WriteBatcher } from '../db/write-batcher.js';
@@ -157,7 +157,7 @@ export class MessageWriter {
     const notified: Audience[] = written.map(({ item }) => (item.group ? groupAudiences.get(item.group.id)! : localMembers(item)));
     const entriesOfFeeds = written.flatMap(({ id }, n) => notified[n]!.map((member): FeedEntry => ({ userId: userIdOf(member), type: 'message', messageId: id })));
     const recorded = await feed.appendToFeeds(entriesOfFeeds, now, trx);
-    await this.touchMembers(written, notified as (Member & { kind: 'local' })[][], now, trx);
+    await this.touchMembers(written, now, trx);
     let next = 0;
     written.forEach(({ item, id }, n) => {
       const entry = entries.get(id);
@@ -189,28 +189,23 @@ export class MessageWriter {
   }
 
   /** Direct conversations move each local member's row per message; a group moves all its rows at once per batch. */
-  private async touchMembers(
-    written: { item: NewMessage; id: number; conversationId: ConversationId }[],
-    notified: (Member & { kind: 'local' })[][],
-    now: number,
-    trx: Transaction<Tables>,
-  ): Promise<void> {
+  private async touchMembers(written: { item: NewMessage; id: number; conversationId: ConversationId }[], now: number, trx: Transaction<Tables>): Promise<void> {
     const touches: MemberTouch[] = [];
     const groups = new Map<ConversationId, { last: number; count: number; sentBy: Map<string, number> }>();
-    written.forEach(({ item, id, conversationId }, n) => {
-      if (item.group) {
-        const touch = groups.get(conversationId) ?? { last: 0, count: 0, sentBy: new Map<string, number>() };
-        const sender = memberKey(item.sender);
-        touch.last = Math.max(touch.last, id);
-        touch.count += 1;
-        touch.sentBy.set(sender, (touch.sentBy.get(sender) ?? 0) + 1);
-        groups.set(conversationId, touch);
-        return;
+    for (const { item, id, conversationId } of written) {
+      if (isDirect(item)) {
+        for (const member of localMembers(item)) {
+          touches.push({ conversationId, member, messageId: id, unread: member.userId !== senderUserId(item), sent: member.userId === senderUserId(item), now });
+        }
+        continue;
       }
-      for (const member of notified[n]!) {
-        touches.push({ conversationId, member, messageId: id, unread: member.userId !== senderUserId(item), sent: member.userId === senderUserId(item), now });
-      }
-    });
+      const touch = groups.get(conversationId) ?? { last: 0, count: 0, sentBy: new Map<string, number>() };
+      const sender = memberKey(item.sender);
+      touch.last = Math.max(touch.last, id);
+      touch.count += 1;
+      touch.sentBy.set(sender, (touch.sentBy.get(sender) ?? 0) + 1);
+      groups.set(conversationId, touch);
+    }
     await this.stores.conversations.touch(touches, trx);
     for (const [id, touch] of groups) await this.stores.conversations.touchGroup(id, touch.last, touch.sentBy, touch.count, trx);
   }

@@ -17,10 +17,13 @@ export interface FeedReader {
   page(userId: number, after: number, limit: number): Promise<{ results: SequencedEvent[]; next: number | null }>;
 }
 
+/** A text frame as it goes out: JSON, or JSON already encoded as UTF-8 (one encoding for every socket it goes to). */
+export type TextFrame = string | Buffer;
+
 export interface StreamSink {
   readonly open: boolean;
   /** Sends a live frame (the gateway's slow-consumer rule applies). */
-  send(data: string): void;
+  send(data: TextFrame): void;
   /** Sends a frame read from the feed, waiting for the socket to drain when it has a backlog. */
   sendPaced(data: string): Promise<void>;
 }
@@ -32,7 +35,7 @@ const MAX_QUEUED = 1000;
 interface Queued {
   seq: number;
   prev: number | undefined;
-  data: string;
+  data: TextFrame;
 }
 
 export class FeedStream {
@@ -64,7 +67,7 @@ export class FeedStream {
   }
 
   /** A live event with its seq, the seq before it in the user's feed (if known), and its frame. */
-  offer(seq: number, prev: number | undefined, data: string): void {
+  offer(seq: number, prev: number | undefined, data: TextFrame): void {
     if (!this.running && this.queue.length === 0) {
       if (seq <= this.lastSeq) return;
       if (prev === this.lastSeq) {

@@ -92,11 +92,11 @@ describeEachDatabase('a database of the release before groups, migrated in place
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('keeps every row as it was: direct conversations at version 0, events about no group', async () => {
+  it('keeps every row as it was: direct conversations at version 0, members with their whole feed, events about no group', async () => {
     const after = await snapshot(config);
     expect(before.messages.length).toBeGreaterThan(0);
     expect(after.messages).toEqual(before.messages);
-    expect(after.conversation_members).toEqual(before.conversation_members);
+    expect(after.conversation_members).toEqual(before.conversation_members.map((row) => ({ ...row, feed_from: 0 })));
     expect(after.read_markers).toEqual(before.read_markers);
     expect(after.conversations).toEqual(before.conversations.map((row) => ({ ...row, version: 0 })));
     expect(after.events).toEqual(before.events.map((row) => ({ ...row, conversation_id: null })));

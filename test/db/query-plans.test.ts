@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Tables } from '../../src/db/schema.js';
 import { DirectConversations } from '../../src/conversations/direct.js';
 import { conversationId, remoteMember } from '../../src/conversations/members.js';
+import { GroupQueries } from '../../src/conversations/group-queries.js';
 import { ConversationsRepository } from '../../src/conversations/repository.js';
 import { FeedRepository } from '../../src/feed/repository.js';
 import { OutboxRepository } from '../../src/federation/outbox/repository.js';
@@ -132,6 +133,36 @@ describe('query plans of the delivery paths [sqlite]', () => {
     expect(await feed.eventsAfter(1, 0, 100)).toEqual([]);
     expect(await conversations.establishedPartners(1)).toEqual([]);
     expect((await messages.findById(record.id))!.read_at).toBeNull();
+    expect(tableScans()).toEqual([]);
+  });
+  it('writes to a group and reads its history, its members’ feeds and lists, its membership and audiences without scanning a table', async () => {
+    const { writer } = stores();
+    for (const name of ['bob', 'carol']) {
+      await db.insertInto('users').values({ username: name, username_key: name, email: `${name}@example.org`, email_key: `${name}@example.org`, password_hash: 'x', date_joined: 0 }).execute();
+    }
+    const conversations = new ConversationsRepository(db, 'sqlite');
+    const members = [alice, { kind: 'local' as const, userId: 2, username: 'bob' }, { kind: 'local' as const, userId: 3, username: 'carol' }];
+    const uuid = '0190c3b4-1d2e-7f00-8000-000000000001';
+    const id = await db.transaction().execute((trx) =>
+      conversations.createGroup({ uuid, name: 'plans', members: members.map((member, index) => ({ member, role: index === 0 ? ('owner' as const) : ('member' as const) })) }, 1, trx),
+    );
+    tableScans();
+    await Promise.all([writer.submit({ uuid: 'g1', sender: alice, group: { id, uuid }, text: 'hi', clientId: null }), writer.submit({ uuid: 'g2', sender: alice, group: { id, uuid }, text: 'all', clientId: null })]);
+    const messages = new MessagesRepository(db, 'sqlite');
+    const feed = new FeedRepository(db, 'sqlite');
+    const groups = new GroupQueries(db);
+
+    expect(await messages.history(id, undefined, 50)).toHaveLength(2);
+    expect(await messages.ofMemberAfter(2, 0, 200)).toHaveLength(2);
+    expect(await conversations.list(2, undefined, 50)).toEqual([expect.objectContaining({ partner: null, unread: 2, group: { uuid, name: 'plans', membersCount: 3 } })]);
+    expect(await feed.head(2)).toBeGreaterThan(0);
+    expect(await feed.eventsAfter(2, 0, 100)).toEqual([]);
+    expect(await groups.findGroup(uuid, 2)).toMatchObject({ id, role: 'member' });
+    expect(await groups.groupsOf(3)).toHaveLength(1);
+    expect(await groups.groupIdsOf(3)).toEqual([uuid]);
+    expect(await groups.groupCoMembers(1)).toHaveLength(2);
+    expect(await groups.localMembers(uuid)).toHaveLength(3);
+    expect(await conversations.members(id)).toHaveLength(3);
     expect(tableScans()).toEqual([]);
   });
 });

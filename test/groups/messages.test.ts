@@ -142,7 +142,7 @@ describeEachDatabase('messages in groups', (database) => {
     expect(await count(sql`select count(*) as n from messages where id in (${bobs}, ${carols}) and body <> ''`)).toBe(0);
   });
 
-  it('shows a member added later the whole history, none of it unread', async () => {
+  it('shows a member added later the whole history, none of it unread nor in their catch-up and feed', async () => {
     const [alice, bob, carol] = await users(3);
     const group = await groups.group(alice, 'Latecomers', [bob]);
     await groups.sent(alice, group.id, 'before carol');
@@ -151,8 +151,13 @@ describeEachDatabase('messages in groups', (database) => {
 
     expect((await history(carol, group)).map((message) => message.message)).toEqual(['still before', 'before carol']);
     expect(await unread(carol, group)).toBe(0);
-    await groups.sent(alice, group.id, 'welcome');
+    const welcome = await groups.sent(alice, group.id, 'welcome');
     expect(await unread(carol, group)).toBe(1);
+    // What came before she joined is history, not news: catch-up and the feed start at her joining.
+    expect((await groups.as(carol, 'GET', '/accounts/messages/?after=0')).body.results.map((message: GroupMessage) => message.id)).toEqual([welcome]);
+    const feed = (await groups.as(carol, 'GET', '/accounts/events/?after=0')).body.results as { type: string; seq: number }[];
+    expect(feed.map((event) => event.type)).toEqual(['group', 'message']);
+    expect(feed[1]!.seq).toBe(welcome);
   });
 
   it('ends a removed member’s access: the group answers 404, leaves their lists and catch-up; their own messages stay', async () => {

@@ -2,7 +2,7 @@
 // its backpressure. It is the StreamSink its FeedStream writes to.
 import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
-import type { FeedStream, StreamSink } from '../feed-stream.js';
+import type { FeedStream, StreamSink, TextFrame } from '../feed-stream.js';
 import { CloseCode, type GatewayLimits } from './protocol.js';
 
 /** What every connection shares (one object for all: an idle connection should cost little memory). */
@@ -96,7 +96,7 @@ export class Connection implements StreamSink {
   }
 
   /** Sends a live frame; a client whose backlog would pass the limit is disconnected instead. */
-  send(data: string): void {
+  send(data: TextFrame): void {
     const { socket } = this;
     if (socket.readyState !== WebSocket.OPEN) return;
     if (socket.bufferedAmount + Buffer.byteLength(data) > this.options.limits.maxBufferedBytes) {
@@ -106,7 +106,8 @@ export class Connection implements StreamSink {
       this.options.dropped(this);
       return;
     }
-    socket.send(data);
+    // An encoded frame is text too: ws would send a Buffer as binary.
+    socket.send(data, { binary: false });
   }
 
   /** A replay may be far larger than the live buffer allows: it goes at the pace the client reads. */

@@ -59,12 +59,12 @@ export class ConnectionRegistry {
 
   /** Delivers an event to the sockets of the users it goes to: encoded once, however many they are. */
   deliver(deliveries: readonly Delivery[], event: RealtimeEvent): void {
-    let data: string | undefined;
+    let data: Buffer | undefined;
     const { seq } = event;
     for (const { userId, prev } of deliveries) {
       const set = this.byUser.get(userId);
       if (!set) continue;
-      data ??= JSON.stringify(event);
+      data ??= Buffer.from(JSON.stringify(event));
       for (const connection of set) {
         // Feed events go through the socket's stream, in seq order; typing and presence go as they come.
         if (typeof seq === 'number' && connection.stream) connection.stream.offer(seq, prev, data);
