@@ -52,6 +52,11 @@ export interface MessagesTable {
   sender_user_id: number | null;
   /** The sender's address as this backend shows it: `alice` (local) or `alice@b` (remote). */
   sender: string;
+  /**
+   * The address a direct message was sent to, as the sender wrote it (`bob`, `Bob@b`): its
+   * member row keeps the first spelling, a message keeps its own.
+   */
+  sent_to: string | null;
   /** Sealed at rest with the message id as associated data; '' once erased. */
   body: string;
   created_at: number;

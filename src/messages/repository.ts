@@ -175,8 +175,10 @@ export class MessagesRepository {
       .select((eb) => {
         const direct = <T>(value: Expression<T>) => eb.case().when('c.kind', '=', 'direct').then(value).end();
         return [
-          direct(eb.fn.coalesce('r.address', 'm.sender')).as('receiver'),
-          direct(eb.fn.coalesce('r.user_id', 'm.sender_user_id')).as('receiver_user_id'),
+          direct(eb.fn.coalesce('m.sent_to', 'r.address', 'm.sender')).as('receiver'),
+          // The sender stands in only in a conversation with oneself (no other member): a remote
+          // receiver has no user id, and the sender is not its receiver.
+          direct(eb.case().when('r.member_key', 'is', null).then(eb.ref('m.sender_user_id')).else(eb.ref('r.user_id')).end()).as('receiver_user_id'),
           direct(eb.fn.coalesce('r.member_key', 'm.sender_key')).as('receiver_key'),
           'r.server as receiver_server',
           direct(eb.fn.coalesce('r.name', 'm.sender')).as('receiver_name'),

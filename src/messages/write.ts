@@ -141,6 +141,7 @@ export class MessageWriter {
       sender_key: memberKey(item.sender),
       sender_user_id: item.sender.kind === 'local' ? item.sender.userId : null,
       sender: addressOf(item.sender),
+      sent_to: item.receiver ? addressOf(item.receiver) : null,
       body: this.seal(item.text, id),
       created_at: now,
       client_id: item.clientId,

@@ -14,7 +14,7 @@ import { eventually } from './peer-requests.js';
 async function history(backend: Backend, user: RegisteredUser, partner: string) {
   const response = await call(backend.url, 'GET', `/accounts/messages/?with=${encodeURIComponent(partner)}&limit=200`, undefined, { token: user.token });
   expect(response.status).toBe(200);
-  return response.body.results as { id: number; sender: string; receiver: string; message: string; status: string }[];
+  return response.body.results as { id: number; sender: string; receiver: string; message: string; status: string; read_at: string | null }[];
 }
 
 function send(backend: Backend, from: RegisteredUser, receiver: string, message: string) {
@@ -56,6 +56,32 @@ describeEachDatabase('federation between two backends', (database) => {
     expect((await history(a, alice, 'bob@b')).map((m) => m.message)).toEqual(['Hello, alice', 'Hello, World!']);
     const conversations = await call(b.url, 'GET', '/accounts/conversations/', undefined, { token: bob.token });
     expect(conversations.body.results).toEqual([expect.objectContaining({ with: 'alice@a', unread: 1 })]);
+  });
+
+  it('keeps the spelling each message was sent to in every later read of it', async () => {
+    const [frank] = await Promise.all([registerUser(a.url, 'frank'), registerUser(b.url, 'gina')]);
+    await send(a, frank, 'gina@b', 'first spelling');
+    const second = await send(a, frank, 'Gina@B', 'second spelling');
+    expect(second.body.status).toBe('delivered');
+
+    const seen = await history(a, frank, 'gina@b');
+    expect(seen.map((m) => [m.message, m.receiver])).toEqual([
+      ['second spelling', 'Gina@b'],
+      ['first spelling', 'gina@b'],
+    ]);
+    const caughtUp = await call(a.url, 'GET', '/accounts/messages/?after=0&limit=200', undefined, { token: frank.token });
+    expect(caughtUp.body.results.map((m: { receiver: string }) => m.receiver)).toEqual(['gina@b', 'Gina@b']);
+  });
+
+  it('lets only the receiver mark a message read: its sender is refused, the receiver on a peer too', async () => {
+    const [hana] = await Promise.all([registerUser(a.url, 'hana'), registerUser(b.url, 'ivan')]);
+    const sent = await send(a, hana, 'ivan@b', 'read me, not you');
+    expect(sent.body.status).toBe('delivered');
+
+    const bySender = await call(a.url, 'POST', `/accounts/messages/${sent.body.id}/read/`, undefined, { token: hana.token });
+    expect(bySender.status).toBe(403);
+    expect(bySender.body.code).toBe('forbidden');
+    expect((await history(a, hana, 'ivan@b'))[0]).toEqual(expect.objectContaining({ id: sent.body.id, read_at: null }));
   });
 
   it('sends a bare name that is not local to the one configured peer', async () => {

@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { call, registerUser } from '../helpers/http.js';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { bubbles, openPerson, PASSWORD, servedToBrowser } from './browser.js';
+import { bubbles, conversationRow, openPerson, PASSWORD, registerInPage, servedToBrowser } from './browser.js';
 
 const FOCUS_RING = `(() => {
   const element = document.activeElement;
@@ -91,6 +91,35 @@ describeEachDatabase('web client: keyboard and small screens', (database) => {
     await tabTo(page, 'nav.account button');
     await page.keyboard.press('Enter');
     await page.getByRole('form', { name: 'Log in' }).waitFor();
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it("shows a group at 360 px wide, its details in place of its messages, every control labelled", async () => {
+    const gina = await registerUser(suite.app.url, 'gina');
+    const { context, page, problems } = await openPerson(suite.browser, suite.app.url, { width: 360, height: 740 });
+    await registerInPage(page, 'hal');
+    await page.locator('.connection.online').waitFor({ state: 'attached' });
+    const created = await call(suite.app.url, 'POST', '/accounts/groups/', { name: 'A group with a rather long name for a small screen', members: ['hal'] }, { token: gina.token });
+    expect(created.status).toBe(201);
+    await call(suite.app.url, 'POST', '/accounts/send-message/', { message: 'Hello, small screen', group: created.body.id }, { token: gina.token });
+
+    await page.getByRole('link', { name: 'New group' }).click();
+    await page.getByRole('button', { name: 'Create group' }).waitFor();
+    await checkLayout(page);
+    await page.getByRole('link', { name: 'Conversations' }).click();
+
+    await conversationRow(page, 'A group with a rather long name for a small screen').click();
+    await bubbles(page).filter({ hasText: 'Hello, small screen' }).waitFor();
+    await checkLayout(page);
+    const members = page.getByRole('button', { name: 'Members' });
+    await members.click();
+    await page.getByRole('complementary', { name: 'Group details' }).locator('.member-name', { hasText: /^gina$/ }).waitFor();
+    expect(await page.locator('.messages').isVisible()).toBe(false);
+    expect(await members.getAttribute('aria-expanded')).toBe('true');
+    await checkLayout(page);
+    await members.click();
+    expect(await bubbles(page).filter({ hasText: 'Hello, small screen' }).isVisible()).toBe(true);
     expect(problems).toEqual([]);
     await context.close();
   });

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { WEB_CLIENT_DIR } from '../../src/web/static.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import type { DatabaseKind } from '../helpers/databases.js';
@@ -69,6 +69,25 @@ export async function openPerson(browser: Browser, baseUrl: string, viewport = {
   return { context, page, problems };
 }
 
+/**
+ * A person with a page of their own, registered through it, and live: its socket is subscribed,
+ * so whatever happens from here on reaches the page as an event (with its feed seq).
+ */
+export async function registeredPerson(browser: Browser, baseUrl: string, username: string): Promise<Person> {
+  const person = await openPerson(browser, baseUrl);
+  await registerInPage(person.page, username);
+  await person.page.locator('.connection.online').waitFor({ state: 'attached' });
+  return person;
+}
+
+/** Closes each person's page, which saw no script error nor CSP violation. */
+export async function closePeople(...people: Person[]): Promise<void> {
+  for (const person of people) {
+    expect(person.problems).toEqual([]);
+    await person.context.close();
+  }
+}
+
 export const PASSWORD = 'a long and quiet river';
 
 /** Registers through the page's own form, as a person would. */
@@ -91,6 +110,26 @@ export async function write(page: Page, text: string): Promise<void> {
   const box = page.getByRole('textbox', { name: /^Message to / });
   await box.fill(text);
   await box.press('Enter');
+}
+
+/** A row of the conversations list, by its partner's address or its group's name. */
+export function conversationRow(page: Page, title: string) {
+  return page.locator('.conversation').filter({ has: page.locator('.partner', { hasText: new RegExp(`^${title}$`) }) });
+}
+
+/** Fills in the page's new group form, as a person would, and sends it. */
+export async function submitNewGroup(page: Page, name: string, members: string): Promise<void> {
+  if (new URL(page.url()).pathname !== '/groups/new') await page.getByRole('link', { name: 'New group' }).click();
+  await page.getByLabel('Group name').fill(name);
+  await page.getByLabel('Members').fill(members);
+  await page.getByRole('button', { name: 'Create group' }).click();
+}
+
+/** Creates a group through the page's own form and returns its id. */
+export async function createGroupInPage(page: Page, name: string, members: string): Promise<string> {
+  await submitNewGroup(page, name, members);
+  await page.getByRole('heading', { level: 2, name }).waitFor();
+  return decodeURIComponent(new URL(page.url()).pathname.replace(/^\/g\//, ''));
 }
 
 /** The message bubbles of the open conversation, as the reader sees their text. */

@@ -11,7 +11,7 @@ import { moveMisfiled } from '../../web/src/chat/misfiled.js';
 const ME = 'alice';
 
 function message(id: number, sender: string, receiver: string, changes: Partial<Message> = {}): Message {
-  return { id, sender, receiver, message: `text ${id}`, timestamp: '2026-11-30T10:00:00.000Z', status: 'delivered', read_at: null, edited_at: null, deleted: false, ...changes };
+  return { id, sender, receiver, group: null, message: `text ${id}`, timestamp: '2026-11-30T10:00:00.000Z', status: 'delivered', read_at: null, edited_at: null, deleted: false, ...changes };
 }
 
 const mine = (m: Message) => isMine(m, ME);
@@ -45,7 +45,7 @@ describe('conversation key', () => {
 });
 
 describe('conversation rows', () => {
-  const summary = (last: Message, unread: number): Conversation => ({ with: last.sender === ME ? last.receiver : last.sender, last_message: last, unread });
+  const summary = (last: Message, unread: number): Conversation => ({ with: last.sender === ME ? last.receiver : last.sender, group: null, last_message: last, unread });
 
   it('keeps a newer message a live event brought over the server page', () => {
     const rows = new Map<MapKey, Row>();

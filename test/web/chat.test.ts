@@ -6,7 +6,7 @@ import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { call, registerUser } from '../helpers/http.js';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { bubbles, openConversation, openPerson, PASSWORD, registerInPage, write, servedToBrowser } from './browser.js';
+import { bubbles, conversationRow, openConversation, openPerson, PASSWORD, registerInPage, write, servedToBrowser } from './browser.js';
 
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
 
@@ -15,10 +15,6 @@ async function logInInPage(page: Page, username: string): Promise<void> {
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByRole('form', { name: 'Log in' }).getByRole('button', { name: 'Log in' }).click();
   await page.getByTestId('me').filter({ hasText: new RegExp(`^${username}$`) }).waitFor();
-}
-
-function conversationRow(page: Page, partner: string) {
-  return page.locator('.conversation').filter({ has: page.locator('.partner', { hasText: new RegExp(`^${partner}$`) }) });
 }
 
 describeEachDatabase('web client: chatting', (database) => {

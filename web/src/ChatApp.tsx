@@ -3,10 +3,12 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Api, ApiError, type User } from './api.js';
 import { ChatPane } from './ChatPane.js';
-import { direct } from './chat/conversation-key.js';
+import { mapKey, type ConversationKey } from './chat/conversation-key.js';
 import { ChatStore } from './chat/store.js';
 import { ConversationList } from './ConversationList.js';
+import { GroupPane } from './GroupPane.js';
 import { LiveConnection, liveUrl } from './live.js';
+import { NewGroupView } from './NewGroupView.js';
 import { ProfileView } from './ProfileView.js';
 import { chatPath, followLink, navigate, useRoute } from './router.js';
 import type { Session } from './session.js';
@@ -24,7 +26,7 @@ function useStore(store: ChatStore): void {
 
 export function ChatApp({ session, onSignedOut, onUser }: ChatAppProps) {
   const api = useMemo(() => new Api(session.token, onSignedOut), [session.token, onSignedOut]);
-  const store = useMemo(() => new ChatStore(api, session.user, (address) => navigate(chatPath(address), true)), [api]);
+  const store = useMemo(() => new ChatStore(api, session.user, (conversation) => navigate(conversation ? chatPath(conversation) : '/', true)), [api]);
   const live = useRef<LiveConnection | null>(null);
   const [leaving, setLeaving] = useState(false);
   const route = useRoute();
@@ -72,11 +74,13 @@ export function ChatApp({ session, onSignedOut, onUser }: ChatAppProps) {
     };
   }, [store]);
 
-  const partner = route.view === 'chat' ? route.partner : null;
+  const open = route.view === 'chat' ? route.conversation : null;
+  const openKey = open && mapKey(open);
   useEffect(() => {
     store.closeConversation();
-    if (partner !== null) store.openConversation(direct(partner));
-  }, [store, partner]);
+    if (open) store.openConversation(open);
+  }, [store, openKey]);
+  const typing = (conversation: ConversationKey) => live.current?.typing(conversation);
 
   const unread = [...store.list.rows.values()].reduce((sum, row) => sum + row.unread, 0);
   useEffect(() => {
@@ -130,9 +134,9 @@ export function ChatApp({ session, onSignedOut, onUser }: ChatAppProps) {
           <ConversationList store={store} />
         </aside>
         <main class="pane">
-          {route.view === 'chat' && (
-            <ChatPane key={route.partner.toLowerCase()} store={store} partner={route.partner} onTyping={(to) => live.current?.typing(to)} />
-          )}
+          {route.view === 'chat' && route.conversation.kind === 'direct' && <ChatPane key={openKey} store={store} partner={route.conversation.with} onTyping={typing} />}
+          {route.view === 'chat' && route.conversation.kind === 'group' && <GroupPane key={openKey} store={store} id={route.conversation.id} onTyping={typing} />}
+          {route.view === 'new-group' && <NewGroupView store={store} />}
           {route.view === 'profile' && (
             <ProfileView
               api={api}
@@ -145,7 +149,7 @@ export function ChatApp({ session, onSignedOut, onUser }: ChatAppProps) {
           )}
           {route.view === 'list' && (
             <div class="placeholder">
-              <p>Pick a conversation, or start one with a username.</p>
+              <p>Pick a conversation, start one with a username, or create a group.</p>
             </div>
           )}
         </main>

@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 
 const MAX_LENGTH = 10_000;
 
-export function Composer({ partner, onSend, onTyping }: { partner: string; onSend: (text: string) => void; onTyping: () => void }) {
+export function Composer({ to, onSend, onTyping }: { to: string; onSend: (text: string) => void; onTyping: () => void }) {
   const [text, setText] = useState('');
   const input = useRef<HTMLTextAreaElement>(null);
 
@@ -32,7 +32,7 @@ export function Composer({ partner, onSend, onTyping }: { partner: string; onSen
       }}
     >
       <label for="composer-input" class="sr-only">
-        Message to {partner}
+        Message to {to}
       </label>
       <textarea
         id="composer-input"
@@ -40,7 +40,7 @@ export function Composer({ partner, onSend, onTyping }: { partner: string; onSen
         rows={1}
         dir="auto"
         maxLength={MAX_LENGTH}
-        placeholder={`Message ${partner}`}
+        placeholder={`Message ${to}`}
         value={text}
         onInput={(event) => {
           setText(event.currentTarget.value);

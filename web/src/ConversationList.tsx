@@ -1,10 +1,11 @@
-// The conversations: start one by address, then one row per partner, most recent first,
-// with the last message, its time and the unread count.
+// The conversations: start one by address or create a group, then one row per partner or
+// group, most recent first, with the last message, its time and the unread count.
 import { useEffect, useState } from 'preact/hooks';
-import { mapKey } from './chat/conversation-key.js';
+import { direct, mapKey } from './chat/conversation-key.js';
+import type { Row } from './chat/list.js';
 import type { ChatStore } from './chat/store.js';
 import { fullTime, shortTime } from './format.js';
-import { chatPath, navigate } from './router.js';
+import { chatPath, navigate, NEW_GROUP_PATH } from './router.js';
 
 // Marked once per page load: what "time to an interactive chat list" is measured against.
 let readyMarked = false;
@@ -22,9 +23,17 @@ export function ConversationList({ store }: { store: ChatStore }) {
   return (
     <nav class="conversations-nav" aria-labelledby="conversations-title">
       <NewConversation />
+      <p class="new-group">
+        <a class="button secondary wide" href={NEW_GROUP_PATH}>
+          New group
+        </a>
+      </p>
       <h2 id="conversations-title" class="section-title">
         Conversations
       </h2>
+      <p class="notice pad" role="status">
+        {store.notice}
+      </p>
       {store.list.state === 'loading' && <p class="muted pad">Loading conversations…</p>}
       {store.list.error && (
         <p class="form-error pad" role="alert">
@@ -37,15 +46,12 @@ export function ConversationList({ store }: { store: ChatStore }) {
       {ready && rows.length === 0 && <p class="muted pad">No conversations yet. Start one above.</p>}
       <ul class="conversations" aria-busy={!ready}>
         {rows.map((row) => {
-          // Only direct conversations exist so far: a row is named by its partner's address.
-          if (row.conversation.kind !== 'direct') return null;
-          const address = row.conversation.with;
-          const mine = row.last ? store.isMine(row.last) : false;
+          const title = row.conversation.kind === 'direct' ? row.conversation.with : (store.groups.summary(row.conversation.id)?.name ?? 'Group');
           return (
             <li key={mapKey(row.conversation)}>
-              <a class="conversation" href={chatPath(address)} aria-current={store.isOpen(row.conversation) ? 'page' : undefined}>
+              <a class="conversation" data-kind={row.conversation.kind} href={chatPath(row.conversation)} aria-current={store.isOpen(row.conversation) ? 'page' : undefined}>
                 <span class="partner" dir="auto">
-                  {address}
+                  {title}
                 </span>
                 {row.last && (
                   <time class="when" dateTime={row.last.timestamp} title={fullTime(row.last.timestamp)}>
@@ -53,7 +59,7 @@ export function ConversationList({ store }: { store: ChatStore }) {
                   </time>
                 )}
                 <span class="preview" dir="auto">
-                  {row.last ? `${mine ? 'You: ' : ''}${row.last.deleted ? 'Message deleted' : row.last.message}` : 'No messages yet'}
+                  {preview(store, row)}
                 </span>
                 {row.unread > 0 && (
                   <span class="badge">
@@ -75,6 +81,13 @@ export function ConversationList({ store }: { store: ChatStore }) {
   );
 }
 
+/** The last message, after who wrote it: "You: " for ours, and in a group the sender's name. */
+function preview(store: ChatStore, row: Row): string {
+  if (!row.last) return 'No messages yet';
+  const author = store.isMine(row.last) ? 'You: ' : row.conversation.kind === 'group' ? `${row.last.sender}: ` : '';
+  return `${author}${row.last.deleted ? 'Message deleted' : row.last.message}`;
+}
+
 function NewConversation() {
   const [address, setAddress] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -88,7 +101,7 @@ function NewConversation() {
     }
     setError(null);
     setAddress('');
-    navigate(chatPath(value));
+    navigate(chatPath(direct(value)));
   };
 
   return (

@@ -1,5 +1,6 @@
 // A form's pieces: a labelled input with its hint and the API's errors for that field right
-// beneath it, the form's own error, and the errors' state, which moves focus to what was refused.
+// beneath it, the form's own error, the errors' state, which moves focus to what was refused,
+// and a submit that is busy while its request runs.
 import type { JSX, RefObject } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
@@ -112,4 +113,29 @@ export function useFormErrors(): [FormErrors, (errors: FormErrors) => void, RefO
     invalid?.focus();
   }, [errors]);
   return [errors, setErrors, form];
+}
+
+export interface Submitting {
+  errors: FormErrors;
+  form: RefObject<HTMLFormElement>;
+  busy: boolean;
+  /** Runs a request, busy meanwhile: its failure becomes the form's errors (`shown` beside their fields), its success clears them. */
+  run: (work: () => Promise<void>) => Promise<void>;
+}
+
+export function useSubmit(shown: string[]): Submitting {
+  const [errors, setErrors, form] = useFormErrors();
+  const [busy, setBusy] = useState(false);
+  const run = async (work: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await work();
+      setErrors(NO_ERRORS);
+    } catch (error) {
+      setErrors(errorsOf(error, shown));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { errors, form, busy, run };
 }

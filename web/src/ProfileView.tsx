@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, type Api, type User } from './api.js';
 import { errorsOf, Field, FormError, NO_ERRORS, PhoneField, useFormErrors } from './Field.js';
 import { day } from './format.js';
+import { PaneHeader } from './PaneHeader.js';
 
 interface ProfileViewProps {
   api: Api;
@@ -78,12 +79,7 @@ export function ProfileView({ api, user, onUser }: ProfileViewProps) {
   const unchanged = phone.trim() === (user.phone_number ?? '');
   return (
     <section class="profile" aria-labelledby="profile-title">
-      <header class="pane-header">
-        <a class="back" href="/">
-          <span aria-hidden="true">‹</span> Conversations
-        </a>
-        <h2 id="profile-title">Profile</h2>
-      </header>
+      <PaneHeader titleId="profile-title" title="Profile" />
       <div class="profile-body">
         <dl class="facts">
           <dt>Username</dt>

@@ -1,14 +1,27 @@
 // The RealChat HTTP API as the client uses it: typed calls over fetch, errors as ApiError.
 // Everything here follows shared/spec/api.md; nothing else in the client builds a request.
 import type { Static } from 'typebox';
-// Type-only: the server's own schemas (these two files import nothing but typebox), so the
+// Type-only: the server's own schemas (these three files import nothing but typebox), so the
 // client's types cannot drift from what the server sends; nothing of them reaches the bundle.
-import type { ConversationPage, MessagePage, MessageSchema, SendAnswer as SendAnswerSchema } from '../../src/messages/schemas.js';
+import type { GroupListSchema, GroupMemberSchema, GroupSchema } from '../../src/groups/schemas.js';
+import type { ConversationPage, GroupSummary as GroupSummarySchema, MessagePage, MessageSchema, SendAnswer as SendAnswerSchema } from '../../src/messages/schemas.js';
 import type { PhoneVerified, VerificationStarted } from '../../src/sms/schemas.js';
 
+/** A message; in a group (`group` set) its `receiver` is null. */
 export type Message = Static<typeof MessageSchema>;
+/** A row of the conversations list: a partner (`with`) or a group. */
 export type Conversation = Static<typeof ConversationPage>['results'][number];
 export type SendAnswer = Static<typeof SendAnswerSchema>;
+export type Group = Static<typeof GroupSchema>;
+export type GroupMember = Static<typeof GroupMemberSchema>;
+export type Role = GroupMember['role'];
+/** A group as the groups list has it: its members counted, not named. */
+export type ListedGroup = Static<typeof GroupListSchema>['results'][number];
+/** A group as a row of the conversations list names it. */
+export type GroupSummary = Static<typeof GroupSummarySchema>;
+
+/** Where a message goes: a person or a group, exactly one of the two. */
+export type SendTarget = { receiver: string } | { group: string };
 
 /** A page of a list, newest first or oldest first as the endpoint says; `next` is an opaque cursor. */
 export interface Page<T> {
@@ -105,7 +118,7 @@ export class Api {
     return this.request('GET', `/accounts/conversations/${query({ before })}`);
   }
 
-  /** One page of a conversation (named by `with`), newest first. */
+  /** One page of a conversation (named by `with` or `group`), newest first. */
   history(conversation: Record<string, string>, before?: string): Promise<Page<Message>> {
     return this.request('GET', `/accounts/messages/${query({ ...conversation, before })}`);
   }
@@ -115,8 +128,8 @@ export class Api {
     return this.request('GET', `/accounts/messages/${query({ after: String(after), limit: '200' })}`);
   }
 
-  send(receiver: string, text: string, clientId: string): Promise<SendAnswer> {
-    return this.request('POST', '/accounts/send-message/', { message: text, receiver, client_id: clientId });
+  send(to: SendTarget, text: string, clientId: string): Promise<SendAnswer> {
+    return this.request('POST', '/accounts/send-message/', { message: text, ...to, client_id: clientId });
   }
 
   /** Online state of the named users who are conversation partners (others are left out). */
@@ -126,6 +139,35 @@ export class Api {
 
   markRead(id: number): Promise<Message> {
     return this.request('POST', `/accounts/messages/${id}/read/`);
+  }
+
+  createGroup(name: string, members: string[]): Promise<Group> {
+    return this.request('POST', '/accounts/groups/', { name, members });
+  }
+
+  groups(): Promise<{ results: ListedGroup[] }> {
+    return this.request('GET', '/accounts/groups/');
+  }
+
+  group(id: string): Promise<Group> {
+    return this.request('GET', groupPath(id));
+  }
+
+  renameGroup(id: string, name: string): Promise<Group> {
+    return this.request('PATCH', groupPath(id), { name });
+  }
+
+  addMember(id: string, user: string): Promise<Group> {
+    return this.request('POST', `${groupPath(id)}members/`, { user });
+  }
+
+  setRole(id: string, user: string, role: Exclude<Role, 'owner'>): Promise<Group> {
+    return this.request('PATCH', memberPath(id, user), { role });
+  }
+
+  /** Removes a member, or, for the caller themself, leaves the group. */
+  removeMember(id: string, user: string): Promise<void> {
+    return this.request('DELETE', memberPath(id, user));
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -153,6 +195,14 @@ function errorFrom(status: number, body: unknown): ApiError {
   const code = typeof shape.code === 'string' ? shape.code : 'http_error';
   const fields = typeof shape.fields === 'object' && shape.fields !== null ? (shape.fields as FieldErrors) : {};
   return new ApiError(status, code, detail, fields);
+}
+
+function groupPath(id: string): string {
+  return `/accounts/groups/${encodeURIComponent(id)}/`;
+}
+
+function memberPath(id: string, user: string): string {
+  return `${groupPath(id)}members/${encodeURIComponent(user)}/`;
 }
 
 function query(params: Record<string, string | undefined>): string {

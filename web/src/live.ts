@@ -1,15 +1,19 @@
 // The WebSocket to /ws: first-frame auth, a ping to learn that the server has taken us on,
 // reconnection with capped exponential backoff, and a state the page can show. It keeps the
 // last feed `seq` it handled and asks the server to replay what came after it on reconnecting.
-import type { Message } from './api.js';
+import type { Group, Message } from './api.js';
+import { mapKey, type ConversationKey } from './chat/conversation-key.js';
 
 export type LiveEvent =
   | { type: 'message'; seq?: number; message: Message }
   | { type: 'message_updated'; seq?: number; message: Message }
   | { type: 'read'; seq?: number; with: string; up_to: number; read_at: string }
+  | { type: 'read'; seq?: number; group: string; user: string; up_to: number }
   | { type: 'status'; seq?: number; id: number; status: Message['status'] }
-  | { type: 'typing'; from: string }
-  | { type: 'presence'; user: string; status: 'online' | 'offline'; last_seen: string | null };
+  | { type: 'typing'; from: string; group?: string }
+  | { type: 'presence'; user: string; status: 'online' | 'offline'; last_seen: string | null }
+  | { type: 'group'; seq?: number; group: Group }
+  | { type: 'group_left'; seq?: number; id: string };
 
 /** `connecting`: the first attempt; `online`: authenticated and subscribed; `reconnecting`: lost, retrying. */
 export type LiveState = 'connecting' | 'online' | 'reconnecting';
@@ -32,7 +36,7 @@ export interface LiveHandlers {
 const UNAUTHENTICATED = 4401;
 const TOO_MANY_CONNECTIONS = 4429;
 
-// The server passes on one typing indicator per partner every 2 s; sending more is waste.
+// The server passes on one typing indicator per conversation every 2 s; sending more is waste.
 const TYPING_EVERY_MS = 2000;
 
 const FIRST_RETRY_MS = 1000;
@@ -84,13 +88,15 @@ export class LiveConnection {
     this.open();
   };
 
-  /** Tells `to` that we are typing, at most every 2 s. */
-  typing(to: string): void {
-    const key = to.toLowerCase();
+  /** Tells the conversation that we are typing, at most every 2 s. */
+  typing(conversation: ConversationKey): void {
+    const key = mapKey(conversation);
     const now = Date.now();
     if (this.state !== 'online' || now - (this.typingSent.get(key) ?? 0) < TYPING_EVERY_MS) return;
     this.typingSent.set(key, now);
-    this.socket?.send(JSON.stringify({ type: 'typing', to }));
+    // A partner is named by `to`, a group by `group` (spec/groups.md: a username may look like a uuid).
+    const target = conversation.kind === 'direct' ? { to: conversation.with } : { group: conversation.id };
+    this.socket?.send(JSON.stringify({ type: 'typing', ...target }));
   }
 
   private readonly onVisibility = (): void => {

@@ -1,15 +1,21 @@
-// The client's few addresses: `/` (conversations), `/c/<partner>` (a chat), `/profile`.
-// Real paths rather than fragments, so a reload or a shared link opens the same view.
+// The client's few addresses: `/` (conversations), `/c/<partner>` (a chat), `/g/<id>` (a group),
+// `/groups/new`, `/profile`. Real paths rather than fragments, so a reload or a shared link opens
+// the same view.
 import { useEffect, useState } from 'preact/hooks';
+import { direct, group, type ConversationKey } from './chat/conversation-key.js';
 
-export type Route = { view: 'list' } | { view: 'chat'; partner: string } | { view: 'profile' };
+export type Route = { view: 'list' } | { view: 'chat'; conversation: ConversationKey } | { view: 'new-group' } | { view: 'profile' };
+
+export const NEW_GROUP_PATH = '/groups/new';
 
 export function parseRoute(pathname: string): Route {
   if (pathname === '/profile') return { view: 'profile' };
-  const chat = /^\/c\/([^/]+)$/.exec(pathname);
+  if (pathname === NEW_GROUP_PATH) return { view: 'new-group' };
+  const chat = /^\/([cg])\/([^/]+)$/.exec(pathname);
   if (chat) {
     try {
-      return { view: 'chat', partner: decodeURIComponent(chat[1]!) };
+      const name = decodeURIComponent(chat[2]!);
+      return { view: 'chat', conversation: chat[1] === 'c' ? direct(name) : group(name) };
     } catch {
       return { view: 'list' };
     }
@@ -17,8 +23,8 @@ export function parseRoute(pathname: string): Route {
   return { view: 'list' };
 }
 
-export function chatPath(partner: string): string {
-  return `/c/${encodeURIComponent(partner)}`;
+export function chatPath(conversation: ConversationKey): string {
+  return conversation.kind === 'direct' ? `/c/${encodeURIComponent(conversation.with)}` : `/g/${encodeURIComponent(conversation.id)}`;
 }
 
 const CHANGE = 'realchat:navigate';

@@ -154,14 +154,15 @@ async function rebuildMessagesSqlite(db: AnyDatabase): Promise<void> {
     .addColumn('sender_key', 'varchar(450)', (c) => c.notNull())
     .addColumn('sender_user_id', 'bigint', (c) => c.references('users.id').onDelete('cascade'))
     .addColumn('sender', 'varchar(420)', (c) => c.notNull())
+    .addColumn('sent_to', 'varchar(420)')
     .addColumn('body', 'text', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('client_id', 'varchar(100)')
     .addColumn('edited_at', 'bigint')
     .addColumn('deleted', 'integer', (c) => c.notNull().defaultTo(0))
     .execute();
-  await sql`insert into messages_new (id, uuid, conversation_id, sender_key, sender_user_id, sender, body, created_at, client_id, edited_at, deleted)
-    select o.id, o.uuid, c.id, ${senderKeyOf('o')}, o.sender_user_id, o.sender, o.body, o.created_at, o.client_id, o.edited_at, o.deleted
+  await sql`insert into messages_new (id, uuid, conversation_id, sender_key, sender_user_id, sender, sent_to, body, created_at, client_id, edited_at, deleted)
+    select o.id, o.uuid, c.id, ${senderKeyOf('o')}, o.sender_user_id, o.sender, o.receiver, o.body, o.created_at, o.client_id, o.edited_at, o.deleted
     from messages o join conversations c on c.direct_key = o.pair order by o.id`.execute(db);
   await sql`create table outbox_2x as select * from outbox`.execute(db);
   await sql`create table receipts_2x as select * from federation_receipts`.execute(db);
@@ -221,7 +222,9 @@ async function alterMessagesPostgres(db: AnyDatabase): Promise<void> {
   await sql`update messages m set conversation_id = c.id, sender_key = ${senderKeyOf('m')} from conversations c where c.direct_key = m.pair`.execute(db);
   await sql`alter table messages alter column conversation_id set not null, alter column sender_key set not null,
     add constraint messages_conversation_fk foreign key (conversation_id) references conversations (id) on delete cascade`.execute(db);
-  await sql`alter table messages drop column pair, drop column receiver_user_id, drop column receiver, drop column peer,
+  // The receiver's address stays (as sent_to), spelled as it was sent to; a group message (later) has none.
+  await sql`alter table messages rename column receiver to sent_to`.execute(db);
+  await sql`alter table messages alter column sent_to drop not null, drop column pair, drop column receiver_user_id, drop column peer,
     drop column status, drop column failure_code, drop column read_at`.execute(db);
 }
 

@@ -1,6 +1,6 @@
 // Which conversation something belongs to, as a typed value, and the one map key made of it.
 // Every piece of client state is held by that key, so a new kind of conversation changes this file.
-import type { Conversation, Message } from '../api.js';
+import type { Conversation, Message, SendTarget } from '../api.js';
 
 export interface DirectConversation {
   kind: 'direct';
@@ -22,9 +22,14 @@ export function direct(address: string): DirectConversation {
   return { kind: 'direct', with: address };
 }
 
+export function group(id: string): GroupConversation {
+  return { kind: 'group', id };
+}
+
 export function mapKey(conversation: ConversationKey): MapKey {
-  // Addresses are compared ignoring case, as usernames are unique ignoring case.
-  return (conversation.kind === 'direct' ? `direct ${userKey(conversation.with)}` : `group ${conversation.id}`) as MapKey;
+  // Addresses are compared ignoring case, as usernames are unique ignoring case; a group id is a
+  // uuid, whose hex digits may come in either case.
+  return (conversation.kind === 'direct' ? `direct ${userKey(conversation.with)}` : `group ${conversation.id.toLowerCase()}`) as MapKey;
 }
 
 /** A user's presence and typing are held by this: their address ignoring case. */
@@ -38,12 +43,19 @@ export function isMine(message: Message, me: string): boolean {
 
 /** The conversation a message belongs to, seen by `me`: a direct one is named after the other side. */
 export function conversationOf(message: Message, me: string): ConversationKey {
-  return direct(isMine(message, me) ? message.receiver : message.sender);
+  if (message.group) return group(message.group);
+  // A message without a group always has a receiver.
+  return direct(isMine(message, me) ? (message.receiver ?? '') : message.sender);
 }
 
 /** The conversation a row of `GET /accounts/conversations/` stands for. */
 export function conversationOfSummary(summary: Conversation): ConversationKey {
-  return direct(summary.with);
+  return summary.group ? group(summary.group.id) : direct(summary.with ?? '');
+}
+
+/** Whom a message to this conversation is sent to. */
+export function sendTarget(conversation: ConversationKey): SendTarget {
+  return conversation.kind === 'direct' ? { receiver: conversation.with } : { group: conversation.id };
 }
 
 /** The query that names the conversation to `GET /accounts/messages/`. */

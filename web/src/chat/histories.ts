@@ -1,7 +1,7 @@
 // The histories opened so far, by conversation: their pages, loaded newest first, and the
 // sends in flight from this page, each shown at once and settled by the server's answer.
 import type { Api, Message } from '../api.js';
-import { historyQuery, mapKey, type ConversationKey, type DirectConversation, type MapKey } from './conversation-key.js';
+import { conversationOf, historyQuery, mapKey, sendTarget, type ConversationKey, type MapKey } from './conversation-key.js';
 import { describe, retryable } from './errors.js';
 import { emptyHistory, pendingSend, settleSend, upsertMessage, type Entry, type History } from './history.js';
 
@@ -73,7 +73,7 @@ export class Histories {
     this.hooks.changed();
   }
 
-  send(me: string, to: DirectConversation, text: string): void {
+  send(me: string, to: ConversationKey, text: string): void {
     const entry = pendingSend(me, to, text);
     this.historyOf(to).entries.push(entry);
     void this.deliver(entry);
@@ -90,7 +90,9 @@ export class Histories {
     entry.error = null;
     this.hooks.changed();
     try {
-      const answer = await this.api.send(entry.message.receiver, entry.message.message, entry.clientId ?? entry.key);
+      // Our own message, so its conversation is the one it was sent to.
+      const to = sendTarget(conversationOf(entry.message, entry.message.sender));
+      const answer = await this.api.send(to, entry.message.message, entry.clientId ?? entry.key);
       settleSend(this.holding(entry), entry, answer);
       this.hooks.saw(answer.id);
       this.hooks.sent(entry.message);

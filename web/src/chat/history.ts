@@ -1,7 +1,7 @@
 // One conversation's messages as the page holds them: server messages in id order, then the
 // sends this page has in flight. Pure functions over plain data; ChatStore decides when to call them.
 import type { Message, SendAnswer } from '../api.js';
-import type { ConversationKey, DirectConversation } from './conversation-key.js';
+import type { ConversationKey } from './conversation-key.js';
 
 export interface Entry {
   /** Stable render key: the client id of a send from this page, else the message id. */
@@ -61,9 +61,10 @@ export function upsertMessage(history: History, message: Message, mine: boolean)
 }
 
 /** A send from this page, shown at once: id 0 until the server answers. */
-export function pendingSend(me: string, to: DirectConversation, text: string): Entry {
+export function pendingSend(me: string, to: ConversationKey, text: string): Entry {
   const clientId = newClientId();
-  const message: Message = { id: 0, sender: me, receiver: to.with, message: text, timestamp: new Date().toISOString(), status: 'delivered', read_at: null, edited_at: null, deleted: false };
+  const [receiver, group] = to.kind === 'direct' ? [to.with, null] : [null, to.id];
+  const message: Message = { id: 0, sender: me, receiver, group, message: text, timestamp: new Date().toISOString(), status: 'delivered', read_at: null, edited_at: null, deleted: false };
   return { key: clientId, clientId, message, sending: true, error: null };
 }
 

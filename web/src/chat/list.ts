@@ -1,7 +1,7 @@
-// The conversations list: one row per conversation with its last message and unread count,
-// loaded page by page and kept current by every message the page sees.
-import type { Api, Conversation, Message } from '../api.js';
-import { conversationOfSummary, mapKey, type ConversationKey, type MapKey } from './conversation-key.js';
+// The conversations list: one row per conversation (a partner or a group) with its last message
+// and unread count, loaded page by page and kept current by every message the page sees.
+import type { Api, Conversation, GroupSummary, ListedGroup, Message } from '../api.js';
+import { conversationOfSummary, group, mapKey, type ConversationKey, type MapKey } from './conversation-key.js';
 import { describe } from './errors.js';
 
 export interface Row {
@@ -13,6 +13,17 @@ export interface Row {
 
 export type ListState = 'loading' | 'ready' | 'error';
 
+/** What the list tells the store, which keeps the last id seen and the groups' names. */
+export interface ListHooks {
+  /** The id of every last message a page brought: the store keeps the highest seen. */
+  saw(id: number): void;
+  /** A group's name and size, as a page or the groups list has them. */
+  named(group: GroupSummary): void;
+  /** A group of the list that the groups list no longer has: left or removed while away. */
+  gone(id: string): void;
+  changed(): void;
+}
+
 export class ConversationRows {
   readonly rows = new Map<MapKey, Row>();
   /** Cursor of the next older page. */
@@ -23,9 +34,7 @@ export class ConversationRows {
 
   constructor(
     private readonly api: Api,
-    /** Told the id of every last message a page brought: the store keeps the highest seen. */
-    private readonly saw: (id: number) => void,
-    private readonly changed: () => void,
+    private readonly hooks: ListHooks,
   ) {}
 
   get(conversation: ConversationKey): Row | undefined {
@@ -59,7 +68,7 @@ export class ConversationRows {
     } catch (error) {
       this.error = describe(error);
     }
-    this.changed();
+    this.hooks.changed();
   }
 
   /**
@@ -68,9 +77,14 @@ export class ConversationRows {
    * Throws when the request fails.
    */
   async refresh(replace: boolean): Promise<void> {
-    const page = await this.api.conversations();
+    const [page, groups] = await Promise.all([this.api.conversations(), this.listedGroups()]);
     if (replace) for (const conversation of page.results) this.rows.delete(mapKey(conversationOfSummary(conversation)));
     this.merge(page.results);
+    if (groups) {
+      const listed = new Set(groups.map((one) => one.id));
+      for (const row of [...this.rows.values()]) if (row.conversation.kind === 'group' && !listed.has(row.conversation.id)) this.hooks.gone(row.conversation.id);
+      this.addGroups(groups);
+    }
     this.state = 'ready';
   }
 
@@ -86,8 +100,9 @@ export class ConversationRows {
 
   private async fetchFirst(): Promise<void> {
     try {
-      const page = await this.api.conversations();
+      const [page, groups] = await Promise.all([this.api.conversations(), this.listedGroups()]);
       this.merge(page.results);
+      if (groups) this.addGroups(groups);
       this.next = page.next;
       this.state = 'ready';
       this.error = null;
@@ -95,12 +110,33 @@ export class ConversationRows {
       this.state = this.state === 'ready' ? 'ready' : 'error';
       this.error = describe(error);
     }
-    this.changed();
+    this.hooks.changed();
+  }
+
+  /**
+   * Every group, for those without a message yet (the conversations list shows only the others).
+   * Without it the list still stands: null, and those groups show once a later load has them.
+   */
+  private listedGroups(): Promise<ListedGroup[] | null> {
+    return this.api.groups().then(
+      (answer) => answer.results,
+      () => null,
+    );
+  }
+
+  private addGroups(groups: ListedGroup[]): void {
+    for (const listed of groups) {
+      this.hooks.named(listed);
+      this.ensure(group(listed.id));
+    }
   }
 
   private merge(conversations: Conversation[]): void {
     mergeRows(this.rows, conversations);
-    for (const conversation of conversations) this.saw(conversation.last_message.id);
+    for (const conversation of conversations) {
+      if (conversation.group) this.hooks.named(conversation.group);
+      this.hooks.saw(conversation.last_message.id);
+    }
   }
 }
 

@@ -13,19 +13,23 @@ export class ReadMarkers {
 
   constructor(private readonly api: Api) {}
 
-  /** Marks the conversation read up to its newest received message. */
-  markRead(key: MapKey, row: Row | undefined, history: History | undefined, mine: Mine): void {
+  /** Marks the conversation read up to its newest received message; true once the server has the mark. */
+  async markRead(key: MapKey, row: Row | undefined, history: History | undefined, mine: Mine): Promise<boolean> {
     const newest = newestUnread(row, history, mine);
     if (newest === 0 || newest <= (this.markedUpTo.get(key) ?? 0)) {
       if (row && row.unread > 0 && newest === 0) row.unread = 0;
-      return;
+      return false;
     }
     this.markedUpTo.set(key, newest);
     markReadUpTo(row, history, newest, new Date().toISOString(), mine);
-    this.api.markRead(newest).catch(() => {
+    try {
+      await this.api.markRead(newest);
+      return true;
+    } catch {
       // Not marked after all: the next opening or message tries again.
       this.markedUpTo.delete(key);
-    });
+      return false;
+    }
   }
 }
 

@@ -19,6 +19,8 @@ export interface SyncTarget {
   readonly lastId: number;
   ingest(message: Message): void;
   loadHistory(conversation: ConversationKey): Promise<void>;
+  /** A group's members and name again; one that is no longer ours leaves the page. */
+  loadGroup(id: string): Promise<void>;
   markOpenRead(): void;
   changed(): void;
 }
@@ -34,8 +36,9 @@ export class Sync {
   /**
    * After each (re)connection: nothing when the socket replayed the change feed from the last
    * seq handled (edits, deletes, reads and statuses included). Otherwise every message with an
-   * id above the last one seen, then (after a reconnection) the conversations list again for
-   * unread counts and read state, and the open conversation's newest page for its edits.
+   * id above the last one seen, then (after a reconnection) the conversations and groups lists
+   * again for unread counts, read state and membership, and the open conversation's newest page
+   * for its edits (and an open group's members).
    */
   async catchUp(first: boolean, replayed = false): Promise<void> {
     window.clearTimeout(this.retryTimer);
@@ -59,7 +62,7 @@ export class Sync {
       }
       if (!first) {
         await chat.list.refresh(false);
-        if (chat.open && chat.histories.has(chat.open)) await chat.loadHistory(chat.open);
+        await this.reloadOpen();
       }
       chat.markOpenRead();
     } catch {
@@ -79,7 +82,14 @@ export class Sync {
       chat.list.error = describe(error);
     }
     await Promise.all([...chat.histories.values()].map((history) => chat.loadHistory(history.conversation)));
+    if (chat.open?.kind === 'group') await chat.loadGroup(chat.open.id);
     chat.changed();
+  }
+
+  private async reloadOpen(): Promise<void> {
+    const { open } = this.chat;
+    if (open && this.chat.histories.has(open)) await this.chat.loadHistory(open);
+    if (open?.kind === 'group') await this.chat.loadGroup(open.id);
   }
 
   dispose(): void {
