@@ -1,6 +1,7 @@
-// The write path of sending alone, in this process: MessagesRepository.writeBatch on a SQLite
-// file, for group commits of several sizes, each message a local one with its two conversation
-// summaries and feed entries (the text is not sealed here). Far steadier than the HTTP benches,
+// The write path of sending alone, in this process: MessageWriter (the group commit of
+// messages/write.ts) on a SQLite file, for group commits of several sizes, each message a local
+// one in a direct conversation, with its members' rows and feed entries (the text is not sealed
+// here; no message goes to a peer, so the outbox is never called). Far steadier than the HTTP benches,
 // so it tells apart two builds of the database code on a noisy machine.
 // Run after `npm run build`:  node bench/write-batch.mjs   (BENCH_DIST=<other build> to compare)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,11 @@ const MESSAGES_PER_SIZE = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const { openDatabase } = await import(`${DIST}/db/database.js`);
 const { migrateToLatest } = await import(`${DIST}/db/migrate.js`);
 const { MessagesRepository } = await import(`${DIST}/messages/repository.js`);
+const { MessageWriter } = await import(`${DIST}/messages/write.js`);
+const { ConversationsRepository } = await import(`${DIST}/conversations/repository.js`);
+const { DirectConversations } = await import(`${DIST}/conversations/direct.js`);
+const { FeedRepository } = await import(`${DIST}/feed/repository.js`);
+const { RequestReceiptsRepository } = await import(`${DIST}/federation/request-receipts.js`);
 
 const dir = mkdtempSync(join(tmpdir(), 'realchat-write-batch-'));
 const database = openDatabase({ kind: 'sqlite', path: join(dir, 'realchat.db') });
@@ -26,26 +32,25 @@ try {
       .values({ username: name, username_key: name, email: `${name}@example.org`, email_key: `${name}@example.org`, password_hash: 'x', date_joined: 0 })
       .execute();
   }
-  const repository = new MessagesRepository(database.db, 'sqlite');
+  const { db } = database;
+  const conversations = new ConversationsRepository(db, 'sqlite');
+  const stores = {
+    db,
+    kind: 'sqlite',
+    messages: new MessagesRepository(db, 'sqlite'),
+    conversations,
+    direct: new DirectConversations(conversations),
+    feed: new FeedRepository(db, 'sqlite'),
+    receipts: new RequestReceiptsRepository(db, 'sqlite'),
+    outbox: { enqueue: () => Promise.reject(new Error('no message of this bench goes to a peer')) },
+  };
+  const writer = new MessageWriter(stores, (text) => text, Date.now);
+  const alice = { kind: 'local', userId: 1, username: 'alice' };
+  const bob = { kind: 'local', userId: 2, username: 'bob' };
   let next = 0;
-  const message = () => ({
-    uuid: `bench-${next++}`,
-    pair: 'u:1|u:2',
-    senderUserId: 1,
-    receiverUserId: 2,
-    sender: 'alice',
-    receiver: 'bob',
-    peer: null,
-    text: 'Hello, World! A benchmark message of ordinary length.',
-    status: 'delivered',
-    clientId: null,
-    conversations: [
-      { userId: 1, partnerKey: 'u:2', partner: 'bob', unread: false },
-      { userId: 2, partnerKey: 'u:1', partner: 'alice', unread: true },
-    ],
-    notify: [1, 2],
-  });
-  const write = (size) => repository.writeBatch(Array.from({ length: size }, message), { now: Date.now(), seal: (text) => text, claim: { by: 'bench', until: 0 } });
+  const message = () => ({ uuid: `bench-${next++}`, sender: alice, receiver: bob, text: 'Hello, World! A benchmark message of ordinary length.', clientId: null });
+  // Submitted in one tick, they go in one group commit (up to the batcher's 200).
+  const write = (size) => Promise.all(Array.from({ length: size }, () => writer.submit(message())));
 
   const report = {};
   for (const size of SIZES) {
