@@ -60,6 +60,8 @@ export class PeerLane {
   private settling: Promise<void> = Promise.resolve();
   /** Receivers whose entries in a transaction still being settled all ended, with how many such transactions: the ones behind them may go next. */
   private readonly answered = new Map<string, number>();
+  /** The peer did not answer the last transaction: what is written behind waits its turn. */
+  private unreachable = false;
 
   constructor(
     private readonly server: string,
@@ -74,9 +76,14 @@ export class PeerLane {
     this.kick();
   }
 
-  /** Whether an entry of this receiver is in hand here: one written behind it leaves right after it. */
-  holds(receiverKey: string): boolean {
-    return this.holding.has(receiverKey);
+  /**
+   * Whether an entry written behind one of this receiver's can expect to leave from here soon:
+   * the peer answered the last transaction, and this lane has one of the receiver's in hand or is
+   * sending or settling one (whose end makes the next due, and kicks the lane).
+   */
+  carriesNext(receiverKey: string): boolean {
+    if (this.unreachable) return false;
+    return this.holding.has(receiverKey) || this.running !== undefined || this.answered.size > 0;
   }
 
   /** A typing indicator for the next transaction; never stored, never retried. */
@@ -218,6 +225,7 @@ export class PeerLane {
       const started = this.context.now();
       const outcome = await this.context.client.sendTransaction(peer, { id: randomUUID(), items });
       this.context.observe(peer.name, items.length, this.context.now() - started, outcome.kind);
+      this.unreachable = outcome.kind === 'retry';
       if (outcome.kind === 'unsupported') {
         // An older RealChat: v1 for a while, starting with these entries.
         this.context.support.markUnsupported(peer);
@@ -240,6 +248,7 @@ export class PeerLane {
         for (const [index, entry] of line.entries()) {
           const outcome = await this.context.delivery.attempt(entry.message);
           outcomes.set(entry.message.entryId, outcome);
+          this.unreachable = outcome.kind === 'retry';
           if (outcome.kind === 'retry') {
             for (const rest of line.slice(index + 1)) outcomes.set(rest.message.entryId, { kind: 'retry', reason: 'behind an entry that waits' });
             return;

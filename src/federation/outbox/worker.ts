@@ -128,12 +128,13 @@ export class OutboxWorker {
   }
 
   /**
-   * A message written behind another of its receiver: when that one is in hand here, it leaves
-   * right after it, and the sender waits as for a first try; else it waits its turn, `queued`.
+   * A message written behind another of its receiver: when this process is sending that one, or
+   * has just sent it, it leaves right after it, and the sender waits as for a first try; else it
+   * waits its turn, `queued`.
    */
   async firstTryBehind(message: OutboundMessage, receiver: string): Promise<MessageStatus> {
     const lane = this.laneOf(message.peer);
-    if (this.stopped || !lane.holds(receiver)) {
+    if (this.stopped || !lane.carriesNext(receiver)) {
       this.wake();
       return 'queued';
     }
