@@ -35,6 +35,8 @@ import { FeedRepository } from './feed/repository.js';
 import { feedRoutes } from './feed/routes.js';
 import { FeedService } from './feed/service.js';
 import { groupsRoutes } from './groups/routes.js';
+import { GroupAnnouncements } from './groups/announce.js';
+import { GroupCopies } from './groups/copies.js';
 import { GroupsService } from './groups/service.js';
 import { refuseControlCharacters } from './http/control-characters.js';
 import { answerClientError, registerErrorHandling } from './http/error-handler.js';
@@ -193,10 +195,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // events go out in commit order, then the outbox's first try and the metrics.
   const events = new MessageEvents(deps.logger);
   new FeedPublisher(bus, deps.logger).follow(events);
+  const groupAnnouncements = new GroupAnnouncements(groupQueries, conversations, events, config.serverName);
   const groups = new GroupsService(
     { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog },
     resolver,
-    events,
+    groupAnnouncements,
     { serverName: config.serverName, maxMembers: config.groupMaxMembers },
     clock,
   );
@@ -285,7 +288,15 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
   const inboundOptions = { peers, serverName: config.serverName, maxAgeMs: config.federationMaxAgeMs, clock };
-  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
+  const copies = new GroupCopies(
+    { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog, deliveries: outboxRepository },
+    { writer, edits: changes, reads: readMarkers, views },
+    resolver,
+    groupAnnouncements,
+    events,
+    clock,
+  );
+  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, copies, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
   outbox.start();
   feed.startPruning();
   receipts.start();

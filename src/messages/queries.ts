@@ -3,7 +3,7 @@
 import type { AddressResolver } from '../conversations/addresses.js';
 import type { DirectConversations } from '../conversations/direct.js';
 import type { GroupQueries } from '../conversations/group-queries.js';
-import { isGroupId, localMember, type ConversationId } from '../conversations/members.js';
+import { isGroupId, localMember } from '../conversations/members.js';
 import type { ConversationsRepository } from '../conversations/repository.js';
 import { NotFound, ValidationFailed } from '../http/errors.js';
 import { pageOf } from '../http/pagination.js';

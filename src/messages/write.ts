@@ -32,7 +32,12 @@ interface NewMessageFields {
 }
 
 /** A message to one receiver (a direct conversation) or to a group. */
-export type NewMessage = NewMessageFields & ({ receiver: Member; group?: undefined } | { group: GroupTarget; receiver?: undefined });
+export type NewMessage = NewMessageFields &
+  (
+    | { receiver: Member; group?: undefined; position?: undefined }
+    /** `position`: the home's place for a message of a group homed elsewhere, which ordered it (its sender may have left since). */
+    | { group: GroupTarget; receiver?: undefined; position?: number }
+  );
 
 type DirectMessage = NewMessageFields & { receiver: Member };
 
@@ -143,8 +148,8 @@ export class MessageWriter {
       sender: addressOf(item.sender),
       sent_to: item.receiver ? addressOf(item.receiver) : null,
       body: this.seal(item.text, id),
-      // This backend is the home of the groups it writes to: a group message's place is its id.
-      position: item.group ? id : null,
+      // At home a group message's place is its id; a copy takes the home's.
+      position: item.group ? (item.position ?? id) : null,
       created_at: now,
       client_id: item.clientId,
       edited_at: null,
@@ -173,7 +178,8 @@ export class MessageWriter {
   /**
    * The local members of each group the batch writes to, read under the change lock: a member
    * removed before this commit gets nothing, one added gets it. A sender who is no member now
-   * (removed meanwhile, or the group deleted) is refused: the batch is then retried item by item.
+   * (removed meanwhile, or the group deleted) is refused: the batch is then retried item by item;
+   * but a message the home already ordered is the home's to judge.
    */
   private async groupAudiences(items: NewMessage[], trx: Transaction<Tables>): Promise<Map<ConversationId, number[]>> {
     const audiences = new Map<ConversationId, number[]>();
@@ -186,7 +192,7 @@ export class MessageWriter {
         memberKeys.set(id, (keys = new Set(members.map((member) => member.memberKey))));
         audiences.set(id, members.flatMap((member) => (member.userId === null ? [] : [member.userId])));
       }
-      if (!keys.has(memberKey(item.sender))) throw new NotFound();
+      if (item.position === undefined && !keys.has(memberKey(item.sender))) throw new NotFound();
     }
     return audiences;
   }
