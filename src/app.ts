@@ -257,14 +257,21 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   // Messages queue their entries in their own transaction; the lease lets this process try them at once.
   const outboxQueue: Outbox = { enqueue: (requests, now, trx) => outboxRepository.enqueue(requests, now, outbox.lease(now), trx) };
-  events.on('message.stored', ({ outbound }) =>
-    outbound ? (outbound.claimed ? outbox.firstTry(outbound.message, outbound.receiverKey) : outbox.firstTryBehind(outbound.message, outbound.receiverKey)) : undefined,
-  );
+  events.on('message.stored', ({ outbound, queuedForPeers }) => {
+    if (outbound) return outbound.claimed ? outbox.firstTry(outbound.message, outbound.receiverKey) : outbox.firstTryBehind(outbound.message, outbound.receiverKey);
+    // A group's message at its home, for the other backends with members.
+    if (queuedForPeers) outbox.wake();
+    return undefined;
+  });
   events.on('message.changed', ({ queued }) => {
     if (queued) outbox.wake();
   });
-  events.on('message.read', ({ peer }) => {
+  events.on('message.read', ({ peer, queued }) => {
     if (peer) outbox.wake(peer);
+    else if (queued) outbox.wake();
+  });
+  events.on('group.changed', ({ queued }) => {
+    if (queued) outbox.wake();
   });
   const metrics = new AppMetrics({ openWebSockets: () => gateway.openConnections, outboxBacklog: () => outbox.backlog() });
   metrics.install(app, config.metricsAllowFrom);
@@ -273,7 +280,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
 
   const stores = { db, kind, messages: messageRecords, conversations, receipts: requestReceipts, outbox: outboxQueue, feed: feedLog };
-  const writer = new MessageWriter({ ...stores, direct }, (text, id) => sealAtRest(ring, text, String(id)), clock);
+  const groupSite = { serverName: config.serverName, newId: () => randomUUID() };
+  const writer = new MessageWriter({ ...stores, direct }, (text, id) => sealAtRest(ring, text, String(id)), clock, groupSite);
   const sendBudget = config.sendRate ? { rate: config.sendRate, limits } : undefined;
   const messages = new MessagesService(writer, resolver, groupQueries, views, events, metrics.messages, clock, sendBudget);
   const queries = new MessageQueries(messageRecords, conversations, direct, groupQueries, resolver, views);

@@ -121,9 +121,9 @@ export class ConversationsRepository {
   }
 
   /** Who is a member now, by key, with the user of each local one: a group message's audience, read in its transaction. */
-  async memberKeys(id: ConversationId, trx: Executor = this.db): Promise<{ memberKey: string; userId: number | null }[]> {
-    const rows = await trx.selectFrom('conversation_members').select(['member_key', 'user_id']).where('conversation_id', '=', id).execute();
-    return rows.map((row) => ({ memberKey: row.member_key, userId: row.user_id === null ? null : Number(row.user_id) }));
+  async memberKeys(id: ConversationId, trx: Executor = this.db): Promise<{ memberKey: string; userId: number | null; server: string | null }[]> {
+    const rows = await trx.selectFrom('conversation_members').select(['member_key', 'user_id', 'server']).where('conversation_id', '=', id).execute();
+    return rows.map((row) => ({ memberKey: row.member_key, userId: row.user_id === null ? null : Number(row.user_id), server: row.server }));
   }
 
   /** Creates a group, version 1, with its members; answers its id. */

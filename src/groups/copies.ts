@@ -95,13 +95,13 @@ export class GroupCopies {
       const result = await this.paths.writer.submit({
         uuid: item.message,
         sender,
-        group: { id: copy.id, uuid: copy.uuid },
+        group: { id: copy.id, uuid: copy.uuid, home: copy.home },
         position: item.position,
         text,
         clientId: null,
         receipt: { peer: origin, requestKey: item.id },
       });
-      if (result.stored) await this.events.emit('message.stored', { message: this.paths.views.view(result.record, text), recorded: result.recorded });
+      if (result.stored) await this.events.emit('message.stored', { message: this.paths.views.view(result.record, text), recorded: result.recorded, queuedForPeers: false });
       return;
     }
     if (!record) throw new NotFound('not_found', 'This group has no message with this id.');

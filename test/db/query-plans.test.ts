@@ -70,6 +70,7 @@ describe('query plans of the delivery paths [sqlite]', () => {
       },
       (text) => text,
       () => 1,
+      { serverName: 'a', newId: () => crypto.randomUUID() },
     );
     return { writer, outbox };
   }
@@ -147,7 +148,7 @@ describe('query plans of the delivery paths [sqlite]', () => {
       conversations.createGroup({ uuid, name: 'plans', members: members.map((member, index) => ({ member, role: index === 0 ? ('owner' as const) : ('member' as const) })) }, 1, trx),
     );
     tableScans();
-    await Promise.all([writer.submit({ uuid: 'g1', sender: alice, group: { id, uuid }, text: 'hi', clientId: null }), writer.submit({ uuid: 'g2', sender: alice, group: { id, uuid }, text: 'all', clientId: null })]);
+    await Promise.all([writer.submit({ uuid: 'g1', sender: alice, group: { id, uuid, home: null }, text: 'hi', clientId: null }), writer.submit({ uuid: 'g2', sender: alice, group: { id, uuid, home: null }, text: 'all', clientId: null })]);
     const messages = new MessagesRepository(db, 'sqlite');
     const feed = new FeedRepository(db, 'sqlite');
     const groups = new GroupQueries(db);
