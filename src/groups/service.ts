@@ -3,30 +3,22 @@
 // change-locked transaction that re-reads the caller's membership, moves the group's version on
 // and records a `group` entry in every member's feed (a `group_left` one for who left); the
 // events follow once committed. Anyone who is not a member is told 404, never 403.
-import type { Kysely, Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { AddressResolver } from '../conversations/addresses.js';
-import type { GroupMembership, GroupQueries } from '../conversations/group-queries.js';
+import type { GroupMembership } from '../conversations/group-queries.js';
 import { isGroupId, localMember, memberKey, type ConversationId, type Member } from '../conversations/members.js';
-import type { ConversationsRepository, GroupRole } from '../conversations/repository.js';
+import type { GroupRole, MemberRow } from '../conversations/repository.js';
 import { withChangeLock } from '../db/change-transaction.js';
-import type { DatabaseKind } from '../db/database.js';
 import type { Tables } from '../db/schema.js';
 import { timeOrderedUuid } from '../db/uuid.js';
 import { Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
-import type { FeedLog, Recorded } from '../messages/ports.js';
-import type { MessagesRepository } from '../messages/repository.js';
+import { qualifiedAddress } from '../messages/group-federation.js';
+import type { Recorded } from '../messages/ports.js';
 import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
+import type { CopyRequests, Queued } from './copy-requests.js';
+import type { GroupStores } from './stores.js';
 import { checkGroupName, mayManage, mayRemove, nextOwner } from './rules.js';
 import { groupSummary, type GroupSummaryView, type GroupView } from './view.js';
-
-export interface GroupStores {
-  db: Kysely<Tables>;
-  kind: DatabaseKind;
-  conversations: ConversationsRepository;
-  groups: GroupQueries;
-  messages: MessagesRepository;
-  feed: FeedLog;
-}
 
 export interface GroupOptions {
   /** This backend's name: the home of the groups it holds. */
@@ -45,6 +37,7 @@ export class GroupsService {
     private readonly stores: GroupStores,
     private readonly resolver: AddressResolver,
     private readonly announcements: GroupAnnouncements,
+    private readonly copies: CopyRequests,
     private readonly options: GroupOptions,
     private readonly clock: () => number,
   ) {}
@@ -75,10 +68,11 @@ export class GroupsService {
   }
 
   /** Renames the group (owner and admins). */
-  async rename(user: User, id: string, input: string): Promise<GroupView> {
+  async rename(user: User, id: string, input: string): Promise<GroupView | Queued> {
     const group = await this.membershipOf(user, id);
     requireManager(group);
     const name = checkGroupName(input);
+    if (isCopy(group)) return this.viewAfter(group, await this.copies.ask(user, group, { action: 'rename', name }));
     const change = await this.write(async (trx) => {
       const current = requireManager(await this.recheck(user, group, trx));
       if (current.name === name) return { id: group.id, recorded: [] };
@@ -89,11 +83,17 @@ export class GroupsService {
   }
 
   /** Adds a member (owner and admins); adding a member twice changes nothing. */
-  async addMember(user: User, id: string, address: string): Promise<GroupView> {
+  async addMember(user: User, id: string, address: string): Promise<GroupView | Queued> {
     const group = await this.membershipOf(user, id);
     requireManager(group);
     const member = await this.resolver.resolve(address);
     if (!member) throw new ValidationFailed({ user: [`No such user: ${address}.`] });
+    if (isCopy(group)) {
+      if (member.kind === 'remote' && member.compat) throw new ValidationFailed({ user: [`${address} is a user of an original backend, which has no groups.`] });
+      const members = await this.stores.conversations.memberKeys(group.id);
+      if (members.some((row) => row.memberKey === memberKey(member))) return this.viewAfter(group, 'applied');
+      return this.viewAfter(group, await this.copies.ask(user, group, { action: 'add', user: qualifiedAddress(member, this.options.serverName) }));
+    }
     if (member.kind === 'remote') throw new ValidationFailed({ user: [notHere(address)] });
     const change = await this.write(async (trx) => {
       requireManager(await this.recheck(user, group, trx));
@@ -107,16 +107,19 @@ export class GroupsService {
   }
 
   /** Makes a member an admin or a plain member (the owner only; the owner's own role does not change this way). */
-  async changeRole(user: User, id: string, address: string, role: 'admin' | 'member'): Promise<GroupView> {
+  async changeRole(user: User, id: string, address: string, role: 'admin' | 'member'): Promise<GroupView | Queued> {
     const group = await this.membershipOf(user, id);
     requireOwner(group);
+    if (isCopy(group)) {
+      const row = checkRoleChange(await this.copyMember(group, address), role);
+      if (!row) return this.viewAfter(group, 'applied');
+      return this.viewAfter(group, await this.copies.ask(user, group, { action: 'role', user: this.qualifiedOf(row), role }));
+    }
     const target = await this.targetOf(address);
     const change = await this.write(async (trx) => {
       requireOwner(await this.recheck(user, group, trx));
-      const row = (await this.stores.conversations.members(group.id, trx)).find((member) => member.member_key === target);
-      if (!row) throw new NotFound('not_found', 'No such member.');
-      if (row.role === 'owner') throw new Forbidden('forbidden', "The owner's role does not change: the owner hands over by leaving.");
-      if (row.role === role) return { id: group.id, recorded: [] };
+      const row = checkRoleChange((await this.stores.conversations.members(group.id, trx)).find((member) => member.member_key === target), role);
+      if (!row) return { id: group.id, recorded: [] };
       await this.stores.conversations.setRole(group.id, target, role, trx);
       return { id: group.id, recorded: await this.tellMembers(group.id, trx) };
     });
@@ -128,17 +131,18 @@ export class GroupsService {
    * The owner's leaving makes the longest-standing admin, else member, owner; the last member's
    * deletes the group with its messages.
    */
-  async removeMember(user: User, id: string, address: string): Promise<void> {
+  async removeMember(user: User, id: string, address: string): Promise<Queued | undefined> {
     const group = await this.membershipOf(user, id);
+    if (isCopy(group)) {
+      const leaving = checkRemoval(group, await this.copyMember(group, address));
+      const answer = await this.copies.ask(user, group, { action: 'remove', user: this.qualifiedOf(leaving) });
+      return answer === 'applied' ? undefined : answer;
+    }
     const target = await this.targetOf(address);
     const change = await this.write(async (trx): Promise<GroupChange> => {
       const me = await this.recheck(user, group, trx);
       const members = await this.stores.conversations.members(group.id, trx);
-      const leaving = members.find((member) => member.member_key === target);
-      if (!leaving) throw new NotFound('not_found', 'No such member.');
-      if (target !== me.memberKey && !mayRemove(me.role, leaving.role)) {
-        throw new Forbidden('forbidden', me.role === 'member' ? 'Only the owner and admins may remove members.' : 'An admin may remove members, not the owner or another admin.');
-      }
+      const leaving = checkRemoval(me, members.find((member) => member.member_key === target));
       const remaining = members.filter((member) => member !== leaving);
       // Recorded before the row goes, so that each entry follows the member's last one.
       const left = await this.stores.feed.appendToFeeds(leaving.user_id === null ? [] : [leftEntry(Number(leaving.user_id), group.uuid)], this.clock(), trx);
@@ -154,6 +158,7 @@ export class GroupsService {
       return { id: group.id, recorded, left: { uuid: group.uuid, recorded: left } };
     });
     await this.announcements.announce(change);
+    return undefined;
   }
 
   /** Groups as their feed events show them (the feed's GroupViewReader). */
@@ -174,6 +179,30 @@ export class GroupsService {
     const current = await this.stores.groups.findGroup(group.uuid, user.id, trx);
     if (!current) throw new NotFound();
     return current;
+  }
+
+  /** The group as it is now once the home applied a change to it, or QUEUED. */
+  private async viewAfter(group: GroupMembership, answer: 'applied' | Queued): Promise<GroupView | Queued> {
+    if (answer !== 'applied') return answer;
+    const view = await this.announcements.viewOf(group.id);
+    if (!view) throw new NotFound();
+    return view;
+  }
+
+  /**
+   * The member of a copy the address in the path names: as this backend resolves it, or by the
+   * address the copy shows (`carol@c`, a user of a backend that is no peer of ours).
+   */
+  private async copyMember(group: GroupMembership, address: string): Promise<MemberRow | undefined> {
+    const member = await this.resolver.resolve(address);
+    const key = member && memberKey(member);
+    const rows = await this.stores.conversations.members(group.id);
+    return rows.find((row) => row.member_key === key) ?? rows.find((row) => row.address.toLowerCase() === address.toLowerCase());
+  }
+
+  /** A member as group items name them: `name@server`, ours under our SERVER_NAME. */
+  private qualifiedOf(row: MemberRow): string {
+    return `${row.name}@${row.server ?? this.options.serverName}`;
   }
 
   /** A member's key from the address in the path; an address that names nobody names no member. */
@@ -221,6 +250,26 @@ export class GroupsService {
     return withChangeLock(this.stores.db, this.stores.kind, change);
   }
 
+}
+
+function isCopy(group: GroupMembership): group is GroupMembership & { home: string } {
+  return group.home !== null;
+}
+
+/** The member whose role changes, or undefined when it is that role already; 404 for no member, 403 for the owner. */
+function checkRoleChange(row: MemberRow | undefined, role: GroupRole): MemberRow | undefined {
+  if (!row) throw new NotFound('not_found', 'No such member.');
+  if (row.role === 'owner') throw new Forbidden('forbidden', "The owner's role does not change: the owner hands over by leaving.");
+  return row.role === role ? undefined : row;
+}
+
+/** The member `me` removes (themself: leaving), if `me` may; 404 for no member, 403 for a removal the roles forbid. */
+function checkRemoval(me: GroupMembership, leaving: MemberRow | undefined): MemberRow {
+  if (!leaving) throw new NotFound('not_found', 'No such member.');
+  if (leaving.member_key !== me.memberKey && !mayRemove(me.role, leaving.role)) {
+    throw new Forbidden('forbidden', me.role === 'member' ? 'Only the owner and admins may remove members.' : 'An admin may remove members, not the owner or another admin.');
+  }
+  return leaving;
 }
 
 function requireManager(group: GroupMembership): GroupMembership {
