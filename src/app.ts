@@ -193,11 +193,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // events go out in commit order, then the outbox's first try and the metrics.
   const events = new MessageEvents(deps.logger);
   new FeedPublisher(bus, deps.logger).follow(events);
+  // Messages and groups queue their entries in their own transaction; the lease lets this process try them at once.
+  const outboxQueue: Outbox = { enqueue: (requests, now, trx) => outboxRepository.enqueue(requests, now, outbox.lease(now), trx) };
+  const groupSite = { serverName: config.serverName, newId: () => randomUUID() };
   const groups = new GroupsService(
-    { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog },
+    { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog, outbox: outboxQueue },
     resolver,
     events,
-    { serverName: config.serverName, maxMembers: config.groupMaxMembers },
+    { serverName: config.serverName, maxMembers: config.groupMaxMembers, newId: groupSite.newId },
     clock,
   );
 
@@ -252,8 +255,6 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     clock,
     ...outboxTuning,
   });
-  // Messages queue their entries in their own transaction; the lease lets this process try them at once.
-  const outboxQueue: Outbox = { enqueue: (requests, now, trx) => outboxRepository.enqueue(requests, now, outbox.lease(now), trx) };
   events.on('message.stored', ({ outbound, queuedForPeers }) => {
     if (outbound) return outbound.claimed ? outbox.firstTry(outbound.message, outbound.receiverKey) : outbox.firstTryBehind(outbound.message, outbound.receiverKey);
     // A group's message at its home, for the other backends with members.
@@ -277,13 +278,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
 
   const stores = { db, kind, messages: messageRecords, conversations, receipts: requestReceipts, outbox: outboxQueue, feed: feedLog };
-  const groupSite = { serverName: config.serverName, newId: () => randomUUID() };
   const writer = new MessageWriter({ ...stores, direct }, (text, id) => sealAtRest(ring, text, String(id)), clock, groupSite);
   const sendBudget = config.sendRate ? { rate: config.sendRate, limits } : undefined;
   const messages = new MessagesService(writer, resolver, groupQueries, views, events, metrics.messages, clock, sendBudget);
   const queries = new MessageQueries(messageRecords, conversations, direct, groupQueries, resolver, views);
-  const readMarkers = new ReadMarkers(db, kind, messageRecords, conversations, groupQueries, feedLog, views, events, clock, { outbox: outboxQueue, receipts: requestReceipts, peers });
-  const changes = new MessageEdits(stores, ring, peers, groupQueries, views, events, clock);
+  const readMarkers = new ReadMarkers(db, kind, messageRecords, conversations, groupQueries, feedLog, views, events, clock, { outbox: outboxQueue, receipts: requestReceipts, peers, site: groupSite });
+  const changes = new MessageEdits(stores, ring, peers, groupQueries, views, events, clock, groupSite);
   const receipts = receiptPruning({
     repository: requestReceipts,
     windowMs: config.federationGiveUpMs + config.federationMaxAgeMs,

@@ -2,11 +2,14 @@
 // hands over; the last member out deletes the group and erases its texts). Each change is one
 // change-locked transaction that re-reads the caller's membership, moves the group's version on
 // and records a `group` entry in every member's feed (a `group_left` one for who left); the
-// events follow once committed. Anyone who is not a member is told 404, never 403.
+// events follow once committed. Anyone who is not a member is told 404, never 403. The members
+// may be users of any non-compat peer, and (at the group's home) the one asking may be one of
+// them; every committed change sends the group's state to every backend with members before or
+// after it (groups.md, "Groups across backends").
 import type { Kysely, Transaction } from 'kysely';
 import type { AddressResolver } from '../conversations/addresses.js';
-import type { GroupMembership, GroupQueries } from '../conversations/group-queries.js';
-import { isGroupId, localMember, memberKey, type ConversationId, type Member } from '../conversations/members.js';
+import type { GroupMembership, GroupQueries, GroupRecord } from '../conversations/group-queries.js';
+import { isGroupId, localMember, memberKey, type ConversationId, type Member, type RemoteMember } from '../conversations/members.js';
 import type { ConversationsRepository, GroupRole, MemberRow } from '../conversations/repository.js';
 import { withChangeLock } from '../db/change-transaction.js';
 import type { DatabaseKind } from '../db/database.js';
@@ -14,7 +17,8 @@ import type { Tables } from '../db/schema.js';
 import { timeOrderedUuid } from '../db/uuid.js';
 import { Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
 import type { MessageEvents } from '../messages/events.js';
-import type { FeedEntry, FeedLog, Recorded } from '../messages/ports.js';
+import { distinctServers, type GroupSite } from '../messages/group-federation.js';
+import { groupLine, type FeedEntry, type FeedLog, type GroupStateFields, type Outbox, type Recorded } from '../messages/ports.js';
 import type { MessagesRepository } from '../messages/repository.js';
 import { checkGroupName, mayManage, mayRemove, nextOwner } from './rules.js';
 import { groupSummary, groupView, type GroupSummaryView, type GroupView } from './view.js';
@@ -26,6 +30,8 @@ export interface GroupStores {
   groups: GroupQueries;
   messages: MessagesRepository;
   feed: FeedLog;
+  /** Carries the group's state to the other backends with members. */
+  outbox: Outbox;
 }
 
 export interface GroupOptions {
@@ -33,15 +39,30 @@ export interface GroupOptions {
   serverName: string;
   /** GROUP_MAX_MEMBERS, the owner included. */
   maxMembers: number;
+  /** Fresh ids of the items carrying the group's state. */
+  newId: GroupSite['newId'];
 }
 
 type User = { id: number; username: string };
+
+/** Who asks for a change: a user of this backend, or, at the group's home, a peer's user who is a member. */
+export type GroupActor = User | RemoteMember;
+
+/** The group before a change, as the backends that hear of it need it. */
+interface Before {
+  record: GroupRecord;
+  servers: string[];
+}
 
 /** What a committed change recorded: `group` entries for the members, `group_left` for who left. */
 interface Change {
   id: ConversationId;
   recorded: Recorded[];
   left?: { uuid: string; recorded: Recorded[] };
+  /** The group's version after it (the one its state carries). */
+  version?: number;
+  /** The group's state went to other backends. */
+  queued?: boolean;
 }
 
 // Resolving a long member list a few names at a time keeps the database pool free for others.
@@ -62,7 +83,7 @@ export class GroupsService {
     const now = this.clock();
     const uuid = timeOrderedUuid(now);
     const members: { member: Member; role: GroupRole }[] = [{ member: localMember(user), role: 'owner' }, ...others.map((member) => ({ member, role: 'member' as const }))];
-    const change = await this.write(async (trx) => {
+    const change = await this.write(undefined, async (trx) => {
       const id = await this.stores.conversations.createGroup({ uuid, name, members }, now, trx);
       const userIds = members.flatMap(({ member }) => (member.kind === 'local' ? [member.userId] : []));
       return { id, recorded: await this.stores.feed.appendToFeeds(userIds.map((userId) => groupEntry(userId, id)), now, trx) };
@@ -82,12 +103,12 @@ export class GroupsService {
   }
 
   /** Renames the group (owner and admins). */
-  async rename(user: User, id: string, input: string): Promise<GroupView> {
-    const group = await this.membershipOf(user, id);
+  async rename(actor: GroupActor, id: string, input: string): Promise<GroupView> {
+    const group = await this.membershipOf(actor, id);
     requireManager(group);
     const name = checkGroupName(input);
-    const change = await this.write(async (trx) => {
-      const current = requireManager(await this.recheck(user, group, trx));
+    const change = await this.write(group, async (trx) => {
+      const current = requireManager(await this.recheck(actor, group, trx));
       if (current.name === name) return { id: group.id, recorded: [] };
       await this.stores.conversations.rename(group.id, name, trx);
       return { id: group.id, recorded: await this.tellMembers(group.id, trx) };
@@ -96,14 +117,14 @@ export class GroupsService {
   }
 
   /** Adds a member (owner and admins); adding a member twice changes nothing. */
-  async addMember(user: User, id: string, address: string): Promise<GroupView> {
-    const group = await this.membershipOf(user, id);
+  async addMember(actor: GroupActor, id: string, address: string): Promise<GroupView> {
+    const group = await this.membershipOf(actor, id);
     requireManager(group);
     const member = await this.resolver.resolve(address);
     if (!member) throw new ValidationFailed({ user: [`No such user: ${address}.`] });
-    if (member.kind === 'remote') throw new ValidationFailed({ user: [notHere(address)] });
-    const change = await this.write(async (trx) => {
-      requireManager(await this.recheck(user, group, trx));
+    if (member.kind === 'remote' && member.compat) throw new ValidationFailed({ user: [onCompatPeer(address)] });
+    const change = await this.write(group, async (trx) => {
+      requireManager(await this.recheck(actor, group, trx));
       const members = await this.stores.conversations.memberKeys(group.id, trx);
       if (members.some((row) => row.memberKey === memberKey(member))) return { id: group.id, recorded: [] };
       if (members.length + 1 > this.options.maxMembers) throw new ValidationFailed({ user: [this.tooMany()] });
@@ -114,12 +135,12 @@ export class GroupsService {
   }
 
   /** Makes a member an admin or a plain member (the owner only; the owner's own role does not change this way). */
-  async changeRole(user: User, id: string, address: string, role: 'admin' | 'member'): Promise<GroupView> {
-    const group = await this.membershipOf(user, id);
+  async changeRole(actor: GroupActor, id: string, address: string, role: 'admin' | 'member'): Promise<GroupView> {
+    const group = await this.membershipOf(actor, id);
     requireOwner(group);
     const target = await this.targetOf(address);
-    const change = await this.write(async (trx) => {
-      requireOwner(await this.recheck(user, group, trx));
+    const change = await this.write(group, async (trx) => {
+      requireOwner(await this.recheck(actor, group, trx));
       const row = (await this.stores.conversations.members(group.id, trx)).find((member) => member.member_key === target);
       if (!row) throw new NotFound('not_found', 'No such member.');
       if (row.role === 'owner') throw new Forbidden('forbidden', "The owner's role does not change: the owner hands over by leaving.");
@@ -133,13 +154,13 @@ export class GroupsService {
   /**
    * Removes a member (the owner anyone, an admin plain members), or the caller themself (leaving).
    * The owner's leaving makes the longest-standing admin, else member, owner; the last member's
-   * deletes the group with its messages.
+   * deletes the group with its messages. Answers the group's version after it.
    */
-  async removeMember(user: User, id: string, address: string): Promise<void> {
-    const group = await this.membershipOf(user, id);
+  async removeMember(actor: GroupActor, id: string, address: string): Promise<number> {
+    const group = await this.membershipOf(actor, id);
     const target = await this.targetOf(address);
-    const change = await this.write(async (trx): Promise<Change> => {
-      const me = await this.recheck(user, group, trx);
+    const change = await this.write(group, async (trx): Promise<Change> => {
+      const me = await this.recheck(actor, group, trx);
       const members = await this.stores.conversations.members(group.id, trx);
       const leaving = members.find((member) => member.member_key === target);
       if (!leaving) throw new NotFound('not_found', 'No such member.');
@@ -161,6 +182,7 @@ export class GroupsService {
       return { id: group.id, recorded, left: { uuid: group.uuid, recorded: left } };
     });
     await this.announce(change);
+    return change.version ?? group.version;
   }
 
   /** Groups as their feed events show them (the feed's GroupViewReader). */
@@ -169,16 +191,19 @@ export class GroupsService {
     return new Map(views.flatMap(([id, view]) => (view ? [[id, view] as const] : [])));
   }
 
-  /** The group, if the user is a member of it: 404 for any other id (not a uuid, no such group, not a member). */
-  private async membershipOf(user: User, id: string): Promise<GroupMembership> {
-    const group = isGroupId(id) ? await this.stores.groups.findGroup(id.toLowerCase(), user.id) : undefined;
-    if (!group) throw new NotFound();
+  /**
+   * The group, if the actor is a member of it: 404 for any other id (not a uuid, no such group,
+   * not a member; for a peer's user, a group this backend is not the home of).
+   */
+  private async membershipOf(actor: GroupActor, id: string): Promise<GroupMembership> {
+    const group = isGroupId(id) ? await this.stores.groups.findGroupForMember(id.toLowerCase(), memberKey(memberOf(actor))) : undefined;
+    if (!group || (isRemote(actor) && group.home !== null)) throw new NotFound();
     return group;
   }
 
-  /** The caller's membership again, under the change lock: a change made meanwhile counts. */
-  private async recheck(user: User, group: GroupMembership, trx: Transaction<Tables>): Promise<GroupMembership> {
-    const current = await this.stores.groups.findGroup(group.uuid, user.id, trx);
+  /** The actor's membership again, under the change lock: a change made meanwhile counts. */
+  private async recheck(actor: GroupActor, group: GroupMembership, trx: Transaction<Tables>): Promise<GroupMembership> {
+    const current = await this.stores.groups.findGroupForMember(group.uuid, memberKey(memberOf(actor)), trx);
     if (!current) throw new NotFound();
     return current;
   }
@@ -204,7 +229,7 @@ export class GroupsService {
       chunk.forEach((name, index) => {
         const member = resolved[index];
         if (!member) problems.push(`No such user: ${name}.`);
-        else if (member.kind === 'remote') problems.push(notHere(name));
+        else if (member.kind === 'remote' && member.compat) problems.push(onCompatPeer(name));
         else if (memberKey(member) !== self) members.set(memberKey(member), member);
       });
     }
@@ -224,15 +249,61 @@ export class GroupsService {
     return this.stores.feed.appendToFeeds(userIds.map((userId) => groupEntry(userId, id)), this.clock(), trx);
   }
 
-  private write(change: (trx: Transaction<Tables>) => Promise<Change>): Promise<Change> {
-    return withChangeLock(this.stores.db, this.stores.kind, change);
+  /**
+   * Runs a change in one change-locked transaction; when it changed the group (its version moved,
+   * or it was created or deleted), queues the group's state to every backend with members before
+   * or after it.
+   */
+  private write(group: GroupRecord | undefined, change: (trx: Transaction<Tables>) => Promise<Change>): Promise<Change> {
+    return withChangeLock(this.stores.db, this.stores.kind, async (trx) => {
+      const before = group && (await this.before(group.id, trx));
+      const done = await change(trx);
+      const [after] = await this.stores.groups.findById([done.id], trx);
+      if (after && before && after.version === before.record.version) return done;
+      const version = after?.version ?? before!.record.version + 1;
+      const queued = await this.sendState(after ?? before!.record, version, before?.servers ?? [], trx, after === undefined);
+      return { ...done, version, queued };
+    });
+  }
+
+  private async before(id: ConversationId, trx: Transaction<Tables>): Promise<Before | undefined> {
+    const [record] = await this.stores.groups.findById([id], trx);
+    if (!record) return undefined;
+    return { record, servers: serversOf(await this.stores.conversations.memberKeys(id, trx)) };
+  }
+
+  /** Queues the group's state (none of its members once deleted) to the backends with members now or before; true when there was one. */
+  private async sendState(group: GroupRecord, version: number, serversBefore: string[], trx: Transaction<Tables>, deleted: boolean): Promise<boolean> {
+    // A copy's changes are its home's to send.
+    if (group.home !== null) return false;
+    const rows = deleted ? [] : await this.stores.conversations.members(group.id, trx);
+    const servers = distinctServers([...serversBefore, ...rows.flatMap((row) => (row.server === null ? [] : [row.server]))]);
+    if (servers.length === 0) return false;
+    const fields: GroupStateFields = {
+      group: group.uuid,
+      name: group.name,
+      version,
+      created_at: new Date(group.createdAt).toISOString(),
+      members: rows.map((row) => ({ user: `${row.name}@${row.server ?? this.options.serverName}`, role: row.role, joined_at: new Date(Number(row.joined_at)).toISOString() })),
+    };
+    const now = this.clock();
+    await this.stores.outbox.enqueue(
+      servers.map((server) => ({ messageId: null, conversationId: group.id, server, receiverKey: groupLine(group.uuid), id: this.options.newId(), group: { type: 'group_state' as const, fields } })),
+      now,
+      trx,
+    );
+    return true;
   }
 
   /** Once committed: the group as it is now to its members' sessions, `group_left` to who left. */
   private async announce(change: Change): Promise<GroupView | undefined> {
     const view = await this.viewOf(change.id);
-    if (view && change.recorded.length > 0) await this.events.emit('group.changed', { type: 'group', data: { group: view }, recorded: change.recorded });
-    if (change.left && change.left.recorded.length > 0) await this.events.emit('group.changed', { type: 'group_left', data: { id: change.left.uuid }, recorded: change.left.recorded });
+    const queued = change.queued === true;
+    if (view && (change.recorded.length > 0 || queued)) await this.events.emit('group.changed', { type: 'group', data: { group: view }, recorded: change.recorded, queued });
+    // A deleted group's state went out with the `group_left` of its last member.
+    if (change.left && (change.left.recorded.length > 0 || (!view && queued))) {
+      await this.events.emit('group.changed', { type: 'group_left', data: { id: change.left.uuid }, recorded: change.left.recorded, queued: !view && queued });
+    }
     return view;
   }
 
@@ -264,6 +335,18 @@ function localUsers(members: readonly MemberRow[]): number[] {
   return members.flatMap((member) => (member.user_id === null ? [] : [Number(member.user_id)]));
 }
 
-function notHere(address: string): string {
-  return `${address} is a user of another backend: groups are on one backend for now.`;
+function onCompatPeer(address: string): string {
+  return `${address} is a user of a backend without groups.`;
+}
+
+function isRemote(actor: GroupActor): actor is RemoteMember {
+  return 'kind' in actor;
+}
+
+function memberOf(actor: GroupActor): Member {
+  return isRemote(actor) ? actor : localMember(actor);
+}
+
+function serversOf(members: readonly { server: string | null }[]): string[] {
+  return members.flatMap((member) => (member.server === null ? [] : [member.server]));
 }
