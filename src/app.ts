@@ -31,6 +31,7 @@ import { federationRoutes } from './federation/routes.js';
 import { InboundTransactions } from './federation/transactions/inbound.js';
 import { FederatedTyping } from './federation/transactions/typing.js';
 import { FeedPublisher } from './feed/publisher.js';
+import { GroupHome } from './groups/home.js';
 import { FeedRepository } from './feed/repository.js';
 import { feedRoutes } from './feed/routes.js';
 import { FeedService } from './feed/service.js';
@@ -228,8 +229,25 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   const direct = new DirectConversations(conversations);
   // Typing to a peer's user travels in the outbox's next transaction to that peer (never stored).
-  const federatedTyping = new FederatedTyping({ resolver, direct, limits, bus, sender: { sendTyping: (peer, item) => outbox.sendTyping(peer, item) }, logger: deps.logger });
-  const typing = new TypingRelay({ directory: membership, limits, bus, logger: deps.logger, remote: (from, to) => federatedTyping.forward(from, to) });
+  const federatedTyping = new FederatedTyping({
+    resolver,
+    direct,
+    limits,
+    bus,
+    sender: { sendTyping: (peer, item) => outbox.sendTyping(peer, item) },
+    logger: deps.logger,
+    groups: groupQueries,
+    conversations,
+    serverName: config.serverName,
+  });
+  const typing = new TypingRelay({
+    directory: membership,
+    limits,
+    bus,
+    logger: deps.logger,
+    remote: (from, to) => federatedTyping.forward(from, to),
+    remoteGroup: (from, group) => federatedTyping.forwardToGroup(from, group),
+  });
   const gateway = new RealtimeGateway({
     accounts,
     bus,
@@ -293,7 +311,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
   const inboundOptions = { peers, serverName: config.serverName, maxAgeMs: config.federationMaxAgeMs, clock };
-  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
+  const groupHome = new GroupHome(groupQueries, groups, messages, messageRecords, changes, readMarkers);
+  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, groupHome, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
   outbox.start();
   feed.startPruning();
   receipts.start();
