@@ -2,22 +2,25 @@
 // hands over; the last member out deletes the group and erases its texts). Each change is one
 // change-locked transaction that re-reads the caller's membership, moves the group's version on
 // and records a `group` entry in every member's feed (a `group_left` one for who left); the
-// events follow once committed. Anyone who is not a member is told 404, never 403.
+// events follow once committed. Anyone who is not a member is told 404, never 403. The members
+// may be users of any non-compat peer, and (at the group's home) the one asking may be one of
+// them; every committed change sends the group's state to every backend with members before or
+// after it (groups.md, "Groups across backends").
 import type { Transaction } from 'kysely';
 import type { AddressResolver } from '../conversations/addresses.js';
-import type { GroupMembership } from '../conversations/group-queries.js';
-import { isGroupId, localMember, memberKey, type ConversationId, type Member } from '../conversations/members.js';
+import type { GroupMembership, GroupRecord } from '../conversations/group-queries.js';
+import { isGroupId, localMember, memberKey, type ConversationId, type Member, type RemoteMember } from '../conversations/members.js';
 import type { GroupRole, MemberRow } from '../conversations/repository.js';
 import { withChangeLock } from '../db/change-transaction.js';
 import type { Tables } from '../db/schema.js';
 import { timeOrderedUuid } from '../db/uuid.js';
 import { Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
-import { qualifiedAddress } from '../messages/group-federation.js';
-import type { Recorded } from '../messages/ports.js';
+import { distinctServers, qualifiedAddress, type GroupSite } from '../messages/group-federation.js';
+import { groupLine, type GroupStateFields, type Recorded } from '../messages/ports.js';
 import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
 import type { CopyRequests, Queued } from './copy-requests.js';
-import type { GroupStores } from './stores.js';
 import { checkGroupName, mayManage, mayRemove, nextOwner } from './rules.js';
+import type { GroupStores } from './stores.js';
 import { groupSummary, type GroupSummaryView, type GroupView } from './view.js';
 
 export interface GroupOptions {
@@ -25,9 +28,20 @@ export interface GroupOptions {
   serverName: string;
   /** GROUP_MAX_MEMBERS, the owner included. */
   maxMembers: number;
+  /** Fresh ids of the items carrying the group's state. */
+  newId: GroupSite['newId'];
 }
 
 type User = { id: number; username: string };
+
+/** Who asks for a change: a user of this backend, or, at the group's home, a peer's user who is a member. */
+export type GroupActor = User | RemoteMember;
+
+/** The group before a change, as the backends that hear of it need it. */
+interface Before {
+  record: GroupRecord;
+  servers: string[];
+}
 
 // Resolving a long member list a few names at a time keeps the database pool free for others.
 const RESOLVE_CHUNK = 25;
@@ -48,7 +62,7 @@ export class GroupsService {
     const now = this.clock();
     const uuid = timeOrderedUuid(now);
     const members: { member: Member; role: GroupRole }[] = [{ member: localMember(user), role: 'owner' }, ...others.map((member) => ({ member, role: 'member' as const }))];
-    const change = await this.write(async (trx) => {
+    const change = await this.write(undefined, async (trx) => {
       const id = await this.stores.conversations.createGroup({ uuid, name, members }, now, trx);
       const userIds = members.flatMap(({ member }) => (member.kind === 'local' ? [member.userId] : []));
       return { id, recorded: await this.stores.feed.appendToFeeds(userIds.map((userId) => groupEntry(userId, id)), now, trx) };
@@ -68,13 +82,13 @@ export class GroupsService {
   }
 
   /** Renames the group (owner and admins). */
-  async rename(user: User, id: string, input: string): Promise<GroupView | Queued> {
-    const group = await this.membershipOf(user, id);
+  async rename(actor: GroupActor, id: string, input: string): Promise<GroupView | Queued> {
+    const group = await this.membershipOf(actor, id);
     requireManager(group);
     const name = checkGroupName(input);
-    if (isCopy(group)) return this.viewAfter(group, await this.copies.ask(user, group, { action: 'rename', name }));
-    const change = await this.write(async (trx) => {
-      const current = requireManager(await this.recheck(user, group, trx));
+    if (isCopy(group, actor)) return this.viewAfter(group, await this.copies.ask(actor, group, { action: 'rename', name }));
+    const change = await this.write(group, async (trx) => {
+      const current = requireManager(await this.recheck(actor, group, trx));
       if (current.name === name) return { id: group.id, recorded: [] };
       await this.stores.conversations.rename(group.id, name, trx);
       return { id: group.id, recorded: await this.tellMembers(group.id, trx) };
@@ -83,20 +97,19 @@ export class GroupsService {
   }
 
   /** Adds a member (owner and admins); adding a member twice changes nothing. */
-  async addMember(user: User, id: string, address: string): Promise<GroupView | Queued> {
-    const group = await this.membershipOf(user, id);
+  async addMember(actor: GroupActor, id: string, address: string): Promise<GroupView | Queued> {
+    const group = await this.membershipOf(actor, id);
     requireManager(group);
     const member = await this.resolver.resolve(address);
     if (!member) throw new ValidationFailed({ user: [`No such user: ${address}.`] });
-    if (isCopy(group)) {
-      if (member.kind === 'remote' && member.compat) throw new ValidationFailed({ user: [`${address} is a user of an original backend, which has no groups.`] });
+    if (member.kind === 'remote' && member.compat) throw new ValidationFailed({ user: [onCompatPeer(address)] });
+    if (isCopy(group, actor)) {
       const members = await this.stores.conversations.memberKeys(group.id);
-      if (members.some((row) => row.memberKey === memberKey(member))) return this.viewAfter(group, 'applied');
-      return this.viewAfter(group, await this.copies.ask(user, group, { action: 'add', user: qualifiedAddress(member, this.options.serverName) }));
+      if (members.some((row) => row.memberKey === memberKey(member))) return this.viewAfter(group, group.version);
+      return this.viewAfter(group, await this.copies.ask(actor, group, { action: 'add', user: qualifiedAddress(member, this.options.serverName) }));
     }
-    if (member.kind === 'remote') throw new ValidationFailed({ user: [notHere(address)] });
-    const change = await this.write(async (trx) => {
-      requireManager(await this.recheck(user, group, trx));
+    const change = await this.write(group, async (trx) => {
+      requireManager(await this.recheck(actor, group, trx));
       const members = await this.stores.conversations.memberKeys(group.id, trx);
       if (members.some((row) => row.memberKey === memberKey(member))) return { id: group.id, recorded: [] };
       if (members.length + 1 > this.options.maxMembers) throw new ValidationFailed({ user: [this.tooMany()] });
@@ -107,17 +120,17 @@ export class GroupsService {
   }
 
   /** Makes a member an admin or a plain member (the owner only; the owner's own role does not change this way). */
-  async changeRole(user: User, id: string, address: string, role: 'admin' | 'member'): Promise<GroupView | Queued> {
-    const group = await this.membershipOf(user, id);
+  async changeRole(actor: GroupActor, id: string, address: string, role: 'admin' | 'member'): Promise<GroupView | Queued> {
+    const group = await this.membershipOf(actor, id);
     requireOwner(group);
-    if (isCopy(group)) {
+    if (isCopy(group, actor)) {
       const row = checkRoleChange(await this.copyMember(group, address), role);
-      if (!row) return this.viewAfter(group, 'applied');
-      return this.viewAfter(group, await this.copies.ask(user, group, { action: 'role', user: this.qualifiedOf(row), role }));
+      if (!row) return this.viewAfter(group, group.version);
+      return this.viewAfter(group, await this.copies.ask(actor, group, { action: 'role', user: this.qualifiedOf(row), role }));
     }
     const target = await this.targetOf(address);
-    const change = await this.write(async (trx) => {
-      requireOwner(await this.recheck(user, group, trx));
+    const change = await this.write(group, async (trx) => {
+      requireOwner(await this.recheck(actor, group, trx));
       const row = checkRoleChange((await this.stores.conversations.members(group.id, trx)).find((member) => member.member_key === target), role);
       if (!row) return { id: group.id, recorded: [] };
       await this.stores.conversations.setRole(group.id, target, role, trx);
@@ -129,18 +142,21 @@ export class GroupsService {
   /**
    * Removes a member (the owner anyone, an admin plain members), or the caller themself (leaving).
    * The owner's leaving makes the longest-standing admin, else member, owner; the last member's
-   * deletes the group with its messages.
+   * deletes the group with its messages. Answers the group's version after it (or QUEUED, for
+   * a copy whose home could not answer in time).
    */
-  async removeMember(user: User, id: string, address: string): Promise<Queued | undefined> {
-    const group = await this.membershipOf(user, id);
-    if (isCopy(group)) {
+  // A peer's user acts only at the group's home, where nothing is queued.
+  async removeMember(actor: RemoteMember, id: string, address: string): Promise<number>;
+  async removeMember(actor: GroupActor, id: string, address: string): Promise<number | Queued>;
+  async removeMember(actor: GroupActor, id: string, address: string): Promise<number | Queued> {
+    const group = await this.membershipOf(actor, id);
+    if (isCopy(group, actor)) {
       const leaving = checkRemoval(group, await this.copyMember(group, address));
-      const answer = await this.copies.ask(user, group, { action: 'remove', user: this.qualifiedOf(leaving) });
-      return answer === 'applied' ? undefined : answer;
+      return this.copies.ask(actor, group, { action: 'remove', user: this.qualifiedOf(leaving) });
     }
     const target = await this.targetOf(address);
-    const change = await this.write(async (trx): Promise<GroupChange> => {
-      const me = await this.recheck(user, group, trx);
+    const change = await this.write(group, async (trx): Promise<GroupChange> => {
+      const me = await this.recheck(actor, group, trx);
       const members = await this.stores.conversations.members(group.id, trx);
       const leaving = checkRemoval(me, members.find((member) => member.member_key === target));
       const remaining = members.filter((member) => member !== leaving);
@@ -158,7 +174,7 @@ export class GroupsService {
       return { id: group.id, recorded, left: { uuid: group.uuid, recorded: left } };
     });
     await this.announcements.announce(change);
-    return undefined;
+    return change.version ?? group.version;
   }
 
   /** Groups as their feed events show them (the feed's GroupViewReader). */
@@ -167,23 +183,26 @@ export class GroupsService {
     return new Map(views.flatMap(([id, view]) => (view ? [[id, view] as const] : [])));
   }
 
-  /** The group, if the user is a member of it: 404 for any other id (not a uuid, no such group, not a member). */
-  private async membershipOf(user: User, id: string): Promise<GroupMembership> {
-    const group = isGroupId(id) ? await this.stores.groups.findGroup(id.toLowerCase(), user.id) : undefined;
-    if (!group) throw new NotFound();
+  /**
+   * The group, if the actor is a member of it: 404 for any other id (not a uuid, no such group,
+   * not a member; for a peer's user, a group this backend is not the home of).
+   */
+  private async membershipOf(actor: GroupActor, id: string): Promise<GroupMembership> {
+    const group = isGroupId(id) ? await this.stores.groups.findGroupForMember(id.toLowerCase(), memberKey(memberOf(actor))) : undefined;
+    if (!group || (isRemote(actor) && group.home !== null)) throw new NotFound();
     return group;
   }
 
-  /** The caller's membership again, under the change lock: a change made meanwhile counts. */
-  private async recheck(user: User, group: GroupMembership, trx: Transaction<Tables>): Promise<GroupMembership> {
-    const current = await this.stores.groups.findGroup(group.uuid, user.id, trx);
+  /** The actor's membership again, under the change lock: a change made meanwhile counts. */
+  private async recheck(actor: GroupActor, group: GroupMembership, trx: Transaction<Tables>): Promise<GroupMembership> {
+    const current = await this.stores.groups.findGroupForMember(group.uuid, memberKey(memberOf(actor)), trx);
     if (!current) throw new NotFound();
     return current;
   }
 
-  /** The group as it is now once the home applied a change to it, or QUEUED. */
-  private async viewAfter(group: GroupMembership, answer: 'applied' | Queued): Promise<GroupView | Queued> {
-    if (answer !== 'applied') return answer;
+  /** The group as it is now once its home applied a change (the copy has that version), or QUEUED. */
+  private async viewAfter(group: GroupMembership, answer: number | Queued): Promise<GroupView | Queued> {
+    if (typeof answer !== 'number') return answer;
     const view = await this.announcements.viewOf(group.id);
     if (!view) throw new NotFound();
     return view;
@@ -226,7 +245,7 @@ export class GroupsService {
       chunk.forEach((name, index) => {
         const member = resolved[index];
         if (!member) problems.push(`No such user: ${name}.`);
-        else if (member.kind === 'remote') problems.push(notHere(name));
+        else if (member.kind === 'remote' && member.compat) problems.push(onCompatPeer(name));
         else if (memberKey(member) !== self) members.set(memberKey(member), member);
       });
     }
@@ -246,14 +265,57 @@ export class GroupsService {
     return this.stores.feed.appendToFeeds(userIds.map((userId) => groupEntry(userId, id)), this.clock(), trx);
   }
 
-  private write(change: (trx: Transaction<Tables>) => Promise<GroupChange>): Promise<GroupChange> {
-    return withChangeLock(this.stores.db, this.stores.kind, change);
+  /**
+   * Runs a change in one change-locked transaction; when it changed the group (its version moved,
+   * or it was created or deleted), queues the group's state to every backend with members before
+   * or after it.
+   */
+  private write(group: GroupRecord | undefined, change: (trx: Transaction<Tables>) => Promise<GroupChange>): Promise<GroupChange> {
+    return withChangeLock(this.stores.db, this.stores.kind, async (trx) => {
+      const before = group && (await this.before(group.id, trx));
+      const done = await change(trx);
+      const [after] = await this.stores.groups.findById([done.id], trx);
+      if (after && before && after.version === before.record.version) return done;
+      const version = after?.version ?? before!.record.version + 1;
+      const queued = await this.sendState(after ?? before!.record, version, before?.servers ?? [], trx, after === undefined);
+      return { ...done, version, queued };
+    });
+  }
+
+  private async before(id: ConversationId, trx: Transaction<Tables>): Promise<Before | undefined> {
+    const [record] = await this.stores.groups.findById([id], trx);
+    if (!record) return undefined;
+    return { record, servers: serversOf(await this.stores.conversations.memberKeys(id, trx)) };
+  }
+
+  /** Queues the group's state (none of its members once deleted) to the backends with members now or before; true when there was one. */
+  private async sendState(group: GroupRecord, version: number, serversBefore: string[], trx: Transaction<Tables>, deleted: boolean): Promise<boolean> {
+    // A copy's changes are its home's to send.
+    if (group.home !== null) return false;
+    const rows = deleted ? [] : await this.stores.conversations.members(group.id, trx);
+    const servers = distinctServers([...serversBefore, ...rows.flatMap((row) => (row.server === null ? [] : [row.server]))]);
+    if (servers.length === 0) return false;
+    const fields: GroupStateFields = {
+      group: group.uuid,
+      name: group.name,
+      version,
+      created_at: new Date(group.createdAt).toISOString(),
+      members: rows.map((row) => ({ user: this.qualifiedOf(row), role: row.role, joined_at: new Date(Number(row.joined_at)).toISOString() })),
+    };
+    const now = this.clock();
+    await this.stores.outbox.enqueue(
+      servers.map((server) => ({ messageId: null, conversationId: group.id, server, receiverKey: groupLine(group.uuid), id: this.options.newId(), group: { type: 'group_state' as const, fields } })),
+      now,
+      trx,
+    );
+    return true;
   }
 
 }
 
-function isCopy(group: GroupMembership): group is GroupMembership & { home: string } {
-  return group.home !== null;
+/** A copy of a group homed elsewhere, changed by one of our users: the change is its home's to make. */
+function isCopy(group: GroupMembership, actor: GroupActor): actor is User {
+  return group.home !== null && !isRemote(actor);
 }
 
 /** The member whose role changes, or undefined when it is that role already; 404 for no member, 403 for the owner. */
@@ -282,6 +344,18 @@ function requireOwner(group: GroupMembership): GroupMembership {
   return group;
 }
 
-function notHere(address: string): string {
-  return `${address} is a user of another backend: groups are on one backend for now.`;
+function onCompatPeer(address: string): string {
+  return `${address} is a user of a backend without groups.`;
+}
+
+function isRemote(actor: GroupActor): actor is RemoteMember {
+  return 'kind' in actor;
+}
+
+function memberOf(actor: GroupActor): Member {
+  return isRemote(actor) ? actor : localMember(actor);
+}
+
+function serversOf(members: readonly { server: string | null }[]): string[] {
+  return members.flatMap((member) => (member.server === null ? [] : [member.server]));
 }

@@ -4,7 +4,7 @@ import type { GroupQueries } from '../conversations/group-queries.js';
 import type { ConversationsRepository } from '../conversations/repository.js';
 import type { DatabaseKind } from '../db/database.js';
 import type { Tables } from '../db/schema.js';
-import type { FeedLog } from '../messages/ports.js';
+import type { FeedLog, Outbox } from '../messages/ports.js';
 import type { MessagesRepository } from '../messages/repository.js';
 
 export interface GroupStores {
@@ -14,4 +14,6 @@ export interface GroupStores {
   groups: GroupQueries;
   messages: MessagesRepository;
   feed: FeedLog;
+  /** Carries the group's state to the other backends with members. */
+  outbox: Outbox;
 }
