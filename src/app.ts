@@ -23,6 +23,7 @@ import { TokenCache } from './http/token-cache.js';
 import { FederationClient } from './federation/client.js';
 import { keepAliveHttp } from './federation/http.js';
 import { InboundFederation } from './federation/inbound.js';
+import { GroupRequestsOutbox } from './federation/outbox/group-requests.js';
 import { OutboxRepository } from './federation/outbox/repository.js';
 import { OutboxWorker, type OutboxTuning } from './federation/outbox/worker.js';
 import { PeerDirectory } from './federation/peers.js';
@@ -36,6 +37,9 @@ import { FeedRepository } from './feed/repository.js';
 import { feedRoutes } from './feed/routes.js';
 import { FeedService } from './feed/service.js';
 import { groupsRoutes } from './groups/routes.js';
+import { GroupAnnouncements } from './groups/announce.js';
+import { GroupCopies } from './groups/copies.js';
+import { CopyRequests } from './groups/copy-requests.js';
 import { GroupsService } from './groups/service.js';
 import { refuseControlCharacters } from './http/control-characters.js';
 import { answerClientError, registerErrorHandling } from './http/error-handler.js';
@@ -197,10 +201,20 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // Messages and groups queue their entries in their own transaction; the lease lets this process try them at once.
   const outboxQueue: Outbox = { enqueue: (requests, now, trx) => outboxRepository.enqueue(requests, now, outbox.lease(now), trx) };
   const groupSite = { serverName: config.serverName, newId: () => randomUUID() };
+  const groupAnnouncements = new GroupAnnouncements(groupQueries, conversations, events, config.serverName);
+  const groupStores = { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog, outbox: outboxQueue };
+  // Changes of groups homed elsewhere go to their home through the outbox (made below; asked only once the app serves).
+  const copyRequests = new CopyRequests(
+    groupStores,
+    { enqueue: (request, now, trx) => groupRequests.enqueue(request, now, trx), result: (pending) => groupRequests.result(pending) },
+    config.federationTimeoutMs,
+    clock,
+  );
   const groups = new GroupsService(
-    { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog, outbox: outboxQueue },
+    groupStores,
     resolver,
-    events,
+    groupAnnouncements,
+    copyRequests,
     { serverName: config.serverName, maxMembers: config.groupMaxMembers, newId: groupSite.newId },
     clock,
   );
@@ -273,6 +287,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     clock,
     ...outboxTuning,
   });
+  const groupRequests = new GroupRequestsOutbox(outboxQueue, outbox, config.federationTimeoutMs, groupSite.newId);
   events.on('message.stored', ({ outbound, queuedForPeers }) => {
     if (outbound) return outbound.claimed ? outbox.firstTry(outbound.message, outbound.receiverKey) : outbox.firstTryBehind(outbound.message, outbound.receiverKey);
     // A group's message at its home, for the other backends with members.
@@ -312,7 +327,16 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
   const inboundOptions = { peers, serverName: config.serverName, maxAgeMs: config.federationMaxAgeMs, clock };
   const groupHome = new GroupHome(groupQueries, groups, messages, messageRecords, changes, readMarkers);
-  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, groupHome, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
+  const copies = new GroupCopies(
+    { ...groupStores, deliveries: outboxRepository },
+    { writer, edits: changes, reads: readMarkers, views },
+    resolver,
+    groupAnnouncements,
+    copyRequests,
+    events,
+    clock,
+  );
+  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, groupHome, copies, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
   outbox.start();
   feed.startPruning();
   receipts.start();

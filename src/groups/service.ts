@@ -4,35 +4,24 @@
 // and records a `group` entry in every member's feed (a `group_left` one for who left); the
 // events follow once committed. Anyone who is not a member is told 404, never 403. The members
 // may be users of any non-compat peer, and (at the group's home) the one asking may be one of
-// them; every committed change sends the group's state to every backend with members before or
-// after it (groups.md, "Groups across backends").
-import type { Kysely, Transaction } from 'kysely';
+// them; every committed change at home sends the group's state to every backend with members
+// before or after it (groups.md, "Groups across backends").
+import type { Transaction } from 'kysely';
 import type { AddressResolver } from '../conversations/addresses.js';
-import type { GroupMembership, GroupQueries, GroupRecord } from '../conversations/group-queries.js';
+import type { GroupMembership, GroupRecord } from '../conversations/group-queries.js';
 import { isGroupId, localMember, memberKey, type ConversationId, type Member, type RemoteMember } from '../conversations/members.js';
-import type { ConversationsRepository, GroupRole, MemberRow } from '../conversations/repository.js';
+import type { GroupRole, MemberRow } from '../conversations/repository.js';
 import { withChangeLock } from '../db/change-transaction.js';
-import type { DatabaseKind } from '../db/database.js';
 import type { Tables } from '../db/schema.js';
 import { timeOrderedUuid } from '../db/uuid.js';
 import { Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
-import type { MessageEvents } from '../messages/events.js';
-import { distinctServers, type GroupSite } from '../messages/group-federation.js';
-import { groupLine, type FeedEntry, type FeedLog, type GroupStateFields, type Outbox, type Recorded } from '../messages/ports.js';
-import type { MessagesRepository } from '../messages/repository.js';
+import { distinctServers, qualifiedAddress, type GroupSite } from '../messages/group-federation.js';
+import { groupLine, type GroupStateFields, type Recorded } from '../messages/ports.js';
+import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
+import type { CopyRequests, Queued } from './copy-requests.js';
+import type { GroupStores } from './stores.js';
 import { checkGroupName, mayManage, mayRemove, nextOwner } from './rules.js';
-import { groupSummary, groupView, type GroupSummaryView, type GroupView } from './view.js';
-
-export interface GroupStores {
-  db: Kysely<Tables>;
-  kind: DatabaseKind;
-  conversations: ConversationsRepository;
-  groups: GroupQueries;
-  messages: MessagesRepository;
-  feed: FeedLog;
-  /** Carries the group's state to the other backends with members. */
-  outbox: Outbox;
-}
+import { groupSummary, type GroupSummaryView, type GroupView } from './view.js';
 
 export interface GroupOptions {
   /** This backend's name: the home of the groups it holds. */
@@ -54,17 +43,6 @@ interface Before {
   servers: string[];
 }
 
-/** What a committed change recorded: `group` entries for the members, `group_left` for who left. */
-interface Change {
-  id: ConversationId;
-  recorded: Recorded[];
-  left?: { uuid: string; recorded: Recorded[] };
-  /** The group's version after it (the one its state carries). */
-  version?: number;
-  /** The group's state went to other backends. */
-  queued?: boolean;
-}
-
 // Resolving a long member list a few names at a time keeps the database pool free for others.
 const RESOLVE_CHUNK = 25;
 
@@ -72,7 +50,8 @@ export class GroupsService {
   constructor(
     private readonly stores: GroupStores,
     private readonly resolver: AddressResolver,
-    private readonly events: MessageEvents,
+    private readonly announcements: GroupAnnouncements,
+    private readonly copies: CopyRequests,
     private readonly options: GroupOptions,
     private readonly clock: () => number,
   ) {}
@@ -88,7 +67,7 @@ export class GroupsService {
       const userIds = members.flatMap(({ member }) => (member.kind === 'local' ? [member.userId] : []));
       return { id, recorded: await this.stores.feed.appendToFeeds(userIds.map((userId) => groupEntry(userId, id)), now, trx) };
     });
-    return (await this.announce(change))!;
+    return (await this.announcements.announce(change))!;
   }
 
   /** The caller's groups, newest first, each with its size. */
@@ -99,30 +78,36 @@ export class GroupsService {
 
   async show(user: User, id: string): Promise<GroupView> {
     const group = await this.membershipOf(user, id);
-    return (await this.viewOf(group.id))!;
+    return (await this.announcements.viewOf(group.id))!;
   }
 
   /** Renames the group (owner and admins). */
-  async rename(actor: GroupActor, id: string, input: string): Promise<GroupView> {
+  async rename(actor: GroupActor, id: string, input: string): Promise<GroupView | Queued> {
     const group = await this.membershipOf(actor, id);
     requireManager(group);
     const name = checkGroupName(input);
+    if (isCopy(group)) return this.viewAfter(group, await this.copies.ask(localUser(actor), group, { action: 'rename', name }));
     const change = await this.write(group, async (trx) => {
       const current = requireManager(await this.recheck(actor, group, trx));
       if (current.name === name) return { id: group.id, recorded: [] };
       await this.stores.conversations.rename(group.id, name, trx);
       return { id: group.id, recorded: await this.tellMembers(group.id, trx) };
     });
-    return (await this.announce(change))!;
+    return (await this.announcements.announce(change))!;
   }
 
   /** Adds a member (owner and admins); adding a member twice changes nothing. */
-  async addMember(actor: GroupActor, id: string, address: string): Promise<GroupView> {
+  async addMember(actor: GroupActor, id: string, address: string): Promise<GroupView | Queued> {
     const group = await this.membershipOf(actor, id);
     requireManager(group);
     const member = await this.resolver.resolve(address);
     if (!member) throw new ValidationFailed({ user: [`No such user: ${address}.`] });
     if (member.kind === 'remote' && member.compat) throw new ValidationFailed({ user: [onCompatPeer(address)] });
+    if (isCopy(group)) {
+      const members = await this.stores.conversations.memberKeys(group.id);
+      if (members.some((row) => row.memberKey === memberKey(member))) return this.viewAfter(group, 'applied');
+      return this.viewAfter(group, await this.copies.ask(localUser(actor), group, { action: 'add', user: qualifiedAddress(member, this.options.serverName) }));
+    }
     const change = await this.write(group, async (trx) => {
       requireManager(await this.recheck(actor, group, trx));
       const members = await this.stores.conversations.memberKeys(group.id, trx);
@@ -131,42 +116,46 @@ export class GroupsService {
       await this.stores.conversations.addMember(group.id, member, this.clock(), trx);
       return { id: group.id, recorded: await this.tellMembers(group.id, trx) };
     });
-    return (await this.announce(change))!;
+    return (await this.announcements.announce(change))!;
   }
 
   /** Makes a member an admin or a plain member (the owner only; the owner's own role does not change this way). */
-  async changeRole(actor: GroupActor, id: string, address: string, role: 'admin' | 'member'): Promise<GroupView> {
+  async changeRole(actor: GroupActor, id: string, address: string, role: 'admin' | 'member'): Promise<GroupView | Queued> {
     const group = await this.membershipOf(actor, id);
     requireOwner(group);
+    if (isCopy(group)) {
+      const row = checkRoleChange(await this.copyMember(group, address), role);
+      if (!row) return this.viewAfter(group, 'applied');
+      return this.viewAfter(group, await this.copies.ask(localUser(actor), group, { action: 'role', user: this.qualifiedOf(row), role }));
+    }
     const target = await this.targetOf(address);
     const change = await this.write(group, async (trx) => {
       requireOwner(await this.recheck(actor, group, trx));
-      const row = (await this.stores.conversations.members(group.id, trx)).find((member) => member.member_key === target);
-      if (!row) throw new NotFound('not_found', 'No such member.');
-      if (row.role === 'owner') throw new Forbidden('forbidden', "The owner's role does not change: the owner hands over by leaving.");
-      if (row.role === role) return { id: group.id, recorded: [] };
+      const row = checkRoleChange((await this.stores.conversations.members(group.id, trx)).find((member) => member.member_key === target), role);
+      if (!row) return { id: group.id, recorded: [] };
       await this.stores.conversations.setRole(group.id, target, role, trx);
       return { id: group.id, recorded: await this.tellMembers(group.id, trx) };
     });
-    return (await this.announce(change))!;
+    return (await this.announcements.announce(change))!;
   }
 
   /**
    * Removes a member (the owner anyone, an admin plain members), or the caller themself (leaving).
    * The owner's leaving makes the longest-standing admin, else member, owner; the last member's
-   * deletes the group with its messages. Answers the group's version after it.
+   * deletes the group with its messages.
    */
-  async removeMember(actor: GroupActor, id: string, address: string): Promise<number> {
+  async removeMember(actor: GroupActor, id: string, address: string): Promise<Queued | undefined> {
     const group = await this.membershipOf(actor, id);
+    if (isCopy(group)) {
+      const leaving = checkRemoval(group, await this.copyMember(group, address));
+      const answer = await this.copies.ask(localUser(actor), group, { action: 'remove', user: this.qualifiedOf(leaving) });
+      return answer === 'applied' ? undefined : answer;
+    }
     const target = await this.targetOf(address);
-    const change = await this.write(group, async (trx): Promise<Change> => {
+    const change = await this.write(group, async (trx): Promise<GroupChange> => {
       const me = await this.recheck(actor, group, trx);
       const members = await this.stores.conversations.members(group.id, trx);
-      const leaving = members.find((member) => member.member_key === target);
-      if (!leaving) throw new NotFound('not_found', 'No such member.');
-      if (target !== me.memberKey && !mayRemove(me.role, leaving.role)) {
-        throw new Forbidden('forbidden', me.role === 'member' ? 'Only the owner and admins may remove members.' : 'An admin may remove members, not the owner or another admin.');
-      }
+      const leaving = checkRemoval(me, members.find((member) => member.member_key === target));
       const remaining = members.filter((member) => member !== leaving);
       // Recorded before the row goes, so that each entry follows the member's last one.
       const left = await this.stores.feed.appendToFeeds(leaving.user_id === null ? [] : [leftEntry(Number(leaving.user_id), group.uuid)], this.clock(), trx);
@@ -181,13 +170,13 @@ export class GroupsService {
       if (heir) await this.stores.conversations.setRole(group.id, heir.member_key, 'owner', trx);
       return { id: group.id, recorded, left: { uuid: group.uuid, recorded: left } };
     });
-    await this.announce(change);
-    return change.version ?? group.version;
+    await this.announcements.announce(change);
+    return undefined;
   }
 
   /** Groups as their feed events show them (the feed's GroupViewReader). */
   async viewsOf(ids: number[]): Promise<Map<number, GroupView>> {
-    const views = await Promise.all(ids.map(async (id) => [id, await this.viewOf(id as ConversationId)] as const));
+    const views = await Promise.all(ids.map(async (id) => [id, await this.announcements.viewOf(id as ConversationId)] as const));
     return new Map(views.flatMap(([id, view]) => (view ? [[id, view] as const] : [])));
   }
 
@@ -197,7 +186,7 @@ export class GroupsService {
    */
   private async membershipOf(actor: GroupActor, id: string): Promise<GroupMembership> {
     const group = isGroupId(id) ? await this.stores.groups.findGroupForMember(id.toLowerCase(), memberKey(memberOf(actor))) : undefined;
-    if (!group || (isRemote(actor) && group.home !== null)) throw new NotFound();
+    if (!group || (isRemote(actor) && isCopy(group))) throw new NotFound();
     return group;
   }
 
@@ -206,6 +195,30 @@ export class GroupsService {
     const current = await this.stores.groups.findGroupForMember(group.uuid, memberKey(memberOf(actor)), trx);
     if (!current) throw new NotFound();
     return current;
+  }
+
+  /** The group as it is now once the home applied a change to it, or QUEUED. */
+  private async viewAfter(group: GroupMembership, answer: 'applied' | Queued): Promise<GroupView | Queued> {
+    if (answer !== 'applied') return answer;
+    const view = await this.announcements.viewOf(group.id);
+    if (!view) throw new NotFound();
+    return view;
+  }
+
+  /**
+   * The member of a copy the address in the path names: as this backend resolves it, or by the
+   * address the copy shows (`carol@c`, a user of a backend that is no peer of ours).
+   */
+  private async copyMember(group: GroupMembership, address: string): Promise<MemberRow | undefined> {
+    const member = await this.resolver.resolve(address);
+    const key = member && memberKey(member);
+    const rows = await this.stores.conversations.members(group.id);
+    return rows.find((row) => row.member_key === key) ?? rows.find((row) => row.address.toLowerCase() === address.toLowerCase());
+  }
+
+  /** A member as group items name them: `name@server`, ours under our SERVER_NAME. */
+  private qualifiedOf(row: MemberRow): string {
+    return `${row.name}@${row.server ?? this.options.serverName}`;
   }
 
   /** A member's key from the address in the path; an address that names nobody names no member. */
@@ -254,7 +267,7 @@ export class GroupsService {
    * or it was created or deleted), queues the group's state to every backend with members before
    * or after it.
    */
-  private write(group: GroupRecord | undefined, change: (trx: Transaction<Tables>) => Promise<Change>): Promise<Change> {
+  private write(group: GroupRecord | undefined, change: (trx: Transaction<Tables>) => Promise<GroupChange>): Promise<GroupChange> {
     return withChangeLock(this.stores.db, this.stores.kind, async (trx) => {
       const before = group && (await this.before(group.id, trx));
       const done = await change(trx);
@@ -262,7 +275,7 @@ export class GroupsService {
       if (after && before && after.version === before.record.version) return done;
       const version = after?.version ?? before!.record.version + 1;
       const queued = await this.sendState(after ?? before!.record, version, before?.servers ?? [], trx, after === undefined);
-      return { ...done, version, queued };
+      return { ...done, queued };
     });
   }
 
@@ -274,43 +287,43 @@ export class GroupsService {
 
   /** Queues the group's state (none of its members once deleted) to the backends with members now or before; true when there was one. */
   private async sendState(group: GroupRecord, version: number, serversBefore: string[], trx: Transaction<Tables>, deleted: boolean): Promise<boolean> {
-    // A copy's changes are its home's to send.
-    if (group.home !== null) return false;
     const rows = deleted ? [] : await this.stores.conversations.members(group.id, trx);
-    const servers = distinctServers([...serversBefore, ...rows.flatMap((row) => (row.server === null ? [] : [row.server]))]);
+    const servers = distinctServers([...serversBefore, ...serversOf(rows)]);
     if (servers.length === 0) return false;
     const fields: GroupStateFields = {
       group: group.uuid,
       name: group.name,
       version,
       created_at: new Date(group.createdAt).toISOString(),
-      members: rows.map((row) => ({ user: `${row.name}@${row.server ?? this.options.serverName}`, role: row.role, joined_at: new Date(Number(row.joined_at)).toISOString() })),
+      members: rows.map((row) => ({ user: this.qualifiedOf(row), role: row.role, joined_at: new Date(Number(row.joined_at)).toISOString() })),
     };
-    const now = this.clock();
     await this.stores.outbox.enqueue(
       servers.map((server) => ({ messageId: null, conversationId: group.id, server, receiverKey: groupLine(group.uuid), id: this.options.newId(), group: { type: 'group_state' as const, fields } })),
-      now,
+      this.clock(),
       trx,
     );
     return true;
   }
+}
 
-  /** Once committed: the group as it is now to its members' sessions, `group_left` to who left. */
-  private async announce(change: Change): Promise<GroupView | undefined> {
-    const view = await this.viewOf(change.id);
-    const queued = change.queued === true;
-    if (view && (change.recorded.length > 0 || queued)) await this.events.emit('group.changed', { type: 'group', data: { group: view }, recorded: change.recorded, queued });
-    // A deleted group's state went out with the `group_left` of its last member.
-    if (change.left && (change.left.recorded.length > 0 || (!view && queued))) {
-      await this.events.emit('group.changed', { type: 'group_left', data: { id: change.left.uuid }, recorded: change.left.recorded, queued: !view && queued });
-    }
-    return view;
-  }
+function isCopy(group: GroupMembership): group is GroupMembership & { home: string } {
+  return group.home !== null;
+}
 
-  private async viewOf(id: ConversationId): Promise<GroupView | undefined> {
-    const [group] = await this.stores.groups.findById([id]);
-    return group && groupView(group, await this.stores.conversations.members(id), this.options.serverName);
+/** The member whose role changes, or undefined when it is that role already; 404 for no member, 403 for the owner. */
+function checkRoleChange(row: MemberRow | undefined, role: GroupRole): MemberRow | undefined {
+  if (!row) throw new NotFound('not_found', 'No such member.');
+  if (row.role === 'owner') throw new Forbidden('forbidden', "The owner's role does not change: the owner hands over by leaving.");
+  return row.role === role ? undefined : row;
+}
+
+/** The member `me` removes (themself: leaving), if `me` may; 404 for no member, 403 for a removal the roles forbid. */
+function checkRemoval(me: GroupMembership, leaving: MemberRow | undefined): MemberRow {
+  if (!leaving) throw new NotFound('not_found', 'No such member.');
+  if (leaving.member_key !== me.memberKey && !mayRemove(me.role, leaving.role)) {
+    throw new Forbidden('forbidden', me.role === 'member' ? 'Only the owner and admins may remove members.' : 'An admin may remove members, not the owner or another admin.');
   }
+  return leaving;
 }
 
 function requireManager(group: GroupMembership): GroupMembership {
@@ -323,20 +336,8 @@ function requireOwner(group: GroupMembership): GroupMembership {
   return group;
 }
 
-function groupEntry(userId: number, id: ConversationId): FeedEntry {
-  return { userId, type: 'group', messageId: null, conversationId: id };
-}
-
-function leftEntry(userId: number, uuid: string): FeedEntry {
-  return { userId, type: 'group_left', messageId: null, data: { id: uuid } };
-}
-
-function localUsers(members: readonly MemberRow[]): number[] {
-  return members.flatMap((member) => (member.user_id === null ? [] : [Number(member.user_id)]));
-}
-
 function onCompatPeer(address: string): string {
-  return `${address} is a user of a backend without groups.`;
+  return `${address} is a user of an original backend, which has no groups.`;
 }
 
 function isRemote(actor: GroupActor): actor is RemoteMember {
@@ -345,6 +346,12 @@ function isRemote(actor: GroupActor): actor is RemoteMember {
 
 function memberOf(actor: GroupActor): Member {
   return isRemote(actor) ? actor : localMember(actor);
+}
+
+/** A change asked on a copy is always a local user's (a peer's user reaches only groups homed here). */
+function localUser(actor: GroupActor): User {
+  if (isRemote(actor)) throw new NotFound();
+  return actor;
 }
 
 function serversOf(members: readonly { server: string | null }[]): string[] {

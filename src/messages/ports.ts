@@ -180,6 +180,12 @@ export interface PendingGroupRequest {
   createdAt: number;
 }
 
+/** The delivery state of messages posted to a group homed elsewhere (federation's outbox owns it). */
+export interface Deliveries {
+  /** Marks the message's delivery to `server` delivered (the home ordered it); false when it was already. */
+  markDelivered(messageId: number, server: string, trx: Transaction<Tables>): Promise<boolean>;
+}
+
 /** What identifies a peer's request: its id, or its token's hash. */
 export interface RequestKey {
   peer: string;

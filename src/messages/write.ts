@@ -30,7 +30,12 @@ interface NewMessageFields {
 }
 
 /** A message to one receiver (a direct conversation) or to a group. */
-export type NewMessage = NewMessageFields & ({ receiver: Member; group?: undefined } | { group: GroupTarget; receiver?: undefined });
+export type NewMessage = NewMessageFields &
+  (
+    | { receiver: Member; group?: undefined; position?: undefined }
+    /** `position`: the home's place for a message of a group homed elsewhere, which ordered it (its sender may have left since). */
+    | { group: GroupTarget; receiver?: undefined; position?: number }
+  );
 
 type DirectMessage = NewMessageFields & { receiver: Member };
 
@@ -151,7 +156,7 @@ export class MessageWriter {
       sent_to: item.receiver ? addressOf(item.receiver) : null,
       body: this.seal(item.text, id),
       // At home a group message's place in the order is its id; on a member's backend the home gives it.
-      position: item.group && item.group.home === null ? id : null,
+      position: item.group ? (item.position ?? (item.group.home === null ? id : null)) : null,
       created_at: now,
       client_id: item.clientId,
       edited_at: null,
@@ -161,6 +166,8 @@ export class MessageWriter {
     const stored = written.flatMap(({ item, id }) => (item.receipt ? [{ ...item.receipt, messageId: id }] : []));
     if (stored.length > 0) await receipts.record(stored, now, trx);
     const toPeers = written.flatMap(({ item, id, conversationId }): OutboxRequest[] => {
+      // A message the home ordered and sent here has been everywhere already.
+      if (item.position !== undefined) return [];
       if (item.group) return groupEventEntries(item.group, groupAudiences.get(item.group.id)!.servers, { kind: 'message', message: { id, uuid: item.uuid }, actor: item.sender, at: now }, this.site);
       return item.receiver.kind === 'remote' ? [{ messageId: id, conversationId, server: item.receiver.server, receiverKey: memberKey(item.receiver) }] : [];
     });
@@ -185,7 +192,8 @@ export class MessageWriter {
   /**
    * The local members of each group the batch writes to, read under the change lock: a member
    * removed before this commit gets nothing, one added gets it. A sender who is no member now
-   * (removed meanwhile, or the group deleted) is refused: the batch is then retried item by item.
+   * (removed meanwhile, or the group deleted) is refused: the batch is then retried item by item;
+   * but a message the home already ordered is the home's to judge.
    */
   private async groupAudiences(items: NewMessage[], trx: Transaction<Tables>): Promise<Map<ConversationId, { userIds: number[]; servers: string[] }>> {
     const audiences = new Map<ConversationId, { userIds: number[]; servers: string[] }>();
@@ -201,7 +209,7 @@ export class MessageWriter {
           servers: members.flatMap((member) => (member.server === null ? [] : [member.server])),
         });
       }
-      if (!keys.has(memberKey(item.sender))) throw new NotFound();
+      if (item.position === undefined && !keys.has(memberKey(item.sender))) throw new NotFound();
     }
     return audiences;
   }
@@ -249,7 +257,7 @@ function senderUserId(item: NewMessage): number | null {
 
 function recordOf(row: MessageRow, item: NewMessage): MessageRecord {
   if (!isDirect(item)) {
-    return { ...row, receiver: null, receiver_user_id: null, receiver_key: null, receiver_server: null, receiver_name: null, group: item.group!.uuid, status: item.group!.home === null ? 'delivered' : 'queued', read_at: null };
+    return { ...row, receiver: null, receiver_user_id: null, receiver_key: null, receiver_server: null, receiver_name: null, group: item.group!.uuid, status: item.group!.home === null || item.position !== undefined ? 'delivered' : 'queued', read_at: null };
   }
   return {
     ...row,

@@ -154,6 +154,10 @@ describe('query plans of the delivery paths [sqlite]', () => {
     const groups = new GroupQueries(db);
 
     expect(await messages.history(id, undefined, 50)).toHaveLength(2);
+    const ordered = await messages.groupHistory(id, undefined, 50);
+    expect(ordered.map((row) => row.uuid)).toEqual(['g2', 'g1']);
+    expect(await messages.groupHistory(id, { id: ordered[0]!.id, position: ordered[0]!.position }, 50)).toHaveLength(1);
+    expect(await messages.groupHistory(id, { id: ordered[0]!.id + 1, position: null }, 50)).toHaveLength(2);
     expect(await messages.ofMemberAfter(2, 0, 200)).toHaveLength(2);
     expect(await conversations.list(2, undefined, 50)).toEqual([expect.objectContaining({ partner: null, unread: 2, group: { uuid, name: 'plans', membersCount: 3 } })]);
     expect(await feed.head(2)).toBeGreaterThan(0);

@@ -258,6 +258,17 @@ export class OutboxRepository {
       .execute();
   }
 
+  async markDelivered(messageId: number, server: string, trx: Transaction<Tables>): Promise<boolean> {
+    const updated = await trx
+      .updateTable('message_deliveries')
+      .set({ status: 'delivered', failure_code: null })
+      .where('message_id', '=', messageId)
+      .where('server', '=', server)
+      .where('status', '<>', 'delivered')
+      .executeTakeFirst();
+    return Number(updated.numUpdatedRows) > 0;
+  }
+
   /**
    * Removes finished entries and records their messages' final delivery status with a `status`
    * entry in each local sender's feed, in one transaction; answers each entry's recorded one.
