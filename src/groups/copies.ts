@@ -7,7 +7,7 @@
 import type { Transaction } from 'kysely';
 import type { AddressResolver } from '../conversations/addresses.js';
 import type { GroupRecord } from '../conversations/group-queries.js';
-import { memberKey } from '../conversations/members.js';
+import { addressOf, memberKey } from '../conversations/members.js';
 import type { CopyMember, GroupRole } from '../conversations/repository.js';
 import { withChangeLock } from '../db/change-transaction.js';
 import type { Tables } from '../db/schema.js';
@@ -111,15 +111,10 @@ export class GroupCopies {
       return;
     }
     if (!record) throw new NotFound('not_found', 'This group has no message with this id.');
-    const receipt = { peer: origin, requestKey: item.id };
-    if (item.kind === 'read') {
-      // A reader who is no member of the copy (any more) has no read position here.
-      const membership = await this.stores.groups.findGroupForMember(copy.uuid, memberKey(sender));
-      if (membership) await this.paths.reads.readInGroup({ actor: sender, membership, message: item.message, receipt, fromHome: true });
-      return;
-    }
+    // A read only moves forward, so a repeat changes nothing.
+    if (item.kind === 'read') return this.paths.reads.receiveGroupRead(record, { key: memberKey(sender), address: addressOf(sender) });
     if (item.kind === 'edit' && item.text === undefined) throw new ValidationFailed({ text: ['An edit needs its text.'] });
-    await this.paths.edits.applyFromHome(copy, record, { op: item.kind, actor: sender, text: item.text ?? '', receipt });
+    await this.paths.edits.applyFromHome(record, { op: item.kind, text: item.text ?? '', receipt: { peer: origin, requestKey: item.id } });
   }
 
   /** Our user's own post, back from the home in its order: it takes its place, and its delivery is done. */

@@ -98,9 +98,11 @@ export class GroupHome {
         break;
       case 'remove':
         if (!item.user) throw new ValidationFailed({ user: ['This field is required.'] });
-        return this.service.removeMember(actor, membership.uuid, user);
+        await this.service.removeMember(actor, membership.uuid, user);
+        break;
     }
-    return (await this.groups.findByUuid(membership.uuid))?.version ?? membership.version;
+    // A group the last member left is gone: its last state (members none) came one version on.
+    return (await this.groups.findByUuid(membership.uuid))?.version ?? membership.version + 1;
   }
 
   /** The trust checks: a group this backend is the home of (else 404), and `sender@origin` one of its members (else 403). */

@@ -14,6 +14,6 @@ export interface GroupStores {
   groups: GroupQueries;
   messages: MessagesRepository;
   feed: FeedLog;
-  /** Carries the group's state to the other backends with members. */
+  /** Carries a group's state from its home to the other backends with members. */
   outbox: Outbox;
 }

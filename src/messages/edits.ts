@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { foldKey } from '../unicode/fold.js';
 import type { PeerLookup } from '../conversations/addresses.js';
-import type { GroupMembership, GroupQueries, GroupRecord } from '../conversations/group-queries.js';
-import { conversationId, localMember, memberKey, remoteMember, type KnownPeer, type Member } from '../conversations/members.js';
+import type { GroupMembership, GroupQueries } from '../conversations/group-queries.js';
+import { conversationId, localMember, memberKey, remoteMember, type ConversationId, type KnownPeer, type Member } from '../conversations/members.js';
 import type { ConversationsRepository } from '../conversations/repository.js';
 import { sealAtRest, type KeyRing } from '../crypto/aead.js';
 import { withChangeLock } from '../db/change-transaction.js';
@@ -16,7 +16,7 @@ import type { DatabaseKind } from '../db/database.js';
 import type { Tables } from '../db/schema.js';
 import { Conflict, Forbidden, NotFound } from '../http/errors.js';
 import type { MessageEvents } from './events.js';
-import { groupEventEntries, type GroupMessageEvent, type GroupSite } from './group-federation.js';
+import { groupEventEntries, type FederatedGroup, type GroupMessageEvent, type GroupSite } from './group-federation.js';
 import type { FeedEntry, FeedLog, Outbox, OutboxRequest, RequestKey, RequestReceipts } from './ports.js';
 import type { MessageRecord, MessagesRepository } from './repository.js';
 import { checkReceivedText, checkText } from './service.js';
@@ -39,14 +39,19 @@ interface MessageEdit {
   record: MessageRecord;
   now: number;
   entries: FeedEntry[];
-  /**
-   * A group message's: the entries go to its members, read in the transaction, and the change to
-   * the group's other backends (but for a change the home sent: it has been everywhere already).
-   */
-  group?: { membership: GroupRecord; actor: Member; fromHome?: boolean };
+  /** A group message's: the entries go to its members, read in the transaction. */
+  group?: ConversationId;
+  /** A change made here to a group's message: it goes to the group's other backends (or its home). */
+  routed?: Routed;
   outbox?: OutboxRequest;
   /** A change a peer delivered: applied once per request. */
   receipt?: RequestKey;
+}
+
+/** Who changed a group's message, in which group. */
+interface Routed {
+  group: FederatedGroup;
+  actor: Member;
 }
 
 type EditResult = { applied: true; record: MessageRecord; recorded: { userId: number; seq: number; prev: number }[]; queued: boolean } | { applied: false; reason: 'deleted' | 'duplicate' };
@@ -91,7 +96,7 @@ export class MessageEdits {
     if (record.deleted === 1) throw deletedConflict();
     const text = checkText(message);
     const now = this.clock();
-    const result = await this.apply(this.editOf(record, 'edit', now, group && { membership: group, actor: localMember(user) }), { body: sealAtRest(this.ring, text, String(record.id)), editedAt: now });
+    const result = await this.apply(this.editOf(record, 'edit', now, group && { group, actor: localMember(user) }), { body: sealAtRest(this.ring, text, String(record.id)), editedAt: now });
     if (!result.applied) throw deletedConflict();
     return this.applied(result.record, result.recorded, result.queued);
   }
@@ -100,7 +105,7 @@ export class MessageEdits {
   async delete(user: { id: number; username: string }, messageId: number): Promise<void> {
     const { record, group } = await this.changeable(user.id, messageId, 'delete');
     if (record.deleted === 1) return;
-    const result = await this.apply(this.editOf(record, 'delete', this.clock(), group && { membership: group, actor: localMember(user) }), { body: '', deleted: true });
+    const result = await this.apply(this.editOf(record, 'delete', this.clock(), group && { group, actor: localMember(user) }), { body: '', deleted: true });
     if (result.applied) await this.applied(result.record, result.recorded, result.queued);
   }
 
@@ -119,7 +124,7 @@ export class MessageEdits {
       return;
     }
     const now = this.clock();
-    const edit: MessageEdit = { ...this.editOf(record, op, now, { membership, actor }), ...(change.receipt ? { receipt: change.receipt } : {}) };
+    const edit: MessageEdit = { ...this.editOf(record, op, now, { group: membership, actor }), ...(change.receipt ? { receipt: change.receipt } : {}) };
     const set = op === 'edit' ? { body: sealAtRest(this.ring, checkText(change.text ?? ''), String(record.id)), editedAt: now } : { body: '', deleted: true as const };
     const result = await this.apply(edit, set);
     if (result.applied) await this.applied(result.record, result.recorded, result.queued);
@@ -161,11 +166,11 @@ export class MessageEdits {
    * Applies an edit or a delete that the home of the message's group made (a copy follows its
    * home, which checked who may), once per item of the home's (`receipt`).
    */
-  async applyFromHome(copy: GroupRecord, record: MessageRecord, change: { op: 'edit' | 'delete'; actor: Member; text: string; receipt: RequestKey }): Promise<void> {
+  async applyFromHome(record: MessageRecord, change: { op: 'edit' | 'delete'; text: string; receipt: RequestKey }): Promise<void> {
     if (record.deleted === 1) return;
     const now = this.clock();
     const set = change.op === 'edit' ? { body: sealAtRest(this.ring, checkReceivedText(change.text), String(record.id)), editedAt: now } : { body: '', deleted: true as const };
-    const result = await this.apply({ record, now, entries: [], group: { membership: copy, actor: change.actor, fromHome: true }, receipt: change.receipt }, set);
+    const result = await this.apply({ record, now, entries: [], group: conversationId(record.conversation_id), receipt: change.receipt }, set);
     if (result.applied) await this.applied(result.record, result.recorded, result.queued);
   }
 
@@ -175,16 +180,16 @@ export class MessageEdits {
     return withChangeLock(db, kind, async (trx): Promise<EditResult> => {
       if (edit.receipt && !(await receipts.recordOnce({ ...edit.receipt, messageId: edit.record.id }, edit.now, trx))) return { applied: false, reason: 'duplicate' };
       if (!(await messages.change(edit.record.id, set, trx))) return { applied: false, reason: 'deleted' };
-      const { group } = edit;
-      const members = group === undefined ? [] : await conversations.memberKeys(group.membership.id, trx);
+      const { group, routed } = edit;
+      const members = group === undefined ? [] : await conversations.memberKeys(group, trx);
       const entries =
         group === undefined
           ? edit.entries
-          : members.flatMap((member): FeedEntry[] => (member.userId === null ? [] : [{ userId: member.userId, type: 'message_updated', messageId: edit.record.id, conversationId: group.membership.id }]));
+          : members.flatMap((member): FeedEntry[] => (member.userId === null ? [] : [{ userId: member.userId, type: 'message_updated', messageId: edit.record.id, conversationId: group }]));
       const recorded = await feed.appendToFeeds(entries, edit.now, trx);
-      const event: GroupMessageEvent | undefined = group && { kind: set.deleted ? 'delete' : 'edit', message: { id: edit.record.id, uuid: edit.record.uuid }, actor: group.actor, at: edit.now };
+      const event: GroupMessageEvent | undefined = routed && { kind: set.deleted ? 'delete' : 'edit', message: { id: edit.record.id, uuid: edit.record.uuid }, actor: routed.actor, at: edit.now };
       const servers = members.flatMap((member) => (member.server === null ? [] : [member.server]));
-      const requests = [...(edit.outbox ? [edit.outbox] : []), ...(group && event && !group.fromHome ? groupEventEntries(group.membership, servers, event, this.site) : [])];
+      const requests = [...(edit.outbox ? [edit.outbox] : []), ...(routed && event ? groupEventEntries(routed.group, servers, event, this.site) : [])];
       if (requests.length > 0) await outbox.enqueue(requests, edit.now, trx);
       const record = await messages.findById(edit.record.id, trx);
       return { applied: true, record: record!, recorded, queued: requests.length > 0 };
@@ -220,8 +225,8 @@ export class MessageEdits {
   }
 
   /** The entries for both members here, and the outbox entry when the message went to a peer. */
-  private editOf(record: MessageRecord, op: 'edit' | 'delete', now: number, group?: { membership: GroupRecord; actor: Member }): MessageEdit {
-    if (group) return { record, now, entries: [], group };
+  private editOf(record: MessageRecord, op: 'edit' | 'delete', now: number, routed?: Routed): MessageEdit {
+    if (routed) return { record, now, entries: [], group: routed.group.id, routed };
     const users = [...new Set([record.sender_user_id, record.receiver_user_id].filter((id): id is number => id !== null))];
     const entries: FeedEntry[] = users.map((userId) => ({ userId, type: 'message_updated', messageId: record.id }));
     const peer = record.receiver_server === null ? undefined : this.peers.find(record.receiver_server);

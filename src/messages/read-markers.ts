@@ -15,7 +15,7 @@ import type { ConversationsRepository } from '../conversations/repository.js';
 import { Forbidden, NotFound } from '../http/errors.js';
 import { foldKey } from '../unicode/fold.js';
 import type { MessageEvents } from './events.js';
-import { groupEventEntries, type GroupSite } from './group-federation.js';
+import { groupEventEntries, type FederatedGroup, type GroupSite } from './group-federation.js';
 import type { FeedEntry, FeedLog, Outbox, RequestKey, RequestReceipts } from './ports.js';
 import type { MessageRecord, MessagesRepository } from './repository.js';
 import type { MessageView, MessageViews } from './view.js';
@@ -35,8 +35,6 @@ export interface GroupRead {
   message: string;
   /** A peer's item: applied once per id. */
   receipt?: RequestKey;
-  /** The group's home sent it to this copy: it has been everywhere already. */
-  fromHome?: boolean;
 }
 
 /** A peer's `read` item: its user `reader` read every message from our `partner` up to `upTo`. */
@@ -131,37 +129,48 @@ export class ReadMarkers {
   private async markGroupRead(user: { id: number; username: string }, record: MessageRecord, groupId: string): Promise<MessageView> {
     const group = await this.groups.findGroup(groupId, user.id);
     if (!group) throw new NotFound();
-    await this.moveGroupMarker(localMember(user), group, record);
+    await this.moveInGroup(record, { key: group.memberKey, address: user.username }, { group, actor: localMember(user) });
     return this.views.view(record);
   }
 
-  /** A member's read of a group's message by its uuid (at the group's home, a peer's user's). */
+  /** A member's read of a group's message by its uuid, at the group's home (a peer's user's): once per item. */
   async readInGroup(read: GroupRead): Promise<void> {
     const record = (await this.messages.findByUuid(read.message)).find((candidate) => candidate.conversation_id === read.membership.id);
     if (!record) throw new NotFound('not_found', 'No such message in this group.');
-    await this.moveGroupMarker(read.actor, read.membership, record, read);
+    await this.moveInGroup(record, { key: read.membership.memberKey, address: addressOf(read.actor) }, { group: read.membership, actor: read.actor }, read.receipt);
   }
 
-  /** Moves the member's position forward (never back), tells the other local members, and the group's other backends. */
-  private async moveGroupMarker(actor: Member, group: GroupMembership, record: MessageRecord, { receipt, fromHome }: Pick<GroupRead, 'receipt' | 'fromHome'> = {}): Promise<void> {
+  /**
+   * Moves a member's read position in a copy of a group homed elsewhere forward to the message,
+   * as the home says they read (any member: one of ours, or of another backend).
+   */
+  async receiveGroupRead(record: MessageRecord, reader: { key: string; address: string }): Promise<void> {
+    await this.moveInGroup(record, reader);
+  }
+
+  /**
+   * Moves the reader's position forward to the record (never back); the group's other local
+   * members are told, and for a read made here (`routed`) the group's other backends (or its home).
+   */
+  private async moveInGroup(record: MessageRecord, reader: { key: string; address: string }, routed?: { group: FederatedGroup; actor: Member }, receipt?: RequestKey): Promise<void> {
     const now = this.clock();
-    const id = group.id;
-    const marker = { group: group.uuid, user: addressOf(actor), up_to: record.id };
+    const id = conversationId(record.conversation_id);
+    const marker = { group: record.group!, user: reader.address, up_to: record.id };
     let queued = false;
     const recorded = await withChangeLock(this.db, this.kind, async (trx) => {
       if (receipt && this.forwarding && !(await this.forwarding.receipts.recordOnce({ ...receipt, messageId: record.id }, now, trx))) return [];
       const members = await this.conversations.members(id, trx);
-      const from = Number(members.find((member) => member.member_key === group.memberKey)?.read_up_to ?? record.id);
+      const from = Number(members.find((member) => member.member_key === reader.key)?.read_up_to ?? record.id);
       if (from >= record.id) return [];
-      const marked = await this.messages.countReceived(id, group.memberKey, from, record.id, trx);
-      await this.conversations.markRead(id, group.memberKey, record.id, marked, now, trx, false);
-      if (this.forwarding && !fromHome) {
+      const marked = await this.messages.countReceived(id, reader.key, from, record.id, trx);
+      await this.conversations.markRead(id, reader.key, record.id, marked, now, trx, false);
+      if (routed && this.forwarding) {
         const servers = members.flatMap((member) => (member.server === null ? [] : [member.server]));
-        const requests = groupEventEntries(group, servers, { kind: 'read', message: { id: record.id, uuid: record.uuid }, actor, at: now }, this.forwarding.site);
+        const requests = groupEventEntries(routed.group, servers, { kind: 'read', message: { id: record.id, uuid: record.uuid }, actor: routed.actor, at: now }, this.forwarding.site);
         if (requests.length > 0) await this.forwarding.outbox.enqueue(requests, now, trx);
         queued = requests.length > 0;
       }
-      const others = members.filter((member) => member.user_id !== null && member.member_key !== group.memberKey);
+      const others = members.filter((member) => member.user_id !== null && member.member_key !== reader.key);
       return this.feed.appendToFeeds(
         others.map((member): FeedEntry => ({ userId: Number(member.user_id), type: 'read', messageId: null, data: marker, conversationId: id })),
         now,
