@@ -33,7 +33,7 @@ describeEachDatabase('a group’s home that is down', (database) => {
     }
   }
 
-  it('keeps a post and a request queued on the member’s backend, and the home orders and applies them once back', async () => {
+  it('answers a post delivered once the home took it; keeps a post and a request queued while the home is down, and the home orders and applies them once back', async () => {
     const created = await onA.create(alice, 'trip', ['bob@b']);
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const group = created.body.id as string;
@@ -41,6 +41,11 @@ describeEachDatabase('a group’s home that is down', (database) => {
     expect((await onA.as(alice, 'PATCH', `/accounts/groups/${group}/members/bob@b/`, { role: 'admin' })).status).toBe(200);
     // b's copy, made from the home's state, with the home's message and bob an admin.
     await eventually(() => onB.show(bob, group), (shown) => shown.status === 200 && shown.body.members.some((member: { user: string; role: string }) => member.role === 'admin'), 'b’s copy');
+
+    // With the home up, the poster's answer waits for the home's: delivered.
+    const taken = await onB.send(bob, group, 'while a is up');
+    expect(taken.status, JSON.stringify(taken.body)).toBe(201);
+    expect(taken.body.status).toBe('delivered');
 
     await a.stop();
     const sent = await onB.send(bob, group, 'while a is down');
@@ -53,11 +58,12 @@ describeEachDatabase('a group’s home that is down', (database) => {
     await a.start();
     const history = await eventually(
       () => onA.history(alice, group),
-      (answer) => answer.status === 200 && answer.body.results.length === 2,
+      (answer) => answer.status === 200 && answer.body.results.length === 3,
       'the post at the home',
     );
     expect((history.body.results as GroupMessage[]).map((message) => [message.sender, message.message])).toEqual([
       ['bob@b', 'while a is down'],
+      ['bob@b', 'while a is up'],
       ['alice', 'before'],
     ]);
     // The rename, behind the post on the group's line, applied at the home and back on b.
@@ -68,6 +74,6 @@ describeEachDatabase('a group’s home that is down', (database) => {
       (answer) => (answer.body.results as (GroupMessage & { status: string })[]).every((message) => message.status === 'delivered'),
       'the post delivered on b',
     );
-    expect((onBob.body.results as GroupMessage[]).map((message) => message.message)).toEqual(['while a is down', 'before']);
+    expect((onBob.body.results as GroupMessage[]).map((message) => message.message)).toEqual(['while a is down', 'while a is up', 'before']);
   });
 });
