@@ -4,10 +4,14 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { decodeKey } from '../../../src/crypto/keys.js';
 import { openTransaction, type TransactionItem } from '../../../src/federation/transactions/protocol.js';
-import { newKey } from '../../helpers/app.js';
+import { newKey, startTestApp, type TestApp } from '../../helpers/app.js';
+import type { DatabaseKind } from '../../helpers/databases.js';
+import { registerUser, type RegisteredUser } from '../../helpers/http.js';
+import { groupsClient } from '../../groups/client.js';
+import { openSocket, type TestSocket } from '../../realtime/socket.js';
 import { postTransaction, transactionRequest } from '../transactions/peer-transactions.js';
 
 export type Result = { id: string; status: number; code?: string; version?: number };
@@ -89,4 +93,43 @@ export function summary(items: TransactionItem[], group: string): string[] {
     if (item.type === 'group_message') return [`${item.kind} ${item.sender}${item.text !== undefined ? ` "${item.text}"` : ''}`];
     return [item.type];
   });
+}
+
+/** A suite's home `a` (users alice and dave) with fake members b and c, and more peers of a's if given. */
+export interface HomeSuite {
+  a: TestApp;
+  b: FakeMember;
+  c: FakeMember;
+  alice: RegisteredUser;
+  dave: RegisteredUser;
+  groups: ReturnType<typeof groupsClient>;
+  /** A WebSocket of the user on a, ready, closed after the test. */
+  connect(user: RegisteredUser): Promise<TestSocket>;
+}
+
+export function homeSuite(database: DatabaseKind, otherPeers: Record<string, unknown>[] = []): HomeSuite {
+  const sockets: TestSocket[] = [];
+  const suite = {
+    groups: groupsClient(() => suite.a.url),
+    async connect(user: RegisteredUser) {
+      const socket = await openSocket(suite.a.url, user.token);
+      sockets.push(socket);
+      await socket.roundTrip();
+      return socket;
+    },
+  } as HomeSuite;
+  beforeAll(async () => {
+    [suite.b, suite.c] = await Promise.all([fakeMember('b', () => suite.a.url), fakeMember('c', () => suite.a.url)]);
+    const peers = [...[suite.b, suite.c].map((member) => ({ name: member.name, url: member.url, key: member.key })), ...otherPeers];
+    suite.a = await startTestApp({ database, env: { SERVER_NAME: 'a', PEERS: JSON.stringify(peers) } });
+    [suite.alice, suite.dave] = await Promise.all([registerUser(suite.a.url, 'alice'), registerUser(suite.a.url, 'dave')]);
+  });
+  afterEach(async () => {
+    await Promise.all(sockets.splice(0).map((socket) => socket.close()));
+  });
+  afterAll(async () => {
+    await suite.a?.destroy();
+    await Promise.all([suite.b?.close(), suite.c?.close()]);
+  });
+  return suite;
 }

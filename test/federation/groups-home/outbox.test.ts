@@ -1,33 +1,17 @@
 // The home's outbox carries its groups' items (groups.md, "Groups across backends"): every change
 // of a group as a `group_state` to every backend with members before or after it, and every
 // message, edit, delete and read as a `group_message`, in the home's order per group and backend.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../helpers/app.js';
+import { describe, expect, it } from 'vitest';
 import { describeEachDatabase } from '../../helpers/databases.js';
-import { call, registerUser, type RegisteredUser } from '../../helpers/http.js';
-import { groupsClient } from '../../groups/client.js';
-import { fakeMember, summary, type FakeMember } from './fake-member.js';
+import { call } from '../../helpers/http.js';
+import { homeSuite, summary } from './fake-member.js';
 
 describeEachDatabase('the outbox of a group’s home', (database) => {
-  let a: TestApp;
-  let b: FakeMember;
-  let c: FakeMember;
-  let alice: RegisteredUser;
-  let dave: RegisteredUser;
-  const groups = groupsClient(() => a.url);
-
-  beforeAll(async () => {
-    [b, c] = await Promise.all([fakeMember('b', () => a.url), fakeMember('c', () => a.url)]);
-    const peers = [b, c].map((member) => ({ name: member.name, url: member.url, key: member.key }));
-    a = await startTestApp({ database, env: { SERVER_NAME: 'a', PEERS: JSON.stringify(peers) } });
-    [alice, dave] = await Promise.all([registerUser(a.url, 'alice'), registerUser(a.url, 'dave')]);
-  });
-  afterAll(async () => {
-    await a?.destroy();
-    await Promise.all([b?.close(), c?.close()]);
-  });
+  const suite = homeSuite(database);
+  const { groups } = suite;
 
   it('sends each group item kind in order to every backend with members, and stops when a backend has none left', async () => {
+    const { a, b, c, alice, dave } = suite;
     const created = await groups.create(alice, 'trip', ['bob@b', 'carol@c', 'dave']);
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const group = created.body.id as string;
@@ -66,6 +50,7 @@ describeEachDatabase('the outbox of a group’s home', (database) => {
   });
 
   it('hands the group to a remote member when the owner leaves, and sends its last state, with no members, once that member leaves too', async () => {
+    const { a, b, c, alice } = suite;
     const group = (await groups.create(alice, 'short', ['bob@b'])).body.id as string;
     await b.waitFor((items) => summary(items, group).length === 1, 'the first state');
     expect((await call(a.url, 'DELETE', `/accounts/groups/${group}/members/alice/`, undefined, { token: alice.token })).status).toBe(204);
@@ -82,6 +67,7 @@ describeEachDatabase('the outbox of a group’s home', (database) => {
   });
 
   it('keeps a group’s line waiting while a backend refuses the whole transaction, then sends it in order', async () => {
+    const { b, alice } = suite;
     const group = (await groups.create(alice, 'later', ['bob@b'])).body.id as string;
     await b.waitFor((items) => summary(items, group).length === 1, 'the first state');
     b.answer = () => ({ status: 503 });
@@ -93,8 +79,20 @@ describeEachDatabase('the outbox of a group’s home', (database) => {
     expect(summary(b.received, group)).toEqual(['state v1 alice@a,bob@b', 'message alice@a "first"', 'message alice@a "second"', 'state v2 alice@a,bob@b']);
   });
 
+  it('ends an item its backend refuses (logged, failed) and sends the ones behind it', async () => {
+    const { b, alice } = suite;
+    const group = (await groups.create(alice, 'picky', ['bob@b'])).body.id as string;
+    b.answer = (item) => (item.type === 'group_message' && item.text === 'refused' ? { status: 403, code: 'forbidden' } : { status: 200 });
+    await groups.sent(alice, group, 'refused');
+    await groups.sent(alice, group, 'taken');
+    await b.waitFor((items) => summary(items, group).includes('message alice@a "taken"'), 'the item behind the refused one');
+    b.answer = () => ({ status: 200 });
+    expect(summary(b.received, group)).toEqual(['state v1 alice@a,bob@b', 'message alice@a "refused"', 'message alice@a "taken"']);
+  });
+
   describe('members', () => {
     it('refuses a member of a backend the home does not know', async () => {
+      const { alice } = suite;
       const refused = await groups.create(alice, 'nope', ['bob@z']);
       expect(refused.status).toBe(400);
       expect(refused.body.code).toBe('validation_error');
