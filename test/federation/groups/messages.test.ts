@@ -4,6 +4,7 @@
 // and a post made while the home is down is queued on the poster's backend until the home has it.
 import { expect, it } from 'vitest';
 import {
+  byUser,
   connect,
   eventually,
   group,
@@ -29,11 +30,13 @@ it('shows every member the group with the same id, name, home and members on the
   const [alice, bob, carol] = await members();
   const created = await group(alice, 'Across', [bob, carol]);
   expect(created).toMatchObject({ name: 'Across', home: 'a' });
-  expect(created.members.map((member) => [member.user, member.role]).sort()).toEqual([
-    [alice.username, 'owner'],
-    [bob.address, 'member'],
-    [carol.address, 'member'],
-  ]);
+  expect(created.members.map(({ user, role }) => ({ user, role })).sort(byUser)).toEqual(
+    [
+      { user: alice.username, role: 'owner' },
+      { user: bob.address, role: 'member' },
+      { user: carol.address, role: 'member' },
+    ].sort(byUser),
+  );
 
   const seen = await seenAlikeBy([alice, bob, carol], created.id);
   expect(seen).toEqual({
@@ -44,7 +47,7 @@ it('shows every member the group with the same id, name, home and members on the
       { user: alice.address, role: 'owner' },
       { user: bob.address, role: 'member' },
       { user: carol.address, role: 'member' },
-    ].sort((x, y) => x.user.localeCompare(y.user)),
+    ].sort(byUser),
   });
   // Each backend writes its own users plainly and the others qualified.
   const onB = await bob.api.show(bob, created.id);

@@ -114,6 +114,9 @@ export const membership = {
   rename: (asker: Person, id: string, name: string) => asker.api.rename(asker, id, name),
 };
 
+/** Orders members by address, the same way on every backend and in every test. */
+export const byUser = (x: { user: string }, y: { user: string }) => (x.user < y.user ? -1 : x.user > y.user ? 1 : 0);
+
 export interface SeenGroup {
   id: string;
   name: string;
@@ -131,7 +134,7 @@ export async function seenBy(who: Person, id: string): Promise<SeenGroup> {
     id: shown.id,
     name: shown.name,
     home: shown.home,
-    members: shown.members.map((member) => ({ user: qualified(member.user, who.backend), role: member.role })).sort((x, y) => x.user.localeCompare(y.user)),
+    members: shown.members.map((member) => ({ user: qualified(member.user, who.backend), role: member.role })).sort(byUser),
   };
 }
 
