@@ -35,6 +35,8 @@ import { FeedRepository } from './feed/repository.js';
 import { feedRoutes } from './feed/routes.js';
 import { FeedService } from './feed/service.js';
 import { groupsRoutes } from './groups/routes.js';
+import { GroupAnnouncements } from './groups/announce.js';
+import { GroupCopies } from './groups/copies.js';
 import { GroupsService } from './groups/service.js';
 import { refuseControlCharacters } from './http/control-characters.js';
 import { answerClientError, registerErrorHandling } from './http/error-handler.js';
@@ -193,10 +195,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // events go out in commit order, then the outbox's first try and the metrics.
   const events = new MessageEvents(deps.logger);
   new FeedPublisher(bus, deps.logger).follow(events);
+  const groupAnnouncements = new GroupAnnouncements(groupQueries, conversations, events, config.serverName);
   const groups = new GroupsService(
     { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog },
     resolver,
-    events,
+    groupAnnouncements,
     { serverName: config.serverName, maxMembers: config.groupMaxMembers },
     clock,
   );
@@ -254,14 +257,21 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   // Messages queue their entries in their own transaction; the lease lets this process try them at once.
   const outboxQueue: Outbox = { enqueue: (requests, now, trx) => outboxRepository.enqueue(requests, now, outbox.lease(now), trx) };
-  events.on('message.stored', ({ outbound }) =>
-    outbound ? (outbound.claimed ? outbox.firstTry(outbound.message, outbound.receiverKey) : outbox.firstTryBehind(outbound.message, outbound.receiverKey)) : undefined,
-  );
+  events.on('message.stored', ({ outbound, queuedForPeers }) => {
+    if (outbound) return outbound.claimed ? outbox.firstTry(outbound.message, outbound.receiverKey) : outbox.firstTryBehind(outbound.message, outbound.receiverKey);
+    // A group's message at its home, for the other backends with members.
+    if (queuedForPeers) outbox.wake();
+    return undefined;
+  });
   events.on('message.changed', ({ queued }) => {
     if (queued) outbox.wake();
   });
-  events.on('message.read', ({ peer }) => {
+  events.on('message.read', ({ peer, queued }) => {
     if (peer) outbox.wake(peer);
+    else if (queued) outbox.wake();
+  });
+  events.on('group.changed', ({ queued }) => {
+    if (queued) outbox.wake();
   });
   const metrics = new AppMetrics({ openWebSockets: () => gateway.openConnections, outboxBacklog: () => outbox.backlog() });
   metrics.install(app, config.metricsAllowFrom);
@@ -270,7 +280,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
 
   const stores = { db, kind, messages: messageRecords, conversations, receipts: requestReceipts, outbox: outboxQueue, feed: feedLog };
-  const writer = new MessageWriter({ ...stores, direct }, (text, id) => sealAtRest(ring, text, String(id)), clock);
+  const groupSite = { serverName: config.serverName, newId: () => randomUUID() };
+  const writer = new MessageWriter({ ...stores, direct }, (text, id) => sealAtRest(ring, text, String(id)), clock, groupSite);
   const sendBudget = config.sendRate ? { rate: config.sendRate, limits } : undefined;
   const messages = new MessagesService(writer, resolver, groupQueries, views, events, metrics.messages, clock, sendBudget);
   const queries = new MessageQueries(messageRecords, conversations, direct, groupQueries, resolver, views);
@@ -285,7 +296,15 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
   const inboundOptions = { peers, serverName: config.serverName, maxAgeMs: config.federationMaxAgeMs, clock };
-  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
+  const copies = new GroupCopies(
+    { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog, deliveries: outboxRepository },
+    { writer, edits: changes, reads: readMarkers, views },
+    resolver,
+    groupAnnouncements,
+    events,
+    clock,
+  );
+  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, copies, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
   outbox.start();
   feed.startPruning();
   receipts.start();

@@ -52,6 +52,18 @@ export class AddressResolver {
   }
 
   /**
+   * A group member as a group item names them, `name@server` (design: every server's own name):
+   * a user of this backend, or of any other, a peer of ours or not (a copy shows the home's
+   * members whoever they are). Undefined for a user of ours that does not exist or a malformed name.
+   */
+  async resolveQualified(address: string): Promise<Member | undefined> {
+    const { name, host } = splitAddress(address);
+    if (host === undefined || host === '') return undefined;
+    if (this.isThisServer(host)) return this.findLocal(name);
+    return isValidRemoteName(name) ? remoteMember(this.peers.find(host) ?? { name: host.toLowerCase(), compat: false }, name) : undefined;
+  }
+
+  /**
    * The folded username (as stored in `username_key`) an address gives when it names a user of
    * this backend (`bob`, `bob@<this server>`), without asking whether that user exists; undefined
    * for another backend's address.

@@ -46,6 +46,12 @@ export class GroupQueries {
     return row && { ...groupOf(row), memberKey: row.memberKey, role: row.role };
   }
 
+  /** A group by its id, whoever its members are. */
+  async findByUuid(uuid: string, trx: Executor = this.db): Promise<GroupRecord | undefined> {
+    const row = await trx.selectFrom('conversations as c').select(GROUP_COLUMNS).where('c.uuid', '=', uuid).where('c.kind', '=', 'group').executeTakeFirst();
+    return row && groupOf(row);
+  }
+
   /** Groups by their ids (any that still exist). */
   async findById(ids: ConversationId[], trx: Executor = this.db): Promise<GroupRecord[]> {
     if (ids.length === 0) return [];

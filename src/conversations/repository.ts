@@ -42,6 +42,23 @@ export interface ConversationListRow {
 
 export type GroupRole = 'owner' | 'admin' | 'member';
 
+/** A member of a group homed elsewhere, as its home lists them. */
+export interface CopyMember {
+  member: Member;
+  role: GroupRole;
+  joinedAt: number;
+}
+
+/** A copy of a group homed on another backend, as its home's `group_state` has it. */
+export interface GroupCopy {
+  uuid: string;
+  name: string;
+  home: string;
+  version: number;
+  createdAt: number;
+  members: CopyMember[];
+}
+
 /** A new group's members, the creator (its owner) first. */
 export interface NewGroup {
   uuid: string;
@@ -104,9 +121,9 @@ export class ConversationsRepository {
   }
 
   /** Who is a member now, by key, with the user of each local one: a group message's audience, read in its transaction. */
-  async memberKeys(id: ConversationId, trx: Executor = this.db): Promise<{ memberKey: string; userId: number | null }[]> {
-    const rows = await trx.selectFrom('conversation_members').select(['member_key', 'user_id']).where('conversation_id', '=', id).execute();
-    return rows.map((row) => ({ memberKey: row.member_key, userId: row.user_id === null ? null : Number(row.user_id) }));
+  async memberKeys(id: ConversationId, trx: Executor = this.db): Promise<{ memberKey: string; userId: number | null; server: string | null }[]> {
+    const rows = await trx.selectFrom('conversation_members').select(['member_key', 'user_id', 'server']).where('conversation_id', '=', id).execute();
+    return rows.map((row) => ({ memberKey: row.member_key, userId: row.user_id === null ? null : Number(row.user_id), server: row.server }));
   }
 
   /** Creates a group, version 1, with its members; answers its id. */
@@ -128,11 +145,35 @@ export class ConversationsRepository {
     return id;
   }
 
+  /** Creates the copy of a group homed elsewhere, with its members; undefined when its id is taken by another conversation. */
+  async createGroupCopy(copy: GroupCopy, trx: Transaction<Tables>): Promise<ConversationId | undefined> {
+    const row = await trx
+      .insertInto('conversations')
+      .values({ uuid: copy.uuid, kind: 'group', direct_key: null, home: copy.home, title: copy.name, created_at: copy.createdAt, version: copy.version })
+      .onConflict((conflict) => conflict.column('uuid').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const id = conversationId(Number(row.id));
+    await insertRows(
+      trx,
+      this.kind,
+      'conversation_members',
+      copy.members.map(({ member, role, joinedAt }) => memberRow(id, member, joinedAt, role)),
+    );
+    return id;
+  }
+
+  /** A copy takes its home's name and version (after its members changed: the home's version is the one that counts). */
+  async setCopyState(id: ConversationId, state: { name: string; version: number }, trx: Transaction<Tables>): Promise<void> {
+    await trx.updateTable('conversations').set({ title: state.name, version: state.version }).where('id', '=', id).execute();
+  }
+
   /**
    * Adds a member to a group, from its latest message on: what came before is neither unread
    * nor news in their feed for them, though they may read it. False when they already are one.
    */
-  async addMember(id: ConversationId, member: Member, now: number, trx: Transaction<Tables>): Promise<boolean> {
+  async addMember(id: ConversationId, member: Member, joinedAt: number, trx: Transaction<Tables>, role: GroupRole = 'member'): Promise<boolean> {
     const latest = await trx
       .selectFrom('conversation_members')
       .select((eb) => eb.fn.max('last_message_id').as('id'))
@@ -141,7 +182,7 @@ export class ConversationsRepository {
     const startAt = latest?.id == null ? null : Number(latest.id);
     const result = await trx
       .insertInto('conversation_members')
-      .values({ ...memberRow(id, member, now), read_up_to: startAt ?? 0, last_message_id: startAt, feed_from: startAt ?? 0 })
+      .values({ ...memberRow(id, member, joinedAt, role), read_up_to: startAt ?? 0, last_message_id: startAt, feed_from: startAt ?? 0 })
       .onConflict((conflict) => conflict.columns(['conversation_id', 'member_key']).doNothing())
       .executeTakeFirst();
     const added = Number(result.numInsertedOrUpdatedRows ?? 0) === 1;

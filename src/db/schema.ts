@@ -140,9 +140,9 @@ export interface OutboxTable {
   claimed_by: string | null;
   last_error: string | null;
   created_at: number;
-  /** null for the message itself, else a change of it (or its receiver's read marker) travelling to the peer. */
-  op: 'edit' | 'delete' | 'read' | null;
-  /** The change's own request id (a message goes under its uuid). */
+  /** null for the message itself, else a change of it (or its receiver's read marker) travelling to the peer, or a group item. */
+  op: 'edit' | 'delete' | 'read' | 'group_state' | 'group_message' | 'group_post' | 'group_request' | null;
+  /** The change's or the group item's own id (a message goes under its uuid). */
   op_id: string | null;
   /** JSON of a group item's own fields (a group's state, a request, the actor of a post); null for the rest. */
   payload: string | null;

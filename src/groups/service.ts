@@ -7,17 +7,17 @@ import type { Kysely, Transaction } from 'kysely';
 import type { AddressResolver } from '../conversations/addresses.js';
 import type { GroupMembership, GroupQueries } from '../conversations/group-queries.js';
 import { isGroupId, localMember, memberKey, type ConversationId, type Member } from '../conversations/members.js';
-import type { ConversationsRepository, GroupRole, MemberRow } from '../conversations/repository.js';
+import type { ConversationsRepository, GroupRole } from '../conversations/repository.js';
 import { withChangeLock } from '../db/change-transaction.js';
 import type { DatabaseKind } from '../db/database.js';
 import type { Tables } from '../db/schema.js';
 import { timeOrderedUuid } from '../db/uuid.js';
 import { Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
-import type { MessageEvents } from '../messages/events.js';
-import type { FeedEntry, FeedLog, Recorded } from '../messages/ports.js';
+import type { FeedLog, Recorded } from '../messages/ports.js';
 import type { MessagesRepository } from '../messages/repository.js';
+import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
 import { checkGroupName, mayManage, mayRemove, nextOwner } from './rules.js';
-import { groupSummary, groupView, type GroupSummaryView, type GroupView } from './view.js';
+import { groupSummary, type GroupSummaryView, type GroupView } from './view.js';
 
 export interface GroupStores {
   db: Kysely<Tables>;
@@ -37,13 +37,6 @@ export interface GroupOptions {
 
 type User = { id: number; username: string };
 
-/** What a committed change recorded: `group` entries for the members, `group_left` for who left. */
-interface Change {
-  id: ConversationId;
-  recorded: Recorded[];
-  left?: { uuid: string; recorded: Recorded[] };
-}
-
 // Resolving a long member list a few names at a time keeps the database pool free for others.
 const RESOLVE_CHUNK = 25;
 
@@ -51,7 +44,7 @@ export class GroupsService {
   constructor(
     private readonly stores: GroupStores,
     private readonly resolver: AddressResolver,
-    private readonly events: MessageEvents,
+    private readonly announcements: GroupAnnouncements,
     private readonly options: GroupOptions,
     private readonly clock: () => number,
   ) {}
@@ -67,7 +60,7 @@ export class GroupsService {
       const userIds = members.flatMap(({ member }) => (member.kind === 'local' ? [member.userId] : []));
       return { id, recorded: await this.stores.feed.appendToFeeds(userIds.map((userId) => groupEntry(userId, id)), now, trx) };
     });
-    return (await this.announce(change))!;
+    return (await this.announcements.announce(change))!;
   }
 
   /** The caller's groups, newest first, each with its size. */
@@ -78,7 +71,7 @@ export class GroupsService {
 
   async show(user: User, id: string): Promise<GroupView> {
     const group = await this.membershipOf(user, id);
-    return (await this.viewOf(group.id))!;
+    return (await this.announcements.viewOf(group.id))!;
   }
 
   /** Renames the group (owner and admins). */
@@ -92,7 +85,7 @@ export class GroupsService {
       await this.stores.conversations.rename(group.id, name, trx);
       return { id: group.id, recorded: await this.tellMembers(group.id, trx) };
     });
-    return (await this.announce(change))!;
+    return (await this.announcements.announce(change))!;
   }
 
   /** Adds a member (owner and admins); adding a member twice changes nothing. */
@@ -110,7 +103,7 @@ export class GroupsService {
       await this.stores.conversations.addMember(group.id, member, this.clock(), trx);
       return { id: group.id, recorded: await this.tellMembers(group.id, trx) };
     });
-    return (await this.announce(change))!;
+    return (await this.announcements.announce(change))!;
   }
 
   /** Makes a member an admin or a plain member (the owner only; the owner's own role does not change this way). */
@@ -127,7 +120,7 @@ export class GroupsService {
       await this.stores.conversations.setRole(group.id, target, role, trx);
       return { id: group.id, recorded: await this.tellMembers(group.id, trx) };
     });
-    return (await this.announce(change))!;
+    return (await this.announcements.announce(change))!;
   }
 
   /**
@@ -138,7 +131,7 @@ export class GroupsService {
   async removeMember(user: User, id: string, address: string): Promise<void> {
     const group = await this.membershipOf(user, id);
     const target = await this.targetOf(address);
-    const change = await this.write(async (trx): Promise<Change> => {
+    const change = await this.write(async (trx): Promise<GroupChange> => {
       const me = await this.recheck(user, group, trx);
       const members = await this.stores.conversations.members(group.id, trx);
       const leaving = members.find((member) => member.member_key === target);
@@ -160,12 +153,12 @@ export class GroupsService {
       if (heir) await this.stores.conversations.setRole(group.id, heir.member_key, 'owner', trx);
       return { id: group.id, recorded, left: { uuid: group.uuid, recorded: left } };
     });
-    await this.announce(change);
+    await this.announcements.announce(change);
   }
 
   /** Groups as their feed events show them (the feed's GroupViewReader). */
   async viewsOf(ids: number[]): Promise<Map<number, GroupView>> {
-    const views = await Promise.all(ids.map(async (id) => [id, await this.viewOf(id as ConversationId)] as const));
+    const views = await Promise.all(ids.map(async (id) => [id, await this.announcements.viewOf(id as ConversationId)] as const));
     return new Map(views.flatMap(([id, view]) => (view ? [[id, view] as const] : [])));
   }
 
@@ -224,22 +217,10 @@ export class GroupsService {
     return this.stores.feed.appendToFeeds(userIds.map((userId) => groupEntry(userId, id)), this.clock(), trx);
   }
 
-  private write(change: (trx: Transaction<Tables>) => Promise<Change>): Promise<Change> {
+  private write(change: (trx: Transaction<Tables>) => Promise<GroupChange>): Promise<GroupChange> {
     return withChangeLock(this.stores.db, this.stores.kind, change);
   }
 
-  /** Once committed: the group as it is now to its members' sessions, `group_left` to who left. */
-  private async announce(change: Change): Promise<GroupView | undefined> {
-    const view = await this.viewOf(change.id);
-    if (view && change.recorded.length > 0) await this.events.emit('group.changed', { type: 'group', data: { group: view }, recorded: change.recorded });
-    if (change.left && change.left.recorded.length > 0) await this.events.emit('group.changed', { type: 'group_left', data: { id: change.left.uuid }, recorded: change.left.recorded });
-    return view;
-  }
-
-  private async viewOf(id: ConversationId): Promise<GroupView | undefined> {
-    const [group] = await this.stores.groups.findById([id]);
-    return group && groupView(group, await this.stores.conversations.members(id), this.options.serverName);
-  }
 }
 
 function requireManager(group: GroupMembership): GroupMembership {
@@ -250,18 +231,6 @@ function requireManager(group: GroupMembership): GroupMembership {
 function requireOwner(group: GroupMembership): GroupMembership {
   if (group.role !== 'owner') throw new Forbidden('forbidden', 'Only the owner may change roles.');
   return group;
-}
-
-function groupEntry(userId: number, id: ConversationId): FeedEntry {
-  return { userId, type: 'group', messageId: null, conversationId: id };
-}
-
-function leftEntry(userId: number, uuid: string): FeedEntry {
-  return { userId, type: 'group_left', messageId: null, data: { id: uuid } };
-}
-
-function localUsers(members: readonly MemberRow[]): number[] {
-  return members.flatMap((member) => (member.user_id === null ? [] : [Number(member.user_id)]));
 }
 
 function notHere(address: string): string {

@@ -117,6 +117,18 @@ export class MessageEdits {
     return (await this.textNowFor(receipt)) ?? text;
   }
 
+  /**
+   * Applies an edit or a delete that the home of the message's group made (a copy follows its
+   * home, which checked who may), once per item of the home's (`receipt`).
+   */
+  async applyFromHome(record: MessageRecord, change: { op: 'edit' | 'delete'; text: string; receipt: RequestKey }): Promise<void> {
+    if (record.deleted === 1) return;
+    const now = this.clock();
+    const set = change.op === 'edit' ? { body: sealAtRest(this.ring, checkReceivedText(change.text), String(record.id)), editedAt: now } : { body: '', deleted: true as const };
+    const result = await this.apply({ record, now, entries: [], group: conversationId(record.conversation_id), receipt: change.receipt }, set);
+    if (result.applied) await this.applied(result.record, result.recorded);
+  }
+
   /** Edits or erases a message that is not deleted, with its entries, its outbox entry and its receipt. */
   private apply(edit: MessageEdit, set: { body: string; editedAt?: number; deleted?: true }): Promise<EditResult> {
     const { db, kind, messages, conversations, receipts, outbox, feed } = this.stores;

@@ -11,6 +11,8 @@ export interface MessageStored {
   message: MessageView;
   /** The feed entries of the local members. */
   recorded: Recorded[];
+  /** Outbox entries were written with it (to a peer's user, or to other backends of its group). */
+  queuedForPeers: boolean;
   /** The message's outbox entry, when it goes to a peer: `claimed` when it may be tried at once. */
   outbound?: { message: OutboundMessage; claimed: boolean; receiverKey: string };
 }
@@ -28,6 +30,8 @@ export interface MessageRead {
   recorded: Recorded[];
   /** The marker travels to this peer, where the sender is. */
   peer?: string;
+  /** The marker travels to other backends of its group. */
+  queued?: boolean;
 }
 
 export interface DeliveryFinished {
@@ -43,6 +47,8 @@ export interface GroupChanged {
   /** The event's fields: `{group}` (the group as it is now) or `{id}`. */
   data: Record<string, unknown>;
   recorded: Recorded[];
+  /** The change travels to other backends of the group. */
+  queued?: boolean;
 }
 
 export interface MessageEventMap {

@@ -39,7 +39,7 @@ export interface FeedLog {
 }
 
 /** A message (or a change of it) to carry to a peer. */
-export interface OutboxRequest {
+export interface MessageOutboxRequest {
   messageId: number;
   conversationId: ConversationId;
   server: string;
@@ -47,6 +47,7 @@ export interface OutboxRequest {
   receiverKey: string;
   /** A change of the message, or a read marker up to it, under its own request id; none for the message itself. */
   op?: OutboxOp;
+  group?: undefined;
 }
 
 /** What an outbox entry carries besides the message itself: an edit, a delete, or a read marker up to it. */
@@ -55,12 +56,134 @@ export interface OutboxOp {
   id: string;
 }
 
+/** A user as group items name them: `name@server`, whichever backend they are on. */
+export type QualifiedUser = string;
+export type GroupRoleName = 'owner' | 'admin' | 'member';
+/** What happened to a group message: posted, edited, deleted, or read up to. */
+export type GroupMessageKind = 'message' | 'edit' | 'delete' | 'read';
+
+/** The home's whole group after a change (groups.md); no members: the group is gone. */
+export interface GroupStateFields {
+  group: string;
+  name: string;
+  version: number;
+  created_at: string;
+  members: { user: QualifiedUser; role: GroupRoleName; joined_at: string }[];
+}
+
+/** From the home: a message of the group in its order, or a change or read of one by `sender` (qualified). */
+export interface GroupMessageFields {
+  group: string;
+  kind: GroupMessageKind;
+  message: string;
+  sender: QualifiedUser;
+  /** The home's order of a new message: its id there. */
+  position?: number;
+  timestamp: string;
+}
+
+/** To the home: a member of this backend (`sender`, a plain name) posts, edits, deletes or reads. */
+export interface GroupPostFields {
+  group: string;
+  kind: GroupMessageKind;
+  sender: string;
+  message: string;
+  timestamp: string;
+}
+
+/** To the home: a member of this backend asks for a change of members, roles or name (leaving: removing themself). */
+export interface GroupRequestFields {
+  group: string;
+  sender: string;
+  action: 'add' | 'remove' | 'role' | 'rename';
+  user?: QualifiedUser;
+  role?: 'admin' | 'member';
+  name?: string;
+}
+
+/**
+ * A group item's own fields, kept as the entry's payload; a new or edited message's text is not
+ * among them: it is opened from the message's row when the entry is sent.
+ */
+export type GroupItem =
+  | { type: 'group_state'; fields: GroupStateFields }
+  | { type: 'group_message'; fields: GroupMessageFields }
+  | { type: 'group_post'; fields: GroupPostFields }
+  | { type: 'group_request'; fields: GroupRequestFields };
+
+export type GroupItemType = GroupItem['type'];
+
+/** A group item to carry to one backend, on the group's line (`g:<group uuid>`): one group's items to one backend travel in order. */
+export interface GroupOutboxRequest {
+  /** The message a `group_message`/`group_post` is about; none for a state or a request. */
+  messageId: number | null;
+  conversationId: ConversationId;
+  server: string;
+  receiverKey: string;
+  /** The item's own id. */
+  id: string;
+  group: GroupItem;
+  op?: undefined;
+}
+
+export type OutboxRequest = MessageOutboxRequest | GroupOutboxRequest;
+
+/** The line of a group's items to a backend. */
+export function groupLine(groupUuid: string): string {
+  return `g:${groupUuid}`;
+}
+
+/** An entry queued in the caller's transaction: `claimed` when this process may send it at once. */
+export interface QueuedEntry {
+  entryId: number;
+  claimed: boolean;
+}
+
 export interface Outbox {
   /**
-   * Queues entries in the caller's transaction; a new message gets its `queued` delivery. A
-   * message's entry with nothing before it for its receiver is claimed for a try at once.
+   * Queues entries in the caller's transaction; a new message to a peer, or a group post of a new
+   * message, gets its `queued` delivery. Such an entry, or a group request, with nothing before
+   * it on its line is claimed for a try at once. Answers the claims of those entries by message
+   * id (messages) and of every group entry by its item id.
    */
-  enqueue(requests: OutboxRequest[], now: number, trx: Transaction<Tables>): Promise<Map<number, { entryId: number; claimed: boolean }>>;
+  enqueue(requests: OutboxRequest[], now: number, trx: Transaction<Tables>): Promise<EnqueuedEntries>;
+}
+
+export interface EnqueuedEntries {
+  /** A new message's entry, by message id. */
+  messages: Map<number, QueuedEntry>;
+  /** Every group item's entry, by item id. */
+  groupItems: Map<string, QueuedEntry>;
+}
+
+/** A group item's answer from the backend it went to: applied (a request's with the group's version then), or refused. */
+export type GroupItemResult = { status: 200; version?: number } | { status: number; code: string } | 'queued';
+
+/**
+ * What a member's backend needs to ask a group's home for a change (a `group_request`): queue it
+ * in the change's transaction, then, once committed, wait for the home's answer, at most
+ * FEDERATION_TIMEOUT (`queued` past it, or when the home cannot be reached now: the request
+ * stays in the outbox and is applied when it arrives).
+ */
+export interface GroupRequests {
+  enqueue(request: { conversationId: ConversationId; home: string; fields: GroupRequestFields }, now: number, trx: Transaction<Tables>): Promise<PendingGroupRequest>;
+  result(pending: PendingGroupRequest): Promise<GroupItemResult>;
+}
+
+export interface PendingGroupRequest {
+  id: string;
+  entryId: number;
+  claimed: boolean;
+  home: string;
+  receiverKey: string;
+  fields: GroupRequestFields;
+  createdAt: number;
+}
+
+/** The delivery state of messages posted to a group homed elsewhere (federation's outbox owns it). */
+export interface Deliveries {
+  /** Marks the message's delivery to `server` delivered (the home ordered it); false when it was already. */
+  markDelivered(messageId: number, server: string, trx: Transaction<Tables>): Promise<boolean>;
 }
 
 /** What identifies a peer's request: its id, or its token's hash. */
@@ -82,20 +205,23 @@ export function requestKeyOf(key: RequestKey): string {
   return `${key.peer}|${key.requestKey}`;
 }
 
-/** A message on its way to a peer, as the outbox carries it. */
+/** A message, a change of one, or a group item on its way to a peer, as the outbox carries it. */
 export interface OutboundMessage {
   entryId: number;
-  messageId: number;
+  /** None for a group's state or a member's request. */
+  messageId: number | null;
   uuid: string;
   peer: string;
   senderUserId: number;
   sender: string;
   receiverName: string;
-  /** The text to send ('' for a delete). */
+  /** The text to send ('' for a delete, a read marker or a group item without text). */
   text: string;
   createdAt: number;
   /** An edit or a delete of the message, or a read marker up to it (sent under its own id, with `ref` the message's); else the message. */
   op?: OutboxOp;
   /** A read marker's reader: the local member who read (the message's sender is the peer's user). */
   readerName?: string;
+  /** A group item, under its own id (`op` then unset). */
+  group?: { id: string; item: GroupItem };
 }

@@ -3,12 +3,12 @@
 import type { AddressResolver } from '../conversations/addresses.js';
 import type { DirectConversations } from '../conversations/direct.js';
 import type { GroupQueries } from '../conversations/group-queries.js';
-import { isGroupId, localMember, type ConversationId } from '../conversations/members.js';
+import { isGroupId, localMember } from '../conversations/members.js';
 import type { ConversationsRepository } from '../conversations/repository.js';
-import { NotFound } from '../http/errors.js';
+import { NotFound, ValidationFailed } from '../http/errors.js';
 import { pageOf } from '../http/pagination.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import type { MessagesRepository } from './repository.js';
+import type { MessageRecord, MessagesRepository } from './repository.js';
 import type { MessageView, MessageViews } from './view.js';
 
 export interface ConversationView {
@@ -36,7 +36,7 @@ export class MessageQueries {
     if (!partner) return { results: [], next: null };
     const id = await this.direct.find({ sender: localMember(user), receiver: partner });
     if (id === undefined) return { results: [], next: null };
-    return this.page(id, beforeId, limit);
+    return this.pageOf(await this.messages.history(id, beforeId, limit + 1), limit);
   }
 
   /** A group's whole history, for its members (sent before they joined included); 404 for anyone else. */
@@ -44,11 +44,14 @@ export class MessageQueries {
     const beforeId = before === undefined ? undefined : decodeCursor(before, 'before');
     const group = isGroupId(groupId) ? await this.groups.findGroup(groupId.toLowerCase(), user.id) : undefined;
     if (!group) throw new NotFound();
-    return this.page(group.id, beforeId, limit);
+    // The cursor names the last message shown; the page goes on from its place in the home's order.
+    const last = beforeId === undefined ? undefined : await this.messages.findById(beforeId);
+    if (beforeId !== undefined && last?.conversation_id !== group.id) throw new ValidationFailed({ before: ['Invalid cursor.'] });
+    const rows = await this.messages.groupHistory(group.id, last && { id: last.id, position: last.position }, limit + 1);
+    return this.pageOf(rows, limit);
   }
 
-  private async page(id: ConversationId, beforeId: number | undefined, limit: number): Promise<MessagePage> {
-    const rows = await this.messages.history(id, beforeId, limit + 1);
+  private pageOf(rows: MessageRecord[], limit: number): MessagePage {
     const page = pageOf(rows, limit, (last) => encodeCursor(last.id));
     return { results: page.results.map((row) => this.views.view(row)), next: page.next };
   }

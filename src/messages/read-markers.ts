@@ -118,16 +118,30 @@ export class ReadMarkers {
   private async markGroupRead(user: { id: number; username: string }, record: MessageRecord, groupId: string): Promise<MessageView> {
     const group = await this.groups.findGroup(groupId, user.id);
     if (!group) throw new NotFound();
+    await this.moveInGroup(record, { key: group.memberKey, address: user.username });
+    return this.views.view(record);
+  }
+
+  /**
+   * Moves a member's read position in a copy of a group homed elsewhere forward to the message,
+   * as the home says they read (any member: one of ours, or of another backend).
+   */
+  async receiveGroupRead(record: MessageRecord, reader: { key: string; address: string }): Promise<void> {
+    await this.moveInGroup(record, reader);
+  }
+
+  /** Moves the reader's position forward to the record (never back); the group's other local members are told. */
+  private async moveInGroup(record: MessageRecord, reader: { key: string; address: string }): Promise<void> {
     const now = this.clock();
-    const id = group.id;
-    const marker = { group: groupId, user: user.username, up_to: record.id };
+    const id = conversationId(record.conversation_id);
+    const marker = { group: record.group!, user: reader.address, up_to: record.id };
     const recorded = await withChangeLock(this.db, this.kind, async (trx) => {
       const members = await this.conversations.members(id, trx);
-      const from = Number(members.find((member) => member.member_key === group.memberKey)?.read_up_to ?? record.id);
+      const from = Number(members.find((member) => member.member_key === reader.key)?.read_up_to ?? record.id);
       if (from >= record.id) return [];
-      const marked = await this.messages.countReceived(id, group.memberKey, from, record.id, trx);
-      await this.conversations.markRead(id, group.memberKey, record.id, marked, now, trx, false);
-      const others = members.filter((member) => member.user_id !== null && Number(member.user_id) !== user.id);
+      const marked = await this.messages.countReceived(id, reader.key, from, record.id, trx);
+      await this.conversations.markRead(id, reader.key, record.id, marked, now, trx, false);
+      const others = members.filter((member) => member.user_id !== null && member.member_key !== reader.key);
       return this.feed.appendToFeeds(
         others.map((member): FeedEntry => ({ userId: Number(member.user_id), type: 'read', messageId: null, data: marker, conversationId: id })),
         now,
@@ -135,7 +149,6 @@ export class ReadMarkers {
       );
     });
     if (recorded.length > 0) await this.events.emit('message.read', { marker, recorded });
-    return this.views.view(record);
   }
 
   /** Queues the marker for a sender on a RealChat peer (the original backend has no read markers); answers the peer. */

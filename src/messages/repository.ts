@@ -68,6 +68,35 @@ export class MessagesRepository {
   }
 
   /**
+   * A group's messages in its home's order, newest first, from just below `before`: the posts
+   * the home has not ordered yet (position null) come first, then the ordered ones by position.
+   * Two reads, each along the (conversation, position) index.
+   */
+  async groupHistory(id: ConversationId, before: { id: number; position: number | null } | undefined, limit: number): Promise<MessageRecord[]> {
+    let unordered: MessageRecord[] = [];
+    if (before === undefined || before.position === null) {
+      let query = this.records(this.db).where('m.conversation_id', '=', id).where('m.position', 'is', null);
+      if (before !== undefined) query = query.where('m.id', '<', before.id);
+      unordered = await query.orderBy('m.id', 'desc').limit(limit).execute();
+    }
+    if (unordered.length >= limit) return unordered;
+    let query = this.records(this.db).where('m.conversation_id', '=', id).where('m.position', 'is not', null);
+    if (before?.position != null) query = query.where((eb) => eb.or([eb('m.position', '<', before.position), eb.and([eb('m.position', '=', before.position), eb('m.id', '<', before.id)])]));
+    const ordered = await query.orderBy('m.position', 'desc').orderBy('m.id', 'desc').limit(limit - unordered.length).execute();
+    return [...unordered, ...ordered];
+  }
+
+  /** The message of the conversation stored under this uuid (a group's messages travel under theirs). */
+  async findInConversation(id: ConversationId, uuid: string, trx: Executor = this.db): Promise<MessageRecord | undefined> {
+    return this.records(trx).where('m.uuid', '=', uuid).where('m.conversation_id', '=', id).executeTakeFirst();
+  }
+
+  /** Gives a message its place in its group's order (the home ordered it). */
+  async setPosition(id: number, position: number, trx: Transaction<Tables>): Promise<void> {
+    await trx.updateTable('messages').set({ position }).where('id', '=', id).execute();
+  }
+
+  /**
    * The messages of the user's conversations after `afterId`, oldest first: only conversations
    * whose last message is past it are read, each along its (conversation, id) index, and in each
    * only what came after the user joined (`feed_from`).

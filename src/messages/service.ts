@@ -74,27 +74,27 @@ export class MessagesService {
     this.counters.sent();
     const { record } = result;
     const message = this.views.view(record, text);
-    const { receiver } = item;
-    const outbound =
-      result.outbox && receiver?.kind === 'remote'
-        ? {
-            message: {
-              entryId: result.outbox.entryId,
-              messageId: record.id,
-              uuid: record.uuid,
-              peer: receiver.server,
-              senderUserId: user.id,
-              sender: user.username,
-              receiverName: receiver.name,
-              text,
-              createdAt: record.created_at,
-            },
-            claimed: result.outbox.claimed,
-            receiverKey: memberKey(receiver),
-          }
-        : undefined;
+    const queued = result.outbox;
+    const outbound = queued
+      ? {
+          message: {
+            entryId: queued.entryId,
+            messageId: record.id,
+            uuid: record.uuid,
+            peer: queued.server,
+            senderUserId: user.id,
+            sender: user.username,
+            receiverName: item.receiver?.kind === 'remote' ? item.receiver.name : '',
+            text,
+            createdAt: record.created_at,
+            ...(queued.group ? { group: queued.group } : {}),
+          },
+          claimed: queued.claimed,
+          receiverKey: queued.receiverKey,
+        }
+      : undefined;
     // Published now, in commit order; a first try that ends soon follows as a `status` event.
-    const answers = await this.events.emit('message.stored', { message, recorded: result.recorded, ...(outbound ? { outbound } : {}) });
+    const answers = await this.events.emit('message.stored', { message, recorded: result.recorded, queuedForPeers: result.queuedForPeers, ...(outbound ? { outbound } : {}) });
     const status = answers.find((answer) => answer !== undefined) ?? record.status;
     return { id: record.id, status, timestamp: message.timestamp };
   }
@@ -109,7 +109,7 @@ export class MessagesService {
   private async groupOf(user: { id: number }, id: string): Promise<GroupTarget> {
     const group = isGroupId(id) ? await this.groups.findGroup(id.toLowerCase(), user.id) : undefined;
     if (!group) throw new NotFound();
-    return { id: group.id, uuid: group.uuid };
+    return { id: group.id, uuid: group.uuid, home: group.home };
   }
 
   /**
@@ -165,7 +165,7 @@ export class MessagesService {
       }
       this.counters.received();
       // Emitted in order, so that the receivers' sessions see the messages in order.
-      published.push(this.events.emit('message.stored', { message: this.views.view(result.value.record, item.value.text), recorded: result.value.recorded }));
+      published.push(this.events.emit('message.stored', { message: this.views.view(result.value.record, item.value.text), recorded: result.value.recorded, queuedForPeers: result.value.queuedForPeers }));
       outcomes.push({ ok: true, text: item.value.text });
     }
     await Promise.all(published);

@@ -12,15 +12,13 @@ import type { DirectConversations } from '../conversations/direct.js';
 import { addressOf, directKey, memberKey, nameOf, type ConversationId, type Member } from '../conversations/members.js';
 import type { ConversationsRepository, MemberTouch } from '../conversations/repository.js';
 import { NotFound } from '../http/errors.js';
-import { requestKeyOf, type FeedEntry, type FeedLog, type Outbox, type Recorded, type RequestKey, type RequestReceipts } from './ports.js';
+import { groupEventEntries, type FederatedGroup, type GroupSite } from './group-federation.js';
+import { requestKeyOf, type FeedEntry, type FeedLog, type GroupItem, type Outbox, type OutboxRequest, type QueuedEntry, type Recorded, type RequestKey, type RequestReceipts } from './ports.js';
 import type { MessageRecord, MessageRow, MessagesRepository } from './repository.js';
 import { WriteBatcher } from '../db/write-batcher.js';
 
-/** A group a message goes to: stored once, for every member. */
-export interface GroupTarget {
-  id: ConversationId;
-  uuid: string;
-}
+/** A group a message goes to: stored once, for every member; `home` null when this backend is its home. */
+export type GroupTarget = FederatedGroup;
 
 interface NewMessageFields {
   uuid: string;
@@ -32,15 +30,28 @@ interface NewMessageFields {
 }
 
 /** A message to one receiver (a direct conversation) or to a group. */
-export type NewMessage = NewMessageFields & ({ receiver: Member; group?: undefined } | { group: GroupTarget; receiver?: undefined });
+export type NewMessage = NewMessageFields &
+  (
+    | { receiver: Member; group?: undefined; position?: undefined }
+    /** `position`: the home's place for a message of a group homed elsewhere, which ordered it (its sender may have left since). */
+    | { group: GroupTarget; receiver?: undefined; position?: number }
+  );
 
 type DirectMessage = NewMessageFields & { receiver: Member };
 
 /** Who gets a message's feed entries: the local members, each once. */
 type Audience = (Member & { kind: 'local' })[] | number[];
 
+/** A new message's entry in the outbox: to a peer's user, or posted to its group's home. */
+export interface QueuedMessage extends QueuedEntry {
+  server: string;
+  receiverKey: string;
+  /** A post to the group's home, under its own item id. */
+  group?: { id: string; item: GroupItem };
+}
+
 export type WriteResult =
-  | { stored: true; record: MessageRecord; recorded: Recorded[]; outbox?: { entryId: number; claimed: boolean } }
+  | { stored: true; record: MessageRecord; recorded: Recorded[]; outbox?: QueuedMessage; queuedForPeers: boolean }
   /** Already stored. */
   | { stored: false; record: MessageRecord };
 
@@ -63,6 +74,7 @@ export class MessageWriter {
     /** Seals a text for its row, whose id is the associated data (ids are reserved before the insert). */
     private readonly seal: (text: string, id: number) => string,
     private readonly clock: () => number,
+    private readonly site: GroupSite,
   ) {}
 
   submit(item: NewMessage): Promise<WriteResult> {
@@ -143,8 +155,8 @@ export class MessageWriter {
       sender: addressOf(item.sender),
       sent_to: item.receiver ? addressOf(item.receiver) : null,
       body: this.seal(item.text, id),
-      // This backend is the home of the groups it writes to: a group message's place is its id.
-      position: item.group ? id : null,
+      // At home a group message's place in the order is its id; on a member's backend the home gives it.
+      position: item.group ? (item.position ?? (item.group.home === null ? id : null)) : null,
       created_at: now,
       client_id: item.clientId,
       edited_at: null,
@@ -153,30 +165,38 @@ export class MessageWriter {
     await messages.insert(rows, trx);
     const stored = written.flatMap(({ item, id }) => (item.receipt ? [{ ...item.receipt, messageId: id }] : []));
     if (stored.length > 0) await receipts.record(stored, now, trx);
-    const toPeers = written.flatMap(({ item, id, conversationId }) =>
-      item.receiver?.kind === 'remote' ? [{ messageId: id, conversationId, server: item.receiver.server, receiverKey: memberKey(item.receiver) }] : [],
-    );
-    const entries = toPeers.length > 0 ? await outbox.enqueue(toPeers, now, trx) : new Map<number, { entryId: number; claimed: boolean }>();
-    const notified: Audience[] = written.map(({ item }) => (item.group ? groupAudiences.get(item.group.id)! : localMembers(item)));
+    const toPeers = written.flatMap(({ item, id, conversationId }): OutboxRequest[] => {
+      // A message the home ordered and sent here has been everywhere already.
+      if (item.position !== undefined) return [];
+      if (item.group) return groupEventEntries(item.group, groupAudiences.get(item.group.id)!.servers, { kind: 'message', message: { id, uuid: item.uuid }, actor: item.sender, at: now }, this.site);
+      return item.receiver.kind === 'remote' ? [{ messageId: id, conversationId, server: item.receiver.server, receiverKey: memberKey(item.receiver) }] : [];
+    });
+    const entries = toPeers.length > 0 ? await outbox.enqueue(toPeers, now, trx) : undefined;
+    const notified: Audience[] = written.map(({ item }) => (item.group ? groupAudiences.get(item.group.id)!.userIds : localMembers(item)));
     const entriesOfFeeds = written.flatMap(({ id }, n) => notified[n]!.map((member): FeedEntry => ({ userId: userIdOf(member), type: 'message', messageId: id })));
     const recorded = await feed.appendToFeeds(entriesOfFeeds, now, trx);
     await this.touchMembers(written, now, trx);
     let next = 0;
     written.forEach(({ item, id }, n) => {
-      const entry = entries.get(id);
+      const request = toPeers.find((candidate) => candidate.messageId === id && (candidate.group ? candidate.group.type === 'group_post' : candidate.op === undefined));
+      const entry = request && entries && (request.group ? entries.groupItems.get(request.id) : entries.messages.get(id));
+      const outbox: QueuedMessage | undefined =
+        request && entry ? { ...entry, server: request.server, receiverKey: request.receiverKey, ...(request.group ? { group: { id: request.id, item: request.group } } : {}) } : undefined;
       const record = recordOf(rows[n]!, item);
       const mine = recorded.slice(next, (next += notified[n]!.length));
-      results[fresh[n]!.index] = { stored: true, record, recorded: mine, ...(entry ? { outbox: entry } : {}) };
+      const queuedForPeers = toPeers.some((candidate) => candidate.messageId === id);
+      results[fresh[n]!.index] = { stored: true, record, recorded: mine, queuedForPeers, ...(outbox ? { outbox } : {}) };
     });
   }
 
   /**
    * The local members of each group the batch writes to, read under the change lock: a member
    * removed before this commit gets nothing, one added gets it. A sender who is no member now
-   * (removed meanwhile, or the group deleted) is refused: the batch is then retried item by item.
+   * (removed meanwhile, or the group deleted) is refused: the batch is then retried item by item;
+   * but a message the home already ordered is the home's to judge.
    */
-  private async groupAudiences(items: NewMessage[], trx: Transaction<Tables>): Promise<Map<ConversationId, number[]>> {
-    const audiences = new Map<ConversationId, number[]>();
+  private async groupAudiences(items: NewMessage[], trx: Transaction<Tables>): Promise<Map<ConversationId, { userIds: number[]; servers: string[] }>> {
+    const audiences = new Map<ConversationId, { userIds: number[]; servers: string[] }>();
     const memberKeys = new Map<ConversationId, Set<string>>();
     for (const item of items) {
       const { id } = item.group!;
@@ -184,9 +204,12 @@ export class MessageWriter {
       if (!keys) {
         const members = await this.stores.conversations.memberKeys(id, trx);
         memberKeys.set(id, (keys = new Set(members.map((member) => member.memberKey))));
-        audiences.set(id, members.flatMap((member) => (member.userId === null ? [] : [member.userId])));
+        audiences.set(id, {
+          userIds: members.flatMap((member) => (member.userId === null ? [] : [member.userId])),
+          servers: members.flatMap((member) => (member.server === null ? [] : [member.server])),
+        });
       }
-      if (!keys.has(memberKey(item.sender))) throw new NotFound();
+      if (item.position === undefined && !keys.has(memberKey(item.sender))) throw new NotFound();
     }
     return audiences;
   }
@@ -234,7 +257,7 @@ function senderUserId(item: NewMessage): number | null {
 
 function recordOf(row: MessageRow, item: NewMessage): MessageRecord {
   if (!isDirect(item)) {
-    return { ...row, receiver: null, receiver_user_id: null, receiver_key: null, receiver_server: null, receiver_name: null, group: item.group!.uuid, status: 'delivered', read_at: null };
+    return { ...row, receiver: null, receiver_user_id: null, receiver_key: null, receiver_server: null, receiver_name: null, group: item.group!.uuid, status: item.group!.home === null || item.position !== undefined ? 'delivered' : 'queued', read_at: null };
   }
   return {
     ...row,

@@ -70,6 +70,7 @@ describe('query plans of the delivery paths [sqlite]', () => {
       },
       (text) => text,
       () => 1,
+      { serverName: 'a', newId: () => crypto.randomUUID() },
     );
     return { writer, outbox };
   }
@@ -147,12 +148,16 @@ describe('query plans of the delivery paths [sqlite]', () => {
       conversations.createGroup({ uuid, name: 'plans', members: members.map((member, index) => ({ member, role: index === 0 ? ('owner' as const) : ('member' as const) })) }, 1, trx),
     );
     tableScans();
-    await Promise.all([writer.submit({ uuid: 'g1', sender: alice, group: { id, uuid }, text: 'hi', clientId: null }), writer.submit({ uuid: 'g2', sender: alice, group: { id, uuid }, text: 'all', clientId: null })]);
+    await Promise.all([writer.submit({ uuid: 'g1', sender: alice, group: { id, uuid, home: null }, text: 'hi', clientId: null }), writer.submit({ uuid: 'g2', sender: alice, group: { id, uuid, home: null }, text: 'all', clientId: null })]);
     const messages = new MessagesRepository(db, 'sqlite');
     const feed = new FeedRepository(db, 'sqlite');
     const groups = new GroupQueries(db);
 
     expect(await messages.history(id, undefined, 50)).toHaveLength(2);
+    const ordered = await messages.groupHistory(id, undefined, 50);
+    expect(ordered.map((row) => row.uuid)).toEqual(['g2', 'g1']);
+    expect(await messages.groupHistory(id, { id: ordered[0]!.id, position: ordered[0]!.position }, 50)).toHaveLength(1);
+    expect(await messages.groupHistory(id, { id: ordered[0]!.id + 1, position: null }, 50)).toHaveLength(2);
     expect(await messages.ofMemberAfter(2, 0, 200)).toHaveLength(2);
     expect(await conversations.list(2, undefined, 50)).toEqual([expect.objectContaining({ partner: null, unread: 2, group: { uuid, name: 'plans', membersCount: 3 } })]);
     expect(await feed.head(2)).toBeGreaterThan(0);

@@ -23,7 +23,7 @@ describe('MessageEvents', () => {
     const message = { id: 1, sender: 'alice', receiver: 'bob@b', group: null, message: 'hi', timestamp: '', status: 'queued' as const, read_at: null, edited_at: null, deleted: false };
     events.on('message.stored', () => undefined);
     events.on('message.stored', async () => new Promise((resolve) => setTimeout(() => resolve('delivered' as const), 5)));
-    expect(await events.emit('message.stored', { message, recorded: [] })).toEqual([undefined, 'delivered']);
+    expect(await events.emit('message.stored', { message, recorded: [], queuedForPeers: false })).toEqual([undefined, 'delivered']);
   });
 
   it('logs a failing handler, answers undefined for it, and still runs the others', async () => {

@@ -10,7 +10,13 @@ import type { ClaimedEntry } from './repository.js';
  * What an attempt comes to: the entry ends (delivered, refused for good, or `skipped` with nothing
  * left to send), or waits to be tried again.
  */
-export type AttemptOutcome = { kind: 'ended'; status: 'delivered' | 'failed'; failureCode: string | null; skipped?: boolean } | { kind: 'retry'; reason: string };
+export type AttemptOutcome = { kind: 'ended'; status: 'delivered' | 'failed'; failureCode: string | null; skipped?: boolean; answer?: ItemAnswer } | { kind: 'retry'; reason: string };
+
+/** The receiver's own answer to an item: a refusal's status, a group request's version. */
+export interface ItemAnswer {
+  status: number;
+  version?: number;
+}
 
 /** The message a claimed entry carries; its text is still sealed in the entry, so '' here. */
 export function outboundMessage(entry: ClaimedEntry): OutboundMessage {
@@ -26,6 +32,7 @@ export function outboundMessage(entry: ClaimedEntry): OutboundMessage {
     createdAt: entry.createdAt,
     ...(entry.op ? { op: entry.op } : {}),
     ...(entry.readerName !== undefined ? { readerName: entry.readerName } : {}),
+    ...(entry.group ? { group: entry.group } : {}),
   };
 }
 
@@ -52,6 +59,8 @@ export class PeerDelivery {
   async attempt(message: OutboundMessage): Promise<AttemptOutcome> {
     const peer = this.peers.find(message.peer);
     if (!peer) return ended('failed', 'unknown_peer');
+    // Group items travel in transactions alone: the original backend and v1 have no groups.
+    if (message.group) return ended('failed', 'unsupported_by_peer');
     // The original backend has no such operation: it would store the change as a new message.
     // Read markers travel in transactions alone: v1 has no way to carry them.
     if ((message.op && peer.compat) || message.op?.kind === 'read') return ended('failed', 'unsupported_by_peer');

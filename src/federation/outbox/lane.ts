@@ -9,13 +9,14 @@ import type { OutboundMessage } from '../../messages/ports.js';
 import type { FederationClient, TransactionOutcome } from '../client.js';
 import type { Peer } from '../peers.js';
 import { nextBatch, type BatchLimits } from '../transactions/batch.js';
-import { itemOf } from '../transactions/items.js';
+import { itemOf, needsText } from '../transactions/items.js';
 import type { ItemOf } from '../transactions/protocol.js';
 import type { TransactionSupport } from '../transactions/support.js';
 import type { AttemptOutcome, PeerDelivery } from './delivery.js';
 import { outboundMessage } from './delivery.js';
 import type { Lease, OutboxRepository, QueuedEntry } from './repository.js';
 import { settleRound, type Ended, type RoundEntry } from './settle.js';
+import { waitingLine } from './waiters.js';
 
 /** What every lane shares: the stores, the wire, and the worker's bookkeeping. */
 export interface LaneContext {
@@ -32,8 +33,8 @@ export interface LaneContext {
   lease(now: number): Lease;
   /** Ends entries, and tells whoever waits for them. */
   end(entries: Ended[]): Promise<void>;
-  /** These receivers' entries went back to wait for a retry. */
-  requeued(receiverKeys: ReadonlySet<string>): void;
+  /** These lines' entries (by waitingLine) went back to wait for a retry. */
+  requeued(lines: ReadonlySet<string>): void;
   /** A transaction went out and was answered (or not), in `ms`. */
   observe(peer: string, items: number, ms: number, outcome: TransactionOutcome['kind']): void;
   stopped(): boolean;
@@ -142,7 +143,7 @@ export class PeerLane {
     if (room > heads.length) heads.push(...(await repository.claimDue(now, room - heads.length, lease, this.server)).map(fromQueue));
     for (const head of heads) this.holding.add(head.receiverKey);
     const lines = new Set([...heads.map((head) => head.receiverKey), ...this.answered.keys()]);
-    const behind = await repository.claimBehind([...lines], now, room - heads.length, lease);
+    const behind = await repository.claimBehind(this.server, [...lines], now, room - heads.length, lease);
     const entries = [...heads, ...behind.map(fromQueue)].sort((x, y) => x.message.entryId - y.message.entryId);
     if (entries.length === 0 && typing.length === 0) return false;
 
@@ -157,7 +158,8 @@ export class PeerLane {
       lease.by,
     );
     const settled = entries.filter((entry) => outcomes.has(entry.message.entryId));
-    const settle = () => settleRound(settled, outcomes, { ...this.context, by: lease.by });
+    const requeued = (receiverKeys: ReadonlySet<string>) => this.context.requeued(new Set([...receiverKeys].map((key) => waitingLine(this.server, key))));
+    const settle = () => settleRound(settled, outcomes, { ...this.context, requeued, by: lease.by });
     if (settled.some((entry) => outcomes.get(entry.message.entryId)!.kind === 'retry')) {
       // A line goes back to wait: what is behind it must see that before the next transaction.
       await this.settling;
@@ -192,11 +194,11 @@ export class PeerLane {
     const sendable: RoundEntry[] = [];
     for (const entry of entries) {
       const { message } = entry;
-      const kind = message.op?.kind;
+      const withText = needsText(message);
       if (blocked.has(entry.receiverKey)) outcomes.set(message.entryId, { kind: 'retry', reason: 'behind an entry that waits' });
       // Deleted before it went: the message is not sent, and an edit is superseded by the delete behind it.
-      else if (entry.deleted && kind !== 'delete' && kind !== 'read') outcomes.set(message.entryId, { kind: 'ended', status: 'delivered', failureCode: null, skipped: true });
-      else if (entry.sealed === undefined || kind === 'delete' || kind === 'read') sendable.push(entry);
+      else if (entry.deleted && withText) outcomes.set(message.entryId, { kind: 'ended', status: 'delivered', failureCode: null, skipped: true });
+      else if (entry.sealed === undefined || !withText) sendable.push(entry);
       else {
         try {
           // An edit sends the text as it is now: a later edit only repeats it.
@@ -262,7 +264,8 @@ export class PeerLane {
     for (const { message } of entries) {
       const outcome = outcomes.get(message.entryId);
       if (outcome?.kind === 'ended' && outcome.status === 'failed') {
-        this.context.logger.warn({ message_id: message.messageId, peer: this.server, code: outcome.failureCode, op: message.op?.kind }, 'outbox: the peer refused an item');
+        const type = message.group?.item.type ?? message.op?.kind;
+        this.context.logger.warn({ message_id: message.messageId, peer: this.server, code: outcome.failureCode, op: type }, 'outbox: the peer refused an item');
       }
     }
   }
@@ -276,7 +279,8 @@ function fromQueue(entry: QueuedEntry): RoundEntry {
 /** What the peer's answer to a transaction means for its item at `index`. */
 function transactionOutcome(outcome: Exclude<TransactionOutcome, { kind: 'unsupported' }>, index: number): AttemptOutcome {
   if (outcome.kind === 'retry') return outcome;
-  if (outcome.kind === 'refused') return { kind: 'ended', status: 'failed', failureCode: outcome.code };
+  if (outcome.kind === 'refused') return { kind: 'ended', status: 'failed', failureCode: outcome.code, answer: { status: outcome.status } };
   const result = outcome.results[index]!;
-  return 'code' in result ? { kind: 'ended', status: 'failed', failureCode: result.code } : { kind: 'ended', status: 'delivered', failureCode: null };
+  if ('code' in result) return { kind: 'ended', status: 'failed', failureCode: result.code, answer: { status: result.status } };
+  return { kind: 'ended', status: 'delivered', failureCode: null, answer: { status: 200, ...(result.version !== undefined ? { version: result.version } : {}) } };
 }

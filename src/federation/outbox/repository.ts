@@ -10,13 +10,15 @@ import { withChangeLock } from '../../db/change-transaction.js';
 import type { DatabaseKind } from '../../db/database.js';
 import { insertRows } from '../../db/insert-rows.js';
 import type { Tables } from '../../db/schema.js';
-import type { FeedEntry, FeedLog, OutboxOp, OutboxRequest, Recorded } from '../../messages/ports.js';
+import type { EnqueuedEntries, FeedEntry, FeedLog, GroupItem, OutboxOp, OutboxRequest, Recorded } from '../../messages/ports.js';
+import { carriesDelivery, claimedAtOnce } from '../transactions/items.js';
 
 export { WAITING_BEHIND_EARLIER } from './order.js';
 
 export interface ClaimedEntry {
   entryId: number;
-  messageId: number;
+  /** None for a group's state or a member's request. */
+  messageId: number | null;
   peer: string;
   attempts: number;
   createdAt: number;
@@ -30,6 +32,8 @@ export interface ClaimedEntry {
   op: OutboxOp | null;
   /** A read marker's reader, a local user. */
   readerName?: string;
+  /** A group item, under its own id. */
+  group?: { id: string; item: GroupItem };
 }
 
 /** A claimed entry with its receiver's key: entries travel in order per receiver. */
@@ -39,7 +43,7 @@ export interface QueuedEntry extends ClaimedEntry {
 
 export interface Finished {
   entryId: number;
-  messageId: number;
+  messageId: number | null;
   status: 'delivered' | 'failed';
   failureCode: string | null;
   /** Ends an entry that carried a change (or nothing to send): the message's status stays. */
@@ -61,27 +65,31 @@ export class OutboxRepository {
   ) {}
 
   /**
-   * Adds entries in the caller's transaction, and a `queued` delivery for each new message. An
-   * entry with nothing before it for its receiver is due at once, and a message's is claimed
-   * under `lease` for its first try; the ones behind wait for the end of the one before.
+   * Adds entries in the caller's transaction, and a `queued` delivery for each new message (to a
+   * peer, or posted to a group's home). An entry with nothing before it on its line is due at
+   * once, and a message's (or a group request's) is claimed under `lease` for its first try; the
+   * ones behind wait for the end of the one before.
    */
-  async enqueue(requests: OutboxRequest[], now: number, lease: Lease, trx: Transaction<Tables>): Promise<Map<number, { entryId: number; claimed: boolean }>> {
-    const entries = new Map<number, { entryId: number; claimed: boolean }>();
+  async enqueue(requests: OutboxRequest[], now: number, lease: Lease, trx: Transaction<Tables>): Promise<EnqueuedEntries> {
+    const entries: EnqueuedEntries = { messages: new Map(), groupItems: new Map() };
     if (requests.length === 0) return entries;
     const receivers = [...new Set(requests.map((request) => request.receiverKey))];
-    const pending = await trx.selectFrom('outbox').select('receiver_key').distinct().where('receiver_key', 'in', receivers).execute();
-    const busy = new Set(pending.map((row) => row.receiver_key));
+    const pending = await trx.selectFrom('outbox').select(['receiver_key', 'server']).distinct().where('receiver_key', 'in', receivers).execute();
+    // A group's line is one per backend it goes to.
+    const busy = new Set(pending.map((row) => lineOf(row.receiver_key, row.server)));
     const values = requests.map((request) => {
-      const first = !busy.has(request.receiverKey);
-      const claimed = first && !request.op;
-      busy.add(request.receiverKey);
+      const line = lineOf(request.receiverKey, request.server);
+      const first = !busy.has(line);
+      const claimed = first && claimedAtOnce(request);
+      busy.add(line);
       return {
         message_id: request.messageId,
         conversation_id: request.conversationId,
         server: request.server,
         receiver_key: request.receiverKey,
-        op: request.op?.kind ?? null,
-        op_id: request.op?.id ?? null,
+        op: request.group ? request.group.type : (request.op?.kind ?? null),
+        op_id: request.group ? request.id : (request.op?.id ?? null),
+        payload: request.group ? JSON.stringify(request.group) : null,
         attempts: 0,
         next_attempt_at: first ? now : WAITING_BEHIND_EARLIER,
         claimed_until: claimed ? lease.until : 0,
@@ -91,9 +99,13 @@ export class OutboxRepository {
       };
     });
     const { rows: inserted } = await insertRows(trx, this.kind, 'outbox', values, returningEntries);
-    const deliveries = requests.filter((request) => !request.op).map((request) => ({ message_id: request.messageId, server: request.server, status: 'queued' as const, failure_code: null }));
+    const deliveries = requests.filter((request) => carriesDelivery(request.group, request.op)).map((request) => ({ message_id: request.messageId!, server: request.server, status: 'queued' as const, failure_code: null }));
     if (deliveries.length > 0) await insertRows(trx, this.kind, 'message_deliveries', deliveries);
-    for (const row of inserted) if (row.op === null) entries.set(Number(row.message_id), { entryId: Number(row.id), claimed: Number(row.claimed_until) > 0 });
+    for (const row of inserted) {
+      const entry = { entryId: Number(row.id), claimed: Number(row.claimed_until) > 0 };
+      if (row.op === null) entries.messages.set(Number(row.message_id), entry);
+      else if (row.op.startsWith('group_')) entries.groupItems.set(row.op_id!, entry);
+    }
     return entries;
   }
 
@@ -131,7 +143,7 @@ export class OutboxRepository {
    * entries before them, which keeps their order. No one else claims them: an entry behind another
    * is never first in line.
    */
-  async claimBehind(receiverKeys: string[], now: number, limit: number, lease: Lease): Promise<QueuedEntry[]> {
+  async claimBehind(server: string, receiverKeys: string[], now: number, limit: number, lease: Lease): Promise<QueuedEntry[]> {
     if (receiverKeys.length === 0 || limit <= 0) return [];
     const claimed = await this.db
       .updateTable('outbox')
@@ -141,6 +153,7 @@ export class OutboxRepository {
           .selectFrom('outbox')
           .select('id')
           .where('receiver_key', 'in', receiverKeys)
+          .where('server', '=', server)
           .where('claimed_until', '<=', now)
           .orderBy('id')
           .limit(limit),
@@ -150,20 +163,20 @@ export class OutboxRepository {
     return this.entries(claimed.map((row) => Number(row.id)));
   }
 
-  /** Entries with what their requests need: the message, the receiver's name, a read marker's reader. */
+  /** Entries with what their requests need: the message, the receiver's name, a read marker's reader, a group item's fields. */
   async entries(ids: number[]): Promise<QueuedEntry[]> {
     if (ids.length === 0) return [];
+    const [messages, groups] = await Promise.all([this.messageEntries(ids), this.groupEntries(ids)]);
+    return [...messages, ...groups].sort((a, b) => a.entryId - b.entryId);
+  }
+
+  private async messageEntries(ids: number[]): Promise<QueuedEntry[]> {
     const rows = await this.db
       .selectFrom('outbox as o')
       .innerJoin('messages as m', 'm.id', 'o.message_id')
       .innerJoin('conversation_members as r', (join) => join.onRef('r.conversation_id', '=', 'm.conversation_id').onRef('r.member_key', '=', 'o.receiver_key'))
       .select((eb) => [
-        'o.id as entryId',
-        'o.message_id as messageId',
-        'o.server as peer',
-        'o.receiver_key as receiverKey',
-        'o.attempts as attempts',
-        'o.created_at as createdAt',
+        ...ENTRY_COLUMNS,
         'm.uuid as uuid',
         'm.sender_user_id as senderUserId',
         'm.sender as sender',
@@ -183,15 +196,51 @@ export class OutboxRepository {
           .as('localName'),
       ])
       .where('o.id', 'in', ids)
-      .orderBy('o.id')
+      .where((eb) => eb.or([eb('o.op', 'is', null), eb('o.op', 'in', ['edit', 'delete', 'read'])]))
       .execute();
     return rows.map(({ op, opId, deleted, localName, ...row }) => ({
       ...row,
       entryId: Number(row.entryId),
       messageId: Number(row.messageId),
       deleted: Number(deleted) === 1,
-      op: op && opId ? { kind: op, id: opId } : null,
+      op: op && opId && !op.startsWith('group_') ? { kind: op as OutboxOp['kind'], id: opId } : null,
       ...(op === 'read' && localName ? { readerName: localName } : {}),
+    }));
+  }
+
+  /** Group items: their fields from the payload, and the message they are about (gone: nothing left to send but a state or request). */
+  private async groupEntries(ids: number[]): Promise<QueuedEntry[]> {
+    const rows = await this.db
+      .selectFrom('outbox as o')
+      .leftJoin('messages as m', 'm.id', 'o.message_id')
+      .select([
+        ...ENTRY_COLUMNS,
+        'o.op_id as opId',
+        'o.payload as payload',
+        'm.uuid as uuid',
+        'm.sender_user_id as senderUserId',
+        'm.body as body',
+        'm.deleted as deleted',
+      ])
+      .where('o.id', 'in', ids)
+      .where('o.op', 'in', ['group_state', 'group_message', 'group_post', 'group_request'])
+      .execute();
+    return rows.map((row) => ({
+      entryId: Number(row.entryId),
+      messageId: row.messageId === null ? null : Number(row.messageId),
+      peer: row.peer,
+      receiverKey: row.receiverKey,
+      attempts: row.attempts,
+      createdAt: Number(row.createdAt),
+      uuid: row.uuid ?? '',
+      senderUserId: row.senderUserId === null ? null : Number(row.senderUserId),
+      sender: '',
+      receiverName: '',
+      body: row.body ?? '',
+      // An entry about a message erased since (its group deleted) has nothing left to send.
+      deleted: row.messageId !== null ? row.uuid === null || Number(row.deleted) === 1 : false,
+      op: null,
+      group: { id: row.opId!, item: JSON.parse(row.payload!) as GroupItem },
     }));
   }
 
@@ -207,6 +256,17 @@ export class OutboxRepository {
       .where('o.next_attempt_at', '=', WAITING_BEHIND_EARLIER)
       .where(firstInLine)
       .execute();
+  }
+
+  async markDelivered(messageId: number, server: string, trx: Transaction<Tables>): Promise<boolean> {
+    const updated = await trx
+      .updateTable('message_deliveries')
+      .set({ status: 'delivered', failure_code: null })
+      .where('message_id', '=', messageId)
+      .where('server', '=', server)
+      .where('status', '<>', 'delivered')
+      .executeTakeFirst();
+    return Number(updated.numUpdatedRows) > 0;
   }
 
   /**
@@ -225,14 +285,15 @@ export class OutboxRepository {
           'in',
           entries.map((entry) => entry.entryId),
         )
-        .returning('receiver_key')
+        .returning(['receiver_key', 'server'])
         .execute();
-      await releaseNext(trx, [...new Set(ended.map((row) => row.receiver_key))], now);
+      const lines = new Map(ended.map((row) => [lineOf(row.receiver_key, row.server), { receiverKey: row.receiver_key, server: row.server }]));
+      await releaseNext(trx, [...lines.values()], now);
       const finished = entries.filter((entry) => !entry.entryOnly);
-      const delivered = finished.filter((entry) => entry.status === 'delivered').map((entry) => entry.messageId);
+      const delivered = finished.filter((entry) => entry.status === 'delivered' && entry.messageId !== null).map((entry) => entry.messageId!);
       if (delivered.length > 0) await trx.updateTable('message_deliveries').set({ status: 'delivered', failure_code: null }).where('message_id', 'in', delivered).execute();
-      for (const entry of finished.filter((e) => e.status === 'failed')) {
-        await trx.updateTable('message_deliveries').set({ status: 'failed', failure_code: entry.failureCode }).where('message_id', '=', entry.messageId).execute();
+      for (const entry of finished.filter((e) => e.status === 'failed' && e.messageId !== null)) {
+        await trx.updateTable('message_deliveries').set({ status: 'failed', failure_code: entry.failureCode }).where('message_id', '=', entry.messageId!).execute();
       }
       const feedEntries = told.map((entry): FeedEntry => ({ userId: entry.senderUserId!, type: 'status', messageId: null, data: { id: entry.messageId, status: entry.status } }));
       const recorded = await this.feed.appendToFeeds(feedEntries, now, trx);
@@ -302,4 +363,12 @@ export class OutboxRepository {
   }
 }
 
-const returningEntries = (insert: InsertQueryBuilder<Tables, 'outbox', InsertResult>) => insert.returning(['id', 'message_id', 'claimed_until', 'op']);
+/** What every entry's request needs of its outbox row. */
+const ENTRY_COLUMNS = ['o.id as entryId', 'o.message_id as messageId', 'o.server as peer', 'o.receiver_key as receiverKey', 'o.attempts as attempts', 'o.created_at as createdAt'] as const;
+
+const returningEntries = (insert: InsertQueryBuilder<Tables, 'outbox', InsertResult>) => insert.returning(['id', 'message_id', 'claimed_until', 'op', 'op_id']);
+
+/** The key of a line kept in order: a receiver's key names its backend, a group's does not. */
+function lineOf(receiverKey: string, server: string): string {
+  return `${receiverKey}|${server}`;
+}

@@ -3,7 +3,7 @@
 // after its backoff and the rest behind it, unless FEDERATION_GIVE_UP has passed for them.
 import type { OutboundMessage } from '../../messages/ports.js';
 import { retryDelay } from './backoff.js';
-import type { AttemptOutcome } from './delivery.js';
+import type { AttemptOutcome, ItemAnswer } from './delivery.js';
 import type { OutboxRepository } from './repository.js';
 
 /** An entry of a round: its message (text opened once sent), its receiver, its attempts so far. */
@@ -23,6 +23,8 @@ export interface Ended {
   status: 'delivered' | 'failed';
   failureCode: string | null;
   skipped: boolean;
+  /** The receiver's own answer to the item, when it gave one. */
+  answer?: ItemAnswer;
 }
 
 export interface SettleContext {
@@ -42,7 +44,16 @@ export async function settleRound(entries: RoundEntry[], outcomes: ReadonlyMap<n
   const waiting = new Map<string, { entry: RoundEntry; reason: string }[]>();
   for (const entry of entries) {
     const outcome = outcomes.get(entry.message.entryId)!;
-    if (outcome.kind === 'ended') ended.push({ message: entry.message, receiverKey: entry.receiverKey, status: outcome.status, failureCode: outcome.failureCode, skipped: outcome.skipped === true });
+    if (outcome.kind === 'ended') {
+      ended.push({
+        message: entry.message,
+        receiverKey: entry.receiverKey,
+        status: outcome.status,
+        failureCode: outcome.failureCode,
+        skipped: outcome.skipped === true,
+        ...(outcome.answer ? { answer: outcome.answer } : {}),
+      });
+    }
     else waiting.set(entry.receiverKey, [...(waiting.get(entry.receiverKey) ?? []), { entry, reason: outcome.reason }]);
   }
   const heads: { entryId: number; attempts: number; nextAttemptAt: number }[] = [];

@@ -18,7 +18,8 @@ import { PeerDelivery } from './delivery.js';
 import { PeerLane, type LaneContext } from './lane.js';
 import type { Finished, OutboxRepository } from './repository.js';
 import type { Ended } from './settle.js';
-import { StatusWaiters } from './waiters.js';
+import { carriesDelivery } from '../transactions/items.js';
+import { StatusWaiters, waitingLine, type EntryEnd } from './waiters.js';
 
 export interface OutboxWorkerOptions {
   repository: OutboxRepository;
@@ -85,7 +86,7 @@ export class OutboxWorker {
       random: () => (options.random ?? Math.random)(),
       lease: (now) => this.lease(now),
       end: (entries) => this.end(entries),
-      requeued: (receiverKeys) => this.waiters.requeued(receiverKeys),
+      requeued: (lines) => this.waiters.requeued(lines),
       observe: (peer, items, ms, outcome) => options.onTransaction?.(peer, items, ms, outcome),
       stopped: () => this.stopped,
     };
@@ -120,11 +121,7 @@ export class OutboxWorker {
 
   /** A message whose entry was claimed as it was written: it leaves in its peer's next transaction. */
   async firstTry(message: OutboundMessage, receiver: string): Promise<MessageStatus> {
-    // Shutting down: the entry stays in the outbox, and its lease runs out for the next start.
-    if (this.stopped) return 'queued';
-    const answer = this.waiters.wait(message.entryId, receiver);
-    this.laneOf(message.peer).hand(message, receiver, this.lease(message.createdAt).until);
-    return answer;
+    return (await this.tryAtOnce(message, receiver, true)).status;
   }
 
   /**
@@ -133,13 +130,25 @@ export class OutboxWorker {
    * waits its turn, `queued`.
    */
   async firstTryBehind(message: OutboundMessage, receiver: string): Promise<MessageStatus> {
+    return (await this.tryAtOnce(message, receiver, false)).status;
+  }
+
+  /**
+   * An entry just written, sent at once when it was claimed as it was written (or when this
+   * process carries the one before it on its line): how it ended within `waitMs` (by default the
+   * first-try wait), else `queued`.
+   */
+  async tryAtOnce(message: OutboundMessage, receiver: string, claimed: boolean, waitMs?: number): Promise<EntryEnd> {
+    // Shutting down: the entry stays in the outbox, and its lease runs out for the next start.
+    if (this.stopped) return { status: 'queued' };
     const lane = this.laneOf(message.peer);
-    if (this.stopped || !lane.carriesNext(receiver)) {
+    if (!claimed && !lane.carriesNext(receiver)) {
       this.wake();
-      return 'queued';
+      return { status: 'queued' };
     }
-    const answer = this.waiters.wait(message.entryId, receiver);
-    lane.kick();
+    const answer = this.waiters.wait(message.entryId, waitingLine(message.peer, receiver), waitMs);
+    if (claimed) lane.hand(message, receiver, this.lease(message.createdAt).until);
+    else lane.kick();
     return answer;
   }
 
@@ -182,11 +191,11 @@ export class OutboxWorker {
     return lane;
   }
 
-  /** Finishes entries together; a change's end leaves its message's status alone. */
+  /** Finishes entries together; a change's end (or a group item's but a post's of a new message) leaves its message's status alone. */
   private async end(entries: Ended[]): Promise<void> {
     await Promise.all(
-      entries.map(async ({ message, status, failureCode, skipped }) => {
-        const entryOnly = skipped || message.op !== undefined;
+      entries.map(async ({ message, status, failureCode, skipped, answer }) => {
+        const entryOnly = skipped || !carriesDelivery(message.group?.item, message.op) || message.messageId === null;
         const recorded = await this.finisher.submit({
           entryId: message.entryId,
           messageId: message.messageId,
@@ -195,8 +204,8 @@ export class OutboxWorker {
           entryOnly,
           senderUserId: message.senderUserId || null,
         });
-        if (!entryOnly) this.options.onFinished(message.messageId, status, recorded);
-        this.waiters.ended(message.entryId, status);
+        if (!entryOnly) this.options.onFinished(message.messageId!, status, recorded);
+        this.waiters.ended(message.entryId, { status, failureCode, ...(answer ? { answer } : {}) });
       }),
     );
   }

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { isValidRemoteName } from '../../conversations/addresses.js';
 import { BadRequest, Forbidden, HttpError, ServiceUnavailable, ValidationFailed } from '../../http/errors.js';
+import type { GroupCopies } from '../../groups/copies.js';
 import type { MessageEdits } from '../../messages/edits.js';
 import type { ReadMarkers } from '../../messages/read-markers.js';
 import type { MessagesService } from '../../messages/service.js';
@@ -24,6 +25,7 @@ export class InboundTransactions {
     private readonly changes: MessageEdits,
     private readonly reads: ReadMarkers,
     private readonly typing: FederatedTyping,
+    private readonly copies: GroupCopies,
     private readonly options: InboundTransactionsOptions,
   ) {}
 
@@ -83,6 +85,12 @@ export class InboundTransactions {
         checkSender(item.from);
         // Best effort: the answer does not wait for it, and its failure is only logged.
         this.typing.receive(peer, item).catch((error: unknown) => this.options.logger.warn({ err: error }, 'typing: could not pass on an indicator'));
+        return;
+      case 'group_state':
+        await this.copies.applyState(peer.name, item);
+        return;
+      case 'group_message':
+        await this.copies.applyMessage(peer.name, item);
         return;
       default:
         // An item type the protocol knows and this backend does not apply yet is refused, never taken as applied.

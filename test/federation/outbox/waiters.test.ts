@@ -14,31 +14,31 @@ describe('StatusWaiters', () => {
   it('answers every send waiting on an entry with the status it ends with', async () => {
     const first = waiters.wait(1, 'bob');
     const again = waiters.wait(1, 'bob');
-    waiters.ended(1, 'failed');
-    expect(await Promise.all([first, again])).toEqual(['failed', 'failed']);
+    waiters.ended(1, { status: 'failed' });
+    expect(await Promise.all([first, again])).toEqual([{ status: 'failed' }, { status: 'failed' }]);
   });
 
   it('answers queued when the receiver’s line goes back to wait, and leaves other receivers waiting', async () => {
     const bobs = waiters.wait(1, 'bob');
     const daves = waiters.wait(2, 'dave');
     waiters.requeued(new Set(['bob']));
-    expect(await bobs).toBe('queued');
-    waiters.ended(2, 'delivered');
-    expect(await daves).toBe('delivered');
+    expect(await bobs).toEqual({ status: 'queued' });
+    waiters.ended(2, { status: 'delivered' });
+    expect(await daves).toEqual({ status: 'delivered' });
   });
 
   it('answers queued after the wait, and forgets the send', async () => {
     const late = waiters.wait(1, 'bob');
     await vi.advanceTimersByTimeAsync(300);
-    expect(await late).toBe('queued');
+    expect(await late).toEqual({ status: 'queued' });
     const later = waiters.wait(1, 'bob');
-    waiters.ended(1, 'delivered');
-    expect(await later).toBe('delivered');
+    waiters.ended(1, { status: 'delivered' });
+    expect(await later).toEqual({ status: 'delivered' });
   });
 
   it('answers everyone queued when released at shutdown', async () => {
     const waiting = [waiters.wait(1, 'bob'), waiters.wait(2, 'dave')];
     waiters.releaseAll();
-    expect(await Promise.all(waiting)).toEqual(['queued', 'queued']);
+    expect(await Promise.all(waiting)).toEqual([{ status: 'queued' }, { status: 'queued' }]);
   });
 });

@@ -1,0 +1,178 @@
+// Copies of groups homed on other backends (groups.md, "Groups across backends"): for its own
+// users this backend keeps the newest `group_state` a group's home sent (name, version, members
+// and roles, whichever backend they are on) and the messages, edits, deletes and read markers of
+// its `group_message`s, in the home's order. Only the home is believed: an item about a group
+// from any other backend is refused with nothing applied. A copy exists while one of our users
+// is a member; when the last one goes, it goes with its messages (their texts erased).
+import type { Transaction } from 'kysely';
+import type { AddressResolver } from '../conversations/addresses.js';
+import type { GroupRecord } from '../conversations/group-queries.js';
+import { addressOf, memberKey } from '../conversations/members.js';
+import type { CopyMember, GroupRole } from '../conversations/repository.js';
+import { withChangeLock } from '../db/change-transaction.js';
+import type { Tables } from '../db/schema.js';
+import { Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
+import type { MessageEdits } from '../messages/edits.js';
+import type { MessageEvents } from '../messages/events.js';
+import type { Deliveries, Recorded } from '../messages/ports.js';
+import type { ReadMarkers } from '../messages/read-markers.js';
+import type { MessageRecord } from '../messages/repository.js';
+import { checkReceivedText } from '../messages/service.js';
+import type { MessageViews } from '../messages/view.js';
+import type { MessageWriter } from '../messages/write.js';
+import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
+import type { GroupStores } from './service.js';
+
+/** A `group_state` item's fields: the whole group at `version` (no members: the group is gone). */
+export interface GroupStateUpdate {
+  group: string;
+  name: string;
+  version: number;
+  created_at: string;
+  members: { user: string; role: GroupRole; joined_at: string }[];
+}
+
+/** A `group_message` item's fields: a message in the home's order, or an edit, delete or read of one by `sender`. */
+export interface GroupMessageUpdate {
+  id: string;
+  group: string;
+  kind: 'message' | 'edit' | 'delete' | 'read';
+  message: string;
+  sender: string;
+  position?: number;
+  text?: string;
+}
+
+export interface CopyStores extends GroupStores {
+  deliveries: Deliveries;
+}
+
+/** How a copy follows what its home says of messages: stores them, changes them, moves read markers. */
+export interface CopyMessagePaths {
+  writer: MessageWriter;
+  edits: MessageEdits;
+  reads: ReadMarkers;
+  views: MessageViews;
+}
+
+export class GroupCopies {
+  constructor(
+    private readonly stores: CopyStores,
+    private readonly paths: CopyMessagePaths,
+    private readonly resolver: AddressResolver,
+    private readonly announcements: GroupAnnouncements,
+    private readonly events: MessageEvents,
+    private readonly clock: () => number,
+  ) {}
+
+  /**
+   * Takes a newer state of a group from `origin`: the copy is made (when one of our users is a
+   * member: `origin` becomes its home), updated, or dropped; an older or equal version changes nothing.
+   */
+  async applyState(origin: string, state: GroupStateUpdate): Promise<void> {
+    const members = await this.membersOf(state.members);
+    const change = await withChangeLock(this.stores.db, this.stores.kind, async (trx): Promise<GroupChange | undefined> => {
+      const copy = await this.stores.groups.findByUuid(state.group, trx);
+      if (!copy) return this.create(origin, state, members, trx);
+      requireHome(copy, origin);
+      return state.version > copy.version ? this.update(copy, state, members, trx) : undefined;
+    });
+    if (change) await this.announcements.announce(change);
+  }
+
+  /** Applies what the home of a group says happened to one of its messages. */
+  async applyMessage(origin: string, item: GroupMessageUpdate): Promise<void> {
+    const copy = await this.stores.groups.findByUuid(item.group);
+    if (!copy) throw new NotFound('not_found', 'This backend has no copy of this group.');
+    requireHome(copy, origin);
+    const sender = await this.resolver.resolveQualified(item.sender);
+    if (!sender) throw new ValidationFailed({ sender: ['Enter a member as name@server, a user of that server.'] });
+    const record = await this.stores.messages.findInConversation(copy.id, item.message);
+    if (item.kind === 'message') {
+      if (item.position === undefined || item.text === undefined) throw new ValidationFailed({ position: ['A message needs its position and text.'] });
+      if (record) return this.ordered(origin, record, item.position);
+      const text = checkReceivedText(item.text);
+      const result = await this.paths.writer.submit({
+        uuid: item.message,
+        sender,
+        group: { id: copy.id, uuid: copy.uuid, home: copy.home },
+        position: item.position,
+        text,
+        clientId: null,
+        receipt: { peer: origin, requestKey: item.id },
+      });
+      if (result.stored) await this.events.emit('message.stored', { message: this.paths.views.view(result.record, text), recorded: result.recorded, queuedForPeers: false });
+      return;
+    }
+    if (!record) throw new NotFound('not_found', 'This group has no message with this id.');
+    if (item.kind === 'read') return this.paths.reads.receiveGroupRead(record, { key: memberKey(sender), address: addressOf(sender) });
+    if (item.kind === 'edit' && item.text === undefined) throw new ValidationFailed({ text: ['An edit needs its text.'] });
+    await this.paths.edits.applyFromHome(record, { op: item.kind, text: item.text ?? '', receipt: { peer: origin, requestKey: item.id } });
+  }
+
+  /** Our user's own post, back from the home in its order: it takes its place, and its delivery is done. */
+  private async ordered(origin: string, record: MessageRecord, position: number): Promise<void> {
+    const now = this.clock();
+    const { db, kind, messages, deliveries, feed } = this.stores;
+    const recorded = await withChangeLock(db, kind, async (trx): Promise<Recorded | undefined> => {
+      await messages.setPosition(record.id, position, trx);
+      if (!(await deliveries.markDelivered(record.id, origin, trx)) || record.sender_user_id === null) return undefined;
+      const [entry] = await feed.appendToFeeds([{ userId: record.sender_user_id, type: 'status', messageId: null, data: { id: record.id, status: 'delivered' } }], now, trx);
+      return entry;
+    });
+    if (recorded) await this.events.emit('message.delivery', { messageId: record.id, status: 'delivered', recorded });
+  }
+
+  /** A first copy, when one of our users is a member; none (and nothing stored) otherwise. */
+  private async create(origin: string, state: GroupStateUpdate, members: CopyMember[], trx: Transaction<Tables>): Promise<GroupChange | undefined> {
+    const local = members.flatMap(({ member }) => (member.kind === 'local' ? [member.userId] : []));
+    if (local.length === 0) return undefined;
+    const id = await this.stores.conversations.createGroupCopy(
+      { uuid: state.group, name: state.name, home: origin, version: state.version, createdAt: Date.parse(state.created_at), members },
+      trx,
+    );
+    if (id === undefined) throw new Forbidden('forbidden', 'This id names another conversation of this backend.');
+    return { id, recorded: await this.stores.feed.appendToFeeds(local.map((userId) => groupEntry(userId, id)), this.clock(), trx) };
+  }
+
+  /** The copy takes the newer state; our users no longer in it are told they left, and with none left the copy goes. */
+  private async update(copy: GroupRecord, state: GroupStateUpdate, members: CopyMember[], trx: Transaction<Tables>): Promise<GroupChange> {
+    const { conversations, messages, feed } = this.stores;
+    const now = this.clock();
+    const next = new Map(members.map((entry) => [memberKey(entry.member), entry]));
+    const current = await conversations.members(copy.id, trx);
+    const gone = current.filter((row) => !next.has(row.member_key));
+    // Recorded before the rows go, so that each entry follows the member's last one.
+    const left = { uuid: copy.uuid, recorded: await feed.appendToFeeds(localUsers(gone).map((userId) => leftEntry(userId, copy.uuid)), now, trx) };
+    const staying = members.flatMap(({ member }) => (member.kind === 'local' ? [member.userId] : []));
+    if (staying.length === 0) {
+      await messages.deleteConversation(copy.id, trx);
+      await conversations.deleteGroup(copy.id, trx);
+      return { id: copy.id, recorded: [], left };
+    }
+    for (const row of gone) await conversations.removeMember(copy.id, row.member_key, trx);
+    const roles = new Map(current.map((row) => [row.member_key, row.role]));
+    for (const [key, { member, role, joinedAt }] of next) {
+      const was = roles.get(key);
+      if (was === undefined) await conversations.addMember(copy.id, member, joinedAt, trx, role);
+      else if (was !== role) await conversations.setRole(copy.id, key, role, trx);
+    }
+    await conversations.setCopyState(copy.id, { name: state.name, version: state.version }, trx);
+    return { id: copy.id, recorded: await feed.appendToFeeds(staying.map((userId) => groupEntry(userId, copy.id)), now, trx), left };
+  }
+
+  /** The members a state lists, as this backend shows them, each once; a user of ours that does not exist is left out. */
+  private async membersOf(listed: GroupStateUpdate['members']): Promise<CopyMember[]> {
+    const members = new Map<string, CopyMember>();
+    for (const entry of listed) {
+      const member = await this.resolver.resolveQualified(entry.user);
+      if (member && !members.has(memberKey(member))) members.set(memberKey(member), { member, role: entry.role, joinedAt: Date.parse(entry.joined_at) });
+    }
+    return [...members.values()];
+  }
+}
+
+/** Only a copy's home speaks for it (a group of ours has no other home). */
+function requireHome(copy: GroupRecord, origin: string): void {
+  if (copy.home === null || copy.home.toLowerCase() !== origin.toLowerCase()) throw new Forbidden('forbidden', 'Only the home of this group may send its state and messages.');
+}
