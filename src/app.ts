@@ -23,6 +23,7 @@ import { TokenCache } from './http/token-cache.js';
 import { FederationClient } from './federation/client.js';
 import { keepAliveHttp } from './federation/http.js';
 import { InboundFederation } from './federation/inbound.js';
+import { GroupRequestsOutbox } from './federation/outbox/group-requests.js';
 import { OutboxRepository } from './federation/outbox/repository.js';
 import { OutboxWorker, type OutboxTuning } from './federation/outbox/worker.js';
 import { PeerDirectory } from './federation/peers.js';
@@ -31,12 +32,14 @@ import { federationRoutes } from './federation/routes.js';
 import { InboundTransactions } from './federation/transactions/inbound.js';
 import { FederatedTyping } from './federation/transactions/typing.js';
 import { FeedPublisher } from './feed/publisher.js';
+import { GroupHome } from './groups/home.js';
 import { FeedRepository } from './feed/repository.js';
 import { feedRoutes } from './feed/routes.js';
 import { FeedService } from './feed/service.js';
 import { groupsRoutes } from './groups/routes.js';
 import { GroupAnnouncements } from './groups/announce.js';
 import { GroupCopies } from './groups/copies.js';
+import { CopyRequests } from './groups/copy-requests.js';
 import { GroupsService } from './groups/service.js';
 import { refuseControlCharacters } from './http/control-characters.js';
 import { answerClientError, registerErrorHandling } from './http/error-handler.js';
@@ -195,12 +198,24 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // events go out in commit order, then the outbox's first try and the metrics.
   const events = new MessageEvents(deps.logger);
   new FeedPublisher(bus, deps.logger).follow(events);
+  // Messages and groups queue their entries in their own transaction; the lease lets this process try them at once.
+  const outboxQueue: Outbox = { enqueue: (requests, now, trx) => outboxRepository.enqueue(requests, now, outbox.lease(now), trx) };
+  const groupSite = { serverName: config.serverName, newId: () => randomUUID() };
   const groupAnnouncements = new GroupAnnouncements(groupQueries, conversations, events, config.serverName);
+  const groupStores = { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog, outbox: outboxQueue };
+  // Changes of groups homed elsewhere go to their home through the outbox (made below; asked only once the app serves).
+  const copyRequests = new CopyRequests(
+    groupStores,
+    { enqueue: (request, now, trx) => groupRequests.enqueue(request, now, trx), result: (pending) => groupRequests.result(pending) },
+    config.federationTimeoutMs,
+    clock,
+  );
   const groups = new GroupsService(
-    { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog },
+    groupStores,
     resolver,
     groupAnnouncements,
-    { serverName: config.serverName, maxMembers: config.groupMaxMembers },
+    copyRequests,
+    { serverName: config.serverName, maxMembers: config.groupMaxMembers, newId: groupSite.newId },
     clock,
   );
 
@@ -228,8 +243,25 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   const direct = new DirectConversations(conversations);
   // Typing to a peer's user travels in the outbox's next transaction to that peer (never stored).
-  const federatedTyping = new FederatedTyping({ resolver, direct, limits, bus, sender: { sendTyping: (peer, item) => outbox.sendTyping(peer, item) }, logger: deps.logger });
-  const typing = new TypingRelay({ directory: membership, limits, bus, logger: deps.logger, remote: (from, to) => federatedTyping.forward(from, to) });
+  const federatedTyping = new FederatedTyping({
+    resolver,
+    direct,
+    limits,
+    bus,
+    sender: { sendTyping: (peer, item) => outbox.sendTyping(peer, item) },
+    logger: deps.logger,
+    groups: groupQueries,
+    conversations,
+    serverName: config.serverName,
+  });
+  const typing = new TypingRelay({
+    directory: membership,
+    limits,
+    bus,
+    logger: deps.logger,
+    remote: (from, to) => federatedTyping.forward(from, to),
+    remoteGroup: (from, group) => federatedTyping.forwardToGroup(from, group),
+  });
   const gateway = new RealtimeGateway({
     accounts,
     bus,
@@ -255,8 +287,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     clock,
     ...outboxTuning,
   });
-  // Messages queue their entries in their own transaction; the lease lets this process try them at once.
-  const outboxQueue: Outbox = { enqueue: (requests, now, trx) => outboxRepository.enqueue(requests, now, outbox.lease(now), trx) };
+  const groupRequests = new GroupRequestsOutbox(outboxQueue, outbox, config.federationTimeoutMs, groupSite.newId);
   events.on('message.stored', ({ outbound, queuedForPeers }) => {
     if (outbound) return outbound.claimed ? outbox.firstTry(outbound.message, outbound.receiverKey) : outbox.firstTryBehind(outbound.message, outbound.receiverKey);
     // A group's message at its home, for the other backends with members.
@@ -280,13 +311,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
 
   const stores = { db, kind, messages: messageRecords, conversations, receipts: requestReceipts, outbox: outboxQueue, feed: feedLog };
-  const groupSite = { serverName: config.serverName, newId: () => randomUUID() };
   const writer = new MessageWriter({ ...stores, direct }, (text, id) => sealAtRest(ring, text, String(id)), clock, groupSite);
   const sendBudget = config.sendRate ? { rate: config.sendRate, limits } : undefined;
   const messages = new MessagesService(writer, resolver, groupQueries, views, events, metrics.messages, clock, sendBudget);
   const queries = new MessageQueries(messageRecords, conversations, direct, groupQueries, resolver, views);
-  const readMarkers = new ReadMarkers(db, kind, messageRecords, conversations, groupQueries, feedLog, views, events, clock, { outbox: outboxQueue, receipts: requestReceipts, peers });
-  const changes = new MessageEdits(stores, ring, peers, groupQueries, views, events, clock);
+  const readMarkers = new ReadMarkers(db, kind, messageRecords, conversations, groupQueries, feedLog, views, events, clock, { outbox: outboxQueue, receipts: requestReceipts, peers, site: groupSite });
+  const changes = new MessageEdits(stores, ring, peers, groupQueries, views, events, clock, groupSite);
   const receipts = receiptPruning({
     repository: requestReceipts,
     windowMs: config.federationGiveUpMs + config.federationMaxAgeMs,
@@ -296,15 +326,17 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
   const inboundOptions = { peers, serverName: config.serverName, maxAgeMs: config.federationMaxAgeMs, clock };
+  const groupHome = new GroupHome(groupQueries, groups, messages, messageRecords, changes, readMarkers);
   const copies = new GroupCopies(
-    { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog, deliveries: outboxRepository },
+    { ...groupStores, deliveries: outboxRepository },
     { writer, edits: changes, reads: readMarkers, views },
     resolver,
     groupAnnouncements,
+    copyRequests,
     events,
     clock,
   );
-  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, copies, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
+  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, groupHome, copies, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
   outbox.start();
   feed.startPruning();
   receipts.start();

@@ -35,13 +35,22 @@ export class GroupQueries {
 
   /** A group by its id, with the user's own row when they are a member (else undefined). */
   async findGroup(uuid: string, userId: number, trx: Executor = this.db): Promise<GroupMembership | undefined> {
+    return this.findMembership(uuid, 'me.user_id', userId, trx);
+  }
+
+  /** A group by its id, with the row of the member under this key when there is one (a peer's user too). */
+  async findGroupForMember(uuid: string, memberKey: string, trx: Executor = this.db): Promise<GroupMembership | undefined> {
+    return this.findMembership(uuid, 'me.member_key', memberKey, trx);
+  }
+
+  private async findMembership(uuid: string, column: 'me.user_id' | 'me.member_key', value: number | string, trx: Executor): Promise<GroupMembership | undefined> {
     const row = await trx
       .selectFrom('conversations as c')
       .innerJoin('conversation_members as me', 'me.conversation_id', 'c.id')
       .select([...GROUP_COLUMNS, 'me.member_key as memberKey', 'me.role as role'])
       .where('c.uuid', '=', uuid)
       .where('c.kind', '=', 'group')
-      .where('me.user_id', '=', userId)
+      .where(column, '=', value)
       .executeTakeFirst();
     return row && { ...groupOf(row), memberKey: row.memberKey, role: row.role };
   }

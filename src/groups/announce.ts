@@ -13,6 +13,8 @@ export interface GroupChange {
   id: ConversationId;
   recorded: Recorded[];
   left?: { uuid: string; recorded: Recorded[] };
+  /** The group's state went to other backends with members. */
+  queued?: boolean;
 }
 
 export class GroupAnnouncements {
@@ -27,8 +29,12 @@ export class GroupAnnouncements {
   /** Once committed: the group as it is now to its members' sessions, `group_left` to who left; answers the group, if it still exists. */
   async announce(change: GroupChange): Promise<GroupView | undefined> {
     const view = await this.viewOf(change.id);
-    if (view && change.recorded.length > 0) await this.events.emit('group.changed', { type: 'group', data: { group: view }, recorded: change.recorded });
-    if (change.left && change.left.recorded.length > 0) await this.events.emit('group.changed', { type: 'group_left', data: { id: change.left.uuid }, recorded: change.left.recorded });
+    const queued = change.queued === true;
+    if (view && (change.recorded.length > 0 || queued)) await this.events.emit('group.changed', { type: 'group', data: { group: view }, recorded: change.recorded, queued });
+    // A deleted group's state went out with the `group_left` of its last member.
+    if (change.left && (change.left.recorded.length > 0 || (!view && queued))) {
+      await this.events.emit('group.changed', { type: 'group_left', data: { id: change.left.uuid }, recorded: change.left.recorded, queued: !view && queued });
+    }
     return view;
   }
 

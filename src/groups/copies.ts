@@ -21,7 +21,8 @@ import { checkReceivedText } from '../messages/service.js';
 import type { MessageViews } from '../messages/view.js';
 import type { MessageWriter } from '../messages/write.js';
 import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
-import type { GroupStores } from './service.js';
+import type { CopyRequests } from './copy-requests.js';
+import type { GroupStores } from './stores.js';
 
 /** A `group_state` item's fields: the whole group at `version` (no members: the group is gone). */
 export interface GroupStateUpdate {
@@ -61,6 +62,8 @@ export class GroupCopies {
     private readonly paths: CopyMessagePaths,
     private readonly resolver: AddressResolver,
     private readonly announcements: GroupAnnouncements,
+    /** Who waits for a copy to reach a version (a change asked of the home). */
+    private readonly waiting: Pick<CopyRequests, 'changed'>,
     private readonly events: MessageEvents,
     private readonly clock: () => number,
   ) {}
@@ -77,7 +80,10 @@ export class GroupCopies {
       requireHome(copy, origin);
       return state.version > copy.version ? this.update(copy, state, members, trx) : undefined;
     });
-    if (change) await this.announcements.announce(change);
+    if (change) {
+      await this.announcements.announce(change);
+      this.waiting.changed(state.group);
+    }
   }
 
   /** Applies what the home of a group says happened to one of its messages. */

@@ -52,3 +52,6 @@ export const ChangeRoleBody = Type.Object({ role: Type.Union([Type.Literal('admi
 export const GroupParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
 export const MemberParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), user: Address });
+
+/** A change asked for a group homed on a backend that could not answer in time: it is applied when the request arrives there. */
+export const QueuedSchema = Type.Object({ status: Type.Literal('queued') });

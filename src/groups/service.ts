@@ -2,40 +2,46 @@
 // hands over; the last member out deletes the group and erases its texts). Each change is one
 // change-locked transaction that re-reads the caller's membership, moves the group's version on
 // and records a `group` entry in every member's feed (a `group_left` one for who left); the
-// events follow once committed. Anyone who is not a member is told 404, never 403.
-import type { Kysely, Transaction } from 'kysely';
+// events follow once committed. Anyone who is not a member is told 404, never 403. The members
+// may be users of any non-compat peer, and (at the group's home) the one asking may be one of
+// them; every committed change at home sends the group's state to every backend with members
+// before or after it (groups.md, "Groups across backends").
+import type { Transaction } from 'kysely';
 import type { AddressResolver } from '../conversations/addresses.js';
-import type { GroupMembership, GroupQueries } from '../conversations/group-queries.js';
-import { isGroupId, localMember, memberKey, type ConversationId, type Member } from '../conversations/members.js';
-import type { ConversationsRepository, GroupRole } from '../conversations/repository.js';
+import type { GroupMembership, GroupRecord } from '../conversations/group-queries.js';
+import { isGroupId, localMember, memberKey, type ConversationId, type Member, type RemoteMember } from '../conversations/members.js';
+import type { GroupRole, MemberRow } from '../conversations/repository.js';
 import { withChangeLock } from '../db/change-transaction.js';
-import type { DatabaseKind } from '../db/database.js';
 import type { Tables } from '../db/schema.js';
 import { timeOrderedUuid } from '../db/uuid.js';
 import { Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
-import type { FeedLog, Recorded } from '../messages/ports.js';
-import type { MessagesRepository } from '../messages/repository.js';
+import { distinctServers, qualifiedAddress, type GroupSite } from '../messages/group-federation.js';
+import { groupLine, type GroupStateFields, type Recorded } from '../messages/ports.js';
 import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
+import type { CopyRequests, Queued } from './copy-requests.js';
+import type { GroupStores } from './stores.js';
 import { checkGroupName, mayManage, mayRemove, nextOwner } from './rules.js';
 import { groupSummary, type GroupSummaryView, type GroupView } from './view.js';
-
-export interface GroupStores {
-  db: Kysely<Tables>;
-  kind: DatabaseKind;
-  conversations: ConversationsRepository;
-  groups: GroupQueries;
-  messages: MessagesRepository;
-  feed: FeedLog;
-}
 
 export interface GroupOptions {
   /** This backend's name: the home of the groups it holds. */
   serverName: string;
   /** GROUP_MAX_MEMBERS, the owner included. */
   maxMembers: number;
+  /** Fresh ids of the items carrying the group's state. */
+  newId: GroupSite['newId'];
 }
 
 type User = { id: number; username: string };
+
+/** Who asks for a change: a user of this backend, or, at the group's home, a peer's user who is a member. */
+export type GroupActor = User | RemoteMember;
+
+/** The group before a change, as the backends that hear of it need it. */
+interface Before {
+  record: GroupRecord;
+  servers: string[];
+}
 
 // Resolving a long member list a few names at a time keeps the database pool free for others.
 const RESOLVE_CHUNK = 25;
@@ -45,6 +51,7 @@ export class GroupsService {
     private readonly stores: GroupStores,
     private readonly resolver: AddressResolver,
     private readonly announcements: GroupAnnouncements,
+    private readonly copies: CopyRequests,
     private readonly options: GroupOptions,
     private readonly clock: () => number,
   ) {}
@@ -55,7 +62,7 @@ export class GroupsService {
     const now = this.clock();
     const uuid = timeOrderedUuid(now);
     const members: { member: Member; role: GroupRole }[] = [{ member: localMember(user), role: 'owner' }, ...others.map((member) => ({ member, role: 'member' as const }))];
-    const change = await this.write(async (trx) => {
+    const change = await this.write(undefined, async (trx) => {
       const id = await this.stores.conversations.createGroup({ uuid, name, members }, now, trx);
       const userIds = members.flatMap(({ member }) => (member.kind === 'local' ? [member.userId] : []));
       return { id, recorded: await this.stores.feed.appendToFeeds(userIds.map((userId) => groupEntry(userId, id)), now, trx) };
@@ -75,12 +82,13 @@ export class GroupsService {
   }
 
   /** Renames the group (owner and admins). */
-  async rename(user: User, id: string, input: string): Promise<GroupView> {
-    const group = await this.membershipOf(user, id);
+  async rename(actor: GroupActor, id: string, input: string): Promise<GroupView | Queued> {
+    const group = await this.membershipOf(actor, id);
     requireManager(group);
     const name = checkGroupName(input);
-    const change = await this.write(async (trx) => {
-      const current = requireManager(await this.recheck(user, group, trx));
+    if (isCopy(group)) return this.viewAfter(group, await this.copies.ask(localUser(actor), group, { action: 'rename', name }));
+    const change = await this.write(group, async (trx) => {
+      const current = requireManager(await this.recheck(actor, group, trx));
       if (current.name === name) return { id: group.id, recorded: [] };
       await this.stores.conversations.rename(group.id, name, trx);
       return { id: group.id, recorded: await this.tellMembers(group.id, trx) };
@@ -89,14 +97,19 @@ export class GroupsService {
   }
 
   /** Adds a member (owner and admins); adding a member twice changes nothing. */
-  async addMember(user: User, id: string, address: string): Promise<GroupView> {
-    const group = await this.membershipOf(user, id);
+  async addMember(actor: GroupActor, id: string, address: string): Promise<GroupView | Queued> {
+    const group = await this.membershipOf(actor, id);
     requireManager(group);
     const member = await this.resolver.resolve(address);
     if (!member) throw new ValidationFailed({ user: [`No such user: ${address}.`] });
-    if (member.kind === 'remote') throw new ValidationFailed({ user: [notHere(address)] });
-    const change = await this.write(async (trx) => {
-      requireManager(await this.recheck(user, group, trx));
+    if (member.kind === 'remote' && member.compat) throw new ValidationFailed({ user: [onCompatPeer(address)] });
+    if (isCopy(group)) {
+      const members = await this.stores.conversations.memberKeys(group.id);
+      if (members.some((row) => row.memberKey === memberKey(member))) return this.viewAfter(group, 'applied');
+      return this.viewAfter(group, await this.copies.ask(localUser(actor), group, { action: 'add', user: qualifiedAddress(member, this.options.serverName) }));
+    }
+    const change = await this.write(group, async (trx) => {
+      requireManager(await this.recheck(actor, group, trx));
       const members = await this.stores.conversations.memberKeys(group.id, trx);
       if (members.some((row) => row.memberKey === memberKey(member))) return { id: group.id, recorded: [] };
       if (members.length + 1 > this.options.maxMembers) throw new ValidationFailed({ user: [this.tooMany()] });
@@ -107,16 +120,19 @@ export class GroupsService {
   }
 
   /** Makes a member an admin or a plain member (the owner only; the owner's own role does not change this way). */
-  async changeRole(user: User, id: string, address: string, role: 'admin' | 'member'): Promise<GroupView> {
-    const group = await this.membershipOf(user, id);
+  async changeRole(actor: GroupActor, id: string, address: string, role: 'admin' | 'member'): Promise<GroupView | Queued> {
+    const group = await this.membershipOf(actor, id);
     requireOwner(group);
+    if (isCopy(group)) {
+      const row = checkRoleChange(await this.copyMember(group, address), role);
+      if (!row) return this.viewAfter(group, 'applied');
+      return this.viewAfter(group, await this.copies.ask(localUser(actor), group, { action: 'role', user: this.qualifiedOf(row), role }));
+    }
     const target = await this.targetOf(address);
-    const change = await this.write(async (trx) => {
-      requireOwner(await this.recheck(user, group, trx));
-      const row = (await this.stores.conversations.members(group.id, trx)).find((member) => member.member_key === target);
-      if (!row) throw new NotFound('not_found', 'No such member.');
-      if (row.role === 'owner') throw new Forbidden('forbidden', "The owner's role does not change: the owner hands over by leaving.");
-      if (row.role === role) return { id: group.id, recorded: [] };
+    const change = await this.write(group, async (trx) => {
+      requireOwner(await this.recheck(actor, group, trx));
+      const row = checkRoleChange((await this.stores.conversations.members(group.id, trx)).find((member) => member.member_key === target), role);
+      if (!row) return { id: group.id, recorded: [] };
       await this.stores.conversations.setRole(group.id, target, role, trx);
       return { id: group.id, recorded: await this.tellMembers(group.id, trx) };
     });
@@ -128,17 +144,18 @@ export class GroupsService {
    * The owner's leaving makes the longest-standing admin, else member, owner; the last member's
    * deletes the group with its messages.
    */
-  async removeMember(user: User, id: string, address: string): Promise<void> {
-    const group = await this.membershipOf(user, id);
+  async removeMember(actor: GroupActor, id: string, address: string): Promise<Queued | undefined> {
+    const group = await this.membershipOf(actor, id);
+    if (isCopy(group)) {
+      const leaving = checkRemoval(group, await this.copyMember(group, address));
+      const answer = await this.copies.ask(localUser(actor), group, { action: 'remove', user: this.qualifiedOf(leaving) });
+      return answer === 'applied' ? undefined : answer;
+    }
     const target = await this.targetOf(address);
-    const change = await this.write(async (trx): Promise<GroupChange> => {
-      const me = await this.recheck(user, group, trx);
+    const change = await this.write(group, async (trx): Promise<GroupChange> => {
+      const me = await this.recheck(actor, group, trx);
       const members = await this.stores.conversations.members(group.id, trx);
-      const leaving = members.find((member) => member.member_key === target);
-      if (!leaving) throw new NotFound('not_found', 'No such member.');
-      if (target !== me.memberKey && !mayRemove(me.role, leaving.role)) {
-        throw new Forbidden('forbidden', me.role === 'member' ? 'Only the owner and admins may remove members.' : 'An admin may remove members, not the owner or another admin.');
-      }
+      const leaving = checkRemoval(me, members.find((member) => member.member_key === target));
       const remaining = members.filter((member) => member !== leaving);
       // Recorded before the row goes, so that each entry follows the member's last one.
       const left = await this.stores.feed.appendToFeeds(leaving.user_id === null ? [] : [leftEntry(Number(leaving.user_id), group.uuid)], this.clock(), trx);
@@ -154,6 +171,7 @@ export class GroupsService {
       return { id: group.id, recorded, left: { uuid: group.uuid, recorded: left } };
     });
     await this.announcements.announce(change);
+    return undefined;
   }
 
   /** Groups as their feed events show them (the feed's GroupViewReader). */
@@ -162,18 +180,45 @@ export class GroupsService {
     return new Map(views.flatMap(([id, view]) => (view ? [[id, view] as const] : [])));
   }
 
-  /** The group, if the user is a member of it: 404 for any other id (not a uuid, no such group, not a member). */
-  private async membershipOf(user: User, id: string): Promise<GroupMembership> {
-    const group = isGroupId(id) ? await this.stores.groups.findGroup(id.toLowerCase(), user.id) : undefined;
-    if (!group) throw new NotFound();
+  /**
+   * The group, if the actor is a member of it: 404 for any other id (not a uuid, no such group,
+   * not a member; for a peer's user, a group this backend is not the home of).
+   */
+  private async membershipOf(actor: GroupActor, id: string): Promise<GroupMembership> {
+    const group = isGroupId(id) ? await this.stores.groups.findGroupForMember(id.toLowerCase(), memberKey(memberOf(actor))) : undefined;
+    if (!group || (isRemote(actor) && isCopy(group))) throw new NotFound();
     return group;
   }
 
-  /** The caller's membership again, under the change lock: a change made meanwhile counts. */
-  private async recheck(user: User, group: GroupMembership, trx: Transaction<Tables>): Promise<GroupMembership> {
-    const current = await this.stores.groups.findGroup(group.uuid, user.id, trx);
+  /** The actor's membership again, under the change lock: a change made meanwhile counts. */
+  private async recheck(actor: GroupActor, group: GroupMembership, trx: Transaction<Tables>): Promise<GroupMembership> {
+    const current = await this.stores.groups.findGroupForMember(group.uuid, memberKey(memberOf(actor)), trx);
     if (!current) throw new NotFound();
     return current;
+  }
+
+  /** The group as it is now once the home applied a change to it, or QUEUED. */
+  private async viewAfter(group: GroupMembership, answer: 'applied' | Queued): Promise<GroupView | Queued> {
+    if (answer !== 'applied') return answer;
+    const view = await this.announcements.viewOf(group.id);
+    if (!view) throw new NotFound();
+    return view;
+  }
+
+  /**
+   * The member of a copy the address in the path names: as this backend resolves it, or by the
+   * address the copy shows (`carol@c`, a user of a backend that is no peer of ours).
+   */
+  private async copyMember(group: GroupMembership, address: string): Promise<MemberRow | undefined> {
+    const member = await this.resolver.resolve(address);
+    const key = member && memberKey(member);
+    const rows = await this.stores.conversations.members(group.id);
+    return rows.find((row) => row.member_key === key) ?? rows.find((row) => row.address.toLowerCase() === address.toLowerCase());
+  }
+
+  /** A member as group items name them: `name@server`, ours under our SERVER_NAME. */
+  private qualifiedOf(row: MemberRow): string {
+    return `${row.name}@${row.server ?? this.options.serverName}`;
   }
 
   /** A member's key from the address in the path; an address that names nobody names no member. */
@@ -197,7 +242,7 @@ export class GroupsService {
       chunk.forEach((name, index) => {
         const member = resolved[index];
         if (!member) problems.push(`No such user: ${name}.`);
-        else if (member.kind === 'remote') problems.push(notHere(name));
+        else if (member.kind === 'remote' && member.compat) problems.push(onCompatPeer(name));
         else if (memberKey(member) !== self) members.set(memberKey(member), member);
       });
     }
@@ -217,10 +262,68 @@ export class GroupsService {
     return this.stores.feed.appendToFeeds(userIds.map((userId) => groupEntry(userId, id)), this.clock(), trx);
   }
 
-  private write(change: (trx: Transaction<Tables>) => Promise<GroupChange>): Promise<GroupChange> {
-    return withChangeLock(this.stores.db, this.stores.kind, change);
+  /**
+   * Runs a change in one change-locked transaction; when it changed the group (its version moved,
+   * or it was created or deleted), queues the group's state to every backend with members before
+   * or after it.
+   */
+  private write(group: GroupRecord | undefined, change: (trx: Transaction<Tables>) => Promise<GroupChange>): Promise<GroupChange> {
+    return withChangeLock(this.stores.db, this.stores.kind, async (trx) => {
+      const before = group && (await this.before(group.id, trx));
+      const done = await change(trx);
+      const [after] = await this.stores.groups.findById([done.id], trx);
+      if (after && before && after.version === before.record.version) return done;
+      const version = after?.version ?? before!.record.version + 1;
+      const queued = await this.sendState(after ?? before!.record, version, before?.servers ?? [], trx, after === undefined);
+      return { ...done, queued };
+    });
   }
 
+  private async before(id: ConversationId, trx: Transaction<Tables>): Promise<Before | undefined> {
+    const [record] = await this.stores.groups.findById([id], trx);
+    if (!record) return undefined;
+    return { record, servers: serversOf(await this.stores.conversations.memberKeys(id, trx)) };
+  }
+
+  /** Queues the group's state (none of its members once deleted) to the backends with members now or before; true when there was one. */
+  private async sendState(group: GroupRecord, version: number, serversBefore: string[], trx: Transaction<Tables>, deleted: boolean): Promise<boolean> {
+    const rows = deleted ? [] : await this.stores.conversations.members(group.id, trx);
+    const servers = distinctServers([...serversBefore, ...serversOf(rows)]);
+    if (servers.length === 0) return false;
+    const fields: GroupStateFields = {
+      group: group.uuid,
+      name: group.name,
+      version,
+      created_at: new Date(group.createdAt).toISOString(),
+      members: rows.map((row) => ({ user: this.qualifiedOf(row), role: row.role, joined_at: new Date(Number(row.joined_at)).toISOString() })),
+    };
+    await this.stores.outbox.enqueue(
+      servers.map((server) => ({ messageId: null, conversationId: group.id, server, receiverKey: groupLine(group.uuid), id: this.options.newId(), group: { type: 'group_state' as const, fields } })),
+      this.clock(),
+      trx,
+    );
+    return true;
+  }
+}
+
+function isCopy(group: GroupMembership): group is GroupMembership & { home: string } {
+  return group.home !== null;
+}
+
+/** The member whose role changes, or undefined when it is that role already; 404 for no member, 403 for the owner. */
+function checkRoleChange(row: MemberRow | undefined, role: GroupRole): MemberRow | undefined {
+  if (!row) throw new NotFound('not_found', 'No such member.');
+  if (row.role === 'owner') throw new Forbidden('forbidden', "The owner's role does not change: the owner hands over by leaving.");
+  return row.role === role ? undefined : row;
+}
+
+/** The member `me` removes (themself: leaving), if `me` may; 404 for no member, 403 for a removal the roles forbid. */
+function checkRemoval(me: GroupMembership, leaving: MemberRow | undefined): MemberRow {
+  if (!leaving) throw new NotFound('not_found', 'No such member.');
+  if (leaving.member_key !== me.memberKey && !mayRemove(me.role, leaving.role)) {
+    throw new Forbidden('forbidden', me.role === 'member' ? 'Only the owner and admins may remove members.' : 'An admin may remove members, not the owner or another admin.');
+  }
+  return leaving;
 }
 
 function requireManager(group: GroupMembership): GroupMembership {
@@ -233,6 +336,24 @@ function requireOwner(group: GroupMembership): GroupMembership {
   return group;
 }
 
-function notHere(address: string): string {
-  return `${address} is a user of another backend: groups are on one backend for now.`;
+function onCompatPeer(address: string): string {
+  return `${address} is a user of an original backend, which has no groups.`;
+}
+
+function isRemote(actor: GroupActor): actor is RemoteMember {
+  return 'kind' in actor;
+}
+
+function memberOf(actor: GroupActor): Member {
+  return isRemote(actor) ? actor : localMember(actor);
+}
+
+/** A change asked on a copy is always a local user's (a peer's user reaches only groups homed here). */
+function localUser(actor: GroupActor): User {
+  if (isRemote(actor)) throw new NotFound();
+  return actor;
+}
+
+function serversOf(members: readonly { server: string | null }[]): string[] {
+  return members.flatMap((member) => (member.server === null ? [] : [member.server]));
 }

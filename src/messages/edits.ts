@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { foldKey } from '../unicode/fold.js';
 import type { PeerLookup } from '../conversations/addresses.js';
-import type { GroupQueries } from '../conversations/group-queries.js';
-import { conversationId, memberKey, remoteMember, type ConversationId, type KnownPeer } from '../conversations/members.js';
+import type { GroupMembership, GroupQueries } from '../conversations/group-queries.js';
+import { conversationId, localMember, memberKey, remoteMember, type ConversationId, type KnownPeer, type Member } from '../conversations/members.js';
 import type { ConversationsRepository } from '../conversations/repository.js';
 import { sealAtRest, type KeyRing } from '../crypto/aead.js';
 import { withChangeLock } from '../db/change-transaction.js';
@@ -16,6 +16,7 @@ import type { DatabaseKind } from '../db/database.js';
 import type { Tables } from '../db/schema.js';
 import { Conflict, Forbidden, NotFound } from '../http/errors.js';
 import type { MessageEvents } from './events.js';
+import { groupEventEntries, type FederatedGroup, type GroupMessageEvent, type GroupSite } from './group-federation.js';
 import type { FeedEntry, FeedLog, Outbox, OutboxRequest, RequestKey, RequestReceipts } from './ports.js';
 import type { MessageRecord, MessagesRepository } from './repository.js';
 import { checkReceivedText, checkText } from './service.js';
@@ -40,12 +41,33 @@ interface MessageEdit {
   entries: FeedEntry[];
   /** A group message's: the entries go to its members, read in the transaction. */
   group?: ConversationId;
+  /** A change made here to a group's message: it goes to the group's other backends (or its home). */
+  routed?: Routed;
   outbox?: OutboxRequest;
   /** A change a peer delivered: applied once per request. */
   receipt?: RequestKey;
 }
 
-type EditResult = { applied: true; record: MessageRecord; recorded: { userId: number; seq: number; prev: number }[] } | { applied: false; reason: 'deleted' | 'duplicate' };
+/** Who changed a group's message, in which group. */
+interface Routed {
+  group: FederatedGroup;
+  actor: Member;
+}
+
+type EditResult = { applied: true; record: MessageRecord; recorded: { userId: number; seq: number; prev: number }[]; queued: boolean } | { applied: false; reason: 'deleted' | 'duplicate' };
+
+/** A change of a group's message by a member, maybe a peer's user at the group's home. */
+export interface GroupChange {
+  actor: Member;
+  /** The group as the actor is a member of it. */
+  membership: GroupMembership;
+  op: 'edit' | 'delete';
+  /** The message's uuid. */
+  message: string;
+  text?: string;
+  /** A peer's item: applied once per id. */
+  receipt?: RequestKey;
+}
 
 export interface EditStores {
   db: Kysely<Tables>;
@@ -66,24 +88,47 @@ export class MessageEdits {
     private readonly views: MessageViews,
     private readonly events: MessageEvents,
     private readonly clock: () => number,
+    private readonly site: GroupSite,
   ) {}
 
-  async edit(user: { id: number }, messageId: number, message: string): Promise<MessageView> {
-    const record = await this.changeable(user.id, messageId, 'edit');
+  async edit(user: { id: number; username: string }, messageId: number, message: string): Promise<MessageView> {
+    const { record, group } = await this.changeable(user.id, messageId, 'edit');
     if (record.deleted === 1) throw deletedConflict();
     const text = checkText(message);
     const now = this.clock();
-    const result = await this.apply(this.editOf(record, 'edit', now), { body: sealAtRest(this.ring, text, String(record.id)), editedAt: now });
+    const result = await this.apply(this.editOf(record, 'edit', now, group && { group, actor: localMember(user) }), { body: sealAtRest(this.ring, text, String(record.id)), editedAt: now });
     if (!result.applied) throw deletedConflict();
-    return this.applied(result.record, result.recorded);
+    return this.applied(result.record, result.recorded, result.queued);
   }
 
   /** Deleting a deleted message changes nothing, and is not an error. */
-  async delete(user: { id: number }, messageId: number): Promise<void> {
-    const record = await this.changeable(user.id, messageId, 'delete');
+  async delete(user: { id: number; username: string }, messageId: number): Promise<void> {
+    const { record, group } = await this.changeable(user.id, messageId, 'delete');
     if (record.deleted === 1) return;
-    const result = await this.apply(this.editOf(record, 'delete', this.clock()), { body: '', deleted: true });
-    if (result.applied) await this.applied(result.record, result.recorded);
+    const result = await this.apply(this.editOf(record, 'delete', this.clock(), group && { group, actor: localMember(user) }), { body: '', deleted: true });
+    if (result.applied) await this.applied(result.record, result.recorded, result.queued);
+  }
+
+  /**
+   * A member's edit or delete of a group's message by its uuid, with the rules of a local one (edit
+   * one's own; delete one's own, or anyone's as owner or admin): a peer's user at the group's home.
+   */
+  async changeInGroup(change: GroupChange): Promise<void> {
+    const { membership, actor, op } = change;
+    const record = (await this.stores.messages.findByUuid(change.message)).find((candidate) => candidate.conversation_id === membership.id);
+    if (!record) throw new NotFound('not_found', 'No such message in this group.');
+    const own = record.sender_key === memberKey(actor);
+    if (!own && (op === 'edit' || membership.role === 'member')) throw new Forbidden('forbidden', op === 'edit' ? 'Only the sender may edit a message.' : 'Only the sender, the owner or an admin may delete a message in a group.');
+    if (record.deleted === 1) {
+      if (op === 'edit') throw deletedConflict();
+      return;
+    }
+    const now = this.clock();
+    const edit: MessageEdit = { ...this.editOf(record, op, now, { group: membership, actor }), ...(change.receipt ? { receipt: change.receipt } : {}) };
+    const set = op === 'edit' ? { body: sealAtRest(this.ring, checkText(change.text ?? ''), String(record.id)), editedAt: now } : { body: '', deleted: true as const };
+    const result = await this.apply(edit, set);
+    if (result.applied) await this.applied(result.record, result.recorded, result.queued);
+    else if (result.reason === 'deleted' && op === 'edit') throw deletedConflict();
   }
 
   /**
@@ -109,7 +154,7 @@ export class MessageEdits {
     const set = inbound.op === 'edit' ? { body: sealAtRest(this.ring, text, String(record.id)), editedAt: now } : { body: '', deleted: true as const };
     const result = await this.apply(edit, set);
     if (result.applied) {
-      await this.applied(result.record, result.recorded);
+      await this.applied(result.record, result.recorded, result.queued);
       return text;
     }
     if (result.reason === 'deleted') return '';
@@ -126,7 +171,7 @@ export class MessageEdits {
     const now = this.clock();
     const set = change.op === 'edit' ? { body: sealAtRest(this.ring, checkReceivedText(change.text), String(record.id)), editedAt: now } : { body: '', deleted: true as const };
     const result = await this.apply({ record, now, entries: [], group: conversationId(record.conversation_id), receipt: change.receipt }, set);
-    if (result.applied) await this.applied(result.record, result.recorded);
+    if (result.applied) await this.applied(result.record, result.recorded, result.queued);
   }
 
   /** Edits or erases a message that is not deleted, with its entries, its outbox entry and its receipt. */
@@ -135,17 +180,19 @@ export class MessageEdits {
     return withChangeLock(db, kind, async (trx): Promise<EditResult> => {
       if (edit.receipt && !(await receipts.recordOnce({ ...edit.receipt, messageId: edit.record.id }, edit.now, trx))) return { applied: false, reason: 'duplicate' };
       if (!(await messages.change(edit.record.id, set, trx))) return { applied: false, reason: 'deleted' };
-      const { group } = edit;
+      const { group, routed } = edit;
+      const members = group === undefined ? [] : await conversations.memberKeys(group, trx);
       const entries =
         group === undefined
           ? edit.entries
-          : (await conversations.memberKeys(group, trx)).flatMap((member): FeedEntry[] =>
-              member.userId === null ? [] : [{ userId: member.userId, type: 'message_updated', messageId: edit.record.id, conversationId: group }],
-            );
+          : members.flatMap((member): FeedEntry[] => (member.userId === null ? [] : [{ userId: member.userId, type: 'message_updated', messageId: edit.record.id, conversationId: group }]));
       const recorded = await feed.appendToFeeds(entries, edit.now, trx);
-      if (edit.outbox) await outbox.enqueue([edit.outbox], edit.now, trx);
+      const event: GroupMessageEvent | undefined = routed && { kind: set.deleted ? 'delete' : 'edit', message: { id: edit.record.id, uuid: edit.record.uuid }, actor: routed.actor, at: edit.now };
+      const servers = members.flatMap((member) => (member.server === null ? [] : [member.server]));
+      const requests = [...(edit.outbox ? [edit.outbox] : []), ...(routed && event ? groupEventEntries(routed.group, servers, event, this.site) : [])];
+      if (requests.length > 0) await outbox.enqueue(requests, edit.now, trx);
       const record = await messages.findById(edit.record.id, trx);
-      return { applied: true, record: record!, recorded };
+      return { applied: true, record: record!, recorded, queued: requests.length > 0 };
     });
   }
 
@@ -161,12 +208,12 @@ export class MessageEdits {
    * 403 for its receiver, and in a group for a member who is not its sender (but for a delete by
    * the owner or an admin).
    */
-  private async changeable(userId: number, messageId: number, op: 'edit' | 'delete'): Promise<MessageRecord> {
+  private async changeable(userId: number, messageId: number, op: 'edit' | 'delete'): Promise<{ record: MessageRecord; group?: GroupMembership }> {
     const record = await this.stores.messages.findById(messageId);
     if (record?.group) {
       const group = await this.groups.findGroup(record.group, userId);
       if (!group) throw new NotFound();
-      if (record.sender_user_id === userId || (op === 'delete' && group.role !== 'member')) return record;
+      if (record.sender_user_id === userId || (op === 'delete' && group.role !== 'member')) return { record, group };
       throw new Forbidden(
         'forbidden',
         op === 'edit' ? 'Only the sender may edit a message.' : 'Only the sender, the owner or an admin may delete a message in a group.',
@@ -174,12 +221,12 @@ export class MessageEdits {
     }
     if (!record || (record.sender_user_id !== userId && record.receiver_user_id !== userId)) throw new NotFound();
     if (record.sender_user_id !== userId) throw new Forbidden('forbidden', 'Only the sender may edit or delete a message.');
-    return record;
+    return { record };
   }
 
   /** The entries for both members here, and the outbox entry when the message went to a peer. */
-  private editOf(record: MessageRecord, op: 'edit' | 'delete', now: number): MessageEdit {
-    if (record.group) return { record, now, entries: [], group: conversationId(record.conversation_id) };
+  private editOf(record: MessageRecord, op: 'edit' | 'delete', now: number, routed?: Routed): MessageEdit {
+    if (routed) return { record, now, entries: [], group: routed.group.id, routed };
     const users = [...new Set([record.sender_user_id, record.receiver_user_id].filter((id): id is number => id !== null))];
     const entries: FeedEntry[] = users.map((userId) => ({ userId, type: 'message_updated', messageId: record.id }));
     const peer = record.receiver_server === null ? undefined : this.peers.find(record.receiver_server);
@@ -195,9 +242,9 @@ export class MessageEdits {
     return { record, now, entries, outbox };
   }
 
-  private async applied(record: MessageRecord, recorded: { userId: number; seq: number; prev: number }[]): Promise<MessageView> {
+  private async applied(record: MessageRecord, recorded: { userId: number; seq: number; prev: number }[], queued: boolean): Promise<MessageView> {
     const message = this.views.view(record);
-    await this.events.emit('message.changed', { message, recorded, queued: record.receiver_server !== null });
+    await this.events.emit('message.changed', { message, recorded, queued });
     return message;
   }
 }

@@ -9,21 +9,32 @@ import { withChangeLock } from '../db/change-transaction.js';
 import type { DatabaseKind } from '../db/database.js';
 import type { Tables } from '../db/schema.js';
 import type { PeerLookup } from '../conversations/addresses.js';
-import type { GroupQueries } from '../conversations/group-queries.js';
-import { conversationId, memberKey, remoteMember, type ConversationId, type KnownPeer } from '../conversations/members.js';
+import type { GroupMembership, GroupQueries } from '../conversations/group-queries.js';
+import { addressOf, conversationId, localMember, memberKey, remoteMember, type ConversationId, type KnownPeer, type Member } from '../conversations/members.js';
 import type { ConversationsRepository } from '../conversations/repository.js';
 import { Forbidden, NotFound } from '../http/errors.js';
 import { foldKey } from '../unicode/fold.js';
 import type { MessageEvents } from './events.js';
-import type { FeedEntry, FeedLog, Outbox, RequestReceipts } from './ports.js';
+import { groupEventEntries, type FederatedGroup, type GroupSite } from './group-federation.js';
+import type { FeedEntry, FeedLog, Outbox, RequestKey, RequestReceipts } from './ports.js';
 import type { MessageRecord, MessagesRepository } from './repository.js';
 import type { MessageView, MessageViews } from './view.js';
 
-/** What carries read markers to and from peers. */
+/** What carries read markers to and from peers, and to a group's other backends. */
 export interface ReadForwarding {
   outbox: Outbox;
   receipts: RequestReceipts;
   peers: PeerLookup;
+  site: GroupSite;
+}
+
+/** A member's read of a group's messages up to one (by uuid), maybe a peer's user at the group's home. */
+export interface GroupRead {
+  actor: Member;
+  membership: GroupMembership;
+  message: string;
+  /** A peer's item: applied once per id. */
+  receipt?: RequestKey;
 }
 
 /** A peer's `read` item: its user `reader` read every message from our `partner` up to `upTo`. */
@@ -118,8 +129,15 @@ export class ReadMarkers {
   private async markGroupRead(user: { id: number; username: string }, record: MessageRecord, groupId: string): Promise<MessageView> {
     const group = await this.groups.findGroup(groupId, user.id);
     if (!group) throw new NotFound();
-    await this.moveInGroup(record, { key: group.memberKey, address: user.username });
+    await this.moveInGroup(record, { key: group.memberKey, address: user.username }, { group, actor: localMember(user) });
     return this.views.view(record);
+  }
+
+  /** A member's read of a group's message by its uuid, at the group's home (a peer's user's): once per item. */
+  async readInGroup(read: GroupRead): Promise<void> {
+    const record = (await this.messages.findByUuid(read.message)).find((candidate) => candidate.conversation_id === read.membership.id);
+    if (!record) throw new NotFound('not_found', 'No such message in this group.');
+    await this.moveInGroup(record, { key: read.membership.memberKey, address: addressOf(read.actor) }, { group: read.membership, actor: read.actor }, read.receipt);
   }
 
   /**
@@ -130,17 +148,28 @@ export class ReadMarkers {
     await this.moveInGroup(record, reader);
   }
 
-  /** Moves the reader's position forward to the record (never back); the group's other local members are told. */
-  private async moveInGroup(record: MessageRecord, reader: { key: string; address: string }): Promise<void> {
+  /**
+   * Moves the reader's position forward to the record (never back); the group's other local
+   * members are told, and for a read made here (`routed`) the group's other backends (or its home).
+   */
+  private async moveInGroup(record: MessageRecord, reader: { key: string; address: string }, routed?: { group: FederatedGroup; actor: Member }, receipt?: RequestKey): Promise<void> {
     const now = this.clock();
     const id = conversationId(record.conversation_id);
     const marker = { group: record.group!, user: reader.address, up_to: record.id };
+    let queued = false;
     const recorded = await withChangeLock(this.db, this.kind, async (trx) => {
+      if (receipt && this.forwarding && !(await this.forwarding.receipts.recordOnce({ ...receipt, messageId: record.id }, now, trx))) return [];
       const members = await this.conversations.members(id, trx);
       const from = Number(members.find((member) => member.member_key === reader.key)?.read_up_to ?? record.id);
       if (from >= record.id) return [];
       const marked = await this.messages.countReceived(id, reader.key, from, record.id, trx);
       await this.conversations.markRead(id, reader.key, record.id, marked, now, trx, false);
+      if (routed && this.forwarding) {
+        const servers = members.flatMap((member) => (member.server === null ? [] : [member.server]));
+        const requests = groupEventEntries(routed.group, servers, { kind: 'read', message: { id: record.id, uuid: record.uuid }, actor: routed.actor, at: now }, this.forwarding.site);
+        if (requests.length > 0) await this.forwarding.outbox.enqueue(requests, now, trx);
+        queued = requests.length > 0;
+      }
       const others = members.filter((member) => member.user_id !== null && member.member_key !== reader.key);
       return this.feed.appendToFeeds(
         others.map((member): FeedEntry => ({ userId: Number(member.user_id), type: 'read', messageId: null, data: marker, conversationId: id })),
@@ -148,7 +177,7 @@ export class ReadMarkers {
         trx,
       );
     });
-    if (recorded.length > 0) await this.events.emit('message.read', { marker, recorded });
+    if (recorded.length > 0 || queued) await this.events.emit('message.read', { marker, recorded, queued });
   }
 
   /** Queues the marker for a sender on a RealChat peer (the original backend has no read markers); answers the peer. */

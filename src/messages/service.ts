@@ -4,12 +4,13 @@
 // send to a peer answers the first try's status.
 import type { AddressResolver } from '../conversations/addresses.js';
 import type { GroupQueries } from '../conversations/group-queries.js';
-import { isGroupId, localMember, memberKey, remoteMember, type KnownPeer, type Member } from '../conversations/members.js';
+import { isGroupId, localMember, memberKey, remoteMember, type KnownPeer, type Member, type RemoteMember } from '../conversations/members.js';
 import { timeOrderedUuid } from '../db/uuid.js';
 import { Conflict, NotFound, RateLimited, ValidationFailed } from '../http/errors.js';
 import type { MessageCounters } from '../http/metrics.js';
 import type { RateBudget, RateLimitStore } from '../limits/rate-limiter.js';
 import type { MessageEvents } from './events.js';
+import type { RequestKey } from './ports.js';
 import type { MessageRecord } from './repository.js';
 import type { MessageStatus, MessageViews } from './view.js';
 import type { GroupTarget, MessageWriter, NewMessage } from './write.js';
@@ -170,6 +171,17 @@ export class MessagesService {
     }
     await Promise.all(published);
     return outcomes;
+  }
+
+  /**
+   * A group's message posted by a member on a peer, at the group's home, once per item (its
+   * receipt); the item's uuid is the message's, as the poster's backend stored it.
+   */
+  async receiveGroupPost(post: { group: GroupTarget; sender: RemoteMember; uuid: string; text: string; receipt: RequestKey }): Promise<void> {
+    const result = await this.writer.submit({ uuid: post.uuid, sender: post.sender, group: post.group, text: post.text, clientId: null, receipt: post.receipt });
+    if (!result.stored) return;
+    this.counters.received();
+    await this.events.emit('message.stored', { message: this.views.view(result.record, post.text), recorded: result.recorded, queuedForPeers: result.queuedForPeers });
   }
 
   /** The message a peer delivered, for its local receiver. */

@@ -3,7 +3,7 @@
 // `{"type":"typing","group":"<id>"}` reaches the group's other members as
 // `{"type":"typing","from":"alice","group":"<id>"}`; at most once per sender and partner (or
 // group) every 2 s, counted across instances when Redis is shared. An address on another backend
-// is handed to `remote` (federation's typing items).
+// is handed to `remote`, and a group's indicator also to `remoteGroup` (federation's typing items).
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { RateLimitStore } from '../limits/rate-limiter.js';
@@ -28,6 +28,8 @@ export interface TypingRelayOptions {
   directory: TypingDirectory;
   /** Passes on an indicator to another backend's user (federation's typing items). */
   remote?: (from: Partner, to: string) => void;
+  /** Passes on a member's indicator to the group's other backends (federation's typing items). */
+  remoteGroup?: (from: Partner, group: string) => void;
   limits: RateLimitStore;
   bus: EventBus;
   logger: Logger;
@@ -82,6 +84,7 @@ export class TypingRelay {
     if (!members.some((member) => member.id === from.id)) return;
     const others = members.filter((member) => member.id !== from.id).map((member) => ({ userId: member.id }));
     await this.options.bus.publishToMany(others, { type: 'typing', from: from.username, group });
+    this.options.remoteGroup?.(from, group);
   }
 
   private async firstInWindow(key: string): Promise<boolean> {

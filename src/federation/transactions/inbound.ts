@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { isValidRemoteName } from '../../conversations/addresses.js';
 import { BadRequest, Forbidden, HttpError, ServiceUnavailable, ValidationFailed } from '../../http/errors.js';
 import type { GroupCopies } from '../../groups/copies.js';
+import type { GroupHome } from '../../groups/home.js';
 import type { MessageEdits } from '../../messages/edits.js';
 import type { ReadMarkers } from '../../messages/read-markers.js';
 import type { MessagesService } from '../../messages/service.js';
@@ -25,6 +26,7 @@ export class InboundTransactions {
     private readonly changes: MessageEdits,
     private readonly reads: ReadMarkers,
     private readonly typing: FederatedTyping,
+    private readonly home: GroupHome,
     private readonly copies: GroupCopies,
     private readonly options: InboundTransactionsOptions,
   ) {}
@@ -53,6 +55,8 @@ export class InboundTransactions {
     const { item } = checked;
     try {
       if (item.type === 'message') return (await this.receiveMessages(peer, [item]))[0]!;
+      // The home answers a member's request with the group's version after it.
+      if (item.type === 'group_request') return { id: item.id, status: 200, version: await this.home.request(peer, item) };
       await this.applyItem(peer, item);
       return { id: item.id, status: 200 };
     } catch (error) {
@@ -60,7 +64,7 @@ export class InboundTransactions {
     }
   }
 
-  private async applyItem(peer: Peer, item: Exclude<TransactionItem, ItemOf<'message'>>): Promise<void> {
+  private async applyItem(peer: Peer, item: Exclude<TransactionItem, ItemOf<'message'> | ItemOf<'group_request'>>): Promise<void> {
     switch (item.type) {
       case 'edit':
       case 'delete':
@@ -81,8 +85,12 @@ export class InboundTransactions {
         checkSender(item.reader);
         await this.reads.receiveRead({ peer, reader: item.reader, partner: item.partner, upTo: item.up_to, readAt: Date.parse(item.read_at), requestKey: item.id });
         return;
+      case 'group_post':
+        await this.home.post(peer, item);
+        return;
       case 'typing':
-        checkSender(item.from);
+        // From the home, a group's indicator names a member of any backend, qualified.
+        if ('to' in item) checkSender(item.from);
         // Best effort: the answer does not wait for it, and its failure is only logged.
         this.typing.receive(peer, item).catch((error: unknown) => this.options.logger.warn({ err: error }, 'typing: could not pass on an indicator'));
         return;

@@ -32,7 +32,7 @@ export const DeleteItem = Type.Object({ type: Type.Literal('delete'), id: Uuid, 
 /** `reader` (of the origin) has read every message from `partner` (of the receiver) up to the one delivered as `up_to`. */
 export const ReadItem = Type.Object({ type: Type.Literal('read'), id: Uuid, reader: OriginUser, partner: LocalUser, up_to: DeliveredId, read_at: Instant });
 /** Passed on at once, never stored or retried. */
-export const TypingItem = Type.Object({ type: Type.Literal('typing'), id: Uuid, from: OriginUser, to: LocalUser });
+export const DirectTypingItem = Type.Object({ type: Type.Literal('typing'), id: Uuid, from: OriginUser, to: LocalUser });
 
 // Group items (groups.md, "Groups across backends") name users with their backend, `bob@b`,
 // whichever backend they are on; a member's backend names its own user by plain name (`sender`).
@@ -88,6 +88,13 @@ export const GroupRequestItem = Type.Object({
   role: Type.Optional(Type.Union([Type.Literal('admin'), Type.Literal('member')])),
   name: Type.Optional(GroupName),
 });
+
+/**
+ * Typing in a group (`group` instead of `to`): to the home, `from` is a user of the origin; from
+ * the home, a member of any backend, qualified.
+ */
+export const GroupTypingItem = Type.Object({ type: Type.Literal('typing'), id: Uuid, from: Type.String({ minLength: 1, maxLength: 420 }), group: Uuid });
+export const TypingItem = Type.Union([DirectTypingItem, GroupTypingItem]);
 
 /** Every item type by its `type`: a new type is one more entry here. */
 const ITEM_SCHEMAS = {

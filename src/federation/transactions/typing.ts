@@ -2,11 +2,16 @@
 // becomes a `typing` item in a's next transaction to b, and b tells bob's sessions that alice@a
 // is typing. Only between members of a direct conversation, at most once per pair every 2 s on
 // each side, never stored and never retried: an indicator that does not make it is simply gone.
+// In a group (groups.md), a member's backend sends it to the home, which tells its own members'
+// sessions and relays it to the other backends with members; they tell their members'.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AddressResolver } from '../../conversations/addresses.js';
 import type { DirectConversations } from '../../conversations/direct.js';
-import { addressOf, localMember, memberKey, remoteMember, type KnownPeer } from '../../conversations/members.js';
+import type { GroupQueries } from '../../conversations/group-queries.js';
+import { addressOf, localMember, memberKey, remoteMember, type ConversationId, type KnownPeer } from '../../conversations/members.js';
+import type { ConversationsRepository } from '../../conversations/repository.js';
+import { distinctServers } from '../../messages/group-federation.js';
 import type { RateLimitStore } from '../../limits/rate-limiter.js';
 import type { EventBus } from '../../realtime/bus.js';
 import type { ItemOf } from './protocol.js';
@@ -23,7 +28,14 @@ export interface FederatedTypingOptions {
   bus: EventBus;
   sender: TypingSender;
   logger: Logger;
+  groups: Pick<GroupQueries, 'findGroup' | 'findByUuid' | 'findGroupForMember'>;
+  conversations: Pick<ConversationsRepository, 'memberKeys'>;
+  /** This backend's SERVER_NAME: its users are `name@serverName` to other backends. */
+  serverName: string;
 }
+
+type GroupTyping = Extract<ItemOf<'typing'>, { group: string }>;
+type DirectTyping = Extract<ItemOf<'typing'>, { to: string }>;
 
 const TYPING_WINDOW_MS = 2000;
 
@@ -35,8 +47,18 @@ export class FederatedTyping {
     this.send(from, to).catch((error: unknown) => this.options.logger.warn({ err: error }, 'typing: could not forward an indicator'));
   }
 
-  /** A peer's user types to one of ours; passed on only within a direct conversation. */
+  /** A local member types in a group: to the other backends with members (at home), or to the home. */
+  forwardToGroup(from: { id: number; username: string }, group: string): void {
+    this.sendToGroup(from, group).catch((error: unknown) => this.options.logger.warn({ err: error }, 'typing: could not forward an indicator'));
+  }
+
+  /** A peer's indicator: to one of ours within a direct conversation, or in a group. */
   async receive(peer: KnownPeer, item: ItemOf<'typing'>): Promise<void> {
+    if ('to' in item) return this.receiveDirect(peer, item);
+    return this.receiveInGroup(peer, item);
+  }
+
+  private async receiveDirect(peer: KnownPeer, item: DirectTyping): Promise<void> {
     const receiver = await this.options.resolver.findLocal(item.to);
     if (!receiver) return;
     const sender = remoteMember(peer, item.from);
@@ -54,7 +76,53 @@ export class FederatedTyping {
     this.options.sender.sendTyping(receiver.server, { type: 'typing', id: randomUUID(), from: from.username, to: receiver.name });
   }
 
+  private async sendToGroup(from: { id: number; username: string }, uuid: string): Promise<void> {
+    const group = await this.options.groups.findGroup(uuid, from.id);
+    if (!group) return;
+    if (group.home !== null) {
+      this.options.sender.sendTyping(group.home, { type: 'typing', id: randomUUID(), from: from.username, group: uuid });
+      return;
+    }
+    await this.relay(group.id, uuid, `${from.username}@${this.options.serverName}`, undefined);
+  }
+
+  /**
+   * At the home, a member of the origin types: the home's members' sessions, and the other
+   * backends with members. On a member's backend, the home relays one: its members' sessions.
+   * Anything else (not a member, not the group's home) is dropped, as an indicator may be.
+   */
+  private async receiveInGroup(peer: KnownPeer, item: GroupTyping): Promise<void> {
+    const group = await this.options.groups.findByUuid(item.group);
+    if (!group) return;
+    if (group.home === null) {
+      const sender = remoteMember(peer, item.from);
+      if (!(await this.options.groups.findGroupForMember(item.group, memberKey(sender)))) return;
+      if (!(await this.firstInWindow(`typing:${memberKey(sender)}:g:${item.group}`))) return;
+      const members = await this.options.conversations.memberKeys(group.id);
+      await this.options.bus.publishToMany(localUsers(members), { type: 'typing', from: addressOf(sender), group: item.group });
+      await this.relay(group.id, item.group, `${item.from}@${peer.name}`, peer.name, members);
+      return;
+    }
+    if (group.home.toLowerCase() !== peer.name.toLowerCase()) return;
+    const members = await this.options.conversations.memberKeys(group.id);
+    await this.options.bus.publishToMany(localUsers(members), { type: 'typing', from: item.from, group: item.group });
+  }
+
+  /** Relays a member's indicator from the home to the backends with members, but the one it came from. */
+  private async relay(id: ConversationId, uuid: string, from: string, origin: string | undefined, known?: { server: string | null }[]): Promise<void> {
+    const members = known ?? (await this.options.conversations.memberKeys(id));
+    const servers = distinctServers(members.flatMap((member) => (member.server === null ? [] : [member.server])));
+    for (const server of servers) {
+      if (origin !== undefined && server.toLowerCase() === origin.toLowerCase()) continue;
+      this.options.sender.sendTyping(server, { type: 'typing', id: randomUUID(), from, group: uuid });
+    }
+  }
+
   private async firstInWindow(key: string): Promise<boolean> {
     return (await this.options.limits.hit(key, TYPING_WINDOW_MS)).count === 1;
   }
+}
+
+function localUsers(members: readonly { userId: number | null }[]): { userId: number }[] {
+  return members.flatMap((member) => (member.userId === null ? [] : [{ userId: member.userId }]));
 }
