@@ -97,10 +97,14 @@ export function createGroup(owner: Person, name: string, members: Person[]): Pro
   return owner.api.create(owner, name, members.map((member) => addressOn(member, owner.backend)));
 }
 
-/** Creates a group on the owner's backend and answers it, failing the test on anything but 201. */
+/**
+ * Creates a group on the owner's backend, failing the test on anything but 201, and answers it
+ * once every member sees it on their own backend (each member's backend has its copy).
+ */
 export async function group(owner: Person, name: string, members: Person[]): Promise<Group> {
   const created = await createGroup(owner, name, members);
   expect(created.status, JSON.stringify(created.body)).toBe(201);
+  await seenAlikeBy([owner, ...members], (created.body as Group).id);
   return created.body as Group;
 }
 
