@@ -13,7 +13,9 @@ export interface GroupChange {
   id: ConversationId;
   recorded: Recorded[];
   left?: { uuid: string; recorded: Recorded[] };
-  /** The group's state went to other backends with members. */
+  /** The group's version after it (the one its state carries). */
+  version?: number;
+  /** The group's state went to other backends. */
   queued?: boolean;
 }
 

@@ -111,6 +111,7 @@ export class GroupCopies {
       return;
     }
     if (!record) throw new NotFound('not_found', 'This group has no message with this id.');
+    // A read only moves forward, so a repeat changes nothing.
     if (item.kind === 'read') return this.paths.reads.receiveGroupRead(record, { key: memberKey(sender), address: addressOf(sender) });
     if (item.kind === 'edit' && item.text === undefined) throw new ValidationFailed({ text: ['An edit needs its text.'] });
     await this.paths.edits.applyFromHome(record, { op: item.kind, text: item.text ?? '', receipt: { peer: origin, requestKey: item.id } });

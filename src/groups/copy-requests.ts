@@ -35,19 +35,21 @@ export class CopyRequests {
     private readonly clock: () => number,
   ) {}
 
-  /** Sends the change to the group's home; answers once the copy shows it, or QUEUED. */
-  async ask(user: { id: number; username: string }, group: GroupMembership & { home: string }, change: CopyChange): Promise<'applied' | Queued> {
+  /** Sends the change to the group's home; answers the version the home answered once the copy shows it, or QUEUED. */
+  async ask(user: { id: number; username: string }, group: GroupMembership, change: CopyChange): Promise<number | Queued> {
+    const home = group.home!;
     const deadline = Date.now() + this.waitMs;
     const pending = await withChangeLock(this.stores.db, this.stores.kind, async (trx) => {
       // Still a member under the lock: a removal that came meanwhile counts.
       if (!(await this.stores.groups.findGroup(group.uuid, user.id, trx))) throw new NotFound();
-      return this.requests.enqueue({ conversationId: group.id, home: group.home, fields: { group: group.uuid, sender: user.username, ...change } }, this.clock(), trx);
+      return this.requests.enqueue({ conversationId: group.id, home, fields: { group: group.uuid, sender: user.username, ...change } }, this.clock(), trx);
     });
     const result = await this.requests.result(pending);
     if (result === 'queued') return QUEUED;
     if ('code' in result) throw new HttpError(result.status, result.code, "The group's home refused the change.");
-    if (result.version !== undefined) await this.caughtUp(group.uuid, result.version, deadline);
-    return 'applied';
+    if (result.version === undefined) return group.version;
+    await this.caughtUp(group.uuid, result.version, deadline);
+    return result.version;
   }
 
   /** Wakes the callers waiting for this copy's version (its state changed in this process). */

@@ -70,8 +70,8 @@ export function groupsRoutes(groups: GroupsService, authenticate: AuthHook) {
         schema: { ...secured, summary: 'Remove a member (owner and admins), or leave (oneself)', params: MemberParams, response: { 204: Type.Null(), ...queued, ...errors } },
       },
       async (request, reply) => {
-        const queuedAnswer = await groups.removeMember(authOf(request).user, request.params.id, request.params.user);
-        return queuedAnswer ? reply.status(202).send(queuedAnswer) : reply.status(204).send(null);
+        const answer = await groups.removeMember(authOf(request).user, request.params.id, request.params.user);
+        return typeof answer === 'number' ? reply.status(204).send(null) : reply.status(202).send(answer);
       },
     );
   };

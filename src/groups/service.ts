@@ -4,8 +4,8 @@
 // and records a `group` entry in every member's feed (a `group_left` one for who left); the
 // events follow once committed. Anyone who is not a member is told 404, never 403. The members
 // may be users of any non-compat peer, and (at the group's home) the one asking may be one of
-// them; every committed change at home sends the group's state to every backend with members
-// before or after it (groups.md, "Groups across backends").
+// them; every committed change sends the group's state to every backend with members before or
+// after it (groups.md, "Groups across backends").
 import type { Transaction } from 'kysely';
 import type { AddressResolver } from '../conversations/addresses.js';
 import type { GroupMembership, GroupRecord } from '../conversations/group-queries.js';
@@ -19,8 +19,8 @@ import { distinctServers, qualifiedAddress, type GroupSite } from '../messages/g
 import { groupLine, type GroupStateFields, type Recorded } from '../messages/ports.js';
 import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
 import type { CopyRequests, Queued } from './copy-requests.js';
-import type { GroupStores } from './stores.js';
 import { checkGroupName, mayManage, mayRemove, nextOwner } from './rules.js';
+import type { GroupStores } from './stores.js';
 import { groupSummary, type GroupSummaryView, type GroupView } from './view.js';
 
 export interface GroupOptions {
@@ -86,7 +86,7 @@ export class GroupsService {
     const group = await this.membershipOf(actor, id);
     requireManager(group);
     const name = checkGroupName(input);
-    if (isCopy(group)) return this.viewAfter(group, await this.copies.ask(localUser(actor), group, { action: 'rename', name }));
+    if (isCopy(group, actor)) return this.viewAfter(group, await this.copies.ask(actor, group, { action: 'rename', name }));
     const change = await this.write(group, async (trx) => {
       const current = requireManager(await this.recheck(actor, group, trx));
       if (current.name === name) return { id: group.id, recorded: [] };
@@ -103,10 +103,10 @@ export class GroupsService {
     const member = await this.resolver.resolve(address);
     if (!member) throw new ValidationFailed({ user: [`No such user: ${address}.`] });
     if (member.kind === 'remote' && member.compat) throw new ValidationFailed({ user: [onCompatPeer(address)] });
-    if (isCopy(group)) {
+    if (isCopy(group, actor)) {
       const members = await this.stores.conversations.memberKeys(group.id);
-      if (members.some((row) => row.memberKey === memberKey(member))) return this.viewAfter(group, 'applied');
-      return this.viewAfter(group, await this.copies.ask(localUser(actor), group, { action: 'add', user: qualifiedAddress(member, this.options.serverName) }));
+      if (members.some((row) => row.memberKey === memberKey(member))) return this.viewAfter(group, group.version);
+      return this.viewAfter(group, await this.copies.ask(actor, group, { action: 'add', user: qualifiedAddress(member, this.options.serverName) }));
     }
     const change = await this.write(group, async (trx) => {
       requireManager(await this.recheck(actor, group, trx));
@@ -123,10 +123,10 @@ export class GroupsService {
   async changeRole(actor: GroupActor, id: string, address: string, role: 'admin' | 'member'): Promise<GroupView | Queued> {
     const group = await this.membershipOf(actor, id);
     requireOwner(group);
-    if (isCopy(group)) {
+    if (isCopy(group, actor)) {
       const row = checkRoleChange(await this.copyMember(group, address), role);
-      if (!row) return this.viewAfter(group, 'applied');
-      return this.viewAfter(group, await this.copies.ask(localUser(actor), group, { action: 'role', user: this.qualifiedOf(row), role }));
+      if (!row) return this.viewAfter(group, group.version);
+      return this.viewAfter(group, await this.copies.ask(actor, group, { action: 'role', user: this.qualifiedOf(row), role }));
     }
     const target = await this.targetOf(address);
     const change = await this.write(group, async (trx) => {
@@ -142,14 +142,17 @@ export class GroupsService {
   /**
    * Removes a member (the owner anyone, an admin plain members), or the caller themself (leaving).
    * The owner's leaving makes the longest-standing admin, else member, owner; the last member's
-   * deletes the group with its messages.
+   * deletes the group with its messages. Answers the group's version after it (or QUEUED, for
+   * a copy whose home could not answer in time).
    */
-  async removeMember(actor: GroupActor, id: string, address: string): Promise<Queued | undefined> {
+  // A peer's user acts only at the group's home, where nothing is queued.
+  async removeMember(actor: RemoteMember, id: string, address: string): Promise<number>;
+  async removeMember(actor: GroupActor, id: string, address: string): Promise<number | Queued>;
+  async removeMember(actor: GroupActor, id: string, address: string): Promise<number | Queued> {
     const group = await this.membershipOf(actor, id);
-    if (isCopy(group)) {
+    if (isCopy(group, actor)) {
       const leaving = checkRemoval(group, await this.copyMember(group, address));
-      const answer = await this.copies.ask(localUser(actor), group, { action: 'remove', user: this.qualifiedOf(leaving) });
-      return answer === 'applied' ? undefined : answer;
+      return this.copies.ask(actor, group, { action: 'remove', user: this.qualifiedOf(leaving) });
     }
     const target = await this.targetOf(address);
     const change = await this.write(group, async (trx): Promise<GroupChange> => {
@@ -171,7 +174,7 @@ export class GroupsService {
       return { id: group.id, recorded, left: { uuid: group.uuid, recorded: left } };
     });
     await this.announcements.announce(change);
-    return undefined;
+    return change.version ?? group.version;
   }
 
   /** Groups as their feed events show them (the feed's GroupViewReader). */
@@ -186,7 +189,7 @@ export class GroupsService {
    */
   private async membershipOf(actor: GroupActor, id: string): Promise<GroupMembership> {
     const group = isGroupId(id) ? await this.stores.groups.findGroupForMember(id.toLowerCase(), memberKey(memberOf(actor))) : undefined;
-    if (!group || (isRemote(actor) && isCopy(group))) throw new NotFound();
+    if (!group || (isRemote(actor) && group.home !== null)) throw new NotFound();
     return group;
   }
 
@@ -197,9 +200,9 @@ export class GroupsService {
     return current;
   }
 
-  /** The group as it is now once the home applied a change to it, or QUEUED. */
-  private async viewAfter(group: GroupMembership, answer: 'applied' | Queued): Promise<GroupView | Queued> {
-    if (answer !== 'applied') return answer;
+  /** The group as it is now once its home applied a change (the copy has that version), or QUEUED. */
+  private async viewAfter(group: GroupMembership, answer: number | Queued): Promise<GroupView | Queued> {
+    if (typeof answer !== 'number') return answer;
     const view = await this.announcements.viewOf(group.id);
     if (!view) throw new NotFound();
     return view;
@@ -275,7 +278,7 @@ export class GroupsService {
       if (after && before && after.version === before.record.version) return done;
       const version = after?.version ?? before!.record.version + 1;
       const queued = await this.sendState(after ?? before!.record, version, before?.servers ?? [], trx, after === undefined);
-      return { ...done, queued };
+      return { ...done, version, queued };
     });
   }
 
@@ -287,8 +290,10 @@ export class GroupsService {
 
   /** Queues the group's state (none of its members once deleted) to the backends with members now or before; true when there was one. */
   private async sendState(group: GroupRecord, version: number, serversBefore: string[], trx: Transaction<Tables>, deleted: boolean): Promise<boolean> {
+    // A copy's changes are its home's to send.
+    if (group.home !== null) return false;
     const rows = deleted ? [] : await this.stores.conversations.members(group.id, trx);
-    const servers = distinctServers([...serversBefore, ...serversOf(rows)]);
+    const servers = distinctServers([...serversBefore, ...rows.flatMap((row) => (row.server === null ? [] : [row.server]))]);
     if (servers.length === 0) return false;
     const fields: GroupStateFields = {
       group: group.uuid,
@@ -297,17 +302,20 @@ export class GroupsService {
       created_at: new Date(group.createdAt).toISOString(),
       members: rows.map((row) => ({ user: this.qualifiedOf(row), role: row.role, joined_at: new Date(Number(row.joined_at)).toISOString() })),
     };
+    const now = this.clock();
     await this.stores.outbox.enqueue(
       servers.map((server) => ({ messageId: null, conversationId: group.id, server, receiverKey: groupLine(group.uuid), id: this.options.newId(), group: { type: 'group_state' as const, fields } })),
-      this.clock(),
+      now,
       trx,
     );
     return true;
   }
+
 }
 
-function isCopy(group: GroupMembership): group is GroupMembership & { home: string } {
-  return group.home !== null;
+/** A copy of a group homed elsewhere, changed by one of our users: the change is its home's to make. */
+function isCopy(group: GroupMembership, actor: GroupActor): actor is User {
+  return group.home !== null && !isRemote(actor);
 }
 
 /** The member whose role changes, or undefined when it is that role already; 404 for no member, 403 for the owner. */
@@ -337,7 +345,7 @@ function requireOwner(group: GroupMembership): GroupMembership {
 }
 
 function onCompatPeer(address: string): string {
-  return `${address} is a user of an original backend, which has no groups.`;
+  return `${address} is a user of a backend without groups.`;
 }
 
 function isRemote(actor: GroupActor): actor is RemoteMember {
@@ -346,12 +354,6 @@ function isRemote(actor: GroupActor): actor is RemoteMember {
 
 function memberOf(actor: GroupActor): Member {
   return isRemote(actor) ? actor : localMember(actor);
-}
-
-/** A change asked on a copy is always a local user's (a peer's user reaches only groups homed here). */
-function localUser(actor: GroupActor): User {
-  if (isRemote(actor)) throw new NotFound();
-  return actor;
 }
 
 function serversOf(members: readonly { server: string | null }[]): string[] {

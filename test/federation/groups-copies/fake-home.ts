@@ -57,7 +57,7 @@ export type HomeAnswer = { status: number; code?: string; version?: number } | '
 
 export interface FakeHomeServer {
   url: string;
-  /** The items received, in order. */
+  /** The items received, in order (those of a dropped transaction included: it may come again). */
   received: Record<string, unknown>[];
   close(): Promise<void>;
 }
@@ -78,12 +78,12 @@ export async function startFakeHomeServer(options: {
     request.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as TransactionBody;
       const items = openTransaction(body, [decodeKey(options.key)], 60_000, Date.now).map((checked) => (checked.ok ? checked.item : {})) as Record<string, unknown>[];
+      received.push(...items);
       const answers = items.map((item) => options.answer(item));
       if (answers.includes('drop')) {
         request.socket.destroy();
         return;
       }
-      received.push(...items);
       const results = items.map((item, index) => ({ id: item.id, ...(answers[index] as object) }));
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results }), () => {
         void (async () => {

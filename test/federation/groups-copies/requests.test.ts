@@ -7,7 +7,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { newKey, startTestApp, type TestApp } from '../../helpers/app.js';
 import { describeEachDatabase } from '../../helpers/databases.js';
 import { registerUser, type RegisteredUser } from '../../helpers/http.js';
-import { groupsClient, type GroupMember } from '../../groups/client.js';
+import { groupsClient, type GroupMember, type GroupMessage } from '../../groups/client.js';
+import { openSocket } from '../../realtime/socket.js';
+import { eventually } from '../peer-requests.js';
 import { fakeHome, startFakeHomeServer, type FakeHomeServer, type HomeAnswer, type StateMember } from './fake-home.js';
 
 describeEachDatabase('changes asked on a copy', (database) => {
@@ -24,7 +26,10 @@ describeEachDatabase('changes asked on a copy', (database) => {
   const group = { id: randomUUID(), name: 'plans', version: 1, members: [] as StateMember[] };
   const state = () => home.state(group.id, group.version, group.members, group.name);
 
+  let postsReachHome = false;
+
   function apply(item: Record<string, unknown>): HomeAnswer {
+    if (item.type === 'group_post') return postsReachHome ? { status: 200 } : 'drop';
     if (item.name === 'refused at home') return { status: 403, code: 'forbidden' };
     if (item.name === 'while down') return 'drop';
     if (item.action === 'rename') group.name = item.name as string;
@@ -58,6 +63,10 @@ describeEachDatabase('changes asked on a copy', (database) => {
   });
 
   const users = (members: GroupMember[]) => members.map((member) => [member.user, member.role]);
+
+  async function texts(user: RegisteredUser, id: string): Promise<string[]> {
+    return ((await groups.history(user, id, '&limit=100')).body.results as GroupMessage[]).map((message) => message.message).reverse();
+  }
 
   it('renames through the home, and answers the group once the copy has the new name', async () => {
     const renamed = await groups.rename(bob, group.id, 'new plans');
@@ -122,5 +131,41 @@ describeEachDatabase('changes asked on a copy', (database) => {
     expect(queued.body).toEqual({ status: 'queued' });
     expect(Date.now() - started).toBeLessThan(5000);
     expect((await groups.show(bob, other)).body.name).toBe('trip');
+  });
+  // Last: the post's retries hold the group's line to the home until the home takes it.
+  it('places a post queued while the home was down where the home orders it, and marks it delivered', async () => {
+    const socket = await openSocket(b.url, bob.token);
+    try {
+      const posted = await groups.send(bob, group.id, 'queued first');
+      expect(posted.status).toBe(201);
+      expect(posted.body.status).toBe('queued');
+      const post = await eventually(async () => {
+        const item = server.received.find((received) => received.type === 'group_post' && received.kind === 'message');
+        expect(item).toMatchObject({ group: group.id, sender: 'bob' });
+        return item!;
+      });
+      // Unordered yet: it comes after everything the home ordered.
+      await home.send([home.message(group.id, { sender: 'alice@a', position: 100, text: 'ordered before' })]);
+      expect(await texts(bob, group.id)).toEqual(['ordered before', 'queued first']);
+      postsReachHome = true;
+      await home.send([
+        home.message(group.id, { sender: 'alice@a', position: 101, text: 'ordered first' }),
+        home.message(group.id, { sender: 'bob@b', message: post.message as string, position: 102, text: 'queued first' }),
+        home.message(group.id, { sender: 'alice@a', position: 103, text: 'ordered last' }),
+      ]);
+      expect(await texts(bob, group.id)).toEqual(['ordered before', 'ordered first', 'queued first', 'ordered last']);
+      const history = (await groups.history(bob, group.id)).body.results as { id: number; message: string; status: string }[];
+      const mine = history.find((message) => message.message === 'queued first')!;
+      expect(mine.id).toBe(posted.body.id);
+      expect(mine.status).toBe('delivered');
+      expect(await socket.next((frame) => frame.type === 'status')).toMatchObject({ id: posted.body.id, status: 'delivered' });
+      // Paged by the home's order too.
+      const page = await groups.history(bob, group.id, '&limit=2');
+      expect(page.body.results.map((message: { message: string }) => message.message)).toEqual(['ordered last', 'queued first']);
+      const next = await groups.history(bob, group.id, `&limit=2&before=${page.body.next}`);
+      expect(next.body.results.map((message: { message: string }) => message.message)).toEqual(['ordered first', 'ordered before']);
+    } finally {
+      await socket.close();
+    }
   });
 });
