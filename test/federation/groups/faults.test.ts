@@ -1,0 +1,90 @@
+// Faults around a group homed on a (issue 18, point 6): the home down while members on b and c
+// post (their posts wait queued and are ordered when it is back), and a member's backend down
+// while the others post, rename and add (the home's outbox catches it up in order). Each test ends
+// with a count of each member's messages on every backend: every message once, in the same order.
+import { afterEach, expect, it } from 'vitest';
+import { expectEveryMessageOnce, group, historiesAre, historyOf, membership, person, seenAlikeBy, startTrio, type Person, type Trio } from './support.js';
+
+let trio: Trio | undefined;
+
+afterEach(async () => {
+  await Promise.all(trio?.all.map((backend) => backend.destroy()) ?? []);
+  trio = undefined;
+});
+
+/** Sends the texts one after the other; answers each send's status. */
+async function postAll(poster: Person, id: string, texts: string[]): Promise<string[]> {
+  const statuses: string[] = [];
+  for (const text of texts) {
+    const sent = await poster.api.send(poster, id, text);
+    expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+    statuses.push(sent.body.status as string);
+  }
+  return statuses;
+}
+
+const burst = (who: string, count: number) => Array.from({ length: count }, (_, index) => `${who} ${index + 1}`);
+
+it('queues the posts of b and c while the home is down and orders them all when it is back, each once', async () => {
+  trio = await startTrio();
+  const [alice, bob, carol] = await Promise.all([person(trio.a), person(trio.b), person(trio.c)]);
+  const { id } = await group(alice, 'Home down', [bob, carol]);
+  await alice.api.sent(alice, id, 'before');
+  await historiesAre([alice, bob, carol], id, [`${alice.address}: before`]);
+
+  await trio.a.stop();
+  const fromB = burst('bob', 5);
+  const fromC = burst('carol', 5);
+  const statuses = await Promise.all([postAll(bob, id, fromB), postAll(carol, id, fromC)]);
+  expect(statuses.flat()).toEqual(Array(10).fill('queued'));
+  // The poster's backend shows its posts at once, queued, after what the home had ordered.
+  expect((await historyOf(bob, id)).map((line) => `${line.message}/${line.status}`)).toEqual(['before/delivered', ...fromB.map((text) => `${text}/queued`)]);
+
+  await trio.a.start();
+  await expectEveryMessageOnce([alice, bob, carol], id, [
+    [alice, ['before']],
+    [bob, fromB],
+    [carol, fromC],
+  ]);
+  for (const member of [bob, carol]) expect((await historyOf(member, id)).every((line) => line.status === 'delivered')).toBe(true);
+});
+
+it('catches up a member’s backend that was down, in order: messages from a and b, and a rename', async () => {
+  trio = await startTrio();
+  const [alice, bob, carol] = await Promise.all([person(trio.a), person(trio.b), person(trio.c)]);
+  const { id } = await group(alice, 'Member down', [bob, carol]);
+  await carol.api.sent(carol, id, 'see you');
+  await historiesAre([alice, bob, carol], id, [`${carol.address}: see you`]);
+
+  await trio.c.stop();
+  const fromA = burst('alice', 6);
+  const fromB = burst('bob', 6);
+  const [statusesA, statusesB] = await Promise.all([postAll(alice, id, fromA), postAll(bob, id, fromB)]);
+  // The home stores its own at once, and b's reach the home, which is up.
+  expect([...statusesA, ...statusesB]).toEqual(Array(12).fill('delivered'));
+  expect((await alice.api.rename(alice, id, 'Renamed while c was down')).status).toBe(200);
+  const sentBy: [Person, string[]][] = [
+    [carol, ['see you']],
+    [alice, fromA],
+    [bob, fromB],
+  ];
+  const atHome = await expectEveryMessageOnce([alice, bob], id, sentBy);
+
+  await trio.c.start();
+  expect(await expectEveryMessageOnce([alice, bob, carol], id, sentBy)).toEqual(atHome);
+  await seenAlikeBy([alice, bob, carol], id, (seen) => expect(seen.name).toBe('Renamed while c was down'), 30_000);
+});
+
+it('brings a member of c added while c is down the group and what was sent after, once c is back', async () => {
+  trio = await startTrio();
+  const [alice, bob, carol] = await Promise.all([person(trio.a), person(trio.b), person(trio.c)]);
+  const { id } = await group(alice, 'Late joiner', [bob]);
+  await trio.c.stop();
+  const added = await membership.add(alice, id, carol);
+  expect(added.status, JSON.stringify(added.body)).toBe(200);
+  await bob.api.sent(bob, id, 'carol is added');
+
+  await trio.c.start();
+  await seenAlikeBy([alice, bob, carol], id, (seen) => expect(seen.members.map((member) => member.user)).toContain(carol.address), 30_000);
+  await expectEveryMessageOnce([alice, bob, carol], id, [[bob, ['carol is added']]]);
+});
