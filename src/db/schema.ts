@@ -63,6 +63,8 @@ export interface MessagesTable {
   client_id: string | null;
   edited_at: number | null;
   deleted: Generated<number>;
+  /** A group message's place in its home's order (the home's id for it); null for a direct message, and on a member's backend until the home ordered it. */
+  position: number | null;
 }
 
 export interface ConversationsTable {
@@ -124,7 +126,8 @@ export interface MessageDeliveriesTable {
 
 export interface OutboxTable {
   id: Generated<number>;
-  message_id: number;
+  /** The message the entry carries (or changes, or reads up to); null for a group's state or a member's request. */
+  message_id: number | null;
   conversation_id: number;
   /** The peer the entry goes to. */
   server: string;
@@ -141,6 +144,8 @@ export interface OutboxTable {
   op: 'edit' | 'delete' | 'read' | null;
   /** The change's own request id (a message goes under its uuid). */
   op_id: string | null;
+  /** JSON of a group item's own fields (a group's state, a request, the actor of a post); null for the rest. */
+  payload: string | null;
 }
 
 export interface FederationReceiptsTable {

@@ -143,6 +143,8 @@ export class MessageWriter {
       sender: addressOf(item.sender),
       sent_to: item.receiver ? addressOf(item.receiver) : null,
       body: this.seal(item.text, id),
+      // This backend is the home of the groups it writes to: a group message's place is its id.
+      position: item.group ? id : null,
       created_at: now,
       client_id: item.clientId,
       edited_at: null,

@@ -95,7 +95,8 @@ describeEachDatabase('a database of the release before groups, migrated in place
   it('keeps every row as it was: direct conversations at version 0, members with their whole feed, events about no group', async () => {
     const after = await snapshot(config);
     expect(before.messages.length).toBeGreaterThan(0);
-    expect(after.messages).toEqual(before.messages);
+    // Direct messages have no place in a home's order (0011_federated_groups).
+    expect(after.messages).toEqual(before.messages.map((row) => ({ ...row, position: null })));
     expect(after.conversation_members).toEqual(before.conversation_members.map((row) => ({ ...row, feed_from: 0 })));
     expect(after.read_markers).toEqual(before.read_markers);
     expect(after.conversations).toEqual(before.conversations.map((row) => ({ ...row, version: 0 })));

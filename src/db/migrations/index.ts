@@ -9,6 +9,7 @@ import { usernameSkeletonsMigration } from './0007_username_skeletons.js';
 import { receiptPruningMigration } from './0008_receipt_pruning.js';
 import { conversationsMigration } from './0009_conversations.js';
 import { groupsMigration } from './0010_groups.js';
+import { federatedGroupsMigration } from './0011_federated_groups.js';
 
 export const migrations: Migration[] = [
   accountsMigration,
@@ -20,4 +21,5 @@ export const migrations: Migration[] = [
   receiptPruningMigration,
   conversationsMigration,
   groupsMigration,
+  federatedGroupsMigration,
 ];

@@ -34,8 +34,73 @@ export const ReadItem = Type.Object({ type: Type.Literal('read'), id: Uuid, read
 /** Passed on at once, never stored or retried. */
 export const TypingItem = Type.Object({ type: Type.Literal('typing'), id: Uuid, from: OriginUser, to: LocalUser });
 
-/** Every item type by its `type`: a new type (the group items of groups.md) is one more entry here. */
-const ITEM_SCHEMAS = { message: MessageItem, edit: EditItem, delete: DeleteItem, read: ReadItem, typing: TypingItem } as const;
+// Group items (groups.md, "Groups across backends") name users with their backend, `bob@b`,
+// whichever backend they are on; a member's backend names its own user by plain name (`sender`).
+const QualifiedUser = Type.String({ minLength: 3, maxLength: 420, pattern: '^[^@]+@[^@]+$' });
+// Generous bound; the exact rule (1 to 100 characters once trimmed) is the home's service's.
+const GroupName = Type.String({ maxLength: 400 });
+const GroupRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
+const GroupMember = Type.Object({ user: QualifiedUser, role: GroupRole, joined_at: Instant });
+/** What happened to a group message: posted, edited, deleted, or read up to by `sender`. */
+const GroupMessageKind = Type.Union([Type.Literal('message'), Type.Literal('edit'), Type.Literal('delete'), Type.Literal('read')]);
+
+/** The home's whole group at `version` (members `[]`: the group is gone); a backend keeps the newest. */
+export const GroupStateItem = Type.Object({
+  type: Type.Literal('group_state'),
+  id: Uuid,
+  group: Uuid,
+  name: GroupName,
+  version: Type.Integer({ minimum: 0 }),
+  created_at: Instant,
+  members: Type.Array(GroupMember, { maxItems: 10_000 }),
+});
+/** From the home: a message of the group in its order (`position`), or an edit, delete or read of one by `sender`. */
+export const GroupMessageItem = Type.Object({
+  type: Type.Literal('group_message'),
+  id: Uuid,
+  group: Uuid,
+  kind: GroupMessageKind,
+  message: Uuid,
+  sender: QualifiedUser,
+  position: Type.Optional(Type.Integer({ minimum: 1 })),
+  text: Type.Optional(Text),
+  timestamp: Instant,
+});
+/** To the home: a member of the origin posts, edits, deletes or reads up to a message. */
+export const GroupPostItem = Type.Object({
+  type: Type.Literal('group_post'),
+  id: Uuid,
+  group: Uuid,
+  kind: GroupMessageKind,
+  sender: OriginUser,
+  message: Uuid,
+  text: Type.Optional(Text),
+  timestamp: Instant,
+});
+/** To the home: a member of the origin asks for a change of members, roles or name (leaving: removing themself). */
+export const GroupRequestItem = Type.Object({
+  type: Type.Literal('group_request'),
+  id: Uuid,
+  group: Uuid,
+  sender: OriginUser,
+  action: Type.Union([Type.Literal('add'), Type.Literal('remove'), Type.Literal('role'), Type.Literal('rename')]),
+  user: Type.Optional(QualifiedUser),
+  role: Type.Optional(Type.Union([Type.Literal('admin'), Type.Literal('member')])),
+  name: Type.Optional(GroupName),
+});
+
+/** Every item type by its `type`: a new type is one more entry here. */
+const ITEM_SCHEMAS = {
+  message: MessageItem,
+  edit: EditItem,
+  delete: DeleteItem,
+  read: ReadItem,
+  typing: TypingItem,
+  group_state: GroupStateItem,
+  group_message: GroupMessageItem,
+  group_post: GroupPostItem,
+  group_request: GroupRequestItem,
+} as const;
 
 export type ItemType = keyof typeof ITEM_SCHEMAS;
 /** One item of a transaction, discriminated by `type`. */
@@ -54,7 +119,9 @@ export interface Transaction {
 // Echoed ids are bounded so that an answer's size stays bounded too.
 const ResultId = Type.String({ maxLength: 64 });
 const Code = Type.String({ pattern: '^[a-z0-9_]{1,64}$' });
-export const ItemApplied = Type.Object({ id: ResultId, status: Type.Literal(200) });
+// A `group_request`'s 200 names the group's version after it (we extend the spec here), so that
+// the asking backend can answer its user once its copy has caught up.
+export const ItemApplied = Type.Object({ id: ResultId, status: Type.Literal(200), version: Type.Optional(Type.Integer({ minimum: 0 })) });
 export const ItemRefused = Type.Object({ id: ResultId, status: Type.Integer({ minimum: 400, maximum: 499 }), code: Code });
 export type ItemApplied = Static<typeof ItemApplied>;
 /** Final for that item only: the outbox marks its entry `failed` with the code. */

@@ -40,7 +40,7 @@ describeEachDatabase('inbound transactions', (database) => {
       good[0],
       { type: 'message', id: randomUUID(), sender: 'alice' },
       'not an object',
-      { type: 'group_post', id: randomUUID() },
+      { type: 'poll', id: randomUUID() },
       messageItem('to nobody', { receiver: 'ghost' }),
       good[1],
       messageItem('   ', {}),

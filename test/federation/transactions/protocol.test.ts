@@ -126,7 +126,7 @@ describe('checking one item', () => {
     ['a string', 'message', '', 'invalid_item'],
     ['an array', [message], '', 'invalid_item'],
     ['no type', { ...message, type: undefined }, message.id, 'unknown_item_type'],
-    ['an unknown type', { ...message, type: 'group_message' }, message.id, 'unknown_item_type'],
+    ['an unknown type', { ...message, type: 'poll' }, message.id, 'unknown_item_type'],
     ['a type that is no string', { ...message, type: 1 }, message.id, 'unknown_item_type'],
     ['a type of Object.prototype', { ...message, type: 'constructor' }, message.id, 'unknown_item_type'],
     ['an id that is no uuid', { ...message, id: 'not-a-uuid' }, 'not-a-uuid', 'validation_error'],
