@@ -249,6 +249,7 @@ function recordOf(row: MessageRow, item: NewMessage): MessageRecord {
     client_id: row.client_id,
     edited_at: row.edited_at,
     deleted: row.deleted,
+    position: row.position,
     receiver: receiver ? addressOf(receiver) : null,
     receiver_user_id: receiver?.kind === 'local' ? receiver.userId : null,
     receiver_key: receiver ? memberKey(receiver) : null,
