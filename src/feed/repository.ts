@@ -61,8 +61,10 @@ export class FeedRepository implements FeedLog {
     // latest message, one step of the (user_id, last_message_id) index.
     const below = Math.min(...seqs);
     const users = [...new Set(entries.map((entry) => entry.userId))];
-    // Compiled once per number of users: this runs in every group commit.
-    const { rows: heads } = await executeShaped(trx, this.kind, 'feed heads', [below, ...users], ([before, ...ids]) =>
+    // Compiled once per shape, as this runs in every group commit; the list of users is padded
+    // with its last one to a power of two, so that a few shapes serve every size of batch.
+    const padded = [...users, ...Array<number>(2 ** Math.ceil(Math.log2(users.length)) - users.length).fill(users.at(-1)!)];
+    const { rows: heads } = await executeShaped(trx, this.kind, 'feed heads', [below, ...padded], ([before, ...ids]) =>
       trx
         .selectFrom('users as u')
         .select((eb) => [
