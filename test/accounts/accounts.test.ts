@@ -142,13 +142,14 @@ describeEachDatabase('accounts', (database) => {
       };
       const wrong: number[] = [];
       const unknown: number[] = [];
-      for (let i = 0; i < 9; i++) {
+      for (let i = 0; i < 12; i++) {
         wrong.push(await time('ivan'));
         unknown.push(await time(`ghost${i}`));
       }
       // Load on the machine only ever adds time, so the fastest of several runs is the cost
-      // itself. Both pay one argon2 verification; a skipped hash would be a fraction of it.
-      expect(Math.min(...unknown)).toBeGreaterThan(Math.min(...wrong) * 0.6);
+      // itself. Both pay one argon2 verification; a skipped hash would cost a few per cent of it,
+      // so a third of it leaves room for a loaded machine and still tells the two apart.
+      expect(Math.min(...unknown)).toBeGreaterThan(Math.min(...wrong) / 3);
     });
   });
 

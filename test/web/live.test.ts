@@ -21,6 +21,8 @@ describeEachDatabase('web client: reconnecting', (database) => {
       expect(sent.status).toBe(201);
     };
 
+    // Bob's page is live before anything is sent: what follows counts its sockets from here.
+    await page.locator('.connection.online').waitFor({ state: 'attached' });
     await say('before the restart');
     await page.locator('.conversation', { hasText: 'alice' }).click();
     await bubbles(page).filter({ hasText: 'before the restart' }).waitFor();
