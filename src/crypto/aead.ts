@@ -1,6 +1,6 @@
 // Messages at rest: AES-256-GCM under a key derived from STORAGE_KEY, stored as
 // `v1.<key id>.<base64url(iv | ciphertext | tag)>` so rotation can find the key that sealed a value.
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import { AT_REST_INFO, decodeBase64Url, deriveKey, keyId } from './keys.js';
 import { pooledRandomBytes } from './random-pool.js';
 
@@ -18,7 +18,8 @@ export class AtRestDecryptionError extends Error {
 
 interface RingKey {
   id: string;
-  key: Buffer;
+  /** Imported once: a raw key given to every cipher is imported again each time. */
+  key: KeyObject;
 }
 
 // Derived keys live here rather than on the ring, so logging or serialising a ring shows no key.
@@ -29,7 +30,7 @@ export class KeyRing {
   readonly currentKeyId: string;
 
   constructor(current: Buffer, previous: Buffer[] = []) {
-    const keys = [current, ...previous].map((raw) => ({ id: keyId(raw), key: deriveKey(raw, AT_REST_INFO) }));
+    const keys = [current, ...previous].map((raw) => ({ id: keyId(raw), key: createSecretKey(deriveKey(raw, AT_REST_INFO)) }));
     ringKeys.set(this, keys);
     this.currentKeyId = keys[0].id;
   }

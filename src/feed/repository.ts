@@ -9,6 +9,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
 import { reserveIds } from '../db/ids.js';
 import { insertRows } from '../db/insert-rows.js';
+import { executeShaped } from '../db/query-shapes.js';
 import type { Tables } from '../db/schema.js';
 import type { FeedEntry, FeedLog, Recorded } from '../messages/ports.js';
 
@@ -60,15 +61,24 @@ export class FeedRepository implements FeedLog {
     // latest message, one step of the (user_id, last_message_id) index.
     const below = Math.min(...seqs);
     const users = [...new Set(entries.map((entry) => entry.userId))];
-    const heads = await trx
-      .selectFrom('users as u')
-      .select((eb) => [
-        'u.id as userId',
-        eb.selectFrom('events as e').select((inner) => inner.fn.max('e.seq').as('seq')).whereRef('e.user_id', '=', 'u.id').where('e.seq', '<', below).as('event'),
-        eb.selectFrom('conversation_members as c').select((inner) => inner.fn.max('c.last_message_id').as('id')).whereRef('c.user_id', '=', 'u.id').as('message'),
-      ])
-      .where('u.id', 'in', users)
-      .execute();
+    // Compiled once per shape, as this runs in every group commit; the list of users is padded
+    // with its last one to a power of two, so that a few shapes serve every size of batch.
+    const padded = [...users, ...Array<number>(2 ** Math.ceil(Math.log2(users.length)) - users.length).fill(users.at(-1)!)];
+    const { rows: heads } = await executeShaped(trx, this.kind, 'feed heads', [below, ...padded], ([before, ...ids]) =>
+      trx
+        .selectFrom('users as u')
+        .select((eb) => [
+          'u.id as userId',
+          eb
+            .selectFrom('events as e')
+            .select((inner) => inner.fn.max('e.seq').as('seq'))
+            .whereRef('e.user_id', '=', 'u.id')
+            .where('e.seq', '<', before as unknown as number)
+            .as('event'),
+          eb.selectFrom('conversation_members as c').select((inner) => inner.fn.max('c.last_message_id').as('id')).whereRef('c.user_id', '=', 'u.id').as('message'),
+        ])
+        .where('u.id', 'in', ids as unknown as number[]),
+    );
     const last = new Map(heads.map((row) => [Number(row.userId), Math.max(Number(row.event ?? 0), Number(row.message ?? 0))]));
     const recorded: Recorded[] = new Array(entries.length);
     for (const index of entries.map((_, i) => i).sort((a, b) => seqs[a]! - seqs[b]!)) {

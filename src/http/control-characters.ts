@@ -18,19 +18,22 @@ const CONTROL_CHARACTER = /\p{Cc}/u;
 export function refuseControlCharacters(app: FastifyInstance): void {
   app.addHook('preHandler', async (request: FastifyRequest) => {
     const fields: FieldErrors = {};
-    for (const input of [request.params, request.query, request.body]) collectControlCharacters(input, '', fields);
+    for (const input of [request.params, request.query, request.body]) collectControlCharacters(input, '', '', fields);
     if (Object.keys(fields).length > 0) throw new ValidationFailed(fields);
   });
 }
 
-function collectControlCharacters(value: unknown, path: string, fields: FieldErrors): void {
+/** `field` is what follows the last dot of `path` (the rules depend on what the field is, wherever it sits), passed down rather than split out of every path. */
+function collectControlCharacters(value: unknown, path: string, field: string, fields: FieldErrors): void {
   if (typeof value === 'string') {
-    const problem = controlCharacterProblem(value, path.split('.').at(-1) ?? '');
+    const problem = controlCharacterProblem(value, field);
     if (problem) (fields[path || 'non_field_errors'] ??= []).push(problem);
   } else if (Array.isArray(value)) {
-    value.forEach((item, index) => collectControlCharacters(item, path ? `${path}.${index}` : String(index), fields));
+    value.forEach((item, index) => collectControlCharacters(item, path ? `${path}.${index}` : String(index), String(index), fields));
   } else if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
-    for (const [key, item] of Object.entries(value)) collectControlCharacters(item, path ? `${path}.${key}` : key, fields);
+    for (const key in value) {
+      if (Object.hasOwn(value, key)) collectControlCharacters((value as Record<string, unknown>)[key], path ? `${path}.${key}` : key, key.slice(key.lastIndexOf('.') + 1), fields);
+    }
   }
 }
 

@@ -38,7 +38,7 @@ describe('insertRows [sqlite]', () => {
   it('refuses a finishing clause that holds a value of its own, and a row without a column', async () => {
     await expect(
       insertRows(db, 'sqlite', 'events', [event(11, 'read')], (insert) => insert.onConflict((conflict) => conflict.column('seq').doUpdateSet({ type: 'frozen' }))),
-    ).rejects.toThrow(/binds values other than its rows'/);
+    ).rejects.toThrow(/binds values other than the ones it is given/);
     const { data: _, ...withoutData } = event(12, 'read');
     await expect(insertRows(db, 'sqlite', 'events', [event(13, 'read'), withoutData as ReturnType<typeof event>])).rejects.toThrow(/no value for data/);
     expect(await stored()).toEqual([]);
