@@ -16,7 +16,7 @@ import type { Tables } from '../db/schema.js';
 import { timeOrderedUuid } from '../db/uuid.js';
 import { Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
 import { distinctServers, qualifiedAddress, type GroupSite } from '../messages/group-federation.js';
-import { groupLine, type GroupStateFields, type Recorded } from '../messages/ports.js';
+import { groupLine, type GroupMessageFields, type GroupStateFields, type Recorded } from '../messages/ports.js';
 import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
 import type { CopyRequests, Queued } from './copy-requests.js';
 import { checkGroupName, mayManage, mayRemove, nextOwner } from './rules.js';
@@ -45,6 +45,8 @@ interface Before {
 
 // Resolving a long member list a few names at a time keeps the database pool free for others.
 const RESOLVE_CHUNK = 25;
+// A late backend's history is queued this many entries per insert.
+const HISTORY_CHUNK = 500;
 
 export class GroupsService {
   constructor(
@@ -308,7 +310,31 @@ export class GroupsService {
       now,
       trx,
     );
+    const before = new Set(serversBefore.map((server) => server.toLowerCase()));
+    const joined = deleted ? [] : servers.filter((server) => !before.has(server.toLowerCase()));
+    if (joined.length > 0) await this.sendHistory(group, joined, trx);
     return true;
+  }
+
+  /**
+   * The group's history, after its state, to backends that just got their first member: members
+   * read the whole history (what was sent before they joined included) on their own backend.
+   * An edited message is sent as it is now, then marked edited; a deleted one is not sent.
+   */
+  private async sendHistory(group: GroupRecord, servers: string[], trx: Transaction<Tables>): Promise<void> {
+    const messages = await this.stores.messages.groupBackfill(group.id, trx);
+    const line = groupLine(group.uuid);
+    const entries = messages.flatMap((message) => {
+      const sender = message.sender_user_id === null ? message.sender : `${message.sender}@${this.options.serverName}`;
+      const about = { group: group.uuid, message: message.uuid, sender };
+      const items: GroupMessageFields[] = [{ ...about, kind: 'message', position: message.position ?? message.id, timestamp: new Date(message.created_at).toISOString() }];
+      if (message.edited_at !== null) items.push({ ...about, kind: 'edit', timestamp: new Date(message.edited_at).toISOString() });
+      return servers.flatMap((server) =>
+        items.map((fields) => ({ messageId: message.id, conversationId: group.id, server, receiverKey: line, id: this.options.newId(), group: { type: 'group_message' as const, fields } })),
+      );
+    });
+    // A few hundred rows per statement keeps each insert within the databases' limits on bound values.
+    for (let start = 0; start < entries.length; start += HISTORY_CHUNK) await this.stores.outbox.enqueue(entries.slice(start, start + HISTORY_CHUNK), this.clock(), trx);
   }
 
 }

@@ -91,6 +91,18 @@ export class MessagesRepository {
     return this.records(trx).where('m.uuid', '=', uuid).where('m.conversation_id', '=', id).executeTakeFirst();
   }
 
+  /** A group's messages that are not deleted, in its home's order, as a backend that joins late needs them. */
+  async groupBackfill(id: ConversationId, trx: Transaction<Tables>): Promise<Pick<MessageRow, 'id' | 'uuid' | 'sender' | 'sender_user_id' | 'created_at' | 'edited_at' | 'position'>[]> {
+    return trx
+      .selectFrom('messages')
+      .select(['id', 'uuid', 'sender', 'sender_user_id', 'created_at', 'edited_at', 'position'])
+      .where('conversation_id', '=', id)
+      .where('deleted', '=', 0)
+      .orderBy('position')
+      .orderBy('id')
+      .execute();
+  }
+
   /** Gives a message its place in its group's order (the home ordered it). */
   async setPosition(id: number, position: number, trx: Transaction<Tables>): Promise<void> {
     await trx.updateTable('messages').set({ position }).where('id', '=', id).execute();
