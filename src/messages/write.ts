@@ -260,8 +260,8 @@ function groupStatus(item: NewMessage): 'delivered' | 'queued' {
   return item.group!.home === null || item.position !== undefined ? 'delivered' : 'queued';
 }
 
-// Every field named in one literal: spreading the row and adding the rest made V8 add them one
-// by one, which cost a local send about 3 % of its CPU.
+// Every field named in one literal: a spread of the row followed by the other fields has V8 add
+// them one at a time (about 3 % of a local send's CPU).
 function recordOf(row: MessageRow, item: NewMessage): MessageRecord {
   const receiver = isDirect(item) ? item.receiver : undefined;
   return {
