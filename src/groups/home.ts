@@ -98,11 +98,9 @@ export class GroupHome {
         break;
       case 'remove':
         if (!item.user) throw new ValidationFailed({ user: ['This field is required.'] });
-        await this.service.removeMember(actor, membership.uuid, user);
-        break;
+        return this.service.removeMember(actor, membership.uuid, user);
     }
-    // A group the last member left is gone: its last state (members none) came one version on.
-    return (await this.groups.findByUuid(membership.uuid))?.version ?? membership.version + 1;
+    return (await this.groups.findByUuid(membership.uuid))?.version ?? membership.version;
   }
 
   /** The trust checks: a group this backend is the home of (else 404), and `sender@origin` one of its members (else 403). */

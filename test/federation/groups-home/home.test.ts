@@ -187,5 +187,15 @@ describeEachDatabase('a group’s home and its members’ backends', (database) 
       expect(relayed.find((item) => item.type === 'typing' && 'group' in item && item.group === group)).toMatchObject({ from: 'bob@b' });
       expect(suite.b.received.some((item) => item.type === 'typing' && 'group' in item && item.group === group)).toBe(false);
     });
+
+    it('relays a home member’s indicator to every backend with members, the member named with the home’s server', async () => {
+      const group = await newGroup();
+      const socket = await suite.connect(suite.alice);
+      socket.send({ type: 'typing', group });
+      for (const member of [suite.b, suite.c]) {
+        const items = await member.waitFor((received) => received.some((item) => item.type === 'typing' && 'group' in item && item.group === group), 'the indicator');
+        expect(items.find((item) => item.type === 'typing' && 'group' in item && item.group === group)).toMatchObject({ from: 'alice@a' });
+      }
+    });
   });
 });

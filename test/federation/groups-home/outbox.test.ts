@@ -79,6 +79,17 @@ describeEachDatabase('the outbox of a group’s home', (database) => {
     expect(summary(b.received, group)).toEqual(['state v1 alice@a,bob@b', 'message alice@a "first"', 'message alice@a "second"', 'state v2 alice@a,bob@b']);
   });
 
+  it('ends an item its backend refuses (logged, failed) and sends the ones behind it', async () => {
+    const { b, alice } = suite;
+    const group = (await groups.create(alice, 'picky', ['bob@b'])).body.id as string;
+    b.answer = (item) => (item.type === 'group_message' && item.text === 'refused' ? { status: 403, code: 'forbidden' } : { status: 200 });
+    await groups.sent(alice, group, 'refused');
+    await groups.sent(alice, group, 'taken');
+    await b.waitFor((items) => summary(items, group).includes('message alice@a "taken"'), 'the item behind the refused one');
+    b.answer = () => ({ status: 200 });
+    expect(summary(b.received, group)).toEqual(['state v1 alice@a,bob@b', 'message alice@a "refused"', 'message alice@a "taken"']);
+  });
+
   describe('members', () => {
     it('refuses a member of a backend the home does not know', async () => {
       const { alice } = suite;

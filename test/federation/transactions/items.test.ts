@@ -59,3 +59,28 @@ describe('itemOf', () => {
     expect(items.map((item) => checkItem(item).ok)).toEqual([true, true, true, true]);
   });
 });
+
+describe('itemOf a group entry', () => {
+  const group = '0190f3a4-5b6c-7d8e-9f01-0000000000aa';
+  const entry: OutboundMessage = { ...message, sender: '', receiverName: '', text: '' };
+
+  it('makes a state or a request from its stored fields alone, under the entry’s own id', () => {
+    const state = { group, name: 'trip', version: 3, created_at: '2026-11-29T12:00:00.000Z', members: [{ user: 'alice@a', role: 'owner' as const, joined_at: '2026-11-29T12:00:00.000Z' }] };
+    const item = itemOf({ ...entry, messageId: null, group: { id: changeId, item: { type: 'group_state', fields: state } } });
+    expect(item).toEqual({ type: 'group_state', id: changeId, ...state });
+    const request = { group, sender: 'bob', action: 'add' as const, user: 'dave@a' };
+    expect(itemOf({ ...entry, messageId: null, group: { id: changeId, item: { type: 'group_request', fields: request } } })).toEqual({ type: 'group_request', id: changeId, ...request });
+    expect(checkItem(item).ok).toBe(true);
+  });
+
+  it('carries the message’s text for a new message or an edit, and none for a delete or a read', () => {
+    const fields = { group, message: message.uuid, sender: 'alice@a', timestamp: '2026-11-29T12:00:00.000Z' };
+    const ordered = itemOf({ ...entry, text: 'hello', group: { id: changeId, item: { type: 'group_message', fields: { ...fields, kind: 'message', position: 42 } } } });
+    expect(ordered).toEqual({ type: 'group_message', id: changeId, ...fields, kind: 'message', position: 42, text: 'hello' });
+    expect(checkItem(ordered).ok).toBe(true);
+    const read = itemOf({ ...entry, text: 'ignored', group: { id: changeId, item: { type: 'group_post', fields: { ...fields, sender: 'alice', kind: 'read' } } } });
+    expect(read).toEqual({ type: 'group_post', id: changeId, ...fields, sender: 'alice', kind: 'read' });
+    expect(checkItem(read).ok).toBe(true);
+  });
+});
+
