@@ -7,7 +7,7 @@
 import type { Transaction } from 'kysely';
 import type { AddressResolver } from '../conversations/addresses.js';
 import type { GroupRecord } from '../conversations/group-queries.js';
-import { addressOf, memberKey } from '../conversations/members.js';
+import { addressOf, memberKey, type Member } from '../conversations/members.js';
 import type { CopyMember, GroupRole } from '../conversations/repository.js';
 import { withChangeLock } from '../db/change-transaction.js';
 import type { Tables } from '../db/schema.js';
@@ -19,7 +19,7 @@ import type { ReadMarkers } from '../messages/read-markers.js';
 import type { MessageRecord } from '../messages/repository.js';
 import { checkReceivedText } from '../messages/service.js';
 import type { MessageViews } from '../messages/view.js';
-import type { MessageWriter } from '../messages/write.js';
+import type { MessageWriter, NewMessage } from '../messages/write.js';
 import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
 import type { CopyRequests } from './copy-requests.js';
 import type { GroupStores } from './stores.js';
@@ -86,35 +86,77 @@ export class GroupCopies {
     }
   }
 
-  /** Applies what the home of a group says happened to one of its messages. */
+  /** Applies what the home of a group says happened to one of its messages (an edit, a delete, a read; a new one: storeMessages). */
   async applyMessage(origin: string, item: GroupMessageUpdate): Promise<void> {
+    if (item.kind === 'message') {
+      const [refusal] = await this.storeMessages(origin, [item]);
+      if (refusal !== undefined) throw refusal;
+      return;
+    }
+    const { sender, record } = await this.subjectOf(origin, item);
+    if (!record) throw new NotFound('not_found', 'This group has no message with this id.');
+    // A read only moves forward, so a repeat changes nothing.
+    if (item.kind === 'read') return this.paths.reads.receiveGroupRead(record, { key: memberKey(sender), address: addressOf(sender) });
+    if (item.kind === 'edit' && item.text === undefined) throw new ValidationFailed({ text: ['An edit needs its text.'] });
+    // Our user's own edit, back from the home: applied here already.
+    if (item.kind === 'edit' && record.edited_at !== null && this.paths.views.textOf(record) === item.text) return;
+    await this.paths.edits.applyFromHome(record, { op: item.kind, text: item.text ?? '', receipt: { peer: origin, requestKey: item.id } });
+  }
+
+  /**
+   * New messages the home ordered, in its order: written together (one write batch keeps their
+   * order), each checked and answered on its own: undefined when applied, else why it was refused.
+   */
+  async storeMessages(origin: string, items: GroupMessageUpdate[]): Promise<unknown[]> {
+    const prepared = await Promise.all(items.map((item) => this.prepare(origin, item).then(accepted, refused)));
+    // Submitted in one go, in their order: the write batch keeps it.
+    const writes = prepared.map((entry) => (entry.ok && entry.value.kind === 'new' ? this.paths.writer.submit(entry.value.message).then(accepted, refused) : undefined));
+    const refusals: unknown[] = [];
+    for (const [index, entry] of prepared.entries()) {
+      if (!entry.ok) {
+        refusals.push(entry.error);
+        continue;
+      }
+      const next = entry.value;
+      if (next.kind === 'own') {
+        refusals.push(await this.ordered(origin, next.record, next.position).then(() => undefined, (error: unknown) => error));
+        continue;
+      }
+      const written = await writes[index]!;
+      if (written.ok && written.value.stored) {
+        // Emitted in order, so that the members' sessions see the messages in order.
+        await this.events.emit('message.stored', { message: this.paths.views.view(written.value.record, next.message.text), recorded: written.value.recorded, queuedForPeers: false });
+      }
+      refusals.push(written.ok ? undefined : written.error);
+    }
+    return refusals;
+  }
+
+  /** What a new message of the home's becomes here: our user's own post taking its place, or a message to store. */
+  private async prepare(origin: string, item: GroupMessageUpdate): Promise<{ kind: 'own'; record: MessageRecord; position: number } | { kind: 'new'; message: NewMessage }> {
+    if (item.position === undefined || item.text === undefined) throw new ValidationFailed({ position: ['A message needs its position and text.'] });
+    const { copy, sender, record } = await this.subjectOf(origin, item);
+    if (record) return { kind: 'own', record, position: item.position };
+    const message: NewMessage = {
+      uuid: item.message,
+      sender,
+      group: { id: copy.id, uuid: copy.uuid, home: copy.home },
+      position: item.position,
+      text: checkReceivedText(item.text),
+      clientId: null,
+      receipt: { peer: origin, requestKey: item.id },
+    };
+    return { kind: 'new', message };
+  }
+
+  /** The copy an item is about (only from its home), its sender, and the message it names if the copy has it. */
+  private async subjectOf(origin: string, item: GroupMessageUpdate): Promise<{ copy: GroupRecord; sender: Member; record: MessageRecord | undefined }> {
     const copy = await this.stores.groups.findByUuid(item.group);
     if (!copy) throw new NotFound('not_found', 'This backend has no copy of this group.');
     requireHome(copy, origin);
     const sender = await this.resolver.resolveQualified(item.sender);
     if (!sender) throw new ValidationFailed({ sender: ['Enter a member as name@server, a user of that server.'] });
-    const record = await this.stores.messages.findInConversation(copy.id, item.message);
-    if (item.kind === 'message') {
-      if (item.position === undefined || item.text === undefined) throw new ValidationFailed({ position: ['A message needs its position and text.'] });
-      if (record) return this.ordered(origin, record, item.position);
-      const text = checkReceivedText(item.text);
-      const result = await this.paths.writer.submit({
-        uuid: item.message,
-        sender,
-        group: { id: copy.id, uuid: copy.uuid, home: copy.home },
-        position: item.position,
-        text,
-        clientId: null,
-        receipt: { peer: origin, requestKey: item.id },
-      });
-      if (result.stored) await this.events.emit('message.stored', { message: this.paths.views.view(result.record, text), recorded: result.recorded, queuedForPeers: false });
-      return;
-    }
-    if (!record) throw new NotFound('not_found', 'This group has no message with this id.');
-    // A read only moves forward, so a repeat changes nothing.
-    if (item.kind === 'read') return this.paths.reads.receiveGroupRead(record, { key: memberKey(sender), address: addressOf(sender) });
-    if (item.kind === 'edit' && item.text === undefined) throw new ValidationFailed({ text: ['An edit needs its text.'] });
-    await this.paths.edits.applyFromHome(record, { op: item.kind, text: item.text ?? '', receipt: { peer: origin, requestKey: item.id } });
+    return { copy, sender, record: await this.stores.messages.findInConversation(copy.id, item.message) };
   }
 
   /** Our user's own post, back from the home in its order: it takes its place, and its delivery is done. */
@@ -182,4 +224,12 @@ export class GroupCopies {
 /** Only a copy's home speaks for it (a group of ours has no other home). */
 function requireHome(copy: GroupRecord, origin: string): void {
   if (copy.home === null || copy.home.toLowerCase() !== origin.toLowerCase()) throw new Forbidden('forbidden', 'Only the home of this group may send its state and messages.');
+}
+
+function accepted<T>(value: T): { ok: true; value: T } {
+  return { ok: true, value };
+}
+
+function refused(error: unknown): { ok: false; error: unknown } {
+  return { ok: false, error };
 }

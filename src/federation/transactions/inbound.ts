@@ -37,11 +37,13 @@ export class InboundTransactions {
     const results: ItemResult[] = [];
     try {
       for (let start = 0; start < checked.length; ) {
-        // A run of messages is written together (one write batch keeps their order).
-        const run = runOfMessages(checked, start);
+        // A run of messages (direct, or a group's new ones from its home) is written together: one write batch keeps their order.
+        const run = runOf(checked, start, isMessage);
+        const posts = run.length > 1 ? [] : runOf(checked, start, isNewGroupMessage);
         if (run.length > 1) results.push(...(await this.receiveMessages(peer, run)));
+        else if (posts.length > 1) results.push(...(await this.receiveGroupMessages(peer, posts)));
         else results.push(await this.applyOne(peer, checked[start]!));
-        start += Math.max(run.length, 1);
+        start += Math.max(run.length, posts.length, 1);
       }
     } catch (error) {
       this.options.logger.error({ err: error, peer: peer.name, transaction: body.id }, 'federation: a transaction could not be applied');
@@ -103,6 +105,11 @@ export class InboundTransactions {
     }
   }
 
+  private async receiveGroupMessages(peer: Peer, items: ItemOf<'group_message'>[]): Promise<ItemResult[]> {
+    const refusals = await this.copies.storeMessages(peer.name, items);
+    return items.map((item, index) => (refusals[index] === undefined ? { id: item.id, status: 200 } : refusal(item.id, refusals[index])));
+  }
+
   private async receiveMessages(peer: Peer, items: ItemOf<'message'>[]): Promise<ItemResult[]> {
     const valid = items.map((item) => isValidRemoteName(item.sender));
     const inbounds = items.filter((_, index) => valid[index]).map((item) => ({ peer, senderName: item.sender, receiverName: item.receiver, text: item.text, uuid: item.id, requestKey: item.id }));
@@ -116,15 +123,23 @@ export class InboundTransactions {
   }
 }
 
-/** The messages from `start` on, while they are messages that passed their checks. */
-function runOfMessages(checked: CheckedItem[], start: number): ItemOf<'message'>[] {
-  const run: ItemOf<'message'>[] = [];
+/** The items from `start` on, while they passed their checks and are of the kind `test` picks. */
+function runOf<T extends TransactionItem>(checked: CheckedItem[], start: number, test: (item: TransactionItem) => item is T): T[] {
+  const run: T[] = [];
   for (let index = start; index < checked.length; index++) {
     const entry = checked[index]!;
-    if (!entry.ok || entry.item.type !== 'message') break;
+    if (!entry.ok || !test(entry.item)) break;
     run.push(entry.item);
   }
   return run;
+}
+
+function isMessage(item: TransactionItem): item is ItemOf<'message'> {
+  return item.type === 'message';
+}
+
+function isNewGroupMessage(item: TransactionItem): item is ItemOf<'group_message'> {
+  return item.type === 'group_message' && item.kind === 'message';
 }
 
 function checkSender(name: string): void {

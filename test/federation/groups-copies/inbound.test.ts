@@ -137,6 +137,31 @@ describeEachDatabase('copies of groups homed elsewhere', (database) => {
       expect(row).toMatchObject({ with: null, group: { id: group, name: 'trip', members_count: 3 }, unread: 3, last_message: { message: 'three' } });
     });
 
+    it('answers each bad message of a run on its own, stores the others in order, and an item repeated in the run once', async () => {
+      const group = randomUUID();
+      await home.send([home.state(group, 1, members('alice@a', 'bob@b'))]);
+      const first = home.message(group, { sender: 'alice@a', position: 1, text: 'first' });
+      const results = await home.send([
+        first,
+        home.message(group, { sender: 'alice@a', text: 'no position' }),
+        home.message(group, { sender: 'not a user@a', position: 2, text: 'bad sender' }),
+        home.message(group, { sender: 'alice@a', position: 3, text: '   ' }),
+        first,
+        home.message(randomUUID(), { sender: 'alice@a', position: 4, text: 'no such group' }),
+        home.message(group, { sender: 'alice@a', position: 5, text: 'last' }),
+      ]);
+      expect(statuses(results)).toEqual([
+        [200, undefined],
+        [400, 'validation_error'],
+        [400, 'validation_error'],
+        [400, 'validation_error'],
+        [200, undefined],
+        [404, 'not_found'],
+        [200, undefined],
+      ]);
+      expect(await texts(bob, group)).toEqual(['first', 'last']);
+    });
+
     it('applies edits, deletes and read markers by message id, as the home says', async () => {
       const group = randomUUID();
       const posted = home.message(group, { sender: 'alice@a', position: 20, text: 'first words' });
