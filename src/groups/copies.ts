@@ -98,6 +98,8 @@ export class GroupCopies {
     // A read only moves forward, so a repeat changes nothing.
     if (item.kind === 'read') return this.paths.reads.receiveGroupRead(record, { key: memberKey(sender), address: addressOf(sender) });
     if (item.kind === 'edit' && item.text === undefined) throw new ValidationFailed({ text: ['An edit needs its text.'] });
+    // Our user's own edit, back from the home: applied here already.
+    if (item.kind === 'edit' && record.edited_at !== null && this.paths.views.textOf(record) === item.text) return;
     await this.paths.edits.applyFromHome(record, { op: item.kind, text: item.text ?? '', receipt: { peer: origin, requestKey: item.id } });
   }
 

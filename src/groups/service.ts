@@ -102,7 +102,8 @@ export class GroupsService {
   async addMember(actor: GroupActor, id: string, address: string): Promise<GroupView | Queued> {
     const group = await this.membershipOf(actor, id);
     requireManager(group);
-    const member = await this.resolver.resolve(address);
+    // On a copy, a user of a backend that is no peer of ours is the home's to judge.
+    const member = (await this.resolver.resolve(address)) ?? (group.home !== null ? await this.resolver.resolveQualified(address) : undefined);
     if (!member) throw new ValidationFailed({ user: [`No such user: ${address}.`] });
     if (member.kind === 'remote' && member.compat) throw new ValidationFailed({ user: [onCompatPeer(address)] });
     if (isCopy(group, actor)) {

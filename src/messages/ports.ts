@@ -134,7 +134,7 @@ export function groupLine(groupUuid: string): string {
 }
 
 /** An entry queued in the caller's transaction: `claimed` when this process may send it at once. */
-export interface QueuedEntry {
+export interface EnqueuedEntry {
   entryId: number;
   claimed: boolean;
 }
@@ -151,9 +151,9 @@ export interface Outbox {
 
 export interface EnqueuedEntries {
   /** A new message's entry, by message id. */
-  messages: Map<number, QueuedEntry>;
+  messages: Map<number, EnqueuedEntry>;
   /** Every group item's entry, by item id. */
-  groupItems: Map<string, QueuedEntry>;
+  groupItems: Map<string, EnqueuedEntry>;
 }
 
 /** A group item's answer from the backend it went to: applied (a request's with the group's version then), or refused. */

@@ -13,7 +13,7 @@ import { addressOf, directKey, memberKey, nameOf, type ConversationId, type Memb
 import type { ConversationsRepository, MemberTouch } from '../conversations/repository.js';
 import { NotFound } from '../http/errors.js';
 import { groupEventEntries, type FederatedGroup, type GroupSite } from './group-federation.js';
-import { requestKeyOf, type FeedEntry, type FeedLog, type GroupItem, type Outbox, type OutboxRequest, type QueuedEntry, type Recorded, type RequestKey, type RequestReceipts } from './ports.js';
+import { requestKeyOf, type FeedEntry, type FeedLog, type GroupItem, type Outbox, type OutboxRequest, type EnqueuedEntry, type Recorded, type RequestKey, type RequestReceipts } from './ports.js';
 import type { MessageRecord, MessageRow, MessagesRepository } from './repository.js';
 import { WriteBatcher } from '../db/write-batcher.js';
 
@@ -43,7 +43,7 @@ type DirectMessage = NewMessageFields & { receiver: Member };
 type Audience = (Member & { kind: 'local' })[] | number[];
 
 /** A new message's entry in the outbox: to a peer's user, or posted to its group's home. */
-export interface QueuedMessage extends QueuedEntry {
+export interface QueuedMessage extends EnqueuedEntry {
   server: string;
   receiverKey: string;
   /** A post to the group's home, under its own item id. */
@@ -177,14 +177,18 @@ export class MessageWriter {
     const recorded = await feed.appendToFeeds(entriesOfFeeds, now, trx);
     await this.touchMembers(written, now, trx);
     let next = 0;
+    const requestsOf = new Map<number, OutboxRequest[]>();
+    for (const request of toPeers) requestsOf.set(request.messageId!, [...(requestsOf.get(request.messageId!) ?? []), request]);
     written.forEach(({ item, id }, n) => {
-      const request = toPeers.find((candidate) => candidate.messageId === id && (candidate.group ? candidate.group.type === 'group_post' : candidate.op === undefined));
+      const mineToPeers = requestsOf.get(id) ?? [];
+      // The entry whose first try the sender waits for: to the peer's user, or the post to the group's home.
+      const request = mineToPeers.find((candidate) => (candidate.group ? candidate.group.type === 'group_post' : candidate.op === undefined));
       const entry = request && entries && (request.group ? entries.groupItems.get(request.id) : entries.messages.get(id));
       const outbox: QueuedMessage | undefined =
         request && entry ? { ...entry, server: request.server, receiverKey: request.receiverKey, ...(request.group ? { group: { id: request.id, item: request.group } } : {}) } : undefined;
       const record = recordOf(rows[n]!, item);
       const mine = recorded.slice(next, (next += notified[n]!.length));
-      const queuedForPeers = toPeers.some((candidate) => candidate.messageId === id);
+      const queuedForPeers = mineToPeers.length > 0;
       results[fresh[n]!.index] = { stored: true, record, recorded: mine, queuedForPeers, ...(outbox ? { outbox } : {}) };
     });
   }

@@ -158,11 +158,13 @@ describe('query plans of the delivery paths [sqlite]', () => {
     expect(ordered.map((row) => row.uuid)).toEqual(['g2', 'g1']);
     expect(await messages.groupHistory(id, { id: ordered[0]!.id, position: ordered[0]!.position }, 50)).toHaveLength(1);
     expect(await messages.groupHistory(id, { id: ordered[0]!.id + 1, position: null }, 50)).toHaveLength(2);
+    expect((await messages.findInConversation(id, 'g1'))?.uuid).toBe('g1');
     expect(await messages.ofMemberAfter(2, 0, 200)).toHaveLength(2);
     expect(await conversations.list(2, undefined, 50)).toEqual([expect.objectContaining({ partner: null, unread: 2, group: { uuid, name: 'plans', membersCount: 3 } })]);
     expect(await feed.head(2)).toBeGreaterThan(0);
     expect(await feed.eventsAfter(2, 0, 100)).toEqual([]);
     expect(await groups.findGroup(uuid, 2)).toMatchObject({ id, role: 'member' });
+    expect(await groups.findByUuid(uuid)).toMatchObject({ id, home: null });
     expect(await groups.groupsOf(3)).toHaveLength(1);
     expect(await groups.groupIdsOf(3)).toEqual([uuid]);
     expect(await groups.groupCoMembers(1)).toHaveLength(2);

@@ -237,8 +237,7 @@ export class OutboxRepository {
       sender: '',
       receiverName: '',
       body: row.body ?? '',
-      // An entry about a message erased since (its group deleted) has nothing left to send.
-      deleted: row.messageId !== null ? row.uuid === null || Number(row.deleted) === 1 : false,
+      deleted: Number(row.deleted ?? 0) === 1,
       op: null,
       group: { id: row.opId!, item: JSON.parse(row.payload!) as GroupItem },
     }));

@@ -31,6 +31,7 @@ describeEachDatabase('changes asked on a copy', (database) => {
   function apply(item: Record<string, unknown>): HomeAnswer {
     if (item.type === 'group_post') return postsReachHome ? { status: 200 } : 'drop';
     if (item.name === 'refused at home') return { status: 403, code: 'forbidden' };
+    if (item.user === 'zed@z') return { status: 400, code: 'validation_error' };
     if (item.name === 'while down') return 'drop';
     if (item.action === 'rename') group.name = item.name as string;
     if (item.action === 'add') group.members.push({ user: item.user as string, role: 'member' });
@@ -82,7 +83,7 @@ describeEachDatabase('changes asked on a copy', (database) => {
     expect((await groups.add(dave, group.id, erin)).status).toBe(403);
     expect((await groups.as(bob, 'DELETE', `/accounts/groups/${group.id}/members/alice@a/`)).status).toBe(403);
     expect((await groups.as(bob, 'DELETE', `/accounts/groups/${group.id}/members/nobody@a/`)).status).toBe(404);
-    expect((await groups.add(bob, group.id, 'ghost@nowhere')).status).toBe(400);
+    expect((await groups.add(bob, group.id, 'not valid@nowhere')).status).toBe(400);
     expect((await groups.rename(erin, group.id, 'not a member')).status).toBe(404);
     // Adding a member twice changes nothing, and asks nothing.
     const again = await groups.add(bob, group.id, dave);
@@ -108,6 +109,11 @@ describeEachDatabase('changes asked on a copy', (database) => {
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('forbidden');
     expect((await groups.show(bob, group.id)).body.name).toBe('new plans');
+    // A user of a backend b does not know is the home's to judge.
+    const unknown = await groups.add(bob, group.id, 'zed@z');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.code).toBe('validation_error');
+    expect(server.received.at(-1)).toMatchObject({ action: 'add', user: 'zed@z' });
   });
 
   it('leaves through the home: 204, and the group is gone for the member who left', async () => {

@@ -81,6 +81,17 @@ describeEachDatabase('copies of a group on three backends', (database) => {
     expect(onB).toEqual(['carol@c', 'bob', 'alice@a']);
   });
 
+  it("applies an edit made on b at once, and the home's echo of it changes nothing more there", async () => {
+    const onB = ((await on.b.history(bob, group.id)).body.results as GroupMessage[]).find((message) => message.message === 'two')!;
+    const edited = await on.b.as(bob, 'PATCH', `/accounts/messages/${onB.id}/`, { message: 'two, edited' });
+    expect(edited.status, JSON.stringify(edited.body)).toBe(200);
+    // c hears of it from the home, in the same round as b.
+    await eventually(async () => expect(await texts(on.c, carol)).toEqual(['one', 'two, edited', 'three']));
+    await eventually(async () => expect(await texts(on.a, alice)).toEqual(['one', 'two, edited', 'three']));
+    const after = ((await on.b.history(bob, group.id)).body.results as GroupMessage[]).find((message) => message.id === onB.id)!;
+    expect(after.edited_at).toBe(edited.body.edited_at);
+  });
+
   it('sends changes asked on b to the home: refused at once by the local rules, applied there, answered once the copy has them', async () => {
     expect((await on.b.rename(bob, group.id, 'by bob')).status).toBe(403);
     expect((await on.a.role(alice, group.id, { username: 'bob@b' } as RegisteredUser, 'admin')).status).toBe(200);
