@@ -6,7 +6,7 @@
 // leaves the request queued, applied (or refused) by the home when it arrives.
 import type { GroupMembership } from '../conversations/group-queries.js';
 import { withChangeLock } from '../db/change-transaction.js';
-import { HttpError, NotFound } from '../http/errors.js';
+import { HttpError, NotFound, ValidationFailed } from '../http/errors.js';
 import type { GroupRequestFields, GroupRequests } from '../messages/ports.js';
 import type { GroupStores } from './stores.js';
 
@@ -46,7 +46,7 @@ export class CopyRequests {
     });
     const result = await this.requests.result(pending);
     if (result === 'queued') return QUEUED;
-    if ('code' in result) throw new HttpError(result.status, result.code, "The group's home refused the change.");
+    if ('code' in result) throw refusalOf(result, change);
     if (result.version === undefined) return group.version;
     await this.caughtUp(group.uuid, result.version, deadline);
     return result.version;
@@ -81,4 +81,16 @@ export class CopyRequests {
       watchers.add(done);
     });
   }
+}
+
+/**
+ * The home's refusal as the caller's error. A per-item result carries no fields, so a
+ * `validation_error` names the field the change brought: the user for a member change, the name
+ * for a rename, as a local refusal would.
+ */
+function refusalOf(result: { status: number; code: string }, change: CopyChange): HttpError {
+  if (result.code !== 'validation_error') return new HttpError(result.status, result.code, "The group's home refused the change.");
+  const field = change.action === 'rename' ? 'name' : 'user';
+  const value = change.action === 'rename' ? change.name : change.user;
+  return new ValidationFailed({ [field]: [`The group's home refused ${value ?? 'this'}.`] });
 }

@@ -276,7 +276,6 @@ export class OutboxRepository {
     // The change lock also orders this transaction with those that add entries (PostgreSQL): an
     // entry added behind one that ends here is either seen by the release below or sees the end itself.
     return withChangeLock(this.db, this.kind, async (trx) => {
-      const told = entries.filter((entry) => !entry.entryOnly && entry.senderUserId !== null);
       const ended = await trx
         .deleteFrom('outbox')
         .where(
@@ -290,7 +289,19 @@ export class OutboxRepository {
       await releaseNext(trx, [...lines.values()], now);
       const finished = entries.filter((entry) => !entry.entryOnly);
       const delivered = finished.filter((entry) => entry.status === 'delivered' && entry.messageId !== null).map((entry) => entry.messageId!);
-      if (delivered.length > 0) await trx.updateTable('message_deliveries').set({ status: 'delivered', failure_code: null }).where('message_id', 'in', delivered).execute();
+      // A member's post may be delivered already: the home's copy of it came back before this answer (its sender was told then).
+      const newlyDelivered = new Set<number>();
+      if (delivered.length > 0) {
+        const changed = await trx
+          .updateTable('message_deliveries')
+          .set({ status: 'delivered', failure_code: null })
+          .where('message_id', 'in', delivered)
+          .where('status', '!=', 'delivered')
+          .returning('message_id')
+          .execute();
+        for (const row of changed) newlyDelivered.add(Number(row.message_id));
+      }
+      const told = finished.filter((entry) => entry.senderUserId !== null && (entry.status !== 'delivered' || newlyDelivered.has(entry.messageId!)));
       for (const entry of finished.filter((e) => e.status === 'failed' && e.messageId !== null)) {
         await trx.updateTable('message_deliveries').set({ status: 'failed', failure_code: entry.failureCode }).where('message_id', '=', entry.messageId!).execute();
       }
