@@ -326,7 +326,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
   const inboundOptions = { peers, serverName: config.serverName, maxAgeMs: config.federationMaxAgeMs, clock };
-  const groupHome = new GroupHome(groupQueries, groups, messages, messageRecords, changes, readMarkers);
+  const groupHome = new GroupHome(groupQueries, groups, messages, messageRecords, changes, readMarkers, requestReceipts, clock);
   const copies = new GroupCopies(
     { ...groupStores, deliveries: outboxRepository },
     { writer, edits: changes, reads: readMarkers, views },

@@ -156,6 +156,18 @@ export interface FederationReceiptsTable {
   created_at: number;
 }
 
+/** The first answer to a peer's item that changes no message (a member's request to a group's home), kept for its repeats. */
+export interface FederationItemAnswersTable {
+  peer: string;
+  item_id: string;
+  /** 200, or the 4xx it was refused with. */
+  status: number;
+  code: string | null;
+  /** The group's version after an applied request. */
+  version: number | null;
+  created_at: number;
+}
+
 /** An edit, delete, read marker or status change in one user's feed; `seq` comes from the messages' id counter. */
 export interface EventsTable {
   seq: Generated<number>;
@@ -190,6 +202,7 @@ export interface Tables {
   message_deliveries: MessageDeliveriesTable;
   outbox: OutboxTable;
   federation_receipts: FederationReceiptsTable;
+  federation_item_answers: FederationItemAnswersTable;
   phone_verifications: PhoneVerificationsTable;
   events: EventsTable;
   event_log_state: EventLogStateTable;

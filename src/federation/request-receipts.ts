@@ -1,7 +1,8 @@
 // Request receipts: the record of each peer request that stored or changed a message, which makes
 // a peer's deliveries exactly-once for as long as the peer may repeat them: its outbox retries one
 // id, with fresh tokens, until FEDERATION_GIVE_UP, and each token is good for FEDERATION_MAX_AGE.
-// Past that window a receipt guards nothing, and is pruned.
+// Past that window a receipt guards nothing, and is pruned. An item that changes no message (a
+// member's request to a group's home) keeps its first answer instead, for the same window.
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { DatabaseKind } from '../db/database.js';
@@ -9,6 +10,13 @@ import { insertRows } from '../db/insert-rows.js';
 import type { Tables } from '../db/schema.js';
 import { requestKeyOf, type RequestKey, type RequestReceipts } from '../messages/ports.js';
 import { PeriodicJob, pruneIntervalFor } from '../jobs/periodic-job.js';
+
+/** An item's first answer: 200 (with the group's version after a request) or a refusal's status and code. */
+export interface ItemAnswer {
+  status: number;
+  code: string | null;
+  version: number | null;
+}
 
 export class RequestReceiptsRepository implements RequestReceipts {
   constructor(
@@ -47,11 +55,33 @@ export class RequestReceiptsRepository implements RequestReceipts {
     return Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
-  /** Deletes receipts made before `cutoff`, the oldest `limit` of them at most (give or take a tie); answers how many. */
+  /** The first answer given to this peer's item, if it was answered. */
+  async findAnswer(peer: string, itemId: string): Promise<ItemAnswer | undefined> {
+    const row = await this.db.selectFrom('federation_item_answers').select(['status', 'code', 'version']).where('peer', '=', peer).where('item_id', '=', itemId).executeTakeFirst();
+    return row && { status: Number(row.status), code: row.code, version: row.version === null ? null : Number(row.version) };
+  }
+
+  /** Keeps an item's answer; a concurrent first answer stays the one kept. */
+  async recordAnswer(peer: string, itemId: string, answer: ItemAnswer, now: number): Promise<void> {
+    await this.db
+      .insertInto('federation_item_answers')
+      .values({ peer, item_id: itemId, status: answer.status, code: answer.code, version: answer.version, created_at: now })
+      .onConflict((conflict) => conflict.columns(['peer', 'item_id']).doNothing())
+      .execute();
+  }
+
+  /** Deletes receipts and answers made before `cutoff`, the oldest `limit` of each at most (give or take a tie); answers how many. */
   async prune(cutoff: number, limit: number): Promise<number> {
-    const oldest = this.db.selectFrom('federation_receipts').select('request_key').where('created_at', '<', cutoff).orderBy('created_at').limit(limit);
-    const result = await this.db.deleteFrom('federation_receipts').where('created_at', '<', cutoff).where('request_key', 'in', oldest).executeTakeFirst();
-    return Number(result.numDeletedRows);
+    let removed = 0;
+    for (const [table, key] of [
+      ['federation_receipts', 'request_key'],
+      ['federation_item_answers', 'item_id'],
+    ] as const) {
+      const oldest = this.db.selectFrom(table).select(key).where('created_at', '<', cutoff).orderBy('created_at').limit(limit);
+      const result = await this.db.deleteFrom(table).where('created_at', '<', cutoff).where(key, 'in', oldest).executeTakeFirst();
+      removed = Math.max(removed, Number(result.numDeletedRows));
+    }
+    return removed;
   }
 }
 

@@ -3,7 +3,6 @@
 // role, rename; leaving is removing oneself), each with the trust checks first (not a group of
 // ours: 404; the sender not a member: 403, nothing applied), then the rules of a local request.
 // What is applied then reaches every backend with members through the outbox.
-import { LRUCache } from 'lru-cache';
 import { isValidRemoteName } from '../conversations/addresses.js';
 import type { GroupMembership, GroupQueries } from '../conversations/group-queries.js';
 import { memberKey, remoteMember, type KnownPeer, type RemoteMember } from '../conversations/members.js';
@@ -19,18 +18,20 @@ import type { GroupsService } from './service.js';
 export type InboundGroupPost = GroupPostFields & { id: string; text?: string };
 export type InboundGroupRequest = GroupRequestFields & { id: string };
 
-/** A request's answer: applied, with the group's version after it, or refused. */
-type RequestAnswer = { ok: true; version: number } | { ok: false; error: HttpError };
+/** A request's first answer, kept (by federation's request receipts) for the request's repeats. */
+export interface KeptAnswer {
+  status: number;
+  code: string | null;
+  version: number | null;
+}
 
-// A transaction sent again (its answer lost) repeats its requests: each gets its first answer.
-// Requests change no message, so peers' receipts (which name one) cannot hold them; the answers
-// are kept here for about as long as a peer retries a transaction quickly.
-const ANSWERS_KEPT = 10_000;
-const ANSWER_TTL_MS = 10 * 60_000;
+/** Where the first answers to members' requests are kept: a transaction sent again (its answer lost) repeats its requests. */
+export interface RequestAnswers {
+  findAnswer(peer: string, itemId: string): Promise<KeptAnswer | undefined>;
+  recordAnswer(peer: string, itemId: string, answer: KeptAnswer, now: number): Promise<void>;
+}
 
 export class GroupHome {
-  private readonly answers = new LRUCache<string, RequestAnswer>({ max: ANSWERS_KEPT, ttl: ANSWER_TTL_MS });
-
   constructor(
     private readonly groups: GroupQueries,
     private readonly service: GroupsService,
@@ -38,6 +39,8 @@ export class GroupHome {
     private readonly records: Pick<MessagesRepository, 'findByUuid'>,
     private readonly edits: MessageEdits,
     private readonly reads: ReadMarkers,
+    private readonly answers: RequestAnswers,
+    private readonly clock: () => number,
   ) {}
 
   /** A member's post: applied with the local rules, once per item (and a new message once per uuid). */
@@ -64,21 +67,18 @@ export class GroupHome {
 
   /** A member's request, applied as GroupsService does for a local caller; answers the group's version after it. */
   async request(peer: KnownPeer, item: InboundGroupRequest): Promise<number> {
-    const key = `${peer.name}|${item.id}`;
-    let answer = this.answers.get(key);
-    if (!answer) {
-      answer = await this.apply(peer, item).then(
-        (version): RequestAnswer => ({ ok: true, version }),
-        (error: unknown): RequestAnswer => {
-          // A fault of ours is not an answer: the request comes again.
-          if (error instanceof HttpError && error.status >= 400 && error.status < 500) return { ok: false, error };
-          throw error;
-        },
-      );
-      this.answers.set(key, answer);
+    const kept = await this.answers.findAnswer(peer.name, item.id);
+    if (kept) return answered(kept);
+    let answer: KeptAnswer;
+    try {
+      answer = { status: 200, code: null, version: await this.apply(peer, item) };
+    } catch (error) {
+      // A fault of ours is not an answer: the request comes again.
+      if (!(error instanceof HttpError) || error.status < 400 || error.status >= 500) throw error;
+      answer = { status: error.status, code: error.code, version: null };
     }
-    if (!answer.ok) throw answer.error;
-    return answer.version;
+    await this.answers.recordAnswer(peer.name, item.id, answer, this.clock());
+    return answered(answer);
   }
 
   private async apply(peer: KnownPeer, item: InboundGroupRequest): Promise<number> {
@@ -113,4 +113,10 @@ export class GroupHome {
     if (!membership) throw new Forbidden('forbidden', 'The sender is not a member of this group.');
     return { actor, membership };
   }
+}
+
+/** The group's version after an applied request, or the refusal it met, again. */
+function answered(answer: KeptAnswer): number {
+  if (answer.status !== 200) throw new HttpError(answer.status, answer.code ?? 'refused', 'The request was refused.');
+  return answer.version ?? 0;
 }

@@ -3,7 +3,9 @@
 // carries group items besides messages: a group's state and a member's request have no message
 // (`message_id` null), and an entry's own fields travel in `payload` (JSON). SQLite changes no
 // column's nullability in place, so its outbox is rebuilt (nothing refers to it), keeping every
-// entry, its id and the id counter.
+// entry, its id and the id counter. A member's request to a group's home changes no message, so
+// its answer is kept in a table of its own (`federation_item_answers`): a repeat gets it, as a
+// repeated message gets its receipt's.
 import { sql } from 'kysely';
 import type { DatabaseKind } from '../database.js';
 import { autoId, autoIdType } from '../columns.js';
@@ -18,6 +20,17 @@ export const federatedGroupsMigration: Migration = {
     await sql`update messages set position = id where conversation_id in (select id from conversations where kind = 'group')`.execute(db);
     if (kind === 'sqlite') await rebuildOutboxSqlite(db);
     else await sql`alter table outbox alter column message_id drop not null, alter column op type varchar(16), add column payload text`.execute(db);
+    await db.schema
+      .createTable('federation_item_answers')
+      .addColumn('peer', 'varchar(253)', (c) => c.notNull())
+      .addColumn('item_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('status', 'integer', (c) => c.notNull())
+      .addColumn('code', 'varchar(64)')
+      .addColumn('version', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('federation_item_answers_pk', ['peer', 'item_id'])
+      .execute();
+    await db.schema.createIndex('federation_item_answers_created_at').on('federation_item_answers').column('created_at').execute();
   },
 };
 

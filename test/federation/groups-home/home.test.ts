@@ -164,7 +164,8 @@ describeEachDatabase('a group’s home and its members’ backends', (database) 
       expect((await groups.show(suite.dave, group)).status).toBe(200);
       // The rename again, after the add: its first answer, not a new one.
       expect(await suite.b.send([renamed])).toEqual([{ id: renamed.id, status: 200, version: first!.version }]);
-      const [left] = await suite.b.send([suite.b.request(group, { sender: 'bob', action: 'remove', user: 'bob@b' })]);
+      const leave = suite.b.request(group, { sender: 'bob', action: 'remove', user: 'bob@b' });
+      const [left] = await suite.b.send([leave]);
       expect(left).toMatchObject({ status: 200, version: added!.version! + 1 });
       expect(statuses(await suite.b.send([suite.b.post(group, { sender: 'bob', text: 'gone' })]))).toEqual([[403, 'forbidden']]);
       // b had a member before the last change: it hears of it (and drops its copy).
@@ -174,6 +175,10 @@ describeEachDatabase('a group’s home and its members’ backends', (database) 
         name: 'bob’s trip',
         members: [{ user: 'alice@a' }, { user: 'carol@c' }, { user: 'dave@a' }],
       });
+      // The leave again once the home has restarted (b never had its answer, say): the first answer, kept with the home's receipts.
+      suite.a = await suite.a.restart();
+      expect(await suite.b.send([leave])).toEqual([{ id: leave.id, status: 200, version: left!.version }]);
+      expect((await groups.show(suite.alice, group)).body.members.map((member: { user: string }) => member.user)).toEqual(['alice', 'carol@c', 'dave']);
     });
   });
 
