@@ -7,6 +7,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, expect } from 'vitest';
 import { WEB_CLIENT_DIR } from '../../src/web/static.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { startBackends, type Backend } from '../helpers/backends.js';
 import type { DatabaseKind } from '../helpers/databases.js';
 
 const WEB_SOURCE = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -45,6 +46,23 @@ export function servedToBrowser(database: DatabaseKind): { app: TestApp; browser
   afterAll(async () => {
     await suite.browser?.close();
     await suite.app?.destroy();
+  });
+  return suite;
+}
+
+/** A suite's backends `a` and `b` (peers, each serving its web client) and a browser, around its tests. */
+export function backendsInBrowser(database: DatabaseKind): { a: Backend; b: Backend; browser: Browser } {
+  const suite = {} as { a: Backend; b: Backend; browser: Browser };
+  beforeAll(async () => {
+    assertWebClientBuilt();
+    // random: 0 takes the jitter out of the outbox's retry delays.
+    const [backends, browser] = await Promise.all([startBackends(database, ['a', 'b'], { server: { outbox: { random: () => 0 } } }), launchBrowser()]);
+    [suite.a, suite.b] = backends as [Backend, Backend];
+    suite.browser = browser;
+  });
+  afterAll(async () => {
+    await suite.browser?.close();
+    await Promise.all([suite.a?.destroy(), suite.b?.destroy()]);
   });
   return suite;
 }

@@ -1,30 +1,16 @@
 // Two backends on loopback, each serving its own web client: alice@a and bob@b chat in the
 // browser both ways (and see each other's read receipts), and a message to a peer that is down
 // shows "Will be delivered" until it is.
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startBackends, type Backend } from '../helpers/backends.js';
+import { expect, it } from 'vitest';
 import { call, registerUser } from '../helpers/http.js';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { assertWebClientBuilt, bubbles, launchBrowser, openConversation, openPerson, registerInPage, write } from './browser.js';
+import { backendsInBrowser, bubbles, openConversation, openPerson, registerInPage, write } from './browser.js';
 
 describeEachDatabase('web client: two backends', (database) => {
-  let a: Backend;
-  let b: Backend;
-  let browser: Browser;
-  beforeAll(async () => {
-    assertWebClientBuilt();
-    // random: 0 takes the jitter out of the outbox's retry delays.
-    const [backends, launched] = await Promise.all([startBackends(database, ['a', 'b'], { server: { outbox: { random: () => 0 } } }), launchBrowser()]);
-    [a, b] = backends as [Backend, Backend];
-    browser = launched;
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.all([a?.destroy(), b?.destroy()]);
-  });
+  const suite = backendsInBrowser(database);
 
   it('alice@a and bob@b chat in the browser, both ways', async () => {
+    const { a, b, browser } = suite;
     const alice = await openPerson(browser, a.url);
     const bob = await openPerson(browser, b.url);
     await registerInPage(alice.page, 'alice');
@@ -55,6 +41,7 @@ describeEachDatabase('web client: two backends', (database) => {
   });
 
   it('shows "Will be delivered" while the peer is down, then "Delivered" once it took the message', async () => {
+    const { a, b, browser } = suite;
     const dave = await registerUser(b.url, 'dave');
     const { context, page, problems } = await openPerson(browser, a.url);
     await registerInPage(page, 'carol');

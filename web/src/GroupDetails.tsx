@@ -1,10 +1,11 @@
 // A group's details: its members with their roles and presence, and what the signed-in user may
 // change (rename and add for the owner and admins, remove and roles as spec/groups.md allows),
-// and leaving. Every answer of the server replaces the group as the page shows it.
+// and leaving. Every answer of the server replaces the group as the page shows it; a change that
+// waits for the group's home (another backend, unreachable now) says so until the home applies it.
 import { useState } from 'preact/hooks';
 import type { Group, GroupMember } from './api.js';
 import { userKey } from './chat/conversation-key.js';
-import { byRole, canChangeRole, canManage, canRemove } from './chat/groups.js';
+import { byRole, canChangeRole, canManage, canRemove, type ChangeOutcome } from './chat/groups.js';
 import type { ChatStore } from './chat/store.js';
 import { Field, FormError, useSubmit, type Submitting } from './Field.js';
 import { presenceText } from './format.js';
@@ -12,6 +13,8 @@ import { presenceText } from './format.js';
 export function GroupDetails({ store, id }: { store: ChatStore; id: string }) {
   const group = store.groups.details(id);
   const members = useSubmit([]);
+  const [queued, setQueued] = useState(false);
+  const told = (outcome: ChangeOutcome) => setQueued(outcome === 'queued');
   if (!group) {
     return (
       <aside id="group-details" class="group-details" aria-label="Group details">
@@ -22,23 +25,30 @@ export function GroupDetails({ store, id }: { store: ChatStore; id: string }) {
   const manage = canManage(group, store.user.username);
   return (
     <aside id="group-details" class="group-details" aria-label="Group details">
-      {manage && <RenameGroup key={group.name} store={store} group={group} />}
+      {queued && (
+        <p role="status" class="notice">
+          Sent to {group.home}, which holds this group: the change shows here once it is applied there.
+        </p>
+      )}
+      {manage && <RenameGroup key={group.name} store={store} group={group} told={told} />}
       <section aria-labelledby="members-title">
         <h3 id="members-title">Members ({group.members.length})</h3>
         <FormError errors={members.errors} />
         <ul class="members">
           {byRole(group.members).map((member) => (
-            <MemberRow key={member.user} store={store} group={group} member={member} actions={members} />
+            <MemberRow key={member.user} store={store} group={group} member={member} actions={members} told={told} />
           ))}
         </ul>
       </section>
-      {manage && <AddMember store={store} group={group} />}
+      {manage && <AddMember store={store} group={group} told={told} />}
       <LeaveGroup store={store} group={group} />
     </aside>
   );
 }
 
-function MemberRow({ store, group, member, actions }: { store: ChatStore; group: Group; member: GroupMember; actions: Submitting }) {
+type Told = (outcome: ChangeOutcome) => void;
+
+function MemberRow({ store, group, member, actions, told }: { store: ChatStore; group: Group; member: GroupMember; actions: Submitting; told: Told }) {
   const me = store.user.username;
   const itsMe = userKey(member.user) === userKey(me);
   const nextRole = member.role === 'admin' ? 'member' : 'admin';
@@ -57,13 +67,13 @@ function MemberRow({ store, group, member, actions }: { store: ChatStore; group:
             class="link"
             disabled={actions.busy}
             aria-label={`Make ${member.user} ${nextRole === 'admin' ? 'an admin' : 'a member'}`}
-            onClick={() => void actions.run(() => store.groups.setRole(group.id, member.user, nextRole))}
+            onClick={() => void actions.run(async () => told(await store.groups.setRole(group.id, member.user, nextRole)))}
           >
             {nextRole === 'admin' ? 'Make admin' : 'Make member'}
           </button>
         )}
         {canRemove(group, me, member) && (
-          <button type="button" class="link danger" disabled={actions.busy} aria-label={`Remove ${member.user}`} onClick={() => void actions.run(() => store.groups.remove(group.id, member.user))}>
+          <button type="button" class="link danger" disabled={actions.busy} aria-label={`Remove ${member.user}`} onClick={() => void actions.run(async () => told(await store.groups.remove(group.id, member.user)))}>
             Remove
           </button>
         )}
@@ -72,12 +82,12 @@ function MemberRow({ store, group, member, actions }: { store: ChatStore; group:
   );
 }
 
-function RenameGroup({ store, group }: { store: ChatStore; group: Group }) {
+function RenameGroup({ store, group, told }: { store: ChatStore; group: Group; told: Told }) {
   const [name, setName] = useState(group.name);
   const { errors, form, busy, run } = useSubmit(['name']);
   const submit = (event: Event) => {
     event.preventDefault();
-    void run(() => store.groups.rename(group.id, name.trim()));
+    void run(async () => told(await store.groups.rename(group.id, name.trim())));
   };
   return (
     <form ref={form} onSubmit={submit} noValidate aria-label="Rename the group">
@@ -90,13 +100,13 @@ function RenameGroup({ store, group }: { store: ChatStore; group: Group }) {
   );
 }
 
-function AddMember({ store, group }: { store: ChatStore; group: Group }) {
+function AddMember({ store, group, told }: { store: ChatStore; group: Group; told: Told }) {
   const [user, setUser] = useState('');
   const { errors, form, busy, run } = useSubmit(['user']);
   const submit = (event: Event) => {
     event.preventDefault();
     void run(async () => {
-      await store.groups.add(group.id, user.trim());
+      told(await store.groups.add(group.id, user.trim()));
       setUser('');
     });
   };

@@ -22,6 +22,10 @@ export type GroupSummary = Static<typeof GroupSummarySchema>;
 
 /** Where a message goes: a person or a group, exactly one of the two. */
 export type SendTarget = { receiver: string } | { group: string };
+/** A change asked of a group whose home is another backend that could not answer in time (202): the home applies it when it can. */
+export interface QueuedChange {
+  status: 'queued';
+}
 
 /** A page of a list, newest first or oldest first as the endpoint says; `next` is an opaque cursor. */
 export interface Page<T> {
@@ -153,20 +157,20 @@ export class Api {
     return this.request('GET', groupPath(id));
   }
 
-  renameGroup(id: string, name: string): Promise<Group> {
+  renameGroup(id: string, name: string): Promise<Group | QueuedChange> {
     return this.request('PATCH', groupPath(id), { name });
   }
 
-  addMember(id: string, user: string): Promise<Group> {
+  addMember(id: string, user: string): Promise<Group | QueuedChange> {
     return this.request('POST', `${groupPath(id)}members/`, { user });
   }
 
-  setRole(id: string, user: string, role: Exclude<Role, 'owner'>): Promise<Group> {
+  setRole(id: string, user: string, role: Exclude<Role, 'owner'>): Promise<Group | QueuedChange> {
     return this.request('PATCH', memberPath(id, user), { role });
   }
 
   /** Removes a member, or, for the caller themself, leaves the group. */
-  removeMember(id: string, user: string): Promise<void> {
+  removeMember(id: string, user: string): Promise<QueuedChange | undefined> {
     return this.request('DELETE', memberPath(id, user));
   }
 

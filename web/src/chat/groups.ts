@@ -1,7 +1,7 @@
 // The groups the signed-in user is in: each one's name and size for the list, its members (with
 // roles and read markers) once opened or told by an event, and the membership changes asked of
 // the server. Who may do what follows spec/groups.md, in the pure functions at the end.
-import { ApiError, type Api, type Group, type GroupMember, type GroupSummary, type Role } from '../api.js';
+import { ApiError, type Api, type Group, type GroupMember, type GroupSummary, type QueuedChange, type Role } from '../api.js';
 import { userKey } from './conversation-key.js';
 
 /** What opening a group found: it is there, it is not ours (any more), or the request failed. */
@@ -68,36 +68,44 @@ export class Groups {
     return group;
   }
 
-  rename(id: string, name: string): Promise<void> {
+  rename(id: string, name: string): Promise<ChangeOutcome> {
     return this.apply(this.api.renameGroup(id, name));
   }
 
-  add(id: string, user: string): Promise<void> {
+  add(id: string, user: string): Promise<ChangeOutcome> {
     return this.apply(this.api.addMember(id, user));
   }
 
-  setRole(id: string, user: string, role: Exclude<Role, 'owner'>): Promise<void> {
+  setRole(id: string, user: string, role: Exclude<Role, 'owner'>): Promise<ChangeOutcome> {
     return this.apply(this.api.setRole(id, user, role));
   }
 
   /** Removes someone else; the `group` event that follows brings the whole new membership. */
-  async remove(id: string, user: string): Promise<void> {
-    await this.api.removeMember(id, user);
+  async remove(id: string, user: string): Promise<ChangeOutcome> {
+    if (await this.api.removeMember(id, user)) return 'queued';
     const group = this.full.get(id);
     if (group) this.put({ ...group, members: group.members.filter((member) => userKey(member.user) !== userKey(user)) });
     this.changed();
+    return 'applied';
   }
 
-  /** Leaves the group: the caller removes themself. */
-  leave(id: string, me: string): Promise<void> {
-    return this.api.removeMember(id, me);
+  /** Leaves the group: the caller removes themself (queued, when the group's home cannot be reached now, and done when it can). */
+  async leave(id: string, me: string): Promise<void> {
+    await this.api.removeMember(id, me);
   }
 
-  private async apply(answer: Promise<Group>): Promise<void> {
-    this.put(await answer);
+  /** A queued change shows nothing yet: the `group` event brings it once the group's home applied it. */
+  private async apply(answer: Promise<Group | QueuedChange>): Promise<ChangeOutcome> {
+    const group = await answer;
+    if ('status' in group) return 'queued';
+    this.put(group);
     this.changed();
+    return 'applied';
   }
 }
+
+/** Applied now, or queued by a member's backend until the group's home can be reached. */
+export type ChangeOutcome = 'applied' | 'queued';
 
 export function memberOf(group: Group, user: string): GroupMember | undefined {
   return group.members.find((member) => userKey(member.user) === userKey(user));
