@@ -63,6 +63,7 @@ export class OutboxWorker {
   private readonly context: LaneContext;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
+  private lookAgain = false;
   private stopped = false;
 
   constructor(private readonly options: OutboxWorkerOptions) {
@@ -164,13 +165,21 @@ export class OutboxWorker {
       this.laneOf(peer).kick();
       return;
     }
-    if (this.polling) return;
+    // A wake during a look may be about entries the look did not see: it looks once more after it.
+    if (this.polling) {
+      this.lookAgain = true;
+      return;
+    }
     this.polling = this.options.repository
       .duePeers(this.now())
       .then((servers) => servers.forEach((server) => this.laneOf(server).kick()))
       .catch((error: unknown) => this.options.logger.error({ err: error }, 'outbox: looking for due entries failed'))
       .finally(() => {
         this.polling = undefined;
+        if (this.lookAgain) {
+          this.lookAgain = false;
+          this.wake();
+        }
       });
   }
 
