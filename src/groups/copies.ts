@@ -111,23 +111,22 @@ export class GroupCopies {
     const prepared = await Promise.all(items.map((item) => this.prepare(origin, item).then(accepted, refused)));
     // Submitted in one go, in their order: the write batch keeps it.
     const writes = prepared.map((entry) => (entry.ok && entry.value.kind === 'new' ? this.paths.writer.submit(entry.value.message).then(accepted, refused) : undefined));
-    const refusals: unknown[] = [];
+    const refusals: unknown[] = prepared.map((entry) => (entry.ok ? undefined : entry.error));
     for (const [index, entry] of prepared.entries()) {
-      if (!entry.ok) {
-        refusals.push(entry.error);
-        continue;
-      }
-      const next = entry.value;
-      if (next.kind === 'own') {
-        refusals.push(await this.ordered(origin, next.record, next.position).then(() => undefined, (error: unknown) => error));
-        continue;
-      }
-      const written = await writes[index]!;
+      const write = writes[index];
+      if (!entry.ok || entry.value.kind !== 'new' || !write) continue;
+      const written = await write;
+      // Emitted in commit order, with nothing awaited in between (an own post's place comes
+      // after): an event emitted after a later commit's would make every member's session read
+      // the feed for the one it missed.
       if (written.ok && written.value.stored) {
-        // Emitted in order, so that the members' sessions see the messages in order.
-        await this.events.emit('message.stored', { message: this.paths.views.view(written.value.record, next.message.text), recorded: written.value.recorded, queuedForPeers: false });
+        await this.events.emit('message.stored', { message: this.paths.views.view(written.value.record, entry.value.message.text), recorded: written.value.recorded, queuedForPeers: false });
       }
-      refusals.push(written.ok ? undefined : written.error);
+      if (!written.ok) refusals[index] = written.error;
+    }
+    for (const [index, entry] of prepared.entries()) {
+      if (!entry.ok || entry.value.kind !== 'own') continue;
+      refusals[index] = await this.ordered(origin, entry.value.record, entry.value.position).then(() => undefined, (error: unknown) => error);
     }
     return refusals;
   }

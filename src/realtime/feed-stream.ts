@@ -1,7 +1,9 @@
 // One socket's view of its user's change feed: events go out in seq order, each once, none
 // missing. A live event is sent at once when it follows the last one sent (its `prev` is that
-// seq); one that arrives early, or after a gap (events from several instances race on the bus;
-// Redis may drop some), makes the stream read the missing ones from the feed first. A replay
+// seq). One that arrives early waits, in seq order, for a turn of the event loop: the one before
+// it is usually a moment behind (two writes of one batch emit their events a few promise steps
+// apart). Still missing then (events from several instances race on the bus; Redis may drop
+// some), the stream reads the missing ones from the feed first. A replay
 // (`after`) reads the feed up to its end while live events wait in a bounded queue; those the
 // replay already sent are dropped, so the two meet with no gap and no duplicate.
 
@@ -76,21 +78,36 @@ export class FeedStream {
         return;
       }
     }
-    if (this.queue.length < MAX_QUEUED) this.queue.push({ seq, prev, data });
+    if (this.queue.length < MAX_QUEUED) this.enqueue({ seq, prev, data });
     else this.fillTo = Math.max(this.fillTo, seq);
     if (!this.running) void this.pump();
   }
 
+  /** Keeps the queue in seq order, so that an event that arrives late goes before those after it. */
+  private enqueue(event: Queued): void {
+    let index = this.queue.length;
+    while (index > 0 && this.queue[index - 1]!.seq > event.seq) index -= 1;
+    this.queue.splice(index, 0, event);
+  }
+
   private async pump(): Promise<void> {
     this.running = true;
+    let waitedFor: number | undefined;
     try {
       while (this.sink.open) {
         if (this.fillTo > this.lastSeq) {
           await this.fill(this.fillTo);
           continue;
         }
-        const next = this.queue.shift();
+        const next = this.queue[0];
         if (!next) break;
+        if (next.seq > this.lastSeq && next.prev !== this.lastSeq && waitedFor !== next.seq) {
+          // The one before it may be a moment behind: one turn of the event loop before a read.
+          waitedFor = next.seq;
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
+        this.queue.shift();
         if (next.seq <= this.lastSeq) continue;
         if (next.prev === this.lastSeq) {
           this.sink.send(next.data);

@@ -149,6 +149,24 @@ describe('FeedStream', () => {
     expect(sink.seqs).toEqual([2, 3]);
   });
 
+  it('waits a turn for an event emitted a moment after the one that follows it, without reading the feed', async () => {
+    const feed = new FakeFeed(1);
+    const sink = new FakeSink();
+    const { stream } = streamOf(feed, sink);
+    await stream.start(undefined);
+    feed.append(2);
+    stream.offer(3, 2, live(3));
+    // Two writes of one batch: the earlier one's event a few promise steps behind.
+    await Promise.resolve();
+    stream.offer(2, 1, live(2));
+    await sink.sentAtLeast(2);
+    expect(sink.sent).toEqual([
+      { seq: 2, from: 'live' },
+      { seq: 3, from: 'live' },
+    ]);
+    expect(feed.pagesRead).toBe(0);
+  });
+
   it('replays everything after `after`, across pages, before anything live', async () => {
     const feed = new FakeFeed(1203);
     const sink = new FakeSink();
