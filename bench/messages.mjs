@@ -164,6 +164,13 @@ const key = newKey();
 const a = await startBackend('a', portA, [{ name: 'b', url: `http://127.0.0.1:${portB}`, key }]);
 const b = await startBackend('b', portB, [{ name: 'a', url: `http://127.0.0.1:${portA}`, key }]);
 
+/** a's transactions to b so far, from its /metrics: how many, their items and their answer times summed. */
+async function transactionsToB() {
+  const text = await (await fetch(`${a.url}/metrics`)).text();
+  const value = (name) => Number(new RegExp(`^${name}\\{peer="b"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { count: value('realchat_federation_transaction_items_count'), items: value('realchat_federation_transaction_items_sum'), seconds: value('realchat_federation_transaction_seconds_sum') };
+}
+
 /** Waits until b has stored `expected` messages from peers (the queued ones arrive after the load), up to a minute. */
 async function drained(expected) {
   const deadline = Date.now() + 60_000;
@@ -184,6 +191,7 @@ try {
     if (CASES.includes('federated')) {
       const people = await users(a.url, b.url, connections, `f${connections}`);
       const before = b.received().n;
+      const transactionsBefore = await transactionsToB();
       const started = performance.now();
       const run = await measured({ a, b }, async () => {
         const loaded = await load(a.url, connections, people, '@b');
@@ -193,6 +201,8 @@ try {
       });
       const after = b.received();
       const stored = after.n - before;
+      const transactionsAfter = await transactionsToB();
+      const transactions = transactionsAfter.count - transactionsBefore.count;
       const endToEnd = Math.round(stored / ((run.drainedAt - started) / 1000));
       report[`federated a -> b, ${connections} connections`] = summary(run, {
         storedOnB: stored,
@@ -200,6 +210,12 @@ try {
         // Requests still in flight when the load stopped are stored too, unanswered: up to one per connection.
         everyMessageStoredOnce: stored >= run.accepted && stored <= run.accepted + connections && after.n === after.distinct_ids,
         endToEndStoredPerSecond: endToEnd,
+        // One transaction in flight to b at a time: how full they were, and how long each took to be answered.
+        transactions: {
+          count: transactions,
+          itemsPerTransaction: Math.round((transactionsAfter.items - transactionsBefore.items) / transactions),
+          meanAnswerMs: Math.round((10_000 * (transactionsAfter.seconds - transactionsBefore.seconds)) / transactions) / 10,
+        },
         rateToYardstick: ratio(endToEnd, yardstick?.perSecond),
       });
     }
