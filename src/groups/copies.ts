@@ -7,7 +7,7 @@
 import type { Transaction } from 'kysely';
 import type { AddressResolver } from '../conversations/addresses.js';
 import type { GroupRecord } from '../conversations/group-queries.js';
-import { addressOf, memberKey, type Member } from '../conversations/members.js';
+import { addressOf, conversationId, memberKey, type Member } from '../conversations/members.js';
 import type { CopyMember, GroupRole } from '../conversations/repository.js';
 import { withChangeLock } from '../db/change-transaction.js';
 import type { Tables } from '../db/schema.js';
@@ -22,6 +22,7 @@ import type { MessageViews } from '../messages/view.js';
 import type { MessageWriter, NewMessage } from '../messages/write.js';
 import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
 import type { CopyRequests } from './copy-requests.js';
+import { onCompatPeer } from './rules.js';
 import type { GroupStores } from './stores.js';
 
 /** A `group_state` item's fields: the whole group at `version` (no members: the group is gone). */
@@ -158,12 +159,18 @@ export class GroupCopies {
     return { copy, sender, record: await this.stores.messages.findInConversation(copy.id, item.message) };
   }
 
-  /** Our user's own post, back from the home in its order: it takes its place, and its delivery is done. */
+  /**
+   * Our user's own post, back from the home in its order: it takes its place (the group's last
+   * message, unless one placed after it is here already), and its delivery is done.
+   */
   private async ordered(origin: string, record: MessageRecord, position: number): Promise<void> {
     const now = this.clock();
-    const { db, kind, messages, deliveries, feed } = this.stores;
+    const { db, kind, messages, conversations, deliveries, feed } = this.stores;
     const recorded = await withChangeLock(db, kind, async (trx): Promise<Recorded | undefined> => {
       await messages.setPosition(record.id, position, trx);
+      // Stored here before the home's messages that it now follows, it is the newest again.
+      const group = conversationId(record.conversation_id);
+      if (!(await messages.hasLaterPosition(group, position, trx))) await conversations.setLastMessage(group, record.id, trx);
       if (!(await deliveries.markDelivered(record.id, origin, trx)) || record.sender_user_id === null) return undefined;
       const [entry] = await feed.appendToFeeds([{ userId: record.sender_user_id, type: 'status', messageId: null, data: { id: record.id, status: 'delivered' } }], now, trx);
       return entry;
@@ -209,11 +216,15 @@ export class GroupCopies {
     return { id: copy.id, recorded: await feed.appendToFeeds(staying.map((userId) => groupEntry(userId, copy.id)), now, trx), left };
   }
 
-  /** The members a state lists, as this backend shows them, each once; a user of ours that does not exist is left out. */
+  /**
+   * The members a state lists, as this backend shows them, each once; a user of ours that does not
+   * exist is left out. A compat peer's user cannot be a member: such a state is refused whole.
+   */
   private async membersOf(listed: GroupStateUpdate['members']): Promise<CopyMember[]> {
     const members = new Map<string, CopyMember>();
     for (const entry of listed) {
       const member = await this.resolver.resolveQualified(entry.user);
+      if (member?.kind === 'remote' && member.compat) throw new ValidationFailed({ members: [onCompatPeer(entry.user)] });
       if (member && !members.has(memberKey(member))) members.set(memberKey(member), { member, role: entry.role, joinedAt: Date.parse(entry.joined_at) });
     }
     return [...members.values()];

@@ -13,6 +13,11 @@ export function checkGroupName(name: string): string {
   return trimmed;
 }
 
+/** Why a user of a compat peer cannot be a member: the original backend has no groups. */
+export function onCompatPeer(address: string): string {
+  return `${address} is a user of a backend without groups.`;
+}
+
 /**
  * Whether a member in role `actor` may remove another member in role `target`: the owner anyone,
  * an admin plain members (neither the owner nor another admin), a plain member nobody. Anyone may

@@ -19,7 +19,7 @@ import { distinctServers, qualifiedAddress, type GroupSite } from '../messages/g
 import { groupLine, type GroupMessageFields, type GroupStateFields, type Recorded } from '../messages/ports.js';
 import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
 import type { CopyRequests, Queued } from './copy-requests.js';
-import { checkGroupName, mayManage, mayRemove, nextOwner } from './rules.js';
+import { checkGroupName, mayManage, mayRemove, nextOwner, onCompatPeer } from './rules.js';
 import type { GroupStores } from './stores.js';
 import { groupSummary, type GroupSummaryView, type GroupView } from './view.js';
 
@@ -369,10 +369,6 @@ function requireManager(group: GroupMembership): GroupMembership {
 function requireOwner(group: GroupMembership): GroupMembership {
   if (group.role !== 'owner') throw new Forbidden('forbidden', 'Only the owner may change roles.');
   return group;
-}
-
-function onCompatPeer(address: string): string {
-  return `${address} is a user of a backend without groups.`;
 }
 
 function isRemote(actor: GroupActor): actor is RemoteMember {

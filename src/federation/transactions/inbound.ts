@@ -33,7 +33,8 @@ export class InboundTransactions {
 
   /** Applies a verified peer's transaction; one result per item, in their order. */
   async apply(peer: Peer, body: TransactionBody): Promise<TransactionAnswer> {
-    const checked = openTransaction(body, peer.fernetKeys, this.options.maxAgeMs, this.options.clock);
+    const opened = openTransaction(body, peer.fernetKeys, this.options.maxAgeMs, this.options.clock);
+    const checked = peer.compat ? opened.map(outsideGroups) : opened;
     const results: ItemResult[] = [];
     try {
       for (let start = 0; start < checked.length; ) {
@@ -132,6 +133,19 @@ function runOf<T extends TransactionItem>(checked: CheckedItem[], start: number,
     run.push(entry.item);
   }
   return run;
+}
+
+const GROUP_ITEMS = new Set<TransactionItem['type']>(['group_state', 'group_message', 'group_post', 'group_request']);
+
+/**
+ * The original backend has no groups (its users are never members, and it is no group's home):
+ * whoever signs with a compat peer's key, its group items are refused, with nothing applied.
+ */
+function outsideGroups(entry: CheckedItem): CheckedItem {
+  if (!entry.ok) return entry;
+  const { item } = entry;
+  if (!GROUP_ITEMS.has(item.type) && !(item.type === 'typing' && 'group' in item)) return entry;
+  return { ok: false, result: { id: item.id, status: 403, code: 'forbidden' } };
 }
 
 function isMessage(item: TransactionItem): item is ItemOf<'message'> {

@@ -50,7 +50,7 @@ export const GroupStateItem = Type.Object({
   id: Uuid,
   group: Uuid,
   name: GroupName,
-  version: Type.Integer({ minimum: 0 }),
+  version: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
   created_at: Instant,
   members: Type.Array(GroupMember, { maxItems: 10_000 }),
 });
@@ -62,7 +62,7 @@ export const GroupMessageItem = Type.Object({
   kind: GroupMessageKind,
   message: Uuid,
   sender: QualifiedUser,
-  position: Type.Optional(Type.Integer({ minimum: 1 })),
+  position: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
   text: Type.Optional(Text),
   timestamp: Instant,
 });

@@ -92,8 +92,11 @@ describeEachDatabase('copies of groups homed elsewhere', (database) => {
         ['dave', 'admin'],
       ]);
       expect(await daveSocket.next((frame) => frame.type === 'group')).toMatchObject({ group: { id: group, name: 'renamed' } });
-      // The same item again changes nothing.
-      expect(statuses(await home.send([newer]))).toEqual([[200, undefined]]);
+      // The same item again changes nothing; nor does a version past what a number holds exactly (it would freeze the copy).
+      expect(statuses(await home.send([newer, home.state(group, 1e300, members('alice@a'), 'frozen')]))).toEqual([
+        [200, undefined],
+        [400, 'validation_error'],
+      ]);
       expect((await groups.show(dave, group)).body).toEqual(shown);
     });
 
@@ -148,6 +151,8 @@ describeEachDatabase('copies of groups homed elsewhere', (database) => {
         home.message(group, { sender: 'alice@a', position: 3, text: '   ' }),
         first,
         home.message(randomUUID(), { sender: 'alice@a', position: 4, text: 'no such group' }),
+        // Past what a number holds exactly: no place could follow it.
+        home.message(group, { sender: 'alice@a', position: 1e300, text: 'too far' }),
         home.message(group, { sender: 'alice@a', position: 5, text: 'last' }),
       ]);
       expect(statuses(results)).toEqual([
@@ -157,6 +162,7 @@ describeEachDatabase('copies of groups homed elsewhere', (database) => {
         [400, 'validation_error'],
         [200, undefined],
         [404, 'not_found'],
+        [400, 'validation_error'],
         [200, undefined],
       ]);
       expect(await texts(bob, group)).toEqual(['first', 'last']);

@@ -119,6 +119,36 @@ it('refuses a compat peer’s user as a member: on creation, on an add at home, 
   expect(onB.body).toMatchObject({ code: 'validation_error', fields: { user: expect.anything() } });
 });
 
+it('refuses every group item signed with a compat peer’s key (it is no group’s home and none of its users a member), and a state listing its user', async () => {
+  const { alice, bob, id, members } = await trustedGroup();
+  const before = await snapshot(members, id, suite.trio.all);
+  const oldKey = suite.trio.a.peers.find((peer) => peer.name === 'old')!.key;
+  const fromOld = async (items: Record<string, unknown>[]) => {
+    const response = await postTransaction(suite.trio.a.url, transactionRequest({ key: oldKey, items, origin: 'old', destination: 'a' }));
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    return response.body.results as unknown[];
+  };
+  // A group "homed" on old, with alice in it, and a message in it; then old's user posting and asking in alice's group.
+  const forged = randomUUID();
+  const results = await fromOld([
+    groupItems.state(forged, { name: 'Old home', version: 1, members: [{ user: 'olga@old', role: 'owner' }, { user: alice.address, role: 'member' }] }),
+    groupItems.message(forged, { sender: 'olga@old', text: 'from the old home', position: 1 }),
+    groupItems.post(id, { sender: 'olga', text: 'let me in' }),
+    groupItems.request(id, { sender: 'olga', action: 'add', user: 'oscar@old' }),
+    { type: 'typing', id: randomUUID(), from: 'olga', group: id },
+  ]);
+  expect(results).toEqual(Array.from({ length: 5 }, () => refusal(403, 'forbidden')));
+  expect((await alice.api.show(alice, forged)).status).toBe(404);
+  expect(await versionOn(suite.trio.a, forged)).toBeUndefined();
+
+  // From a peer with groups, a state that lists a compat peer's user is refused whole.
+  const listed = await sendItems(suite.trio.b, suite.trio.a, [
+    groupItems.state(randomUUID(), { name: 'With olga', version: 1, members: [{ user: bob.address, role: 'owner' }, { user: alice.address, role: 'member' }, { user: 'olga@old', role: 'member' }] }),
+  ]);
+  expect(listed).toEqual([refusal(400, 'validation_error')]);
+  expect(await snapshot(members, id, suite.trio.all)).toEqual(before);
+});
+
 it('answers 404 to a post for a group the home does not hold, and to a group_message for a group the receiver has no copy of', async () => {
   const bob = await person(suite.trio.b);
   const unknown = randomUUID();
