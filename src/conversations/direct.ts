@@ -55,6 +55,15 @@ export class DirectConversations {
     return id;
   }
 
+  /**
+   * Whether a pair's conversation is established: both have written, or one has read the other's
+   * messages. Typing and presence pass only then: a stranger's one message opens no channel.
+   */
+  async established(pair: DirectPair): Promise<boolean> {
+    const id = await this.find(pair);
+    return id !== undefined && (await this.repository.isEstablished(id));
+  }
+
   /** Keeps ids that a committed transaction resolved. */
   remember(ids: Map<string, ConversationId>): void {
     for (const [key, id] of ids) this.ids.set(key, id);

@@ -297,6 +297,28 @@ export class ConversationsRepository {
   }
 
   /**
+   * Whether a direct conversation is established, as `establishedPartners` counts it: both have
+   * written, or one has read the other's messages. A peer's user has no sent flag here (only
+   * local members' rows are touched): a message from them in the conversation counts instead.
+   */
+  async isEstablished(id: ConversationId): Promise<boolean> {
+    const rows = await this.db
+      .selectFrom('conversation_members as m')
+      .select((eb) => [
+        'm.has_sent',
+        'm.read_up_to',
+        'm.user_id',
+        eb
+          .exists(eb.selectFrom('messages').select('messages.id').whereRef('messages.conversation_id', '=', 'm.conversation_id').where('messages.sender_user_id', 'is', null))
+          .as('peerSent'),
+      ])
+      .where('m.conversation_id', '=', id)
+      .execute();
+    const sent = (row: (typeof rows)[number]) => (row.user_id === null ? Boolean(Number(row.peerSent)) : Number(row.has_sent) === 1);
+    return (rows.length === 2 && rows.every(sent)) || rows.some((row) => Number(row.read_up_to) > 0);
+  }
+
+  /**
    * The user's local partners in established direct conversations (both have written, or one
    * has read the other's messages), all or those among `userIds`. An unsolicited message alone
    * makes no partner.

@@ -45,7 +45,8 @@ export interface InboundOptions {
 export function verifyPeerRequest(options: InboundOptions, unsigned: 'compat' | 'never' = 'compat') {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const origin = request.headers['x-realchat-origin'];
-    const peer = typeof origin === 'string' ? options.peers.find(origin) : unsigned === 'compat' ? options.peers.compatPeer : undefined;
+    // Without an origin, the request is the compat peer's (the original sends none): unsigned, it must be v1.
+    const peer = typeof origin === 'string' ? options.peers.find(origin) : options.peers.compatPeer;
     if (!peer) throw new Forbidden('unknown_peer', 'This backend does not know the sending peer.');
 
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);

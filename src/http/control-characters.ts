@@ -37,6 +37,14 @@ function collectControlCharacters(value: unknown, path: string, field: string, f
   }
 }
 
+/**
+ * For what arrives sealed from peers (never seen by the hook): why a message text (`prose`) or a
+ * name may not be stored, if it may not.
+ */
+export function controlCharactersIn(text: string, kind: 'prose' | 'name'): string | undefined {
+  return controlCharacterProblem(text, kind === 'prose' ? 'message' : '');
+}
+
 function controlCharacterProblem(text: string, field: string): string | undefined {
   if (text.includes('\u0000')) return 'Null characters are not allowed.';
   if (SECRET_FIELDS.has(field)) return undefined;

@@ -6,6 +6,7 @@ import type { AddressResolver } from '../conversations/addresses.js';
 import type { GroupQueries } from '../conversations/group-queries.js';
 import { isGroupId, localMember, memberKey, remoteMember, type KnownPeer, type Member, type RemoteMember } from '../conversations/members.js';
 import { timeOrderedUuid } from '../db/uuid.js';
+import { controlCharactersIn } from '../http/control-characters.js';
 import { Conflict, NotFound, RateLimited, ValidationFailed } from '../http/errors.js';
 import type { MessageCounters } from '../http/metrics.js';
 import type { RateBudget, RateLimitStore } from '../limits/rate-limiter.js';
@@ -186,6 +187,8 @@ export class MessagesService {
 
   /** The message a peer delivered, for its local receiver. */
   private async receivedItem(inbound: InboundMessage): Promise<NewMessage> {
+    const problem = controlCharactersIn(inbound.receiverName, 'name');
+    if (problem) throw new ValidationFailed({ receiver: [problem] });
     const receiver = await this.resolver.resolve(inbound.receiverName);
     if (!receiver || receiver.kind !== 'local') throw new NotFound('unknown_receiver', 'The receiver does not exist.');
     return {
@@ -206,6 +209,9 @@ export class MessagesService {
 
 /** The text as stored: trimmed, 1 to 10,000 characters (code points, as Django counts). */
 export function checkText(message: string): string {
+  // A peer's text was sealed past the request hook that refuses these in clients' input.
+  const problem = controlCharactersIn(message, 'prose');
+  if (problem) throw new ValidationFailed({ message: [problem] });
   const text = message.trim();
   if (text.length === 0) throw new ValidationFailed({ message: ['This field may not be blank.'] });
   if (text.length > MAX_TEXT_LENGTH && [...text].length > MAX_TEXT_LENGTH) {

@@ -114,6 +114,11 @@ describeEachDatabase('inbound federation refusals', (database) => {
     await expectRefusal({ receiver: 'nobody' }, 404, 'unknown_receiver');
   });
 
+  it('refuses a sealed text with a null or another control character, as a client’s, with 400 validation_error', async () => {
+    await expectRefusal({ text: 'a \u0000 null' }, 400, 'validation_error');
+    await expectRefusal({ text: 'an \u001b escape' }, 400, 'validation_error');
+  });
+
   it('answers validation errors for a body missing fields, once the peer is verified', async () => {
     const before = await stored();
     const body = JSON.stringify({ message: 'x', receiver: 'bob' });

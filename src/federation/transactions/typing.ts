@@ -1,6 +1,7 @@
 // Typing indicators across backends (federation.md, "Transactions"): alice on a typing to bob@b
 // becomes a `typing` item in a's next transaction to b, and b tells bob's sessions that alice@a
-// is typing. Only between members of a direct conversation, at most once per pair every 2 s on
+// is typing. Only within an established direct conversation (as between local users: a stranger's
+// one message opens no channel), at most once per pair every 2 s on
 // each side, never stored and never retried: an indicator that does not make it is simply gone.
 // In a group (groups.md), a member's backend sends it to the home, which tells its own members'
 // sessions and relays it to the other backends with members; they tell their members'.
@@ -23,7 +24,7 @@ export interface TypingSender {
 
 export interface FederatedTypingOptions {
   resolver: Pick<AddressResolver, 'resolve' | 'findLocal'>;
-  direct: Pick<DirectConversations, 'find'>;
+  direct: Pick<DirectConversations, 'established'>;
   limits: RateLimitStore;
   bus: EventBus;
   sender: TypingSender;
@@ -62,8 +63,8 @@ export class FederatedTyping {
     const receiver = await this.options.resolver.findLocal(item.to);
     if (!receiver) return;
     const sender = remoteMember(peer, item.from);
-    if ((await this.options.direct.find({ sender, receiver })) === undefined) return;
     if (!(await this.firstInWindow(`typing:${memberKey(sender)}:${receiver.userId}`))) return;
+    if (!(await this.options.direct.established({ sender, receiver }))) return;
     await this.options.bus.publish(receiver.userId, { type: 'typing', from: addressOf(sender) });
   }
 
@@ -71,8 +72,8 @@ export class FederatedTyping {
     const receiver = await this.options.resolver.resolve(to);
     // The original backend has no typing indicators.
     if (receiver?.kind !== 'remote' || receiver.compat) return;
-    if ((await this.options.direct.find({ sender: localMember(from), receiver })) === undefined) return;
     if (!(await this.firstInWindow(`typing:${from.id}:${memberKey(receiver)}`))) return;
+    if (!(await this.options.direct.established({ sender: localMember(from), receiver }))) return;
     this.options.sender.sendTyping(receiver.server, { type: 'typing', id: randomUUID(), from: from.username, to: receiver.name });
   }
 

@@ -138,6 +138,9 @@ it('refuses every group item signed with a compat peerâ€™s key (it is no groupâ€
     { type: 'typing', id: randomUUID(), from: 'olga', group: id },
   ]);
   expect(results).toEqual(Array.from({ length: 5 }, () => refusal(403, 'forbidden')));
+  // Without an origin a request is the compat peer's, and a transaction is never taken unsigned.
+  const unsigned = await postTransaction(suite.trio.a.url, transactionRequest({ key: oldKey, items: [groupItems.post(id, { sender: 'olga', text: 'unsigned' })], origin: null, signWith: null }));
+  expect([unsigned.status, unsigned.body.code]).toEqual([401, 'invalid_signature']);
   expect((await alice.api.show(alice, forged)).status).toBe(404);
   expect(await versionOn(suite.trio.a, forged)).toBeUndefined();
 

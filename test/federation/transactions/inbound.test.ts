@@ -35,7 +35,7 @@ describeEachDatabase('inbound transactions', (database) => {
 
   it('answers each bad item with its own 4xx and applies the others', async () => {
     const before = (await inbox()).length;
-    const good = [messageItem('good one'), messageItem('good two'), messageItem('good three')];
+    const good = [messageItem('good one'), messageItem('good\ttwo\r\non two lines'), messageItem('good three')];
     const items = [
       good[0],
       { type: 'message', id: randomUUID(), sender: 'alice' },
@@ -47,6 +47,10 @@ describeEachDatabase('inbound transactions', (database) => {
       messageItem('bad sender', { sender: 'x@y' }),
       { type: 'edit', id: randomUUID(), ref: randomUUID(), sender: 'alice', receiver: 'bob', text: 'edit of nothing', timestamp: new Date().toISOString() },
       { type: 'read', id: randomUUID(), reader: 'alice', partner: 'bob', up_to: randomUUID(), read_at: new Date().toISOString() },
+      // What a client could not send: a null or another control character in the text (tabs and line breaks are fine), or in a name.
+      messageItem('a \u0000 null'),
+      messageItem('an \u001b escape'),
+      messageItem('to bob\u001b', { receiver: 'bob\u001b' }),
       good[2],
     ];
     const response = await postTransaction(b.url, transactionRequest({ key, items }));
@@ -62,9 +66,12 @@ describeEachDatabase('inbound transactions', (database) => {
       [400, 'validation_error'],
       [404, 'not_found'],
       [404, 'not_found'],
+      [400, 'validation_error'],
+      [400, 'validation_error'],
+      [400, 'validation_error'],
       [200, undefined],
     ]);
-    expect((await inbox()).slice(before)).toEqual(['good one', 'good two', 'good three']);
+    expect((await inbox()).slice(before)).toEqual(['good one', 'good\ttwo\r\non two lines', 'good three']);
   });
 
   it('answers a repeated item with its first answer and stores it once, within a transaction and across two', async () => {

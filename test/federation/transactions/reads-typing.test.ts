@@ -113,4 +113,22 @@ describeEachDatabase('read receipts and typing across backends', (database) => {
       await db.close();
     }
   });
+
+  it('passes typing across backends only once the conversation is established, as between local users', async () => {
+    const dave = await registerUser(b.url, 'dave');
+    const [alices, daves] = [await connect(a, alice), await connect(b, dave)];
+    // One unasked message: dave has not answered nor read it, so alice's typing does not reach him.
+    await send(a, alice, 'dave@b', 'hello, stranger');
+    await daves.next((frame) => frame.type === 'message', 10_000);
+    alices.send({ type: 'typing', to: 'dave@b' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await daves.roundTrip();
+    expect(daves.received.filter((frame) => frame.type === 'typing')).toEqual([]);
+    // dave answers: now both have written. (Past the 2 s window the dropped indicator took.)
+    await send(b, dave, 'alice@a', 'hello, alice');
+    await alices.next((frame) => frame.type === 'message', 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    alices.send({ type: 'typing', to: 'dave@b' });
+    expect(await daves.next((frame) => frame.type === 'typing', 10_000)).toEqual({ type: 'typing', from: 'alice@a' });
+  });
 });
