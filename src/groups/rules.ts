@@ -5,11 +5,11 @@ import { ValidationFailed } from '../http/errors.js';
 
 const NAME_MAX_LENGTH = 100;
 
-/** A group's name as stored: trimmed, 1 to 100 characters (code points). */
+/** A group's name as stored: trimmed, 1 to 100 characters (code points, counted after NFKC as every length is). */
 export function checkGroupName(name: string): string {
   const trimmed = name.trim();
   if (trimmed.length === 0) throw new ValidationFailed({ name: ['This field may not be blank.'] });
-  if ([...trimmed].length > NAME_MAX_LENGTH) throw new ValidationFailed({ name: [`Ensure this field has no more than ${NAME_MAX_LENGTH} characters.`] });
+  if ([...trimmed.normalize('NFKC')].length > NAME_MAX_LENGTH) throw new ValidationFailed({ name: [`Ensure this field has no more than ${NAME_MAX_LENGTH} characters.`] });
   return trimmed;
 }
 

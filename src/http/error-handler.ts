@@ -22,15 +22,23 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; detail: stri
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'bad_request', detail: 'The request could not be routed.' },
 };
 
-/** DRF-style field errors from Ajv issues: `{"username": ["This field is required."]}`. */
+/**
+ * DRF-style field errors from Ajv issues: `{"username": ["This field is required."]}`, each under
+ * the body's own field (an entry of a list under the list, `members`, saying which item), each
+ * message once; the bare "matches no alternative" of a union only when nothing says more.
+ */
 export function fieldsFromValidation(issues: ValidationIssue[], context?: string): FieldErrors {
   const fields: FieldErrors = {};
+  const vague = new Map<string, string>();
   for (const issue of issues) {
-    const path = (issue.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
+    const [top, item] = (issue.instancePath ?? '').split('/').slice(1);
     const missing = issue.keyword === 'required' ? String(issue.params?.missingProperty ?? issue.params?.requiredProperties ?? '') : '';
-    const field = [path, missing].filter(Boolean).join('.') || context || 'non_field_errors';
-    (fields[field] ??= []).push(describeIssue(issue));
+    const field = top || missing || context || 'non_field_errors';
+    const text = item !== undefined && /^\d+$/.test(item) ? `Item ${Number(item) + 1}: ${describeIssue(issue)}` : describeIssue(issue);
+    if (issue.keyword === 'anyOf') vague.set(field, text);
+    else if (!fields[field]?.includes(text)) (fields[field] ??= []).push(text);
   }
+  for (const [field, text] of vague) fields[field] ??= [text];
   return fields;
 }
 

@@ -1,7 +1,7 @@
 // HTTP routes of the messages feature: send (to a receiver or a group), read a conversation or a
 // group or catch up, conversations, read markers. POST /accounts/messages/ sits in a plugin of its own with the sealed-form hook.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { authOf, type AuthHook } from '../http/auth.js';
 import { ValidationFailed } from '../http/errors.js';
@@ -26,6 +26,14 @@ import type { MessagesService } from './service.js';
 
 const SENT = 'Message sent successfully';
 
+/** A Message shows the target it does not have as null (`"group": null`): sent back so, it means "not given". */
+async function nullTargetsAbsent(request: FastifyRequest): Promise<void> {
+  const body = request.body;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
+  const fields = body as Record<string, unknown>;
+  for (const key of ['receiver', 'group']) if (fields[key] === null) delete fields[key];
+}
+
 export function messagesRoutes(messages: MessagesService, queries: MessageQueries, readMarkers: ReadMarkers, authenticate: AuthHook, sealed: SealOptions) {
   return async (instance: FastifyInstance) => {
     const app = instance.withTypeProvider<TypeBoxTypeProvider>();
@@ -35,7 +43,7 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
 
     app.post(
       '/accounts/send-message/',
-      { preHandler: authenticate, schema: { ...secured, summary: 'Send a message', body: SendMessageBody, response: { 201: SendAnswer, ...sendErrors } } },
+      { preValidation: nullTargetsAbsent, preHandler: authenticate, schema: { ...secured, summary: 'Send a message', body: SendMessageBody, response: { 201: SendAnswer, ...sendErrors } } },
       async (request, reply) => {
         const { user } = authOf(request);
         const { message, receiver, group, client_id: clientId } = request.body;
@@ -49,6 +57,7 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
       sealedScope.withTypeProvider<TypeBoxTypeProvider>().post(
         '/accounts/messages/',
         {
+          preValidation: nullTargetsAbsent,
           preHandler: authenticate,
           schema: {
             ...secured,

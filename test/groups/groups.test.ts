@@ -157,7 +157,13 @@ describeEachDatabase('groups', (database) => {
       expect((await groups.create(alice, 'Just enough', others.slice(1))).status).toBe(201);
       expect(await groups.create(alice, 'Federated', ['bob@elsewhere'])).toMatchObject({ status: 400, body: { fields: { members: [expect.any(String)] } } });
       expect(await groups.as(alice, 'POST', '/accounts/groups/', { name: 'No list' })).toMatchObject({ status: 400, body: { code: 'validation_error' } });
-      expect(await groups.as(alice, 'POST', '/accounts/groups/', { name: 'A list of lists', members: [[bob.username]] })).toMatchObject({ status: 400 });
+      // A bad entry is named under `members`, with its place in the list.
+      expect(await groups.as(alice, 'POST', '/accounts/groups/', { name: 'A list of lists', members: [bob.username, [bob.username]] })).toMatchObject({
+        status: 400,
+        body: { code: 'validation_error', fields: { members: ['Item 2: Must be of type string.'] } },
+      });
+      // Lengths count after NFKC: 51 "ﬀ" ligatures are 102 characters.
+      expect(await groups.create(alice, 'ﬀ'.repeat(51), [bob])).toMatchObject({ status: 400, body: { fields: { name: [expect.any(String)] } } });
 
       expect(await groupRows()).toBe(before + 2);
     });
@@ -181,8 +187,19 @@ describeEachDatabase('groups', (database) => {
         expect(both).toMatchObject({ status: 400, body: { code: 'validation_error' } });
         const neither = await groups.as(alice, 'POST', path, { message: 'hi' });
         expect(neither).toMatchObject({ status: 400, body: { code: 'validation_error', fields: { receiver: ['This field is required.'] } } });
+        const nulls = await groups.as(alice, 'POST', path, { message: 'hi', receiver: null, group: null });
+        expect(nulls).toMatchObject({ status: 400, body: { code: 'validation_error', fields: { receiver: ['This field is required.'] } } });
       }
       expect(await count(sql`select count(*) as n from messages`)).toBe(before);
+    });
+
+    it('takes a null receiver or group (as a Message shows the one it has not) as not given', async () => {
+      const [alice, bob] = await users(2);
+      const group = await groups.group(alice, 'Nulls', [bob]);
+      for (const path of ['/accounts/send-message/', '/accounts/messages/']) {
+        expect((await groups.as(alice, 'POST', path, { message: 'to the group', receiver: null, group: group.id })).status).toBe(201);
+        expect((await groups.as(alice, 'POST', path, { message: 'to bob', receiver: bob.username, group: null })).status).toBe(201);
+      }
     });
   });
 
