@@ -115,7 +115,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     // KEEP_ALIVE_TIMEOUT. Node checks the first two every connectionsCheckingInterval (30 s by
     // default, longer than the timeouts themselves). Upgraded WebSockets leave all of these behind.
     requestTimeout: config.requestTimeoutMs,
-    connectionTimeout: config.requestTimeoutMs,
+    // A little longer than a request may take: a body that stalls is answered 408 by Node's check
+    // before the silent connection is cut without an answer.
+    connectionTimeout: config.requestTimeoutMs + 2 * timeoutCheckInterval(config),
     keepAliveTimeout: config.keepAliveTimeoutMs,
     http: {
       headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs),
@@ -152,7 +154,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'Authorization', description: '`Token <key>` or `Bearer <key>`' } } },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    // Served over plain HTTP on a LAN, "upgrade" would fetch the page's scripts over https and leave it blank.
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+  });
 
   // Counts are keyed by user ids, which every backend numbers from 1: deployments sharing one Redis count apart.
   const limits = deps.redis

@@ -1,6 +1,7 @@
 // Reads the environment (and ./.env) once into a typed, validated Config.
 // This is the only module that looks at process.env; a bad value fails with the variable's name.
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { isKey } from './crypto/keys.js';
@@ -105,6 +106,15 @@ function parseBoolean(text: string, variable: string): boolean {
   throw new ConfigError(variable, `"${text}" is not true or false`, `${variable}=true`);
 }
 
+// An address (IPv4, IPv6) or a host name to listen on: checked here, so that a typo is named rather than failing the listen later.
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function parseHost(text: string): string {
+  const host = text.trim();
+  if (isIP(host) === 0 && !HOST_NAME.test(host)) throw new ConfigError('HOST', `"${text}" is not an address or a host name to listen on`, 'HOST=0.0.0.0');
+  return host;
+}
+
 function parsePort(text: string): number {
   const port = Number(text);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -113,11 +123,12 @@ function parsePort(text: string): number {
   return port;
 }
 
-/** A Fernet-format key: URL-safe base64 of exactly 32 bytes. */
-function checkKey(text: string, variable: string): string {
+/** A Fernet-format key: URL-safe base64 of exactly 32 bytes; `where` names it inside a variable's value, `example` shows the whole value. */
+function checkKey(text: string, variable: string, where?: { name: string; example: string }): string {
   const trimmed = text.trim();
   if (!isKey(trimmed)) {
-    throw new ConfigError(variable, 'must be 32 bytes in URL-safe base64 (run `realchat keygen`)', `${variable}=${EXAMPLE_KEY}`);
+    const what = where ? `${where.name} must be` : 'must be';
+    throw new ConfigError(variable, `${what} 32 bytes in URL-safe base64 (run \`realchat keygen\`)`, where?.example ?? `${variable}=${EXAMPLE_KEY}`);
   }
   return trimmed;
 }
@@ -207,8 +218,8 @@ function parsePeerEntry(entry: unknown, index: number, defaultKey: string | unde
   return {
     name: peer.name,
     url: parseHttpUrl(peer.url, 'PEERS', PEERS_EXAMPLE),
-    key: checkKey(key, 'PEERS'),
-    previousKeys: (previous as string[]).map((k) => checkKey(k, 'PEERS')),
+    key: checkKey(key, 'PEERS', { name: `${where}.key`, example: PEERS_EXAMPLE }),
+    previousKeys: (previous as string[]).map((k, n) => checkKey(k, 'PEERS', { name: `${where}.previous_keys[${n}]`, example: PEERS_EXAMPLE })),
     compat: peer.compat === true,
     ...(typeof peer.token === 'string' ? { token: peer.token } : {}),
     ...(allowFrom ? { allowFrom } : {}),
@@ -292,6 +303,8 @@ function keyDirFor(database: DatabaseConfig, cwd: string): string {
 }
 
 function parsePeers(env: Environment, encryptionKey: string | undefined, cwd: string): PeerConfig[] {
+  // Checked even when unused: a bad value stops the start.
+  const compat = parseBoolean(env.PEER_COMPAT ?? 'false', 'PEER_COMPAT');
   if (env.PEERS?.trim()) {
     if (env.PEER_NAME || env.PEER_URL) throw new ConfigError('PEERS', 'set either PEERS or PEER_NAME/PEER_URL, not both', PEERS_EXAMPLE);
     return parsePeerList(env.PEERS, encryptionKey, cwd);
@@ -308,7 +321,7 @@ function parsePeers(env: Environment, encryptionKey: string | undefined, cwd: st
       url: parseHttpUrl(env.PEER_URL, 'PEER_URL', 'PEER_URL=http://b.example:8000'),
       key: encryptionKey,
       previousKeys: [],
-      compat: parseBoolean(env.PEER_COMPAT ?? 'false', 'PEER_COMPAT'),
+      compat,
       ...(env.PEER_TOKEN ? { token: env.PEER_TOKEN } : {}),
     },
   ];
@@ -316,12 +329,13 @@ function parsePeers(env: Environment, encryptionKey: string | undefined, cwd: st
 
 function parseVonage(env: Environment): VonageConfig | undefined {
   const { VONAGE_API_KEY: apiKey, VONAGE_API_SECRET: apiSecret } = env;
-  if (!apiKey && !apiSecret) return undefined;
-  if (!apiKey) throw new ConfigError('VONAGE_API_KEY', 'must be set with VONAGE_API_SECRET', 'VONAGE_API_KEY=a1b2c3d4');
-  if (!apiSecret) throw new ConfigError('VONAGE_API_SECRET', 'must be set with VONAGE_API_KEY', 'VONAGE_API_SECRET=s3cr3tValue');
+  // Checked even without credentials: a bad value stops the start.
   const brand = env.VONAGE_BRAND_NAME?.trim() || 'RealChat';
   if (brand.length > 16) throw new ConfigError('VONAGE_BRAND_NAME', 'must be at most 16 characters (Vonage limit)', 'VONAGE_BRAND_NAME=RealChat');
   const apiUrl = env.VONAGE_API_URL ? parseHttpUrl(env.VONAGE_API_URL, 'VONAGE_API_URL', 'VONAGE_API_URL=https://api.nexmo.com') : undefined;
+  if (!apiKey && !apiSecret) return undefined;
+  if (!apiKey) throw new ConfigError('VONAGE_API_KEY', 'must be set with VONAGE_API_SECRET', 'VONAGE_API_KEY=a1b2c3d4');
+  if (!apiSecret) throw new ConfigError('VONAGE_API_SECRET', 'must be set with VONAGE_API_KEY', 'VONAGE_API_SECRET=s3cr3tValue');
   return { apiKey, apiSecret, brand, ...(apiUrl ? { apiUrl } : {}) };
 }
 
@@ -360,7 +374,7 @@ export function loadConfig(env: Environment, cwd = process.cwd()): Config {
 
   return {
     port: parsePort(optional(env, 'PORT') ?? '8000'),
-    host: optional(env, 'HOST') ?? '0.0.0.0',
+    host: parseHost(optional(env, 'HOST') ?? '0.0.0.0'),
     database,
     ...(optional(env, 'REDIS_URL') ? { redisUrl: parseRedisUrl(env.REDIS_URL!) } : {}),
     ...(encryptionKey ? { encryptionKey } : {}),

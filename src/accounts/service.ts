@@ -60,7 +60,8 @@ export interface ProfileChanges {
 
 const TOKEN_PRUNE_INTERVAL_MS = 60 * 60_000;
 
-// Tokens are refreshed at most this often, so an authenticated request rarely writes.
+// Tokens are refreshed at most this often (or, with a TOKEN_TTL under two minutes, every half
+// of it, so that they still slide), so an authenticated request rarely writes.
 const TOKEN_TOUCH_INTERVAL_MS = 60_000;
 
 export function toPublicUser(user: UserRecord): PublicUser {
@@ -175,7 +176,7 @@ export class AccountsService {
       return undefined;
     }
     let { expiresAt } = found;
-    if (now - found.lastUsedAt >= TOKEN_TOUCH_INTERVAL_MS) {
+    if (now - found.lastUsedAt >= Math.min(TOKEN_TOUCH_INTERVAL_MS, this.options.tokenTtlMs / 2)) {
       expiresAt = now + this.options.tokenTtlMs;
       await this.options.repository.touchToken(found.tokenId, now, expiresAt);
     }

@@ -100,7 +100,7 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
     app.post(
       '/accounts/messages/:id/read/',
       { preHandler: authenticate, schema: { ...secured, summary: 'Mark a message and the earlier ones read', params: MessageIdParams, response: { 200: MessageSchema, ...errors } } },
-      async (request) => readMarkers.markRead(authOf(request).user, request.params.id),
+      async (request) => readMarkers.markRead(authOf(request).user, Number(request.params.id)),
     );
   };
 }
@@ -115,14 +115,14 @@ export function messageChangeRoutes(changes: MessageEdits, authenticate: AuthHoo
     app.patch(
       '/accounts/messages/:id/',
       { preHandler: authenticate, schema: { ...secured, summary: 'Edit a message (sender only)', body: EditMessageBody, response: { 200: MessageSchema, ...errors } } },
-      async (request) => changes.edit(authOf(request).user, request.params.id, request.body.message),
+      async (request) => changes.edit(authOf(request).user, Number(request.params.id), request.body.message),
     );
 
     app.delete(
       '/accounts/messages/:id/',
       { preHandler: authenticate, schema: { ...secured, summary: 'Delete a message (sender only); it stays as a tombstone', response: { 204: Type.Null(), ...errors } } },
       async (request, reply) => {
-        await changes.delete(authOf(request).user, request.params.id);
+        await changes.delete(authOf(request).user, Number(request.params.id));
         return reply.status(204).send(null);
       },
     );

@@ -81,6 +81,7 @@ export const ConversationPage = Type.Object({
   next: Type.Union([Type.String(), Type.Null()]),
 });
 
-export const MessageIdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+// Digits only: coerced as a number, "0x1" or "1e2" would name message 1 or 100.
+export const MessageIdParams = Type.Object({ id: Type.String({ pattern: '^[1-9][0-9]{0,14}$', description: 'A message id' }) });
 
 export const EditMessageBody = Type.Object({ message: Text });

@@ -178,3 +178,25 @@ describeEachDatabase('expired tokens', (database) => {
     }
   });
 });
+
+describeEachDatabase('a TOKEN_TTL under two minutes', (database) => {
+  let app: TestApp;
+  let clockOffset = 0;
+
+  beforeAll(async () => {
+    app = await startTestApp({ database, clock: () => Date.now() + clockOffset, env: { TOKEN_TTL: '2s' } });
+  });
+  afterAll(() => app.destroy());
+
+  it('still slides: a token used past half its life lives on past its first expiry', async () => {
+    clockOffset = 0;
+    const user = await registerUser(app.url);
+    const use = () => call(app.url, 'GET', '/accounts/conversations/', undefined, { token: user.token });
+    clockOffset = 1200;
+    expect((await use()).status).toBe(200);
+    clockOffset = 2400;
+    expect((await use()).status).toBe(200);
+    clockOffset = 5000;
+    expect((await use()).status).toBe(401);
+  });
+});

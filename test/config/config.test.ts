@@ -137,6 +137,12 @@ describe('configuration', () => {
     [{ PEERS: '[{"name":"b"}]', ENCRYPTION_KEY: KEY }, 'PEERS', 'PEERS=['],
     [{ PEERS: '[{"name":"b","url":"ftp://b","key":"' + KEY + '"}]' }, 'PEERS', 'PEERS=['],
     [{ VONAGE_API_KEY: 'abc' }, 'VONAGE_API_SECRET', 'VONAGE_API_SECRET='],
+    // Checked even while unused (no Vonage credentials, no PEER_NAME): a bad value stops the start.
+    [{ VONAGE_BRAND_NAME: 'x'.repeat(17) }, 'VONAGE_BRAND_NAME', 'VONAGE_BRAND_NAME=RealChat'],
+    [{ VONAGE_API_URL: 'not a url' }, 'VONAGE_API_URL', 'VONAGE_API_URL=https://'],
+    [{ PEER_COMPAT: 'maybe' }, 'PEER_COMPAT', 'PEER_COMPAT=true'],
+    [{ HOST: 'not a host!' }, 'HOST', 'HOST=0.0.0.0'],
+    [{ PEERS: '[{"name":"b","url":"http://x","key":"short"}]' }, 'PEERS', 'PEERS=[{"name":"b"'],
     [{ NODE_ENV: 'production' }, 'ENCRYPTION_KEY', 'ENCRYPTION_KEY='],
     [{ NODE_ENV: 'production', ENCRYPTION_KEY: KEY, DATABASE_URL: 'postgres://u@h/db' }, 'STORAGE_KEY', 'STORAGE_KEY='],
   ])('names the bad variable in %o', (env, variable, example) => {

@@ -75,6 +75,13 @@ describeEachDatabase('request and connection timeouts', (database) => {
     }
   });
 
+  it('answers 408 too when the body stalls, sending nothing more', async () => {
+    app = await startTestApp({ database, env: { REQUEST_TIMEOUT: '1s', HEADERS_TIMEOUT: '1s' } });
+    const { answer, afterMs } = await closedWithin(await slowClient(app, `${HEADERS}{"user`), 8000);
+    expect(statusAndBody(answer)).toEqual({ status: 408, body: { code: 'request_timeout', detail: expect.any(String) } });
+    expect(afterMs).toBeGreaterThanOrEqual(900);
+  });
+
   it('closes a connection whose headers have not arrived within HEADERS_TIMEOUT', async () => {
     app = await startTestApp({ database, env: { HEADERS_TIMEOUT: '1s' } });
     const client = await slowClient(app, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n', 'X-Slow: loris-loris-loris-loris-loris-loris-loris-loris-loris-loris-loris-loris-loris\r\n');

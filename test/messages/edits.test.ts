@@ -83,6 +83,10 @@ describeEachDatabase('edits and deletes', (database) => {
       const noBody = await call(app.url, 'PATCH', `/accounts/messages/${id}/`, {}, { token: alice.token });
       expect(noBody.status).toBe(400);
       expect((await call(app.url, 'PATCH', '/accounts/messages/abc/', { message: 'x' }, { token: alice.token })).status).toBe(400);
+      // An id is its digits: not the same number written otherwise.
+      for (const other of [`0x${id.toString(16)}`, `${id}e0`, `0${id}`, `${id}.0`]) {
+        expect((await call(app.url, 'PATCH', `/accounts/messages/${other}/`, { message: 'x' }, { token: alice.token })).status).toBe(400);
+      }
       expect((await call(app.url, 'PATCH', `/accounts/messages/${id}/`, { message: 'x' })).status).toBe(401);
       expect(await inHistory(alice, bob, id)).toMatchObject({ message: 'keep me', edited_at: null });
     });

@@ -150,23 +150,23 @@ describeEachDatabase('real-time hardening', (database) => {
     });
   });
 
-  describe('with a TOKEN_TTL just over the minute between two slides of a token', () => {
+  describe('with a TOKEN_TTL whose half (the time between two slides of a token) has passed', () => {
     let app: TestApp;
-    // The app's clock runs ahead of the timers by `ahead`: a minute passes without waiting for it.
+    // The app's clock runs ahead of the timers by `ahead`: time passes without waiting for it.
     let ahead = 0;
     beforeAll(async () => {
-      app = await startTestApp({ database, clock: () => Date.now() + ahead, env: { TOKEN_TTL: '61s' } });
+      app = await startTestApp({ database, clock: () => Date.now() + ahead, env: { TOKEN_TTL: '2500ms' } });
     });
     afterAll(() => app.destroy());
 
     it('keeps a socket open past its token’s first expiry when HTTP use slid it meanwhile', async () => {
       ahead = 0;
       const [alice, bob] = await Promise.all([registerUser(app.url), registerUser(app.url)]);
-      // 1.5 s before both tokens expire (not slid yet: that happens once a minute).
-      ahead = 59_500;
+      // 1.5 s before both tokens expire (not slid yet: that happens past half the TTL, 1.25 s).
+      ahead = 1000;
       const alices = await connect(app, alice);
       const bobs = await connect(app, bob);
-      ahead = 60_200;
+      ahead = 1300;
       expect((await call(app.url, 'GET', '/accounts/conversations/', undefined, { token: alice.token })).status).toBe(200);
 
       // Bob's token, not slid, ends his socket; alice's was checked at the same time and lives on.

@@ -108,6 +108,12 @@ describeEachDatabase('web client serving', (database) => {
     expect(docs.status).toBe(200);
     // swagger-ui's own policy (staticCSP), not the client's.
     expect(docs.headers.get('content-security-policy')).toContain('validator.swagger.io');
+    // Over plain HTTP on a LAN an upgrade would fetch its scripts over https: a blank page.
+    expect(docs.headers.get('content-security-policy')).not.toContain('upgrade-insecure-requests');
     await docs.arrayBuffer();
+    const script = await fetch(`${app.url}/docs/static/swagger-ui-bundle.js`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-security-policy') ?? '').not.toContain('upgrade-insecure-requests');
+    await script.arrayBuffer();
   });
 });
