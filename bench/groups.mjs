@@ -80,35 +80,58 @@ function quiet(sockets, quietMs = 1000) {
 // Message numbers go on across turns, so that a late frame of one turn never counts in the next.
 let next = 0;
 
+// A message that has not reached every socket this long after the last one did is lost: the run
+// stops and says which sockets lack it, rather than waiting for ever.
+const STALL_MS = 15_000;
+
 function fanOut(sockets, send) {
   return new Promise((resolve, reject) => {
     const pending = new Map();
     const latencies = [];
     let deliveries = 0;
+    let progressAt = performance.now();
     const started = performance.now();
     const start = () => {
       const n = next++;
-      pending.set(n, { at: performance.now(), count: 0 });
+      pending.set(n, { at: performance.now(), got: new Set() });
       send(n).catch(reject);
     };
-    const listener = (data) => {
+    const finish = (result) => {
+      clearInterval(watchdog);
+      sockets.forEach((socket, index) => socket.off('message', listeners[index]));
+      result instanceof Error ? reject(result) : resolve(result);
+    };
+    const onFrame = (index, data) => {
       const n = numberOf(JSON.parse(data.toString()));
       const entry = n === undefined ? undefined : pending.get(n);
-      if (!entry) return;
+      if (!entry || entry.got.has(index)) return;
       deliveries += 1;
-      if (++entry.count < sockets.length) return;
+      entry.got.add(index);
+      if (entry.got.size < sockets.length) return;
       pending.delete(n);
+      progressAt = performance.now();
       latencies.push(performance.now() - entry.at);
       if (performance.now() - started < SECONDS * 1000) start();
       else if (pending.size === 0) {
         const seconds = (performance.now() - started) / 1000;
-        for (const socket of sockets) socket.off('message', listener);
         latencies.sort((a, b) => a - b);
         const at = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] * 10) / 10;
-        resolve({ messages: latencies.length, messagesPerSecond: Math.round(latencies.length / seconds), deliveriesPerSecond: Math.round(deliveries / seconds), p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) });
+        finish({ messages: latencies.length, messagesPerSecond: Math.round(latencies.length / seconds), deliveriesPerSecond: Math.round(deliveries / seconds), p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) });
       }
     };
-    for (const socket of sockets) socket.on('message', listener);
+    const watchdog = setInterval(() => {
+      if (performance.now() - progressAt < STALL_MS) return;
+      const [n, entry] = [...pending].sort(([x], [y]) => x - y)[0];
+      const lacking = sockets.filter((_, index) => !entry.got.has(index));
+      const names = lacking.map((socket, index) => socket.who ?? `socket ${index}`);
+      const said = `message #${n} reached ${entry.got.size} of ${sockets.length} sockets in ${STALL_MS} ms; not: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}`;
+      const probe = lacking[0]?.probe;
+      if (!probe) return finish(new Error(said));
+      clearInterval(watchdog);
+      probe().then((stored) => finish(new Error(`${said}; ${names[0]}'s backend has: ${stored}`)), (error) => finish(new Error(`${said}; probe: ${error}`)));
+    }, 1000);
+    const listeners = sockets.map((socket, index) => (data) => onFrame(index, data));
+    sockets.forEach((socket, index) => socket.on('message', listeners[index]));
     for (let i = 0; i < IN_FLIGHT; i++) start();
   });
 }
@@ -257,7 +280,16 @@ async function startFederated(count) {
     const sockets = [];
     for (const backend of backends) {
       const own = users.filter((user) => user.backend === backend);
-      sockets.push(...(await openSockets(`${backend.url.replace('http', 'ws')}/ws`, own.length, (i) => ({ authorization: `Token ${own[i].token}` }))));
+      const opened = await openSockets(`${backend.url.replace('http', 'ws')}/ws`, own.length, (i) => ({ authorization: `Token ${own[i].token}` }));
+      opened.forEach((socket, i) => {
+        socket.who = `${own[i].name}@${backend.name}`;
+        // What the user's backend has stored of the group, newest first, and their change feed's last events: to tell a lost event from a lost message.
+        socket.probe = async () => {
+          const history = await (await fetch(`${backend.url}/accounts/messages/?group=${group}&limit=3`, { headers: jsonWith(own[i].token) })).json();
+          return history.results.map((message) => `${message.id}:${message.message.slice(-5)}`).join(' ');
+        };
+      });
+      sockets.push(...opened);
     }
     await quiet(sockets);
     const senderOnB = users.find((user) => user.backend === backends[1]);

@@ -229,11 +229,6 @@ export class ConversationsRepository {
       .execute();
   }
 
-  /** Every local member's row of a group shows this message as its last one (the newest in the group's order). */
-  async setLastMessage(id: ConversationId, messageId: number, trx: Transaction<Tables>): Promise<void> {
-    await trx.updateTable('conversation_members').set({ last_message_id: messageId }).where('conversation_id', '=', id).where('user_id', 'is not', null).execute();
-  }
-
   private async nextVersion(id: ConversationId, trx: Transaction<Tables>): Promise<void> {
     await trx
       .updateTable('conversations')

@@ -7,7 +7,7 @@
 import type { Transaction } from 'kysely';
 import type { AddressResolver } from '../conversations/addresses.js';
 import type { GroupRecord } from '../conversations/group-queries.js';
-import { addressOf, conversationId, memberKey, type Member } from '../conversations/members.js';
+import { addressOf, memberKey, type Member } from '../conversations/members.js';
 import type { CopyMember, GroupRole } from '../conversations/repository.js';
 import { withChangeLock } from '../db/change-transaction.js';
 import type { Tables } from '../db/schema.js';
@@ -159,18 +159,12 @@ export class GroupCopies {
     return { copy, sender, record: await this.stores.messages.findInConversation(copy.id, item.message) };
   }
 
-  /**
-   * Our user's own post, back from the home in its order: it takes its place (the group's last
-   * message, unless one placed after it is here already), and its delivery is done.
-   */
+  /** Our user's own post, back from the home in its order: it takes its place, and its delivery is done. */
   private async ordered(origin: string, record: MessageRecord, position: number): Promise<void> {
     const now = this.clock();
-    const { db, kind, messages, conversations, deliveries, feed } = this.stores;
+    const { db, kind, messages, deliveries, feed } = this.stores;
     const recorded = await withChangeLock(db, kind, async (trx): Promise<Recorded | undefined> => {
       await messages.setPosition(record.id, position, trx);
-      // Stored here before the home's messages that it now follows, it is the newest again.
-      const group = conversationId(record.conversation_id);
-      if (!(await messages.hasLaterPosition(group, position, trx))) await conversations.setLastMessage(group, record.id, trx);
       if (!(await deliveries.markDelivered(record.id, origin, trx)) || record.sender_user_id === null) return undefined;
       const [entry] = await feed.appendToFeeds([{ userId: record.sender_user_id, type: 'status', messageId: null, data: { id: record.id, status: 'delivered' } }], now, trx);
       return entry;

@@ -108,12 +108,6 @@ export class MessagesRepository {
     await trx.updateTable('messages').set({ position }).where('id', '=', id).execute();
   }
 
-  /** Whether a conversation has a message placed after `position` (in its home's order). */
-  async hasLaterPosition(conversationId: ConversationId, position: number, trx: Transaction<Tables>): Promise<boolean> {
-    const later = await trx.selectFrom('messages').select('id').where('conversation_id', '=', conversationId).where('position', '>', position).limit(1).executeTakeFirst();
-    return later !== undefined;
-  }
-
   /**
    * The messages of the user's conversations after `afterId`, oldest first: only conversations
    * whose last message is past it are read, each along its (conversation, id) index, and in each
