@@ -99,7 +99,8 @@ function fanOut(sockets, send) {
     const finish = (result) => {
       clearInterval(watchdog);
       sockets.forEach((socket, index) => socket.off('message', listeners[index]));
-      result instanceof Error ? reject(result) : resolve(result);
+      if (result instanceof Error) reject(result);
+      else resolve(result);
     };
     const onFrame = (index, data) => {
       const n = numberOf(JSON.parse(data.toString()));
