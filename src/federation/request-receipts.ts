@@ -8,17 +8,11 @@ import type { Logger } from 'pino';
 import type { DatabaseKind } from '../db/database.js';
 import { insertRows } from '../db/insert-rows.js';
 import type { Tables } from '../db/schema.js';
+import type { KeptAnswer, RequestAnswers } from '../groups/home.js';
 import { requestKeyOf, type RequestKey, type RequestReceipts } from '../messages/ports.js';
 import { PeriodicJob, pruneIntervalFor } from '../jobs/periodic-job.js';
 
-/** An item's first answer: 200 (with the group's version after a request) or a refusal's status and code. */
-export interface ItemAnswer {
-  status: number;
-  code: string | null;
-  version: number | null;
-}
-
-export class RequestReceiptsRepository implements RequestReceipts {
+export class RequestReceiptsRepository implements RequestReceipts, RequestAnswers {
   constructor(
     private readonly db: Kysely<Tables>,
     private readonly kind: DatabaseKind,
@@ -56,13 +50,13 @@ export class RequestReceiptsRepository implements RequestReceipts {
   }
 
   /** The first answer given to this peer's item, if it was answered. */
-  async findAnswer(peer: string, itemId: string): Promise<ItemAnswer | undefined> {
+  async findAnswer(peer: string, itemId: string): Promise<KeptAnswer | undefined> {
     const row = await this.db.selectFrom('federation_item_answers').select(['status', 'code', 'version']).where('peer', '=', peer).where('item_id', '=', itemId).executeTakeFirst();
     return row && { status: Number(row.status), code: row.code, version: row.version === null ? null : Number(row.version) };
   }
 
   /** Keeps an item's answer; a concurrent first answer stays the one kept. */
-  async recordAnswer(peer: string, itemId: string, answer: ItemAnswer, now: number): Promise<void> {
+  async recordAnswer(peer: string, itemId: string, answer: KeptAnswer, now: number): Promise<void> {
     await this.db
       .insertInto('federation_item_answers')
       .values({ peer, item_id: itemId, status: answer.status, code: answer.code, version: answer.version, created_at: now })

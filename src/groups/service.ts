@@ -337,7 +337,6 @@ export class GroupsService {
     // A few hundred rows per statement keeps each insert within the databases' limits on bound values.
     for (let start = 0; start < entries.length; start += HISTORY_CHUNK) await this.stores.outbox.enqueue(entries.slice(start, start + HISTORY_CHUNK), this.clock(), trx);
   }
-
 }
 
 /** A copy of a group homed elsewhere, changed by one of our users: the change is its home's to make. */
