@@ -45,7 +45,7 @@ import { refuseControlCharacters } from './http/control-characters.js';
 import { answerClientError, registerErrorHandling } from './http/error-handler.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { AppMetrics } from './http/metrics.js';
-import { installDefaultSecurityHeaders } from './http/security-headers.js';
+import { documentSecurityHeaders, installApiSecurityHeaders } from './http/security-headers.js';
 import { operationsRoutes, type ReadinessCheck } from './http/operations.js';
 import { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limiter.js';
 import { MessageEdits } from './messages/edits.js';
@@ -140,13 +140,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   app.removeContentTypeParser('text/plain');
   installJsonBodyParser(app);
   refuseControlCharacters(app);
-  app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id);
-    done(null, payload);
+  // Set as the request starts, on the raw response: no onSend stage for every answer.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.raw.setHeader('x-request-id', request.id);
+    done();
   });
 
-  // Helmet's defaults, computed once; the web client's page runs helmet with its own options.
-  installDefaultSecurityHeaders(app);
+  // The API's set on every response; the documents (/docs, the web client's page) get helmet's over it.
+  installApiSecurityHeaders(app);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   await app.register(swagger, {
     openapi: {
@@ -156,6 +157,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   await app.register(swaggerUi, {
     routePrefix: '/docs',
+    uiHooks: { onRequest: documentSecurityHeaders() },
     staticCSP: true,
     // Served over plain HTTP on a LAN, "upgrade" would fetch the page's scripts over https and leave it blank.
     transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),

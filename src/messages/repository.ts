@@ -70,12 +70,13 @@ export class MessagesRepository {
   /**
    * A group's messages in its home's order, newest first, from just below `before`: the posts
    * the home has not ordered yet (position null) come first, then the ordered ones by position.
-   * Two reads, each along the (conversation, position) index.
+   * Two reads, each along an index of its own: the unordered posts', then the (conversation, position) one.
    */
   async groupHistory(id: ConversationId, before: { id: number; position: number | null } | undefined, limit: number): Promise<MessageRecord[]> {
     let unordered: MessageRecord[] = [];
     if (before === undefined || before.position === null) {
-      let query = this.records(this.db).where('m.conversation_id', '=', id).where('m.position', 'is', null);
+      // Both conditions of the unordered posts' partial index (0012), which the planner needs spelled out.
+      let query = this.records(this.db).where('m.conversation_id', '=', id).where('m.position', 'is', null).where('m.sent_to', 'is', null);
       if (before !== undefined) query = query.where('m.id', '<', before.id);
       unordered = await query.orderBy('m.id', 'desc').limit(limit).execute();
     }

@@ -55,7 +55,7 @@ export function webClientRoutes(root = WEB_CLIENT_DIR) {
       return;
     }
     // Here only: the page's CSP names the request's host, so helmet runs on it per request, over
-    // the defaults every response has (http/security-headers.ts). In this plugin's scope, its
+    // the API's headers every response has (http/security-headers.ts). In this plugin's scope, its
     // hooks stay off the API's requests.
     await app.register(helmet, { global: false });
     await app.register(fastifyStatic, {

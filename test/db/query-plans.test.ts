@@ -36,15 +36,22 @@ describe('query plans of the delivery paths [sqlite]', () => {
     await db.destroy();
   });
 
-  /** The plan of every statement run since the last call, by SQL text. */
-  function tableScans(): string[] {
-    const scans = statements.flatMap((query) => {
+  /** The steps of the plans of the statements run since the last call to tableScans, with their SQL. */
+  function plans(): { detail: string; sql: string }[] {
+    return statements.flatMap((query) => {
       // An insert's plan lists a scan of every table whose foreign key names the inserted one;
       // SQLite runs it only while a foreign-key violation is outstanding, which never happens here.
       if (/^(begin|commit|rollback|insert)/i.test(query.sql)) return [];
       const plan = connection.prepare(`explain query plan ${query.sql}`).all(...(query.parameters as unknown[])) as { detail: string }[];
-      return plan.filter((step) => TABLE_SCAN.test(step.detail)).map((step) => `${step.detail} in: ${query.sql.slice(0, 120)}`);
+      return plan.map((step) => ({ detail: step.detail, sql: query.sql }));
     });
+  }
+
+  /** The table scans in the plans of the statements run since the last call. */
+  function tableScans(): string[] {
+    const scans = plans()
+      .filter((step) => TABLE_SCAN.test(step.detail))
+      .map((step) => `${step.detail} in: ${step.sql.slice(0, 120)}`);
     statements = [];
     return scans;
   }
@@ -158,6 +165,10 @@ describe('query plans of the delivery paths [sqlite]', () => {
     expect(ordered.map((row) => row.uuid)).toEqual(['g2', 'g1']);
     expect(await messages.groupHistory(id, { id: ordered[0]!.id, position: ordered[0]!.position }, 50)).toHaveLength(1);
     expect(await messages.groupHistory(id, { id: ordered[0]!.id + 1, position: null }, 50)).toHaveLength(2);
+    // Each of a group history's two reads goes along its own partial index (0012), not the
+    // conversation's every message.
+    const messageIndexes = plans().flatMap((step) => /^SEARCH m USING (?:COVERING )?INDEX (\w+)/.exec(step.detail)?.[1] ?? []);
+    expect(messageIndexes).toEqual(expect.arrayContaining(['messages_unordered', 'messages_position']));
     expect((await messages.findInConversation(id, 'g1'))?.uuid).toBe('g1');
     expect(await messages.ofMemberAfter(2, 0, 200)).toHaveLength(2);
     expect(await conversations.list(2, undefined, 50)).toEqual([expect.objectContaining({ partner: null, unread: 2, group: { uuid, name: 'plans', membersCount: 3 } })]);

@@ -10,6 +10,7 @@ import { receiptPruningMigration } from './0008_receipt_pruning.js';
 import { conversationsMigration } from './0009_conversations.js';
 import { groupsMigration } from './0010_groups.js';
 import { federatedGroupsMigration } from './0011_federated_groups.js';
+import { partialPositionIndexMigration } from './0012_partial_position_index.js';
 
 export const migrations: Migration[] = [
   accountsMigration,
@@ -22,4 +23,5 @@ export const migrations: Migration[] = [
   conversationsMigration,
   groupsMigration,
   federatedGroupsMigration,
+  partialPositionIndexMigration,
 ];
