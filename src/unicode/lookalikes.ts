@@ -45,11 +45,21 @@ export function mixesScripts(name: string): boolean {
   return !ONE_SCRIPT_NAMES.some((oneScript) => oneScript.test(name));
 }
 
+// TS #39's data maps the Cyrillic small palochka (U+04CF) to `i`, but fonts draw it as its
+// capital (U+04C0), the tall stroke the data maps to `l`: `раураӏ` would pass beside `paypal`.
+const DRAWN_AS_ITS_CAPITAL = /\u04CF/g;
+
 /**
  * TS #39's skeleton, lowercased because names are unique ignoring case: `аlice` (Cyrillic а),
  * `AIice` (capital i) and `alice` share one. The skeleton is taken before lowercasing, as the
  * name is shown as typed.
  */
 export function confusableSkeleton(name: string): string {
-  return unhomoglyph(name.normalize('NFKC').normalize('NFD')).normalize('NFD').toLowerCase();
+  const drawn = name.normalize('NFKC').replace(DRAWN_AS_ITS_CAPITAL, '\u04C0');
+  return unhomoglyph(drawn.normalize('NFD')).normalize('NFD').toLowerCase();
+}
+
+/** Whether a name holds a letter whose skeleton `confusableSkeleton` takes from its capital. */
+export function drawnAsItsCapital(name: string): boolean {
+  return name.normalize('NFKC').includes('\u04CF');
 }

@@ -11,6 +11,7 @@ import { conversationsMigration } from './0009_conversations.js';
 import { groupsMigration } from './0010_groups.js';
 import { federatedGroupsMigration } from './0011_federated_groups.js';
 import { partialPositionIndexMigration } from './0012_partial_position_index.js';
+import { palochkaSkeletonsMigration } from './0013_palochka_skeletons.js';
 
 export const migrations: Migration[] = [
   accountsMigration,
@@ -24,4 +25,5 @@ export const migrations: Migration[] = [
   groupsMigration,
   federatedGroupsMigration,
   partialPositionIndexMigration,
+  palochkaSkeletonsMigration,
 ];
