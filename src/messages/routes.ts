@@ -4,7 +4,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { authOf, type AuthHook } from '../http/auth.js';
-import { ValidationFailed } from '../http/errors.js';
+import { fieldsFromValidation } from '../http/error-handler.js';
+import { ValidationFailed, type FieldErrors } from '../http/errors.js';
 import { installSealedForm, type SealOptions } from '../http/sealed-body.js';
 import { errorResponses } from '../http/schemas.js';
 import type { MessageEdits } from './edits.js';
@@ -22,7 +23,7 @@ import {
   SendAnswer,
   SendMessageBody,
 } from './schemas.js';
-import type { MessagesService } from './service.js';
+import { textProblem, type MessagesService } from './service.js';
 
 const SENT = 'Message sent successfully';
 
@@ -43,10 +44,17 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
 
     app.post(
       '/accounts/send-message/',
-      { preValidation: nullTargetsAbsent, preHandler: authenticate, schema: { ...secured, summary: 'Send a message', body: SendMessageBody, response: { 201: SendAnswer, ...sendErrors } } },
+      {
+        preValidation: nullTargetsAbsent,
+        preHandler: authenticate,
+        // Reported with the text's and the target's problems, all at once.
+        attachValidation: true,
+        schema: { ...secured, summary: 'Send a message', body: SendMessageBody, response: { 201: SendAnswer, ...sendErrors } },
+      },
       async (request, reply) => {
         const { user } = authOf(request);
         const { message, receiver, group, client_id: clientId } = request.body;
+        refuseBadSend(request, message, receiver, group);
         const sent = await messages.send(user, { message, ...targetOf(receiver, group), ...(clientId !== undefined ? { clientId } : {}) });
         return reply.status(201).send({ message: SENT, ...sent });
       },
@@ -59,6 +67,7 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
         {
           preValidation: nullTargetsAbsent,
           preHandler: authenticate,
+          attachValidation: true,
           schema: {
             ...secured,
             summary: 'Send a message (JSON, or sealed under the shared key)',
@@ -70,9 +79,9 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
           const { user } = authOf(request);
           const { message, content, receiver, group, client_id: clientId } = request.body;
           const text = message ?? content;
-          if (text === undefined) throw new ValidationFailed({ message: ['This field is required.'] });
-          const target = targetOf(receiver === undefined ? undefined : receiverOf(receiver), group);
-          const sent = await messages.send(user, { message: text, ...target, ...(clientId !== undefined ? { clientId } : {}) });
+          refuseBadSend(request, text, receiver, group);
+          const target = targetOf(receiver as string | number | undefined, group);
+          const sent = await messages.send(user, { message: text!, ...target, ...(clientId !== undefined ? { clientId } : {}) });
           return reply.status(201).send({ message: SENT, ...sent });
         },
       );
@@ -129,17 +138,31 @@ export function messageChangeRoutes(changes: MessageEdits, authenticate: AuthHoo
   };
 }
 
-/** Exactly one of a receiver and a group: a message goes to one or the other (without a group, the receiver is required). */
-function targetOf<R>(receiver: R | undefined, group: string | undefined): { receiver: R; group?: undefined } | { group: string; receiver?: undefined } {
-  if (receiver !== undefined && group === undefined) return { receiver };
-  if (group !== undefined && receiver === undefined) return { group };
-  if (group === undefined) throw new ValidationFailed({ receiver: ['This field is required.'] });
-  throw new ValidationFailed({ non_field_errors: ['Give exactly one of `receiver` and `group`.'] });
+/**
+ * Refuses a send with every problem it has at once, as DRF lists a serializer's: the schema's
+ * (attached to the request, not thrown), the text's, and the target's: exactly one of a receiver
+ * (an address, or as the original's sealed clients send, a local user id) and a group.
+ */
+function refuseBadSend(request: FastifyRequest, text: unknown, receiver: unknown, group: unknown): void {
+  const invalid = request.validationError;
+  const fields: FieldErrors = invalid ? fieldsFromValidation(invalid.validation as Parameters<typeof fieldsFromValidation>[0]) : {};
+  const add = (field: string, problem: string) => {
+    if (!fields[field]?.includes(problem)) (fields[field] ??= []).push(problem);
+  };
+  if (text === undefined) add('message', 'This field is required.');
+  else if (typeof text === 'string' && textProblem(text)) add('message', textProblem(text)!);
+  if (receiver === undefined && group === undefined) add('receiver', 'This field is required.');
+  else if (receiver !== undefined && group !== undefined) add('non_field_errors', 'Give exactly one of `receiver` and `group`.');
+  else if (receiver !== undefined && !isReceiver(receiver) && !fields.receiver) add('receiver', 'Enter a user name (user or user@backend) or a user id.');
+  if (Object.keys(fields).length > 0) throw new ValidationFailed(fields);
 }
 
-/** An address, or (as the original's sealed clients send) a local user id. */
-function receiverOf(value: unknown): string | number {
-  if (typeof value === 'string' && value.length >= 1 && value.length <= 420) return value;
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
-  throw new ValidationFailed({ receiver: ['Enter a user name (user or user@backend) or a user id.'] });
+function isReceiver(value: unknown): value is string | number {
+  return (typeof value === 'string' && value.length >= 1 && value.length <= 420) || (typeof value === 'number' && Number.isSafeInteger(value) && value > 0);
 }
+
+/** The send's one target, which refuseBadSend has checked. */
+function targetOf<R>(receiver: R | undefined, group: string | undefined): { receiver: R; group?: undefined } | { group: string; receiver?: undefined } {
+  return group !== undefined ? { group } : { receiver: receiver! };
+}
+

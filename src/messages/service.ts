@@ -207,17 +207,22 @@ export class MessagesService {
   }
 }
 
-/** The text as stored: trimmed, 1 to 10,000 characters (code points, as Django counts). */
-export function checkText(message: string): string {
+/** What is wrong with a text, if anything: it must be 1 to 10,000 characters once trimmed (code points, as Django counts). */
+export function textProblem(message: string): string | undefined {
   // A peer's text was sealed past the request hook that refuses these in clients' input.
   const problem = controlCharactersIn(message, 'prose');
-  if (problem) throw new ValidationFailed({ message: [problem] });
+  if (problem) return problem;
   const text = message.trim();
-  if (text.length === 0) throw new ValidationFailed({ message: ['This field may not be blank.'] });
-  if (text.length > MAX_TEXT_LENGTH && [...text].length > MAX_TEXT_LENGTH) {
-    throw new ValidationFailed({ message: [`Ensure this field has no more than ${MAX_TEXT_LENGTH} characters.`] });
-  }
-  return text;
+  if (text.length === 0) return 'This field may not be blank.';
+  if (text.length > MAX_TEXT_LENGTH && [...text].length > MAX_TEXT_LENGTH) return `Ensure this field has no more than ${MAX_TEXT_LENGTH} characters.`;
+  return undefined;
+}
+
+/** The text as stored: trimmed. */
+export function checkText(message: string): string {
+  const problem = textProblem(message);
+  if (problem) throw new ValidationFailed({ message: [problem] });
+  return message.trim();
 }
 
 /** A text a peer delivered, within the same bounds, but kept (and answered) exactly as it was sent. */

@@ -106,6 +106,19 @@ describeEachDatabase('messages API', (database) => {
       expect(noReceiver.body.fields.receiver).toEqual(['This field is required.']);
     });
 
+    it('lists every problem of a send at once, as DRF does', async () => {
+      for (const path of ['/accounts/send-message/', '/accounts/messages/']) {
+        const empty = await send(alice, {}, path);
+        expect(empty.status, path).toBe(400);
+        expect(empty.body.fields, path).toEqual({ message: ['This field is required.'], receiver: ['This field is required.'] });
+        const blank = await send(alice, { message: '  ' }, path);
+        expect(blank.body.fields, path).toEqual({ message: ['This field may not be blank.'], receiver: ['This field is required.'] });
+        const badReceiver = await send(alice, { message: '  ', receiver: [1] }, path);
+        expect(Object.keys(badReceiver.body.fields).sort(), path).toEqual(['message', 'receiver']);
+        expect(badReceiver.body.fields.receiver, path).toHaveLength(1);
+      }
+    });
+
     it('requires a token', async () => {
       const response = await call(app.url, 'POST', '/accounts/send-message/', { message: 'hi', receiver: bob.username });
       expect(response.status).toBe(401);
