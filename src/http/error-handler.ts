@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { BadRequest, HeadersTooLarge, HttpError, RequestTimeout, type FieldErrors } from './errors.js';
 
-interface ValidationIssue {
+export interface ValidationIssue {
   instancePath?: string;
   keyword?: string;
   message?: string;

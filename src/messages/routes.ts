@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { authOf, type AuthHook } from '../http/auth.js';
-import { fieldsFromValidation } from '../http/error-handler.js';
+import { fieldsFromValidation, type ValidationIssue } from '../http/error-handler.js';
 import { ValidationFailed, type FieldErrors } from '../http/errors.js';
 import { installSealedForm, type SealOptions } from '../http/sealed-body.js';
 import { errorResponses } from '../http/schemas.js';
@@ -145,12 +145,13 @@ export function messageChangeRoutes(changes: MessageEdits, authenticate: AuthHoo
  */
 function refuseBadSend(request: FastifyRequest, text: unknown, receiver: unknown, group: unknown): void {
   const invalid = request.validationError;
-  const fields: FieldErrors = invalid ? fieldsFromValidation(invalid.validation as Parameters<typeof fieldsFromValidation>[0]) : {};
+  const fields: FieldErrors = invalid ? fieldsFromValidation(invalid.validation as ValidationIssue[]) : {};
   const add = (field: string, problem: string) => {
     if (!fields[field]?.includes(problem)) (fields[field] ??= []).push(problem);
   };
+  const problem = typeof text === 'string' ? textProblem(text) : undefined;
   if (text === undefined) add('message', 'This field is required.');
-  else if (typeof text === 'string' && textProblem(text)) add('message', textProblem(text)!);
+  else if (problem) add('message', problem);
   if (receiver === undefined && group === undefined) add('receiver', 'This field is required.');
   else if (receiver !== undefined && group !== undefined) add('non_field_errors', 'Give exactly one of `receiver` and `group`.');
   else if (receiver !== undefined && !isReceiver(receiver) && !fields.receiver) add('receiver', 'Enter a user name (user or user@backend) or a user id.');
@@ -165,4 +166,3 @@ function isReceiver(value: unknown): value is string | number {
 function targetOf<R>(receiver: R | undefined, group: string | undefined): { receiver: R; group?: undefined } | { group: string; receiver?: undefined } {
   return group !== undefined ? { group } : { receiver: receiver! };
 }
-
