@@ -42,7 +42,7 @@ import { GroupCopies } from './groups/copies.js';
 import { CopyRequests } from './groups/copy-requests.js';
 import { GroupsService } from './groups/service.js';
 import { refuseControlCharacters } from './http/control-characters.js';
-import { answerClientError, registerErrorHandling } from './http/error-handler.js';
+import { answerClientError, answerFrameworkError, registerErrorHandling } from './http/error-handler.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { AppMetrics } from './http/metrics.js';
 import { documentSecurityHeaders, installApiSecurityHeaders } from './http/security-headers.js';
@@ -124,6 +124,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       connectionsCheckingInterval: timeoutCheckInterval(config),
     },
     clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
     // The id is echoed and logged: a client's own id is kept only when short and plain.
     requestIdHeader: false,
     genReqId: (request) => clientRequestId(request.headers['x-request-id']) ?? randomUUID(),

@@ -1,6 +1,7 @@
 // Refuses control characters in request input before any route sees it: U+0000 anywhere (DRF's
-// "Null characters are not allowed."; PostgreSQL cannot store it in text), and every other
-// control character in names, addresses, codes and ids; prose keeps its tabs and line breaks.
+// "Null characters are not allowed."; PostgreSQL cannot store it in text) and lone surrogates,
+// and every other control character in names, addresses, codes and ids; prose keeps its tabs
+// and line breaks.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ValidationFailed, type FieldErrors } from './errors.js';
 
@@ -45,8 +46,13 @@ export function controlCharactersIn(text: string, kind: 'prose' | 'name'): strin
   return controlCharacterProblem(text, kind === 'prose' ? 'message' : '');
 }
 
+// Half of a UTF-16 pair alone (JSON's "\ud800"): no character at all; stored as UTF-8 it would
+// come back as U+FFFD, so what a client was answered and what it reads later would differ.
+const LONE_SURROGATE = /\p{Cs}/u;
+
 function controlCharacterProblem(text: string, field: string): string | undefined {
   if (text.includes('\u0000')) return 'Null characters are not allowed.';
+  if (LONE_SURROGATE.test(text)) return 'Lone surrogates are not allowed: send valid Unicode.';
   if (SECRET_FIELDS.has(field)) return undefined;
   const control = PROSE_FIELDS.has(field) ? CONTROL_IN_PROSE : CONTROL_CHARACTER;
   return control.test(text) ? 'Control characters are not allowed.' : undefined;

@@ -1,7 +1,7 @@
 // Turns every error, ours and Fastify's, into the API's one JSON error shape.
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BadRequest, HeadersTooLarge, HttpError, RequestTimeout, type FieldErrors } from './errors.js';
 
 export interface ValidationIssue {
@@ -89,6 +89,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     return reply.status(404).send({ detail: `No route for ${request.method} ${request.url.split('?')[0]}.`, code: 'not_found' });
   });
+}
+
+/** Fastify's `frameworkErrors`: a URL it cannot decode (`/accounts/messages/%ff/`) is refused before routing, in the API's shape. */
+export function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const known = FASTIFY_CODES[error.code] ?? { status: 400, code: 'bad_request', detail: 'The request could not be processed.' };
+  void reply.status(known.status).send({ detail: known.detail, code: known.code });
 }
 
 /**

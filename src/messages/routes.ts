@@ -151,7 +151,7 @@ function refuseBadSend(request: FastifyRequest, text: unknown, receiver: unknown
   };
   const problem = typeof text === 'string' ? textProblem(text) : undefined;
   if (text === undefined) add('message', 'This field is required.');
-  else if (problem) add('message', problem);
+  else if (problem && !fields.message) add('message', problem);
   if (receiver === undefined && group === undefined) add('receiver', 'This field is required.');
   else if (receiver !== undefined && group !== undefined) add('non_field_errors', 'Give exactly one of `receiver` and `group`.');
   else if (receiver !== undefined && !isReceiver(receiver) && !fields.receiver) add('receiver', 'Enter a user name (user or user@backend) or a user id.');

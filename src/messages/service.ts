@@ -126,10 +126,14 @@ export class MessagesService {
     if (window.count > rate.burst) throw new RateLimited(window.resetInMs / 1000, 'Too many messages sent. Try again later.');
   }
 
-  /** A send retried with a client id already used: the first result, if it is the same message. */
+  /**
+   * A send retried with a client id already used: the first result, if it is the same message.
+   * Once edited or deleted, the text it was sent with is kept nowhere: the target alone can tell.
+   */
   private repeatedSend(record: MessageRecord, item: NewMessage): SendResult {
     const sameTarget = item.group ? record.conversation_id === item.group.id : record.receiver_key === memberKey(item.receiver);
-    if (!sameTarget || this.views.textOf(record) !== item.text) {
+    const textChanged = record.edited_at !== null || record.deleted !== 0;
+    if (!sameTarget || (!textChanged && this.views.textOf(record) !== item.text)) {
       throw new Conflict('duplicate', 'This client_id was already used for a different message.', {
         client_id: ['This client_id was already used for a different message.'],
       });

@@ -16,6 +16,14 @@ describe('the one JSON error shape', () => {
     expect(typeof response.body.detail).toBe('string');
   });
 
+  it('answers a URL it cannot decode with 400 bad_request in the same shape', async () => {
+    for (const [method, path] of [['POST', '/accounts/messages/%ff/read/'], ['PATCH', '/accounts/messages/%zz/']]) {
+      const response = await call(app.url, method!, path!, {});
+      expect(response.status, path).toBe(400);
+      expect(response.body, path).toEqual({ detail: expect.any(String), code: 'bad_request' });
+    }
+  });
+
   it('answers bad JSON with 400 malformed_json', async () => {
     const response = await call(app.url, 'POST', '/accounts/login/', undefined, { raw: '{"username": ', headers: { 'content-type': 'application/json' } });
     expect(response.status).toBe(400);

@@ -47,6 +47,14 @@ describeEachDatabase('input hygiene', (database) => {
       expect(Object.keys(text.body.fields)).toEqual(['message']);
     });
 
+    it('refuses a lone surrogate, which would be stored as U+FFFD, and keeps a pair (an emoji)', async () => {
+      const lone = await call(url, 'POST', '/accounts/send-message/', { message: 'lone \ud800 half', receiver: bob.username }, { token: alice.token });
+      expect(lone.status).toBe(400);
+      expect(Object.keys(lone.body.fields)).toEqual(['message']);
+      const pair = await call(url, 'POST', '/accounts/send-message/', { message: 'a pair \ud83d\ude00', receiver: bob.username }, { token: alice.token });
+      expect(pair.status).toBe(201);
+    });
+
     it('keeps tabs and line breaks in message text', async () => {
       const response = await call(url, 'POST', '/accounts/send-message/', { message: 'line one\n\tline two\r\n', receiver: bob.username }, { token: alice.token });
       expect(response.status).toBe(201);

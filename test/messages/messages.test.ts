@@ -72,6 +72,19 @@ describeEachDatabase('messages API', (database) => {
       expect(history.body.results.filter((m: { message: string }) => m.message === 'once only')).toHaveLength(1);
     });
 
+    it('returns the first result for a client_id retried after the message was edited or deleted', async () => {
+      for (const [index, change] of (['PATCH', 'DELETE'] as const).entries()) {
+        const body = { message: 'sent, then changed', receiver: carol.username, client_id: `changed-${index}` };
+        const first = await send(alice, body);
+        const changed = await call(app.url, change, `/accounts/messages/${first.body.id}/`, change === 'PATCH' ? { message: 'changed' } : undefined, { token: alice.token });
+        expect(changed.status, change).toBeLessThan(300);
+
+        const retried = await send(alice, body);
+        expect(retried.status, change).toBe(201);
+        expect(retried.body.id, change).toBe(first.body.id);
+      }
+    });
+
     it('keeps client ids per sender, and refuses one reused for another message with 409 duplicate', async () => {
       const mine = await send(bob, { message: 'same id, other sender', receiver: carol.username, client_id: 'retry-1' });
       expect(mine.status).toBe(201);
@@ -113,6 +126,9 @@ describeEachDatabase('messages API', (database) => {
         expect(empty.body.fields, path).toEqual({ message: ['This field is required.'], receiver: ['This field is required.'] });
         const blank = await send(alice, { message: '  ' }, path);
         expect(blank.body.fields, path).toEqual({ message: ['This field may not be blank.'], receiver: ['This field is required.'] });
+        // The schema's bound on the raw text says enough: not the service's too.
+        const huge = await send(alice, { message: 'x'.repeat(40_001), receiver: bob.username }, path);
+        expect(huge.body.fields.message, path).toHaveLength(1);
         const badReceiver = await send(alice, { message: '  ', receiver: [1] }, path);
         expect(Object.keys(badReceiver.body.fields).sort(), path).toEqual(['message', 'receiver']);
         expect(badReceiver.body.fields.receiver, path).toHaveLength(1);
