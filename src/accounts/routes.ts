@@ -40,19 +40,19 @@ export function accountsRoutes(accounts: AccountsService, authenticate: AuthHook
 
     const secured = { tags: ['accounts'], security: [{ token: [] }] };
 
-    app.post('/accounts/logout/', { preHandler: authenticate, schema: { ...secured, summary: 'Revoke this token', response: { 204: Type.Null(), ...errorResponses(401) } } }, async (request, reply) => {
+    app.post('/accounts/logout/', { onRequest: authenticate, schema: { ...secured, summary: 'Revoke this token', response: { 204: Type.Null(), ...errorResponses(401) } } }, async (request, reply) => {
       const { tokenId, user } = authOf(request);
       await accounts.logout(tokenId, user.id);
       return reply.status(204).send(null);
     });
 
-    app.get('/accounts/me/', { preHandler: authenticate, schema: { ...secured, summary: 'The current user', response: { 200: UserSchema, ...errorResponses(401) } } }, async (request) =>
+    app.get('/accounts/me/', { onRequest: authenticate, schema: { ...secured, summary: 'The current user', response: { 200: UserSchema, ...errorResponses(401) } } }, async (request) =>
       toPublicUser(authOf(request).user),
     );
 
     app.patch(
       '/accounts/me/',
-      { preHandler: authenticate, schema: { ...secured, summary: 'Change email, phone number or password', body: ProfileChangesBody, response: { 200: UserSchema, ...errors } } },
+      { onRequest: authenticate, schema: { ...secured, summary: 'Change email, phone number or password', body: ProfileChangesBody, response: { 200: UserSchema, ...errors } } },
       async (request) => toPublicUser(await accounts.updateProfile(authOf(request), request.body)),
     );
   };

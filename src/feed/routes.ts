@@ -26,7 +26,7 @@ export function feedRoutes(feed: FeedService, authenticate: AuthHook) {
     instance.withTypeProvider<TypeBoxTypeProvider>().get(
       '/accounts/events/',
       {
-        preHandler: authenticate,
+        onRequest: authenticate,
         schema: {
           tags: ['real time'],
           summary: 'The change feed: every event after a seq, oldest first',

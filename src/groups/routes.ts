@@ -20,26 +20,26 @@ export function groupsRoutes(groups: GroupsService, authenticate: AuthHook) {
 
     app.post(
       '/accounts/groups/',
-      { preHandler: authenticate, schema: { ...secured, summary: 'Create a group (the caller is its owner)', body: CreateGroupBody, response: { 201: GroupSchema, ...errors } } },
+      { onRequest: authenticate, schema: { ...secured, summary: 'Create a group (the caller is its owner)', body: CreateGroupBody, response: { 201: GroupSchema, ...errors } } },
       async (request, reply) => reply.status(201).send(await groups.create(authOf(request).user, request.body)),
     );
 
     app.get(
       '/accounts/groups/',
-      { preHandler: authenticate, schema: { ...secured, summary: "The caller's groups, newest first", response: { 200: GroupListSchema, ...errors } } },
+      { onRequest: authenticate, schema: { ...secured, summary: "The caller's groups, newest first", response: { 200: GroupListSchema, ...errors } } },
       async (request) => groups.list(authOf(request).user),
     );
 
     app.get(
       '/accounts/groups/:id/',
-      { preHandler: authenticate, schema: { ...secured, summary: 'A group and its members', params: GroupParams, response: { 200: GroupSchema, ...errors } } },
+      { onRequest: authenticate, schema: { ...secured, summary: 'A group and its members', params: GroupParams, response: { 200: GroupSchema, ...errors } } },
       async (request) => groups.show(authOf(request).user, request.params.id),
     );
 
     app.patch(
       '/accounts/groups/:id/',
       {
-        preHandler: authenticate,
+        onRequest: authenticate,
         schema: { ...secured, summary: 'Rename a group (owner and admins)', params: GroupParams, body: RenameGroupBody, response: { 200: GroupSchema, ...queued, ...errors } },
       },
       async (request, reply) => groupOrQueued(reply, await groups.rename(authOf(request).user, request.params.id, request.body.name)),
@@ -48,7 +48,7 @@ export function groupsRoutes(groups: GroupsService, authenticate: AuthHook) {
     app.post(
       '/accounts/groups/:id/members/',
       {
-        preHandler: authenticate,
+        onRequest: authenticate,
         schema: { ...secured, summary: 'Add a member (owner and admins)', params: GroupParams, body: AddMemberBody, response: { 200: GroupSchema, ...queued, ...errors } },
       },
       async (request, reply) => groupOrQueued(reply, await groups.addMember(authOf(request).user, request.params.id, request.body.user)),
@@ -57,7 +57,7 @@ export function groupsRoutes(groups: GroupsService, authenticate: AuthHook) {
     app.patch(
       '/accounts/groups/:id/members/:user/',
       {
-        preHandler: authenticate,
+        onRequest: authenticate,
         schema: { ...secured, summary: "Change a member's role (owner only)", params: MemberParams, body: ChangeRoleBody, response: { 200: GroupSchema, ...queued, ...errors } },
       },
       async (request, reply) => groupOrQueued(reply, await groups.changeRole(authOf(request).user, request.params.id, request.params.user, request.body.role)),
@@ -66,7 +66,7 @@ export function groupsRoutes(groups: GroupsService, authenticate: AuthHook) {
     app.delete(
       '/accounts/groups/:id/members/:user/',
       {
-        preHandler: authenticate,
+        onRequest: authenticate,
         schema: { ...secured, summary: 'Remove a member (owner and admins), or leave (oneself)', params: MemberParams, response: { 204: Type.Null(), ...queued, ...errors } },
       },
       async (request, reply) => {

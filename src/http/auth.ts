@@ -19,7 +19,10 @@ export function tokenFromHeader(header: string | undefined): string | undefined 
 
 export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
-/** A preHandler that sets request.auth or answers 401. */
+/**
+ * A route's onRequest hook that sets request.auth or answers 401: before the body is parsed or
+ * validated, so that a request without valid credentials is a 401 whatever its body, as in DRF.
+ */
 export function requireAuth(authenticator: TokenAuthenticator): AuthHook {
   return async (request, reply) => {
     const token = tokenFromHeader(request.headers.authorization);

@@ -14,7 +14,7 @@ const CONTROL_CHARACTER = /\p{Cc}/u;
 
 /**
  * Runs as the first preHandler of every route: after the body is parsed and validated (peers'
- * sealed bodies are opened by then) and before authentication or any query.
+ * sealed bodies are opened by then, and a route's token checked) and before any query.
  */
 export function refuseControlCharacters(app: FastifyInstance): void {
   app.addHook('preHandler', async (request: FastifyRequest) => {

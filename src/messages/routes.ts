@@ -46,7 +46,7 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
       '/accounts/send-message/',
       {
         preValidation: nullTargetsAbsent,
-        preHandler: authenticate,
+        onRequest: authenticate,
         // Reported with the text's and the target's problems, all at once.
         attachValidation: true,
         schema: { ...secured, summary: 'Send a message', body: SendMessageBody, response: { 201: SendAnswer, ...sendErrors } },
@@ -66,7 +66,7 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
         '/accounts/messages/',
         {
           preValidation: nullTargetsAbsent,
-          preHandler: authenticate,
+          onRequest: authenticate,
           attachValidation: true,
           schema: {
             ...secured,
@@ -89,7 +89,7 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
 
     app.get(
       '/accounts/messages/',
-      { preHandler: authenticate, schema: { ...secured, summary: 'One conversation (?with= or ?group=), or catch-up (?after=)', querystring: ListQuery, response: { 200: MessagePage, ...errors } } },
+      { onRequest: authenticate, schema: { ...secured, summary: 'One conversation (?with= or ?group=), or catch-up (?after=)', querystring: ListQuery, response: { 200: MessagePage, ...errors } } },
       async (request) => {
         const { user } = authOf(request);
         const { with: partner, group, before, after, limit } = request.query;
@@ -102,13 +102,13 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
 
     app.get(
       '/accounts/conversations/',
-      { preHandler: authenticate, schema: { ...secured, summary: 'Conversations, most recent first', querystring: ConversationsQuery, response: { 200: ConversationPage, ...errors } } },
+      { onRequest: authenticate, schema: { ...secured, summary: 'Conversations, most recent first', querystring: ConversationsQuery, response: { 200: ConversationPage, ...errors } } },
       async (request) => queries.conversations(authOf(request).user.id, request.query.before, request.query.limit ?? 50),
     );
 
     app.post(
       '/accounts/messages/:id/read/',
-      { preHandler: authenticate, schema: { ...secured, summary: 'Mark a message and the earlier ones read', params: MessageIdParams, response: { 200: MessageSchema, ...errors } } },
+      { onRequest: authenticate, schema: { ...secured, summary: 'Mark a message and the earlier ones read', params: MessageIdParams, response: { 200: MessageSchema, ...errors } } },
       async (request) => readMarkers.markRead(authOf(request).user, Number(request.params.id)),
     );
   };
@@ -123,13 +123,13 @@ export function messageChangeRoutes(changes: MessageEdits, authenticate: AuthHoo
 
     app.patch(
       '/accounts/messages/:id/',
-      { preHandler: authenticate, schema: { ...secured, summary: 'Edit a message (sender only)', body: EditMessageBody, response: { 200: MessageSchema, ...errors } } },
+      { onRequest: authenticate, schema: { ...secured, summary: 'Edit a message (sender only)', body: EditMessageBody, response: { 200: MessageSchema, ...errors } } },
       async (request) => changes.edit(authOf(request).user, Number(request.params.id), request.body.message),
     );
 
     app.delete(
       '/accounts/messages/:id/',
-      { preHandler: authenticate, schema: { ...secured, summary: 'Delete a message (sender only); it stays as a tombstone', response: { 204: Type.Null(), ...errors } } },
+      { onRequest: authenticate, schema: { ...secured, summary: 'Delete a message (sender only); it stays as a tombstone', response: { 204: Type.Null(), ...errors } } },
       async (request, reply) => {
         await changes.delete(authOf(request).user, Number(request.params.id));
         return reply.status(204).send(null);

@@ -26,7 +26,7 @@ export function presenceRoutes(presence: PresenceService, authenticate: AuthHook
     instance.withTypeProvider<TypeBoxTypeProvider>().get(
       '/accounts/presence/',
       {
-        preHandler: authenticate,
+        onRequest: authenticate,
         schema: {
           tags: ['real time'],
           summary: 'Online state of conversation partners (others are left out)',

@@ -15,7 +15,7 @@ export function phoneVerificationRoutes(verification: PhoneVerificationService, 
     app.post(
       '/accounts/phone/verify/',
       {
-        preHandler: authenticate,
+        onRequest: authenticate,
         schema: { ...secured, summary: "Send a verification code to the profile's phone number", response: { 202: VerificationStarted, ...errors } },
       },
       async (request, reply) => {
@@ -27,7 +27,7 @@ export function phoneVerificationRoutes(verification: PhoneVerificationService, 
     app.post(
       '/accounts/phone/verify/check/',
       {
-        preHandler: authenticate,
+        onRequest: authenticate,
         schema: { ...secured, summary: 'Check the code received by SMS', body: CheckCodeBody, response: { 200: PhoneVerified, ...errors } },
       },
       async (request) => {
