@@ -65,8 +65,9 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
       sealedScope.withTypeProvider<TypeBoxTypeProvider>().post(
         '/accounts/messages/',
         {
-          preValidation: nullTargetsAbsent,
-          onRequest: authenticate,
+          // The sealed form is opened before any route code, authentication included, as the
+          // original's middleware did: a body that does not open is 400 whatever the token.
+          preValidation: [authenticate, nullTargetsAbsent],
           attachValidation: true,
           schema: {
             ...secured,

@@ -7,10 +7,10 @@ import type { PeerDirectory } from '../peers.js';
 import type { ClaimedEntry } from './repository.js';
 
 /**
- * What an attempt comes to: the entry ends (delivered, refused for good, or `skipped` with nothing
- * left to send), or waits to be tried again.
+ * What an attempt comes to: the entry ends (delivered, refused for good, or with nothing left to
+ * send), or waits to be tried again.
  */
-export type AttemptOutcome = { kind: 'ended'; status: 'delivered' | 'failed'; failureCode: string | null; skipped?: boolean; answer?: ItemAnswer } | { kind: 'retry'; reason: string };
+export type AttemptOutcome = { kind: 'ended'; status: 'delivered' | 'failed'; failureCode: string | null; answer?: ItemAnswer } | { kind: 'retry'; reason: string };
 
 /** The receiver's own answer to an item: a refusal's status, a group request's version. */
 export interface ItemAnswer {

@@ -47,6 +47,9 @@ interface Handed {
   leaseUntil: number;
 }
 
+const DELETED_BEFORE_IT_WENT: AttemptOutcome = { kind: 'ended', status: 'failed', failureCode: 'deleted' };
+const SUPERSEDED: AttemptOutcome = { kind: 'ended', status: 'delivered', failureCode: null };
+
 // Typing is best effort: a lane keeps a few indicators for its next transaction, and drops the rest.
 const MAX_TYPING = 20;
 
@@ -196,8 +199,9 @@ export class PeerLane {
       const { message } = entry;
       const withText = needsText(message);
       if (blocked.has(entry.receiverKey)) outcomes.set(message.entryId, { kind: 'retry', reason: 'behind an entry that waits' });
-      // Deleted before it went: the message is not sent, and an edit is superseded by the delete behind it.
-      else if (entry.deleted && withText) outcomes.set(message.entryId, { kind: 'ended', status: 'delivered', failureCode: null, skipped: true });
+      // Deleted before it went: the message is not sent (it never reached the receiver: `failed`,
+      // code `deleted`), and an edit is superseded by the delete behind it.
+      else if (entry.deleted && withText) outcomes.set(message.entryId, message.op === undefined ? DELETED_BEFORE_IT_WENT : SUPERSEDED);
       else if (entry.sealed === undefined || !withText) sendable.push(entry);
       else {
         try {

@@ -16,13 +16,12 @@ export interface RoundEntry {
   deleted?: boolean;
 }
 
-/** An entry that ends; `skipped` when there was nothing left to send. */
+/** An entry that ends. */
 export interface Ended {
   message: OutboundMessage;
   receiverKey: string;
   status: 'delivered' | 'failed';
   failureCode: string | null;
-  skipped: boolean;
   /** The receiver's own answer to the item, when it gave one. */
   answer?: ItemAnswer;
 }
@@ -50,7 +49,6 @@ export async function settleRound(entries: RoundEntry[], outcomes: ReadonlyMap<n
         receiverKey: entry.receiverKey,
         status: outcome.status,
         failureCode: outcome.failureCode,
-        skipped: outcome.skipped === true,
         ...(outcome.answer ? { answer: outcome.answer } : {}),
       });
     }
@@ -65,7 +63,7 @@ export async function settleRound(entries: RoundEntry[], outcomes: ReadonlyMap<n
     // The first of a receiver's line waits for its retry; one past FEDERATION_GIVE_UP fails instead.
     while (line.length > 0 && now >= line[0]!.entry.message.createdAt + context.giveUpMs) {
       const { message, receiverKey } = line.shift()!.entry;
-      ended.push({ message, receiverKey, status: 'failed', failureCode: 'gave_up', skipped: false });
+      ended.push({ message, receiverKey, status: 'failed', failureCode: 'gave_up' });
     }
     const [first, ...rest] = line;
     if (!first) continue;

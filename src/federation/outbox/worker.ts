@@ -203,8 +203,8 @@ export class OutboxWorker {
   /** Finishes entries together; a change's end (or a group item's but a post's of a new message) leaves its message's status alone. */
   private async end(entries: Ended[]): Promise<void> {
     await Promise.all(
-      entries.map(async ({ message, status, failureCode, skipped, answer }) => {
-        const entryOnly = skipped || !carriesDelivery(message.group?.item, message.op) || message.messageId === null;
+      entries.map(async ({ message, status, failureCode, answer }) => {
+        const entryOnly = !carriesDelivery(message.group?.item, message.op) || message.messageId === null;
         const recorded = await this.finisher.submit({
           entryId: message.entryId,
           messageId: message.messageId,

@@ -51,14 +51,14 @@ describe('settleRound', () => {
     const outcomes = new Map<number, AttemptOutcome>([
       [1, delivered],
       [2, { kind: 'ended', status: 'failed', failureCode: 'unknown_receiver' }],
-      [3, { kind: 'ended', status: 'delivered', failureCode: null, skipped: true }],
+      [3, { kind: 'ended', status: 'failed', failureCode: 'deleted' }],
     ]);
     await settleRound(entries, outcomes, ctx);
     expect(calls.ended).toHaveLength(1);
-    expect(calls.ended[0]!.map((e) => [e.message.entryId, e.status, e.failureCode, e.skipped])).toEqual([
-      [1, 'delivered', null, false],
-      [2, 'failed', 'unknown_receiver', false],
-      [3, 'delivered', null, true],
+    expect(calls.ended[0]!.map((e) => [e.message.entryId, e.status, e.failureCode])).toEqual([
+      [1, 'delivered', null],
+      [2, 'failed', 'unknown_receiver'],
+      [3, 'failed', 'deleted'],
     ]);
     expect(calls.rescheduled).toEqual([]);
     expect(calls.requeued).toEqual([]);
