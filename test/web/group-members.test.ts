@@ -139,5 +139,7 @@ describeEachDatabase('web client: group membership', (database) => {
     await conversationRow(page, 'Choir').waitFor({ state: 'detached' });
     expect(await page.locator('.conversation .partner').allTextContents()).toEqual(['Chess club']);
     await closePeople(sam);
-  });
+    // Its own waits allow more than the default 30 s: on a loaded machine a third failed attempt
+    // puts the page's next one up to 10 s away (a run timed out so, every step on its way).
+  }, 60_000);
 });
