@@ -58,8 +58,3 @@ export function confusableSkeleton(name: string): string {
   const drawn = name.normalize('NFKC').replace(DRAWN_AS_ITS_CAPITAL, '\u04C0');
   return unhomoglyph(drawn.normalize('NFD')).normalize('NFD').toLowerCase();
 }
-
-/** Whether a name holds a letter whose skeleton `confusableSkeleton` takes from its capital. */
-export function drawnAsItsCapital(name: string): boolean {
-  return name.normalize('NFKC').includes('\u04CF');
-}
