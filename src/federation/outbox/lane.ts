@@ -31,8 +31,8 @@ export interface LaneContext {
   now(): number;
   random(): number;
   lease(now: number): Lease;
-  /** Ends entries, and tells whoever waits for them. */
-  end(entries: Ended[]): Promise<void>;
+  /** Ends entries, and tells whoever waits for them; answers whether an entry that waited behind them became due. */
+  end(entries: Ended[]): Promise<boolean>;
   /** These lines' entries (by waitingLine) went back to wait for a retry. */
   requeued(lines: ReadonlySet<string>): void;
   /** A transaction went out and was answered (or not), in `ms`. */
@@ -66,6 +66,15 @@ export class PeerLane {
   private readonly answered = new Map<string, number>();
   /** The peer did not answer the last transaction: what is written behind waits its turn. */
   private unreachable = false;
+  /**
+   * Entries of this peer may be due in the outbox that this lane has not claimed: at start, when
+   * woken (retries, other instances' entries, changes written behind), and when the end of an
+   * entry made the one behind it due. Otherwise the handed entries are all there is, and a round
+   * spares the claim's query.
+   */
+  private mayBeDue = true;
+  /** Receivers with an entry this process wrote behind one the lane holds: the next round takes it along. */
+  private readonly writtenBehind = new Set<string>();
 
   constructor(
     private readonly server: string,
@@ -90,6 +99,18 @@ export class PeerLane {
     return this.holding.has(receiverKey) || this.running !== undefined || this.answered.size > 0;
   }
 
+  /** Entries of this peer were written or became due in the outbox: the next round looks for them. */
+  wake(): void {
+    this.mayBeDue = true;
+    this.kick();
+  }
+
+  /** An entry written behind one of this receiver's, which this lane carries: it leaves next. */
+  behind(receiverKey: string): void {
+    this.writtenBehind.add(receiverKey);
+    this.kick();
+  }
+
   /** A typing indicator for the next transaction; never stored, never retried. */
   sendTyping(item: ItemOf<'typing'>): void {
     if (this.typing.length >= MAX_TYPING) return;
@@ -109,6 +130,8 @@ export class PeerLane {
       .then(() => this.loop())
       .finally(() => {
         this.running = undefined;
+        // A kick between the loop's last look and here found it still running.
+        if (this.again) this.kick();
       });
   }
 
@@ -129,6 +152,8 @@ export class PeerLane {
       }
     } while (this.again && !this.context.stopped());
     this.holding.clear();
+    // What was written behind a line this lane no longer holds becomes due when that line's entry ends.
+    this.writtenBehind.clear();
     for (const handed of this.handed) this.holding.add(handed.receiverKey);
   }
 
@@ -143,10 +168,15 @@ export class PeerLane {
     // A handed entry whose lease ran out (a long transaction before it) may be another instance's now.
     const handed = this.handed.splice(0, room).filter((entry) => entry.leaseUntil > now + 1000);
     const heads: RoundEntry[] = handed.map(({ message, receiverKey }) => ({ message, receiverKey, attempts: 0 }));
-    if (room > heads.length) heads.push(...(await repository.claimDue(now, room - heads.length, lease, this.server)).map(fromQueue));
+    const woken = this.mayBeDue;
+    const due = woken && room > heads.length ? await this.claimDue(now, room - heads.length, lease) : [];
+    heads.push(...due.map(fromQueue));
     for (const head of heads) this.holding.add(head.receiverKey);
-    const lines = new Set([...heads.map((head) => head.receiverKey), ...this.answered.keys()]);
-    const behind = await repository.claimBehind(this.server, [...lines], now, room - heads.length, lease);
+    const lines = [...new Set([...heads.map((head) => head.receiverKey), ...this.answered.keys()])];
+    // Behind these lines' first entries wait only what was claimed from the outbox, what this
+    // process wrote behind them, or what a wake was about; the end of the first makes any other due.
+    const noted = lines.filter((line) => this.writtenBehind.delete(line)).length > 0;
+    const behind = woken || due.length > 0 || noted ? await repository.claimBehind(this.server, lines, now, room - heads.length, lease) : [];
     const entries = [...heads, ...behind.map(fromQueue)].sort((x, y) => x.message.entryId - y.message.entryId);
     if (entries.length === 0 && typing.length === 0) return false;
 
@@ -160,13 +190,14 @@ export class PeerLane {
       left.map((entry) => entry.message.entryId),
       lease.by,
     );
+    if (left.length > 0) this.mayBeDue = true;
     const settled = entries.filter((entry) => outcomes.has(entry.message.entryId));
     const requeued = (receiverKeys: ReadonlySet<string>) => this.context.requeued(new Set([...receiverKeys].map((key) => waitingLine(this.server, key))));
     const settle = () => settleRound(settled, outcomes, { ...this.context, requeued, by: lease.by });
     if (settled.some((entry) => outcomes.get(entry.message.entryId)!.kind === 'retry')) {
       // A line goes back to wait: what is behind it must see that before the next transaction.
       await this.settling;
-      await settle();
+      if (await settle()) this.mayBeDue = true;
       return true;
     }
     // Every entry ended: b has applied them, so the next transaction may carry the ones behind
@@ -174,7 +205,9 @@ export class PeerLane {
     const receivers = [...new Set(settled.map((entry) => entry.receiverKey))];
     for (const receiver of receivers) this.answered.set(receiver, (this.answered.get(receiver) ?? 0) + 1);
     this.settling = this.settling
-      .then(settle)
+      .then(async () => {
+        if (await settle()) this.mayBeDue = true;
+      })
       .catch((error: unknown) => this.context.logger.error({ err: error, peer: this.server }, 'outbox: settling a transaction failed'))
       .finally(() => {
         for (const receiver of receivers) {
@@ -186,6 +219,15 @@ export class PeerLane {
         this.kick();
       });
     return true;
+  }
+
+  /** Claims up to `limit` due entries; a claim that fills its limit may have left more. */
+  private async claimDue(now: number, limit: number, lease: Lease): Promise<QueuedEntry[]> {
+    // Cleared first: a wake during the claim sets it again.
+    this.mayBeDue = false;
+    const due = await this.context.repository.claimDue(now, limit, lease, this.server);
+    if (due.length === limit) this.mayBeDue = true;
+    return due;
   }
 
   /**

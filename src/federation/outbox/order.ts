@@ -27,9 +27,9 @@ export interface Line {
   server: string;
 }
 
-/** Makes due the entry now first in line for each line, if it was waiting behind the ones that ended. */
-export async function releaseNext(trx: Transaction<Tables>, lines: Line[], now: number): Promise<void> {
-  if (lines.length === 0) return;
+/** Makes due the entry now first in line for each line, if it was waiting behind the ones that ended; answers whether any was. */
+export async function releaseNext(trx: Transaction<Tables>, lines: Line[], now: number): Promise<boolean> {
+  if (lines.length === 0) return false;
   // One min() per receiver, each a single step of the (receiver_key, id) index; a GROUP BY would
   // read every waiting entry of the receiver, at each end of one of them. Joined as raw SQL: a
   // query builder's union copies itself at each arm.
@@ -37,10 +37,11 @@ export async function releaseNext(trx: Transaction<Tables>, lines: Line[], now: 
     lines.map((line) => sql`select min(id) from outbox where receiver_key = ${line.receiverKey} and server = ${line.server}`),
     sql` union all `,
   );
-  await trx
+  const released = await trx
     .updateTable('outbox')
     .set({ next_attempt_at: now })
     .where('next_attempt_at', '=', WAITING_BEHIND_EARLIER)
     .where('id', 'in', sql<number>`(${firsts})`)
-    .execute();
+    .executeTakeFirst();
+  return Number(released.numUpdatedRows) > 0;
 }

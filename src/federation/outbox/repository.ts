@@ -52,6 +52,12 @@ export interface Finished {
   senderUserId: number | null;
 }
 
+/** An entry's end: the `status` event recorded for its sender, and whether its transaction made due an entry that waited behind one that ended. */
+export interface FinishOutcome {
+  recorded: Recorded | undefined;
+  released: boolean;
+}
+
 export interface Lease {
   by: string;
   until: number;
@@ -270,9 +276,9 @@ export class OutboxRepository {
 
   /**
    * Removes finished entries and records their messages' final delivery status with a `status`
-   * entry in each local sender's feed, in one transaction; answers each entry's recorded one.
+   * entry in each local sender's feed, in one transaction; answers each entry's outcome.
    */
-  async finish(entries: Finished[], now: number): Promise<(Recorded | undefined)[]> {
+  async finish(entries: Finished[], now: number): Promise<FinishOutcome[]> {
     // The change lock also orders this transaction with those that add entries (PostgreSQL): an
     // entry added behind one that ends here is either seen by the release below or sees the end itself.
     return withChangeLock(this.db, this.kind, async (trx) => {
@@ -286,7 +292,7 @@ export class OutboxRepository {
         .returning(['receiver_key', 'server'])
         .execute();
       const lines = new Map(ended.map((row) => [lineOf(row.receiver_key, row.server), { receiverKey: row.receiver_key, server: row.server }]));
-      await releaseNext(trx, [...lines.values()], now);
+      const released = await releaseNext(trx, [...lines.values()], now);
       const finished = entries.filter((entry) => !entry.entryOnly);
       const delivered = finished.filter((entry) => entry.status === 'delivered' && entry.messageId !== null).map((entry) => entry.messageId!);
       // A member's post may be delivered already: the home's copy of it came back before this answer (its sender was told then).
@@ -307,10 +313,8 @@ export class OutboxRepository {
       }
       const feedEntries = told.map((entry): FeedEntry => ({ userId: entry.senderUserId!, type: 'status', messageId: null, data: { id: entry.messageId, status: entry.status } }));
       const recorded = await this.feed.appendToFeeds(feedEntries, now, trx);
-      return entries.map((entry) => {
-        const index = told.indexOf(entry);
-        return index === -1 ? undefined : recorded[index];
-      });
+      const recordedFor = new Map(told.map((entry, index) => [entry, recorded[index]]));
+      return entries.map((entry) => ({ recorded: recordedFor.get(entry), released }));
     });
   }
 

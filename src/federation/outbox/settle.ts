@@ -32,12 +32,13 @@ export interface SettleContext {
   by: string;
   now(): number;
   random(): number;
-  end(entries: Ended[]): Promise<void>;
+  /** Answers whether the end made due an entry that waited behind one that ended. */
+  end(entries: Ended[]): Promise<boolean>;
   requeued(receiverKeys: ReadonlySet<string>): void;
 }
 
-/** Settles the entries of a round, in their order, by their outcomes. */
-export async function settleRound(entries: RoundEntry[], outcomes: ReadonlyMap<number, AttemptOutcome>, context: SettleContext): Promise<void> {
+/** Settles the entries of a round, in their order, by their outcomes; answers whether an entry that waited became due. */
+export async function settleRound(entries: RoundEntry[], outcomes: ReadonlyMap<number, AttemptOutcome>, context: SettleContext): Promise<boolean> {
   const now = context.now();
   const ended: Ended[] = [];
   const waiting = new Map<string, { entry: RoundEntry; reason: string }[]>();
@@ -74,7 +75,8 @@ export async function settleRound(entries: RoundEntry[], outcomes: ReadonlyMap<n
     behind.push(...rest.map(({ entry }) => entry.message.entryId));
   }
   // Ended first: the end of an entry makes the one behind it due, which the reschedule then sets right.
-  if (ended.length > 0) await context.end(ended);
+  const released = ended.length > 0 && (await context.end(ended));
   if (heads.length > 0) await context.repository.reschedule(heads, behind, context.by, reason);
   if (waiting.size > 0) context.requeued(new Set(waiting.keys()));
+  return released;
 }

@@ -16,7 +16,7 @@ import type { ItemOf } from '../transactions/protocol.js';
 import { TransactionSupport } from '../transactions/support.js';
 import { PeerDelivery } from './delivery.js';
 import { PeerLane, type LaneContext } from './lane.js';
-import type { Finished, OutboxRepository } from './repository.js';
+import type { Finished, FinishOutcome, OutboxRepository } from './repository.js';
 import type { Ended } from './settle.js';
 import { carriesDelivery } from '../transactions/items.js';
 import { StatusWaiters, waitingLine, type EntryEnd } from './waiters.js';
@@ -57,7 +57,7 @@ export class OutboxWorker {
   // Claims of this process; a restarted process has a new id and waits for the old leases to end.
   private readonly instanceId = randomUUID();
   private readonly leaseMs: number;
-  private readonly finisher: WriteBatcher<Finished, Recorded | undefined>;
+  private readonly finisher: WriteBatcher<Finished, FinishOutcome>;
   private readonly waiters: StatusWaiters;
   private readonly lanes = new Map<string, PeerLane>();
   private readonly context: LaneContext;
@@ -149,7 +149,7 @@ export class OutboxWorker {
     }
     const answer = this.waiters.wait(message.entryId, waitingLine(message.peer, receiver), waitMs);
     if (claimed) lane.hand(message, receiver, this.lease(message.createdAt).until);
-    else lane.kick();
+    else lane.behind(receiver);
     return answer;
   }
 
@@ -162,7 +162,7 @@ export class OutboxWorker {
   wake(peer?: string): void {
     if (this.stopped) return;
     if (peer !== undefined) {
-      this.laneOf(peer).kick();
+      this.laneOf(peer).wake();
       return;
     }
     // A wake during a look may be about entries the look did not see: it looks once more after it.
@@ -172,7 +172,7 @@ export class OutboxWorker {
     }
     this.polling = this.options.repository
       .duePeers(this.now())
-      .then((servers) => servers.forEach((server) => this.laneOf(server).kick()))
+      .then((servers) => servers.forEach((server) => this.laneOf(server).wake()))
       .catch((error: unknown) => this.options.logger.error({ err: error }, 'outbox: looking for due entries failed'))
       .finally(() => {
         this.polling = undefined;
@@ -200,12 +200,15 @@ export class OutboxWorker {
     return lane;
   }
 
-  /** Finishes entries together; a change's end (or a group item's but a post's of a new message) leaves its message's status alone. */
-  private async end(entries: Ended[]): Promise<void> {
-    await Promise.all(
+  /**
+   * Finishes entries together; a change's end (or a group item's but a post's of a new message)
+   * leaves its message's status alone. Answers whether their end made due an entry that waited behind.
+   */
+  private async end(entries: Ended[]): Promise<boolean> {
+    const outcomes = await Promise.all(
       entries.map(async ({ message, status, failureCode, answer }) => {
         const entryOnly = !carriesDelivery(message.group?.item, message.op) || message.messageId === null;
-        const recorded = await this.finisher.submit({
+        const { recorded, released } = await this.finisher.submit({
           entryId: message.entryId,
           messageId: message.messageId,
           status,
@@ -215,8 +218,10 @@ export class OutboxWorker {
         });
         if (!entryOnly) this.options.onFinished(message.messageId!, status, recorded);
         this.waiters.ended(message.entryId, { status, failureCode, ...(answer ? { answer } : {}) });
+        return released;
       }),
     );
+    return outcomes.includes(true);
   }
 
   private now(): number {

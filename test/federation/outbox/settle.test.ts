@@ -35,7 +35,10 @@ function context() {
     by: 'me',
     now: () => NOW,
     random: () => 0,
-    end: async (entries) => void calls.ended.push(entries),
+    end: async (entries) => {
+      calls.ended.push(entries);
+      return false;
+    },
     requeued: (keys) => void calls.requeued.push([...keys].sort()),
   };
   return { ctx, calls };
@@ -93,10 +96,23 @@ describe('settleRound', () => {
     expect(calls.rescheduled).toEqual([{ heads: [{ entryId: 2, attempts: 1, nextAttemptAt: NOW + 10 }], behind: [3], by: 'me', error: 'HTTP 503' }]);
   });
 
+  it('answers whether the end of its entries made an entry that waited behind them due', async () => {
+    const { ctx } = context();
+    const entries = [entry(1, 'bob')];
+    expect(await settleRound(entries, new Map([[1, delivered]]), ctx)).toBe(false);
+    ctx.end = async () => true;
+    expect(await settleRound(entries, new Map([[1, delivered]]), ctx)).toBe(true);
+    // Nothing ended: nothing was released.
+    expect(await settleRound(entries, new Map([[1, retry]]), ctx)).toBe(false);
+  });
+
   it('ends what ended before it reschedules, so that the end cannot undo the wait', async () => {
     const order: string[] = [];
     const { ctx } = context();
-    ctx.end = async () => void order.push('end');
+    ctx.end = async () => {
+      order.push('end');
+      return false;
+    };
     ctx.repository = { reschedule: async () => void order.push('reschedule') };
     const entries = [entry(1, 'bob'), entry(2, 'bob')];
     await settleRound(
