@@ -1,7 +1,8 @@
 // An HTTP proxy on loopback in front of a backend, for federation tests: it counts the requests
 // per path (how many requests a burst took), answers a path itself when told (404: a backend
-// without the transactions path), and drops connections before or after forwarding (a peer lost
-// mid-request, or an answer lost after the backend applied the request).
+// without the transactions path), drops connections before or after forwarding (a peer lost
+// mid-request, or an answer lost after the backend applied the request), and holds requests a
+// while before forwarding them (a slow peer).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -14,6 +15,7 @@ export class RecordingProxy {
   private readonly agent = new http.Agent({ keepAlive: true });
   private readonly server = http.createServer((request, response) => this.handle(request, response));
   private dropping: DropMode | undefined;
+  private delayMs = 0;
 
   /**
    * `target` may be set later, once the backend's URL is known (from startBackends' `peers` hook,
@@ -56,6 +58,11 @@ export class RecordingProxy {
     this.dropping = mode;
   }
 
+  /** Holds each request `ms` before forwarding it; 0 forwards at once. */
+  delay(ms: number): void {
+    this.delayMs = ms;
+  }
+
   async close(): Promise<void> {
     this.agent.destroy();
     this.server.closeAllConnections();
@@ -70,8 +77,12 @@ export class RecordingProxy {
     const status = this.answers.get(path);
     if (status !== undefined) return void request.resume().on('end', () => answerError(response, status, 'Answered by the test proxy.'));
     if (this.target === undefined) return void request.resume().on('end', () => answerError(response, 502, 'The test proxy has no target yet.'));
+    if (this.delayMs > 0) setTimeout(() => this.forward(request, response, this.target!, dropping), this.delayMs);
+    else this.forward(request, response, this.target, dropping);
+  }
 
-    const target = new URL(this.target);
+  private forward(request: http.IncomingMessage, response: http.ServerResponse, to: string, dropping: DropMode | undefined): void {
+    const target = new URL(to);
     const upstream = http.request(
       new URL(request.url ?? '/', target),
       { method: request.method, headers: { ...request.headers, host: target.host }, agent: this.agent },

@@ -37,7 +37,7 @@ export interface OutboxWorkerOptions {
   onTransaction?(peer: string, items: number, ms: number, outcome: TransactionOutcome['kind']): void;
   clock?: () => number;
   random?: () => number;
-  /** How long a send waits for its first try before answering `queued`. */
+  /** How long a send waits for its first try before answering `queued`; by default the peer's timeout (FEDERATION_TIMEOUT). */
   firstTryWaitMs?: number;
   /** How often due entries are looked for when nothing wakes the worker. */
   pollIntervalMs?: number;
@@ -50,7 +50,6 @@ export type OutboxTuning = Partial<Pick<OutboxWorkerOptions, 'firstTryWaitMs' | 
 };
 
 const LEASE_MARGIN_MS = 2_000;
-const DEFAULT_FIRST_TRY_WAIT_MS = 300;
 const DEFAULT_POLL_INTERVAL_MS = 1000;
 
 export class OutboxWorker {
@@ -73,7 +72,9 @@ export class OutboxWorker {
     // wait little.
     this.leaseMs = options.timeoutMs + LEASE_MARGIN_MS;
     this.finisher = new WriteBatcher((entries) => options.repository.finish(entries, this.now()));
-    this.waiters = new StatusWaiters(options.firstTryWaitMs ?? DEFAULT_FIRST_TRY_WAIT_MS);
+    // `queued` says the peer could not be reached (federation.md): a peer that answers within its
+    // timeout, however loaded, answers the send.
+    this.waiters = new StatusWaiters(options.firstTryWaitMs ?? options.timeoutMs);
     this.context = {
       repository: options.repository,
       client: options.client,
