@@ -116,7 +116,8 @@ function parseHost(text: string): string {
 }
 
 function parsePort(text: string): number {
-  const port = Number(text);
+  // Digits only: Number() would also read "0x50" (port 80) or "1e3".
+  const port = /^\s*\d{1,5}\s*$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError('PORT', `"${text}" is not a port number between 0 and 65535`, 'PORT=8000');
   }

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AbuseLimits } from './accounts/service.js';
 import { buildApp } from './app.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { OutboxTuning } from './federation/outbox/worker.js';
@@ -96,7 +96,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         await database.close();
       },
     });
-    await app.listen({ port: config.port, host: config.host });
+    await app.listen({ port: config.port, host: config.host }).catch((error: unknown) => {
+      throw listenProblem(error, config) ?? error;
+    });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -121,4 +123,15 @@ async function closeGracefully(app: FastifyInstance): Promise<void> {
   } finally {
     clearInterval(sweeper);
   }
+}
+
+/** A listen that failed because of HOST or PORT, named as a configuration error (config.md). */
+function listenProblem(error: unknown, config: Config): ConfigError | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EADDRNOTAVAIL') {
+    return new ConfigError('HOST', `cannot listen on "${config.host}": it is not an address of this machine (${code})`, 'HOST=0.0.0.0');
+  }
+  if (code === 'EADDRINUSE') return new ConfigError('PORT', `port ${config.port} is already in use on ${config.host}`, 'PORT=8000');
+  if (code === 'EACCES') return new ConfigError('PORT', `port ${config.port} needs privileges this process does not have`, 'PORT=8000');
+  return undefined;
 }

@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -58,6 +59,23 @@ describe('realchat serve, as the README promises', () => {
     const result = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: 'eighty' }) });
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toMatch(/^realchat: configuration error: PORT: .*example: PORT=8000/);
+  });
+
+  it('names PORT when the port is taken, and HOST when it is not an address of this machine', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = String((taken.address() as AddressInfo).port);
+      const inUse = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: port, HOST: '127.0.0.1' }) });
+      expect(inUse.code).toBe(2);
+      expect(inUse.stderr.trim()).toMatch(new RegExp(`^realchat: configuration error: PORT: port ${port} is already in use.*example: PORT=8000`));
+    } finally {
+      taken.close();
+    }
+    // TEST-NET-2 (RFC 5737): a well-formed address that no machine here has.
+    const notOurs = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: '0', HOST: '198.51.100.7' }) });
+    expect(notOurs.code).toBe(2);
+    expect(notOurs.stderr.trim()).toMatch(/^realchat: configuration error: HOST: cannot listen on "198\.51\.100\.7".*example: HOST=0\.0\.0\.0/);
   });
 });
 

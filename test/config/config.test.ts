@@ -105,6 +105,8 @@ describe('configuration', () => {
 
   it.each([
     [{ PORT: 'abc' }, 'PORT', 'PORT=8000'],
+    // Number() would read it as port 80.
+    [{ PORT: '0x50' }, 'PORT', 'PORT=8000'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL', 'DATABASE_URL=sqlite:'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL', 'REDIS_URL=redis://'],
     [{ ENCRYPTION_KEY: 'too-short' }, 'ENCRYPTION_KEY', 'ENCRYPTION_KEY='],
