@@ -9,6 +9,7 @@ import { openFernetText, openSealed, SEALED_TYPE } from '../http/sealed-body.js'
 import { isValidRemoteName } from '../conversations/addresses.js';
 import type { MessageEdits } from '../messages/edits.js';
 import type { MessagesService } from '../messages/service.js';
+import { bodyText } from '../http/body-text.js';
 import type { Peer, PeerDirectory } from './peers.js';
 
 declare module 'fastify' {
@@ -76,7 +77,7 @@ export function verifyPeerRequest(options: InboundOptions, unsigned: 'compat' | 
 
 function parseBody(raw: Buffer, contentType: string | undefined, sealed: Parameters<typeof openSealed>[1]): unknown {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  const text = raw.toString('utf8');
+  const text = bodyText(raw);
   if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(text));
   if (type !== SEALED_TYPE && /^\s*[{[]/.test(text)) {
     try {

@@ -1,8 +1,10 @@
 // The sealed form (the original's EncryptionMiddleware): a body that is the base64url of a
 // Fernet token of a JSON object. A transport hook opens it before any route code runs. Answers
 // stay plain JSON: sealing them would hand any user tokens under a key a compat peer uses.
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import { decodeWireMessage, fernetDecrypt, InvalidFernetToken } from '../crypto/fernet.js';
+import { bodyText } from './body-text.js';
 import { BadRequest } from './errors.js';
 
 export const SEALED_TYPE = 'application/vnd.realchat.sealed';
@@ -23,7 +25,10 @@ export function openFernetText(message: string, options: SealOptions, detail: st
   try {
     const token = decodeWireMessage(message.trim());
     const now = Math.floor(options.clock() / 1000);
-    return { token, text: fernetDecrypt(options.keys, token, { now, ttlSeconds: Math.floor(options.maxAgeMs / 1000) }).toString('utf8') };
+    const plain = fernetDecrypt(options.keys, token, { now, ttlSeconds: Math.floor(options.maxAgeMs / 1000) });
+    // Decoding would replace what is not UTF-8, and the text would be stored other than it was sent.
+    if (!isUtf8(plain)) throw new BadRequest('invalid_token_payload', 'The token does not hold UTF-8 text.');
+    return { token, text: plain.toString('utf8') };
   } catch (error) {
     if (error instanceof InvalidFernetToken) throw new BadRequest('invalid_token_payload', detail);
     throw error;
@@ -55,29 +60,30 @@ function invalidPayload(): BadRequest {
  */
 export function installSealedForm(app: FastifyInstance, options: SealOptions): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = (body as string).trim();
-    // An empty body is no data, as DRF reads it: the route then names the fields it misses.
-    if (text === '') return done(null, {});
-    // Something that starts like JSON is meant as JSON; a token never starts with { or [.
-    if (text.startsWith('{') || text.startsWith('[')) {
-      try {
-        return done(null, JSON.parse(text));
-      } catch {
-        return done(new BadRequest('malformed_json', 'The body is not valid JSON.'), undefined);
-      }
-    }
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
     try {
-      done(null, openSealed(text.replace(/^"|"$/g, ''), options));
+      done(null, parseJsonOrSealed(bodyText(body as Buffer).trim(), options));
     } catch (error) {
       done(error as Error, undefined);
     }
   });
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
     try {
-      done(null, openSealed(body as string, options));
+      done(null, openSealed(bodyText(body as Buffer), options));
     } catch (error) {
       done(error as Error, undefined);
     }
   });
+}
+
+function parseJsonOrSealed(text: string, options: SealOptions): unknown {
+  // An empty body is no data, as DRF reads it: the route then names the fields it misses.
+  if (text === '') return {};
+  // Something that starts like JSON is meant as JSON; a token never starts with { or [.
+  if (!text.startsWith('{') && !text.startsWith('[')) return openSealed(text.replace(/^"|"$/g, ''), options);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BadRequest('malformed_json', 'The body is not valid JSON.');
+  }
 }

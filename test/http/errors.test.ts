@@ -30,6 +30,21 @@ describe('the one JSON error shape', () => {
     expect(response.body.code).toBe('malformed_json');
   });
 
+  it('refuses a body that is not UTF-8 with 400 malformed_json instead of storing it altered', async () => {
+    const raw = Buffer.concat([Buffer.from('{"username": "bad '), Buffer.from([0xff, 0xfe]), Buffer.from('", "password": "x"}')]);
+    const response = await call(app.url, 'POST', '/accounts/login/', undefined, { raw, headers: { 'content-type': 'application/json' } });
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ detail: 'The body is not valid UTF-8.', code: 'malformed_json' });
+  });
+
+  it('takes valid JSON with a __proto__ key, dropping the key rather than refusing the body', async () => {
+    const raw = '{"username": "proto-user", "password": "a fine password 1", "email": "proto@example.com", "__proto__": {"isAdmin": true}}';
+    const response = await call(app.url, 'POST', '/accounts/register/', undefined, { raw, headers: { 'content-type': 'application/json' } });
+    expect(response.status).toBe(201);
+    expect(response.body.user).toMatchObject({ username: 'proto-user' });
+    expect(response.body.user.isAdmin).toBeUndefined();
+  });
+
   it('answers a wrong content type with 415 unsupported_media_type', async () => {
     const response = await call(app.url, 'POST', '/accounts/login/', undefined, { raw: 'hello', headers: { 'content-type': 'text/plain' } });
     expect(response.status).toBe(415);

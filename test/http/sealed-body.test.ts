@@ -66,6 +66,8 @@ describeEachDatabase('the sealed form', (database) => {
       await post(seal(newKey(), { content: 'other key', receiver: bob.id }), { 'content-type': SEALED }),
       await post(seal(key, { content: 'too old', receiver: bob.id }, Math.floor(Date.now() / 1000) - 301)),
       await post(encodeWireMessage(fernetEncrypt(key, 'not json')), { 'content-type': SEALED }),
+      // Bytes that are not UTF-8 would be stored altered.
+      await post(encodeWireMessage(fernetEncrypt(key, Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]))), { 'content-type': SEALED }),
       // No token either: the body is opened before authentication would run.
       await post('garbage', { 'content-type': SEALED }, ''),
     ];
