@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { newKey } from '../helpers/app.js';
+import { captureLog } from '../helpers/log.js';
 import { startBackends, type Backend } from '../helpers/backends.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { startWithOriginalPeer, type FakeOriginal } from '../helpers/fake-original.js';
@@ -103,7 +104,8 @@ describeEachDatabase('federated edits and deletes', (database) => {
 
     // The outbox outlives the sender's restart; the receiver comes back afterwards.
     await a.stop();
-    await a.start({}, fastRetries);
+    const log = captureLog('warn');
+    await a.start({}, { ...fastRetries, logger: log.logger });
     await b.start();
 
     await eventually(async () => {
@@ -122,6 +124,8 @@ describeEachDatabase('federated edits and deletes', (database) => {
     expect(onA.find((m) => m.id === second.id)).toMatchObject({ message: 'second, v3', status: 'delivered' });
     // It never reached the receiver: it ended `failed`, not `queued` for ever.
     expect(onA.find((m) => m.id === third.id)).toMatchObject({ message: '', deleted: true, status: 'failed' });
+    // Its delete was not sent either: b would have refused it (404, nothing to delete).
+    expect(log.entries().filter((entry) => entry.msg === 'outbox: the peer refused an item')).toEqual([]);
   });
 
   it('applies a repeated change once, and answers as the original did', async () => {

@@ -9,7 +9,7 @@ import type { OutboundMessage } from '../../messages/ports.js';
 import type { FederationClient, TransactionOutcome } from '../client.js';
 import type { Peer } from '../peers.js';
 import { nextBatch, type BatchLimits } from '../transactions/batch.js';
-import { itemOf, needsText } from '../transactions/items.js';
+import { carriesDelivery, itemOf, needsText } from '../transactions/items.js';
 import type { ItemOf } from '../transactions/protocol.js';
 import type { TransactionSupport } from '../transactions/support.js';
 import type { AttemptOutcome, PeerDelivery } from './delivery.js';
@@ -49,6 +49,8 @@ interface Handed {
 
 const DELETED_BEFORE_IT_WENT: AttemptOutcome = { kind: 'ended', status: 'failed', failureCode: 'deleted' };
 const SUPERSEDED: AttemptOutcome = { kind: 'ended', status: 'delivered', failureCode: null };
+// A change of a message the peer never got: there is nothing there to change (a 404 if sent).
+const NOTHING_THERE_TO_CHANGE: AttemptOutcome = SUPERSEDED;
 
 // Typing is best effort: a lane keeps a few indicators for its next transaction, and drops the rest.
 const MAX_TYPING = 20;
@@ -237,13 +239,20 @@ export class PeerLane {
   private prepare(entries: RoundEntry[], outcomes: Map<number, AttemptOutcome>): RoundEntry[] {
     const blocked = new Set<string>();
     const sendable: RoundEntry[] = [];
+    // Messages of this round that do not go: the changes behind them have nothing to change.
+    const unsent = new Set<number | null>();
     for (const entry of entries) {
       const { message } = entry;
       const withText = needsText(message);
       if (blocked.has(entry.receiverKey)) outcomes.set(message.entryId, { kind: 'retry', reason: 'behind an entry that waits' });
+      else if (isChange(message) && (entry.deliveryFailed || unsent.has(message.messageId))) outcomes.set(message.entryId, NOTHING_THERE_TO_CHANGE);
       // Deleted before it went: the message is not sent (it never reached the receiver: `failed`,
       // code `deleted`), and an edit is superseded by the delete behind it.
-      else if (entry.deleted && withText) outcomes.set(message.entryId, message.op === undefined ? DELETED_BEFORE_IT_WENT : SUPERSEDED);
+      else if (entry.deleted && withText) {
+        const isMessage = carriesDelivery(message.group?.item, message.op);
+        if (isMessage) unsent.add(message.messageId);
+        outcomes.set(message.entryId, isMessage ? DELETED_BEFORE_IT_WENT : SUPERSEDED);
+      }
       else if (entry.sealed === undefined || !withText) sendable.push(entry);
       else {
         try {
@@ -319,7 +328,13 @@ export class PeerLane {
 
 /** An entry claimed from the outbox, its text still sealed. */
 function fromQueue(entry: QueuedEntry): RoundEntry {
-  return { message: outboundMessage(entry), receiverKey: entry.receiverKey, attempts: entry.attempts, sealed: entry.body, deleted: entry.deleted };
+  return { message: outboundMessage(entry), receiverKey: entry.receiverKey, attempts: entry.attempts, sealed: entry.body, deleted: entry.deleted, deliveryFailed: entry.deliveryFailed };
+}
+
+/** An edit or a delete of a message, direct or a member's post to a group's home. */
+function isChange(message: OutboundMessage): boolean {
+  if (message.group) return message.group.item.type === 'group_post' && message.group.item.fields.kind !== 'message';
+  return message.op?.kind === 'edit' || message.op?.kind === 'delete';
 }
 
 /** What the peer's answer to a transaction means for its item at `index`. */

@@ -4,12 +4,12 @@
 // their message's delivery status, and rescheduling. Only the oldest entry of a receiver is ever
 // due (order.ts): a claim reads only due entries through their index, however long a dead
 // peer's backlog grows.
-import type { InsertQueryBuilder, InsertResult, Kysely, Transaction } from 'kysely';
+import type { ExpressionBuilder, InsertQueryBuilder, InsertResult, Kysely, Transaction } from 'kysely';
 import { firstInLine, releaseNext, WAITING_BEHIND_EARLIER } from './order.js';
 import { withChangeLock } from '../../db/change-transaction.js';
 import type { DatabaseKind } from '../../db/database.js';
 import { insertRows } from '../../db/insert-rows.js';
-import type { Tables } from '../../db/schema.js';
+import type { OutboxTable, Tables } from '../../db/schema.js';
 import type { EnqueuedEntries, FeedEntry, FeedLog, GroupItem, OutboxOp, OutboxRequest, Recorded } from '../../messages/ports.js';
 import { carriesDelivery, claimedAtOnce } from '../transactions/items.js';
 
@@ -28,6 +28,8 @@ export interface ClaimedEntry {
   receiverName: string;
   body: string;
   deleted: boolean;
+  /** The message's delivery to this entry's peer failed (refused, given up, or deleted before it went): the peer has nothing to change. */
+  deliveryFailed: boolean;
   /** An edit or a delete of the message, or a read marker up to it, under its own request id; null for the message itself. */
   op: OutboxOp | null;
   /** A read marker's reader, a local user. */
@@ -191,6 +193,7 @@ export class OutboxRepository {
         'm.deleted as deleted',
         'o.op as op',
         'o.op_id as opId',
+        deliveryStatus(eb),
         // The local member who read, for a read marker (the message's sender is the peer's user).
         eb
           .selectFrom('conversation_members as l')
@@ -204,11 +207,12 @@ export class OutboxRepository {
       .where('o.id', 'in', ids)
       .where((eb) => eb.or([eb('o.op', 'is', null), eb('o.op', 'in', ['edit', 'delete', 'read'])]))
       .execute();
-    return rows.map(({ op, opId, deleted, localName, ...row }) => ({
+    return rows.map(({ op, opId, deleted, localName, deliveryStatus, ...row }) => ({
       ...row,
       entryId: Number(row.entryId),
       messageId: Number(row.messageId),
       deleted: Number(deleted) === 1,
+      deliveryFailed: deliveryStatus === 'failed',
       op: op && opId && !op.startsWith('group_') ? { kind: op as OutboxOp['kind'], id: opId } : null,
       ...(op === 'read' && localName ? { readerName: localName } : {}),
     }));
@@ -219,7 +223,7 @@ export class OutboxRepository {
     const rows = await this.db
       .selectFrom('outbox as o')
       .leftJoin('messages as m', 'm.id', 'o.message_id')
-      .select([
+      .select((eb) => [
         ...ENTRY_COLUMNS,
         'o.op_id as opId',
         'o.payload as payload',
@@ -227,6 +231,7 @@ export class OutboxRepository {
         'm.sender_user_id as senderUserId',
         'm.body as body',
         'm.deleted as deleted',
+        deliveryStatus(eb),
       ])
       .where('o.id', 'in', ids)
       .where('o.op', 'in', ['group_state', 'group_message', 'group_post', 'group_request'])
@@ -244,6 +249,7 @@ export class OutboxRepository {
       receiverName: '',
       body: row.body ?? '',
       deleted: Number(row.deleted ?? 0) === 1,
+      deliveryFailed: row.deliveryStatus === 'failed',
       op: null,
       group: { id: row.opId!, item: JSON.parse(row.payload!) as GroupItem },
     }));
@@ -375,6 +381,17 @@ export class OutboxRepository {
       .executeTakeFirstOrThrow();
     return { depth: Number(row.depth), oldestCreatedAt: row.oldest === null ? null : Number(row.oldest) };
   }
+}
+
+/** The delivery status of the entry's message to the entry's peer, if it has one. */
+function deliveryStatus(eb: ExpressionBuilder<Tables & { o: OutboxTable }, 'o'>) {
+  return eb
+    .selectFrom('message_deliveries as d')
+    .select('d.status')
+    .whereRef('d.message_id', '=', 'o.message_id')
+    .whereRef('d.server', '=', 'o.server')
+    .limit(1)
+    .as('deliveryStatus');
 }
 
 /** What every entry's request needs of its outbox row. */

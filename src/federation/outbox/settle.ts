@@ -14,6 +14,8 @@ export interface RoundEntry {
   /** The stored text, for an entry claimed from the outbox (a handed one carries its text). */
   sealed?: string;
   deleted?: boolean;
+  /** The message this entry is about never reached the peer (its delivery failed). */
+  deliveryFailed?: boolean;
 }
 
 /** An entry that ends. */

@@ -20,6 +20,7 @@ const entry: ClaimedEntry = {
   receiverName: 'bob',
   body: 'sealed',
   deleted: false,
+  deliveryFailed: false,
   op: null,
 };
 
