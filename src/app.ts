@@ -378,7 +378,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   await app.register(feedRoutes(feed, authenticate));
   await app.register(presenceRoutes(presence, authenticate));
   await app.register(
-    federationRoutes(new InboundFederation(messages, changes, inboundOptions), inboundTransactions, { ...inboundOptions, bodyLimit: 2 * config.federationBatchBytes }),
+    federationRoutes(new InboundFederation(messages, changes, inboundOptions), inboundTransactions, { ...inboundOptions, bodyLimit: 2 * config.federationBatchBytes, clientBodyLimit: config.bodyLimit }),
   );
   await app.register(gateway.plugin());
   // Last: the web client's page fallback answers only what no API route claimed.

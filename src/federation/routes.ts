@@ -9,9 +9,16 @@ import { type InboundFederation, type InboundOptions, verifyPeerRequest } from '
 import type { InboundTransactions } from './transactions/inbound.js';
 import { TRANSACTIONS_PATH, TransactionAnswer, TransactionBody } from './transactions/protocol.js';
 
+// The longest text a client may send (10,000 characters) is at most 40,000 bytes of UTF-8: its
+// Fernet token is about 53,500 characters of base64url, and the wire form (encoded once more)
+// about 71,300. A peer may seal the whole body once more (a third more, encoded twice: about
+// 127,000). So the v1 path takes a full-size message whatever BODY_LIMIT (for clients) says.
+const MAX_WIRE_MESSAGE = 96_000;
+const MIN_V1_BODY_LIMIT = 192 * 1024;
+
 const ReceiveBody = Type.Object({
   // Required but for a delete; the service says so in the field's name.
-  message: Type.Optional(Type.String({ minLength: 1, maxLength: 60_000 })),
+  message: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_WIRE_MESSAGE })),
   sender: Type.String({ minLength: 1, maxLength: 150 }),
   receiver: Type.String({ minLength: 1, maxLength: 420 }),
   id: Type.Optional(Type.String({ format: 'uuid' })),
@@ -23,6 +30,8 @@ const ReceiveBody = Type.Object({
 export interface TransactionRouteOptions {
   /** Twice FEDERATION_BATCH_BYTES: a full transaction, sealed and encoded, whatever BODY_LIMIT says. */
   bodyLimit: number;
+  /** BODY_LIMIT, which a v1 request may exceed up to what a full-size message needs. */
+  clientBodyLimit: number;
 }
 
 export function federationRoutes(inbound: InboundFederation, transactions: InboundTransactions, options: InboundOptions & TransactionRouteOptions) {
@@ -34,6 +43,7 @@ export function federationRoutes(inbound: InboundFederation, transactions: Inbou
     app.post(
       '/accounts/receive-message/',
       {
+        bodyLimit: Math.max(options.clientBodyLimit, MIN_V1_BODY_LIMIT),
         preValidation: verifyPeerRequest(options),
         schema: {
           tags: ['federation'],

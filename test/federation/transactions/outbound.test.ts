@@ -134,6 +134,10 @@ describeEachDatabase('outbound transactions', (database) => {
     proxy.answer(TRANSACTIONS_PATH, undefined);
     expect((await send(a, carol, 'bob@b', 'still v1')).body.status).toBe('delivered');
     expect(proxy.count(RECEIVE_PATH)).toBe(4);
+    // The longest text the API takes, four bytes of UTF-8 a character, fits a v1 request too.
+    const longest = '𝐀'.repeat(10_000);
+    expect((await send(a, carol, 'bob@b', longest)).body.status).toBe('delivered');
+    expect((await history(b, bob, 'carol@a')).filter((m) => m.message === longest)).toHaveLength(1);
   });
 });
 
