@@ -171,7 +171,16 @@ function parseRedisUrl(text: string): string {
 
 const PEERS_EXAMPLE = `PEERS=[{"name":"b","url":"http://b.example:8000","key":"${EXAMPLE_KEY}"}]`;
 
-function parsePeerList(text: string, defaultKey: string | undefined, cwd: string): PeerConfig[] {
+/**
+ * ENCRYPTION_KEY and ENCRYPTION_KEYS_PREVIOUS, the key of a peer that names none of its own: that
+ * peer's key rotates with ENCRYPTION_KEY, so its earlier keys are accepted from it too.
+ */
+interface DefaultPeerKey {
+  key: string | undefined;
+  previous: string[];
+}
+
+function parsePeerList(text: string, defaultKey: DefaultPeerKey, cwd: string): PeerConfig[] {
   let json = text.trim();
   if (json.startsWith('@')) {
     const file = resolve(cwd, json.slice(1));
@@ -199,7 +208,7 @@ function parsePeerList(text: string, defaultKey: string | undefined, cwd: string
   return peers;
 }
 
-function parsePeerEntry(entry: unknown, index: number, defaultKey: string | undefined): PeerConfig {
+function parsePeerEntry(entry: unknown, index: number, defaultKey: DefaultPeerKey): PeerConfig {
   const where = `PEERS[${index}]`;
   if (typeof entry !== 'object' || entry === null) throw new ConfigError('PEERS', `${where} is not an object`, PEERS_EXAMPLE);
   const peer = entry as Record<string, unknown>;
@@ -207,9 +216,9 @@ function parsePeerEntry(entry: unknown, index: number, defaultKey: string | unde
     throw new ConfigError('PEERS', `${where}.name must be letters, digits, dots and dashes`, PEERS_EXAMPLE);
   }
   if (typeof peer.url !== 'string') throw new ConfigError('PEERS', `${where}.url is missing`, PEERS_EXAMPLE);
-  const key = peer.key === undefined ? defaultKey : peer.key;
+  const key = peer.key === undefined ? defaultKey.key : peer.key;
   if (typeof key !== 'string') throw new ConfigError('PEERS', `${where}.key is missing and ENCRYPTION_KEY is not set`, PEERS_EXAMPLE);
-  const previous = peer.previous_keys ?? [];
+  const previous = peer.previous_keys ?? (peer.key === undefined ? defaultKey.previous : []);
   if (!Array.isArray(previous) || previous.some((k) => typeof k !== 'string')) {
     throw new ConfigError('PEERS', `${where}.previous_keys must be a list of keys`, PEERS_EXAMPLE);
   }
@@ -303,7 +312,7 @@ function keyDirFor(database: DatabaseConfig, cwd: string): string {
   return resolve(cwd, 'data');
 }
 
-function parsePeers(env: Environment, encryptionKey: string | undefined, cwd: string): PeerConfig[] {
+function parsePeers(env: Environment, encryptionKey: DefaultPeerKey, cwd: string): PeerConfig[] {
   // Checked even when unused: a bad value stops the start.
   const compat = parseBoolean(env.PEER_COMPAT ?? 'false', 'PEER_COMPAT');
   if (env.PEERS?.trim()) {
@@ -315,13 +324,13 @@ function parsePeers(env: Environment, encryptionKey: string | undefined, cwd: st
     throw new ConfigError('PEER_NAME', 'must be set with PEER_URL, as letters, digits, dots and dashes', 'PEER_NAME=b');
   }
   if (!env.PEER_URL) throw new ConfigError('PEER_URL', 'must be set with PEER_NAME', 'PEER_URL=http://b.example:8000');
-  if (!encryptionKey) throw new ConfigError('ENCRYPTION_KEY', 'must be set when PEER_NAME is (the peer shares this key)', `ENCRYPTION_KEY=${EXAMPLE_KEY}`);
+  if (!encryptionKey.key) throw new ConfigError('ENCRYPTION_KEY', 'must be set when PEER_NAME is (the peer shares this key)', `ENCRYPTION_KEY=${EXAMPLE_KEY}`);
   return [
     {
       name: env.PEER_NAME,
       url: parseHttpUrl(env.PEER_URL, 'PEER_URL', 'PEER_URL=http://b.example:8000'),
-      key: encryptionKey,
-      previousKeys: [],
+      key: encryptionKey.key,
+      previousKeys: encryptionKey.previous,
       compat,
       ...(env.PEER_TOKEN ? { token: env.PEER_TOKEN } : {}),
     },
@@ -353,6 +362,7 @@ export function loadConfig(env: Environment, cwd = process.cwd()): Config {
     throw new ConfigError('ENCRYPTION_KEY', 'is required when NODE_ENV=production (a generated key file is for development)', `ENCRYPTION_KEY=${EXAMPLE_KEY}`);
   }
   const previous = optional(env, 'ENCRYPTION_KEYS_PREVIOUS');
+  const encryptionKeysPrevious = previous ? previous.split(',').map((k) => checkKey(k, 'ENCRYPTION_KEYS_PREVIOUS')) : [];
   const serverName = optional(env, 'SERVER_NAME') ?? 'localhost';
   if (!PEER_NAME_PATTERN.test(serverName)) throw new ConfigError('SERVER_NAME', 'must be letters, digits, dots and dashes', 'SERVER_NAME=chat.example.org');
   const logLevel = (optional(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
@@ -368,7 +378,7 @@ export function loadConfig(env: Environment, cwd = process.cwd()): Config {
   if (production && !storageKey && database.kind === 'postgres') {
     throw new ConfigError('STORAGE_KEY', 'is required when NODE_ENV=production with PostgreSQL (every instance must seal with the same key)', `STORAGE_KEY=${EXAMPLE_KEY}`);
   }
-  const peers = parsePeers(env, encryptionKey || undefined, cwd);
+  const peers = parsePeers(env, { key: encryptionKey || undefined, previous: encryptionKeysPrevious }, cwd);
   const namesake = peers.find((peer) => peer.name.toLowerCase() === serverName.toLowerCase());
   if (namesake) throw new ConfigError(env.PEERS?.trim() ? 'PEERS' : 'PEER_NAME', `the peer "${namesake.name}" has this backend's own SERVER_NAME`, 'PEER_NAME=b with SERVER_NAME=a');
   const metricsAllowFrom = optional(env, 'METRICS_ALLOW_FROM');
@@ -379,7 +389,7 @@ export function loadConfig(env: Environment, cwd = process.cwd()): Config {
     database,
     ...(optional(env, 'REDIS_URL') ? { redisUrl: parseRedisUrl(env.REDIS_URL!) } : {}),
     ...(encryptionKey ? { encryptionKey } : {}),
-    encryptionKeysPrevious: previous ? previous.split(',').map((k) => checkKey(k, 'ENCRYPTION_KEYS_PREVIOUS')) : [],
+    encryptionKeysPrevious,
     ...(storageKey ? { storageKey } : {}),
     serverName,
     peers,

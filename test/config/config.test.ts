@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,6 +159,20 @@ describe('configuration', () => {
   it('configures one peer the original way, keyed by ENCRYPTION_KEY', () => {
     const config = loadConfig({ ENCRYPTION_KEY: KEY, PEER_NAME: 'b', PEER_URL: 'http://b.example:8000/', PEER_COMPAT: 'true', PEER_TOKEN: 'abc' }, tmpdir());
     expect(config.peers).toEqual([{ name: 'b', url: 'http://b.example:8000', key: KEY, previousKeys: [], compat: true, token: 'abc' }]);
+  });
+
+  it('accepts from a peer keyed by ENCRYPTION_KEY the keys it had before (ENCRYPTION_KEYS_PREVIOUS): they rotate together', () => {
+    const old = randomBytes(32).toString('base64url') + '=';
+    const single = loadConfig({ ENCRYPTION_KEY: KEY, ENCRYPTION_KEYS_PREVIOUS: old, PEER_NAME: 'b', PEER_URL: 'http://b.example:8000' }, tmpdir());
+    expect(single.peers[0]?.previousKeys).toEqual([old]);
+    const peers = JSON.stringify([
+      { name: 'b', url: 'http://b.example' },
+      { name: 'c', url: 'http://c.example', key: old },
+      { name: 'd', url: 'http://d.example', previous_keys: [] },
+    ]);
+    const listed = loadConfig({ ENCRYPTION_KEY: KEY, ENCRYPTION_KEYS_PREVIOUS: old, PEERS: peers }, tmpdir());
+    // A peer with its own key keeps its own previous keys; one that lists them keeps its list.
+    expect(listed.peers.map((peer) => peer.previousKeys)).toEqual([[old], [], []]);
   });
 
   it('reads PEERS from a file with @', () => {
