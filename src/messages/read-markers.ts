@@ -17,7 +17,7 @@ import { foldKey } from '../unicode/fold.js';
 import type { MessageEvents } from './events.js';
 import { groupEventEntries, type FederatedGroup, type GroupSite } from './group-federation.js';
 import type { FeedEntry, FeedLog, Outbox, RequestKey, RequestReceipts } from './ports.js';
-import type { MessageRecord, MessagesRepository } from './repository.js';
+import { comesBefore, groupPlace, type MessageRecord, type MessagesRepository } from './repository.js';
 import type { MessageView, MessageViews } from './view.js';
 
 /** What carries read markers to and from peers, and to a group's other backends. */
@@ -161,8 +161,8 @@ export class ReadMarkers {
       if (receipt && this.forwarding && !(await this.forwarding.receipts.recordOnce({ ...receipt, messageId: record.id }, now, trx))) return [];
       const members = await this.conversations.members(id, trx);
       const from = Number(members.find((member) => member.member_key === reader.key)?.read_up_to ?? record.id);
-      if (from >= record.id) return [];
-      const marked = await this.messages.countReceived(id, reader.key, from, record.id, trx);
+      const marked = await this.unreadUpTo(id, reader.key, from, record, trx);
+      if (marked === undefined) return [];
       await this.conversations.markRead(id, reader.key, record.id, marked, now, trx, false);
       if (routed && this.forwarding) {
         const servers = members.flatMap((member) => (member.server === null ? [] : [member.server]));
@@ -178,6 +178,21 @@ export class ReadMarkers {
       );
     });
     if (recorded.length > 0 || queued) await this.events.emit('message.read', { marker, recorded, queued });
+  }
+
+  /**
+   * How many of the group's messages from others the reader's position passes over moving from
+   * message `fromId` (0: none read) to the record, in the group's order; undefined when the record
+   * is not past it (a position never moves back).
+   */
+  private async unreadUpTo(id: ConversationId, readerKey: string, fromId: number, record: MessageRecord, trx: Transaction<Tables>): Promise<number | undefined> {
+    const to = groupPlace(record);
+    const from = fromId === 0 ? { order: -1, id: 0 } : await this.messages.placeInGroup(fromId, trx);
+    if (from === undefined) {
+      // The message it stood at is gone with its whole conversation's: by ids, as they are all there is.
+      return fromId >= record.id ? undefined : this.messages.countReceived(id, readerKey, fromId, record.id, trx);
+    }
+    return comesBefore(from, to) ? this.messages.countReceivedInGroup(id, readerKey, from, to, trx) : undefined;
   }
 
   /** Queues the marker for a sender on a RealChat peer (the original backend has no read markers); answers the peer. */

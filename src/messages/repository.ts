@@ -4,7 +4,7 @@
 // has no receiver and no read time, and names its group. Also the SQL
 // of the keys at rest: sealed texts not under the current key, read in key order and replaced
 // only where they have not changed since they were read (rotation), and the start-up sample.
-import type { Expression, Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Expression, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
 import { insertRows } from '../db/insert-rows.js';
 import type { MessagesTable, Tables } from '../db/schema.js';
@@ -28,6 +28,28 @@ export interface MessageRecord extends MessageRow {
 }
 
 type Executor = Kysely<Tables> | Transaction<Tables>;
+
+/**
+ * A message's place in its group's order: the position its home gave it, then its id. On a
+ * member's backend the ids follow arrival, not that order (a post queued while the home was down
+ * may be ordered after messages that arrive later); a post the home has not ordered yet comes
+ * after every ordered one, as in the group's history.
+ */
+export interface GroupPlace {
+  order: number;
+  id: number;
+}
+
+const UNORDERED = Number.MAX_SAFE_INTEGER;
+
+export function groupPlace(message: { id: number | bigint; position: number | bigint | null }): GroupPlace {
+  return { order: message.position === null ? UNORDERED : Number(message.position), id: Number(message.id) };
+}
+
+/** Whether `a` comes before `b` in the group's order. */
+export function comesBefore(a: GroupPlace, b: GroupPlace): boolean {
+  return a.order < b.order || (a.order === b.order && a.id < b.id);
+}
 
 export class MessagesRepository {
   constructor(
@@ -135,6 +157,26 @@ export class MessagesRepository {
       .where('id', '<=', upToId);
     if (otherThan !== null) query = query.where('sender_key', '<>', otherThan);
     const row = await query.executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  /** Where a group's message stands in the group's order, if it is there. */
+  async placeInGroup(messageId: number, trx: Transaction<Tables>): Promise<GroupPlace | undefined> {
+    const row = await trx.selectFrom('messages').select(['id', 'position']).where('id', '=', messageId).executeTakeFirst();
+    return row && groupPlace(row);
+  }
+
+  /** How many messages of the group lie after `from` and up to `upTo` in its order, those sent by `otherThan` aside. */
+  async countReceivedInGroup(id: ConversationId, otherThan: string, from: GroupPlace, upTo: GroupPlace, trx: Transaction<Tables>): Promise<number> {
+    const place = sql`(coalesce(position, ${UNORDERED}), id)`;
+    const row = await trx
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('conversation_id', '=', id)
+      .where('sender_key', '<>', otherThan)
+      .where(sql<boolean>`${place} > (${from.order}, ${from.id})`)
+      .where(sql<boolean>`${place} <= (${upTo.order}, ${upTo.id})`)
+      .executeTakeFirstOrThrow();
     return Number(row.count);
   }
 

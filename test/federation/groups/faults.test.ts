@@ -88,3 +88,35 @@ it('brings a member of c added while c is down the group and what was sent after
   await seenAlikeBy([alice, bob, carol], id, (seen) => expect(seen.members.map((member) => member.user)).toContain(carol.address), 30_000);
   await expectEveryMessageOnce([alice, bob, carol], id, [[bob, ['carol is added']]]);
 });
+
+it('counts unread and moves a read position on a member’s backend in the home’s order, not in the order messages reached it', async () => {
+  trio = await startTrio();
+  const [alice, bob, dave] = await Promise.all([person(trio.a), person(trio.b), person(trio.b)]);
+  const { id } = await group(alice, 'Order of arrival', [bob, dave]);
+  await alice.api.sent(alice, id, 'before');
+  await historiesAre([alice, bob, dave], id, [`${alice.address}: before`]);
+
+  // bob posts while the home is down; b retries it after 0.5, 1 and 2 s (no jitter here), then
+  // waits 4 s: alice's post, made as soon as the home is back, reaches b first with a later id,
+  // though the home orders it before bob's.
+  await trio.a.stop();
+  expect(await postAll(bob, id, ['queued 1', 'queued 2'])).toEqual(['queued', 'queued']);
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  await trio.a.start();
+  await alice.api.sent(alice, id, 'after the restart');
+  const texts = [`${alice.address}: before`, `${alice.address}: after the restart`, `${bob.address}: queued 1`, `${bob.address}: queued 2`];
+  await historiesAre([alice, bob, dave], id, texts, 30_000);
+
+  // On b, dave reads up to bob's first post: alice's later-arriving post lies before it, so
+  // only bob's second is left unread; reading alice's post then is no move back.
+  const onB = (await dave.api.history(dave, id, '&limit=200')).body.results as { id: number; message: string }[];
+  const idOf = (text: string) => onB.find((message) => message.message === text)!.id;
+  expect(idOf('after the restart')).toBeGreaterThan(idOf('queued 1'));
+  const unread = async () =>
+    ((await dave.api.as(dave, 'GET', '/accounts/conversations/')).body.results as { group: { id: string } | null; unread: number }[]).find((row) => row.group?.id === id)!.unread;
+  expect(await unread()).toBe(4);
+  expect((await dave.api.as(dave, 'POST', `/accounts/messages/${idOf('queued 1')}/read/`)).status).toBe(200);
+  expect(await unread()).toBe(1);
+  expect((await dave.api.as(dave, 'POST', `/accounts/messages/${idOf('after the restart')}/read/`)).status).toBe(200);
+  expect(await unread()).toBe(1);
+}, 60_000);
