@@ -122,8 +122,12 @@ describeEachDatabase('inbound transactions', (database) => {
     const tooLarge = transactionRequest({ key, items: Array.from({ length: 10 }, (_, n) => messageItem(`${n} ${'y'.repeat(9000)}`)) });
     expect(tooLarge.body.length).toBeGreaterThan(2 * 64 * 1024);
     expect((await postTransaction(b.url, tooLarge)).status).toBe(413);
-    // Elsewhere BODY_LIMIT still holds.
-    expect((await call(b.url, 'POST', '/accounts/receive-message/', undefined, { raw: request.body, headers: request.headers })).status).toBe(413);
+    // Elsewhere BODY_LIMIT still holds; v1 receive-message takes a full-size message's request
+    // (up to 192 KiB), and no more.
+    expect((await call(b.url, 'POST', '/accounts/login/', undefined, { raw: request.body, headers: { 'content-type': 'application/json' } })).status).toBe(413);
+    expect((await call(b.url, 'POST', '/accounts/receive-message/', undefined, { raw: request.body, headers: request.headers })).status).not.toBe(413);
+    const pastV1 = JSON.stringify({ message: 'z'.repeat(200 * 1024), sender: 'alice', receiver: 'bob' });
+    expect((await call(b.url, 'POST', '/accounts/receive-message/', undefined, { raw: pastV1, headers: { 'content-type': 'application/json' } })).status).toBe(413);
   });
 
   it('answers 503 whole while its database fails, and applies the transaction when it is sent again', async () => {
