@@ -1,10 +1,9 @@
 // The sealed form (the original's EncryptionMiddleware): a body that is the base64url of a
 // Fernet token of a JSON object. A transport hook opens it before any route code runs. Answers
 // stay plain JSON: sealing them would hand any user tokens under a key a compat peer uses.
-import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import { decodeWireMessage, fernetDecrypt, InvalidFernetToken } from '../crypto/fernet.js';
-import { bodyText } from './body-text.js';
+import { bodyText, utf8Text } from './body-text.js';
 import { BadRequest } from './errors.js';
 
 export const SEALED_TYPE = 'application/vnd.realchat.sealed';
@@ -26,9 +25,7 @@ export function openFernetText(message: string, options: SealOptions, detail: st
     const token = decodeWireMessage(message.trim());
     const now = Math.floor(options.clock() / 1000);
     const plain = fernetDecrypt(options.keys, token, { now, ttlSeconds: Math.floor(options.maxAgeMs / 1000) });
-    // Decoding would replace what is not UTF-8, and the text would be stored other than it was sent.
-    if (!isUtf8(plain)) throw new BadRequest('invalid_token_payload', 'The token does not hold UTF-8 text.');
-    return { token, text: plain.toString('utf8') };
+    return { token, text: utf8Text(plain, 'invalid_token_payload', 'The token does not hold UTF-8 text.') };
   } catch (error) {
     if (error instanceof InvalidFernetToken) throw new BadRequest('invalid_token_payload', detail);
     throw error;

@@ -187,12 +187,9 @@ export class ReadMarkers {
    */
   private async unreadUpTo(id: ConversationId, readerKey: string, fromId: number, record: MessageRecord, trx: Transaction<Tables>): Promise<number | undefined> {
     const to = groupPlace(record);
+    // A position stands at a message of the group, which a delete leaves as a tombstone.
     const from = fromId === 0 ? { order: -1, id: 0 } : await this.messages.placeInGroup(fromId, trx);
-    if (from === undefined) {
-      // The message it stood at is gone with its whole conversation's: by ids, as they are all there is.
-      return fromId >= record.id ? undefined : this.messages.countReceived(id, readerKey, fromId, record.id, trx);
-    }
-    return comesBefore(from, to) ? this.messages.countReceivedInGroup(id, readerKey, from, to, trx) : undefined;
+    return from && comesBefore(from, to) ? this.messages.countReceivedInGroup(id, readerKey, from, to, trx) : undefined;
   }
 
   /** Queues the marker for a sender on a RealChat peer (the original backend has no read markers); answers the peer. */
