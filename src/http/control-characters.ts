@@ -19,21 +19,29 @@ const CONTROL_CHARACTER = /\p{Cc}/u;
 export function refuseControlCharacters(app: FastifyInstance): void {
   app.addHook('preHandler', async (request: FastifyRequest) => {
     const fields: FieldErrors = {};
-    for (const input of [request.params, request.query, request.body]) collectControlCharacters(input, '', '', fields);
+    for (const input of [request.params, request.query, request.body]) collectControlCharacters(input, fields);
     if (Object.keys(fields).length > 0) throw new ValidationFailed(fields);
   });
 }
 
-/** `field` is what follows the last dot of `path` (the rules depend on what the field is, wherever it sits), passed down rather than split out of every path. */
-function collectControlCharacters(value: unknown, path: string, field: string, fields: FieldErrors): void {
-  if (typeof value === 'string') {
-    const problem = controlCharacterProblem(value, field);
-    if (problem) (fields[path || 'non_field_errors'] ??= []).push(problem);
-  } else if (Array.isArray(value)) {
-    value.forEach((item, index) => collectControlCharacters(item, path ? `${path}.${index}` : String(index), String(index), fields));
-  } else if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
-    for (const key in value) {
-      if (Object.hasOwn(value, key)) collectControlCharacters((value as Record<string, unknown>)[key], path ? `${path}.${key}` : key, key.slice(key.lastIndexOf('.') + 1), fields);
+/**
+ * Walks the input with a stack of its own rather than by recursion: a body nested thousands deep
+ * (a few KB of brackets) would otherwise overflow the call stack. `field` is what follows the last
+ * dot of `path` (the rules depend on what the field is, wherever it sits).
+ */
+function collectControlCharacters(input: unknown, fields: FieldErrors): void {
+  const pending: { value: unknown; path: string; field: string }[] = [{ value: input, path: '', field: '' }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { value, path } = next;
+    if (typeof value === 'string') {
+      const problem = controlCharacterProblem(value, next.field);
+      if (problem) (fields[path || 'non_field_errors'] ??= []).push(problem);
+    } else if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
+      // Last child first onto the stack, so that problems are reported in the input's order.
+      const entries = Array.isArray(value) ? value.map((item, index) => [String(index), item] as const) : Object.entries(value);
+      for (const [key, child] of entries.reverse()) {
+        pending.push({ value: child, path: path ? `${path}.${key}` : key, field: key.slice(key.lastIndexOf('.') + 1) });
+      }
     }
   }
 }

@@ -2,7 +2,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequest, HeadersTooLarge, HttpError, RequestTimeout, type FieldErrors } from './errors.js';
+import { isStoreUnavailable } from '../db/unavailable.js';
+import { BadRequest, HeadersTooLarge, HttpError, RequestTimeout, ServiceUnavailable, type FieldErrors } from './errors.js';
 
 export interface ValidationIssue {
   instancePath?: string;
@@ -81,6 +82,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return reply.status(status).send({ detail: 'The request could not be processed.', code: 'bad_request' });
+    }
+    if (isStoreUnavailable(error)) {
+      request.log.warn({ err: error }, 'a store this request needs is unavailable');
+      const unavailable = new ServiceUnavailable();
+      return reply.status(unavailable.status).send(unavailable.toBody());
     }
     request.log.error({ err: error }, 'unhandled error');
     return reply.status(500).send({ detail: 'Internal server error.', code: 'internal_error' });

@@ -53,7 +53,8 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
       },
       async (request, reply) => {
         const { user } = authOf(request);
-        const { message, receiver, group, client_id: clientId } = request.body;
+        // A body that is no object at all (JSON `null`) has only the validation's answer to give.
+        const { message, receiver, group, client_id: clientId } = request.body ?? {};
         refuseBadSend(request, message, receiver, group);
         const sent = await messages.send(user, { message, ...targetOf(receiver, group), ...(clientId !== undefined ? { clientId } : {}) });
         return reply.status(201).send({ message: SENT, ...sent });
@@ -78,7 +79,7 @@ export function messagesRoutes(messages: MessagesService, queries: MessageQuerie
         },
         async (request, reply) => {
           const { user } = authOf(request);
-          const { message, content, receiver, group, client_id: clientId } = request.body;
+          const { message, content, receiver, group, client_id: clientId } = request.body ?? {};
           const text = message ?? content;
           refuseBadSend(request, text, receiver, group);
           const target = targetOf(receiver as string | number | undefined, group);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { call } from '../helpers/http.js';
+import { call, registerUser } from '../helpers/http.js';
 
 describe('the one JSON error shape', () => {
   let app: TestApp;
@@ -62,6 +62,36 @@ describe('the one JSON error shape', () => {
     expect(response.status).toBe(400);
     expect(response.body.code).toBe('validation_error');
     expect(response.body.fields.password).toEqual(['This field is required.']);
+  });
+
+  it('answers a body nested thousands deep with a 4xx, not a 500, on every kind of route', async () => {
+    // BODY_LIMIT as by default: the 2 KiB of this suite's app would refuse the body first.
+    const roomy = await startTestApp();
+    const user = await registerUser(roomy.url);
+    const deep = `{"x":${'['.repeat(3000)}${']'.repeat(3000)}}`;
+    const withText = `{"message":"hi","receiver":"${user.username}","junk":${'['.repeat(3000)}${']'.repeat(3000)}}`;
+    for (const [method, path, raw] of [
+      ['POST', '/no/such/route/', deep],
+      ['POST', '/accounts/send-message/', withText],
+      ['POST', '/accounts/messages/', withText],
+      ['PATCH', '/accounts/me/', deep],
+      ['POST', '/accounts/logout/', deep],
+    ] as const) {
+      const response = await call(roomy.url, method, path, undefined, { raw, token: user.token, headers: { 'content-type': 'application/json' } });
+      expect(response.status, path).not.toBe(413);
+      expect(response.status, path).toBeLessThan(500);
+      expect(response.body, path).toBeTypeOf('object');
+    }
+    await roomy.destroy();
+  });
+
+  it('answers a send whose body is JSON null with 400 (the sealed form: no token in it)', async () => {
+    const user = await registerUser(app.url);
+    for (const [path, code] of [['/accounts/send-message/', 'validation_error'], ['/accounts/messages/', 'invalid_token_payload']]) {
+      const response = await call(app.url, 'POST', path!, undefined, { raw: 'null', token: user.token, headers: { 'content-type': 'application/json' } });
+      expect(response.status, path).toBe(400);
+      expect(response.body.code, path).toBe(code);
+    }
   });
 
   it('answers a JSON body that is not an object with 400', async () => {
