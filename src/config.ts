@@ -83,8 +83,31 @@ const PEER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
 /** Environment from the process with ./.env underneath it (the process environment wins). */
 export function readEnvironment(cwd = process.cwd()): Environment {
   const file = resolve(cwd, '.env');
-  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  const fromFile = existsSync(file) ? parseEnvFile(readFileSync(file, 'utf8')) : {};
   return { ...fromFile, ...process.env };
+}
+
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A .env file's variables. Node's parser silently takes a line without `=` as the start of the
+ * next variable's name (so that variable is lost) or drops it; either way the start must stop,
+ * naming the line (not its text, which may hold a secret).
+ */
+export function parseEnvFile(text: string): Environment {
+  const parsed = parseEnv(text);
+  const lines = text.split(/\r?\n/);
+  const values = Object.values(parsed);
+  const badKey = Object.keys(parsed).find((key) => !VARIABLE_NAME.test(key.replace(/^export\s+/, '')));
+  const badLine = badKey !== undefined
+    ? lines.findIndex((line) => line.trim() === badKey.split('\n')[0]!.trim())
+    : lines.findIndex((line) => {
+        // A line inside a quoted value spread over several lines is part of that value.
+        const content = line.trim().replace(/^["'`]|["'`]$/g, '');
+        return content !== '' && !content.startsWith('#') && !content.includes('=') && !values.some((value) => value?.includes(content));
+      });
+  if (badKey !== undefined || badLine >= 0) throw new ConfigError('.env', `line ${badLine + 1} is not NAME=value`, 'PORT=8000');
+  return parsed;
 }
 
 export function parseDuration(text: string, variable: string, example: string): number {

@@ -22,7 +22,7 @@ import type { MessageViews } from '../messages/view.js';
 import type { MessageWriter, NewMessage } from '../messages/write.js';
 import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
 import type { CopyRequests } from './copy-requests.js';
-import { onCompatPeer } from './rules.js';
+import { checkGroupName, onCompatPeer } from './rules.js';
 import type { GroupStores } from './stores.js';
 
 /** A `group_state` item's fields: the whole group at `version` (no members: the group is gone). */
@@ -73,7 +73,8 @@ export class GroupCopies {
    * Takes a newer state of a group from `origin`: the copy is made (when one of our users is a
    * member: `origin` becomes its home), updated, or dropped; an older or equal version changes nothing.
    */
-  async applyState(origin: string, state: GroupStateUpdate): Promise<void> {
+  async applyState(origin: string, update: GroupStateUpdate): Promise<void> {
+    const state = { ...update, name: checkGroupName(update.name) };
     const members = await this.membersOf(state.members);
     const change = await withChangeLock(this.stores.db, this.stores.kind, async (trx): Promise<GroupChange | undefined> => {
       const copy = await this.stores.groups.findByUuid(state.group, trx);
@@ -137,6 +138,9 @@ export class GroupCopies {
     if (item.position === undefined || item.text === undefined) throw new ValidationFailed({ position: ['A message needs its position and text.'] });
     const { copy, sender, record } = await this.subjectOf(origin, item);
     if (record) return { kind: 'own', record, position: item.position };
+    // A home is believed about its group, not about this backend's users: their posts leave from
+    // here, so one of theirs that this copy never had is not theirs.
+    if (sender.kind === 'local') throw new Forbidden('forbidden', 'A post by a user of this backend that this backend never sent.');
     const message: NewMessage = {
       uuid: item.message,
       sender,

@@ -1,14 +1,21 @@
 // The rules of a group's membership, pure: a name's bounds, who may remove whom, and who becomes
 // owner when the owner leaves.
 import type { GroupRole } from '../conversations/repository.js';
+import { controlCharactersIn } from '../http/control-characters.js';
 import { ValidationFailed } from '../http/errors.js';
 
 const NAME_MAX_LENGTH = 100;
 
-/** A group's name as stored: trimmed, 1 to 100 characters (code points, counted after NFKC as every length is). */
+/**
+ * A group's name as stored: trimmed, 1 to 100 characters (code points, counted after NFKC as every
+ * length is), no control character. Also for names that come from peers (a home's state, a
+ * member's rename), which no request hook has seen.
+ */
 export function checkGroupName(name: string): string {
   const trimmed = name.trim();
   if (trimmed.length === 0) throw new ValidationFailed({ name: ['This field may not be blank.'] });
+  const control = controlCharactersIn(trimmed, 'name');
+  if (control) throw new ValidationFailed({ name: [control] });
   if ([...trimmed.normalize('NFKC')].length > NAME_MAX_LENGTH) throw new ValidationFailed({ name: [`Ensure this field has no more than ${NAME_MAX_LENGTH} characters.`] });
   return trimmed;
 }

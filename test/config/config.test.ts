@@ -190,4 +190,12 @@ describe('configuration', () => {
     expect(env.PORT).toBe(process.env.PORT ?? '9001');
     expect(loadConfig({ ...env, SERVER_NAME: 'from-env' }, dir).serverName).toBe('from-env');
   });
+
+  it('stops at a .env line that is not NAME=value, naming the line and not its text, instead of losing the next variable', async () => {
+    const { parseEnvFile } = await import('../../src/config.js');
+    expect(() => parseEnvFile('PORT=9001\ngarbage line without equals\nBODY_LIMIT=huge\n')).toThrow(new ConfigError('.env', 'line 2 is not NAME=value', 'PORT=8000'));
+    expect(() => parseEnvFile('PORT=9001\nsecret-without-a-name\n')).toThrow('.env: line 2 is not NAME=value');
+    // Comments, blank lines, `export` and a quoted value over several lines are all fine.
+    expect(parseEnvFile('# a comment\n\nexport PORT=9001\nGREETING="two\nlines"\n')).toEqual({ PORT: '9001', GREETING: 'two\nlines' });
+  });
 });

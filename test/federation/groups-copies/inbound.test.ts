@@ -227,6 +227,31 @@ describeEachDatabase('copies of groups homed elsewhere', (database) => {
       expect(await texts(bob, group)).toEqual([genuine.message]);
     });
 
+    it("refuses a home's new message in the name of one of our users, which they never posted", async () => {
+      const group = randomUUID();
+      await home.send([home.state(group, 1, members('alice@a', 'bob@b'))]);
+      const socket = await connect(bob);
+      const results = await home.send([
+        home.message(group, { sender: 'bob@b', position: 1, text: 'bob never said this' }),
+        home.message(group, { sender: 'alice@a', position: 2, text: 'alice may' }),
+      ]);
+      expect(statuses(results)).toEqual([
+        [403, 'forbidden'],
+        [200, undefined],
+      ]);
+      expect(await socket.next((frame) => frame.type === 'message')).toMatchObject({ message: { sender: 'alice@a', message: 'alice may' } });
+      expect(await texts(bob, group)).toEqual(['alice may']);
+    });
+
+    it('refuses a group name with a control character from the home, as from a client', async () => {
+      const group = randomUUID();
+      expect(statuses(await home.send([home.state(group, 1, members('alice@a', 'bob@b'), 'bell\u0007')]))).toEqual([[400, 'validation_error']]);
+      expect((await groups.show(bob, group)).status).toBe(404);
+      await home.send([home.state(group, 2, members('alice@a', 'bob@b'))]);
+      expect(statuses(await home.send([home.state(group, 3, members('alice@a', 'bob@b'), 'clear\u001b[2J')]))).toEqual([[400, 'validation_error']]);
+      expect((await groups.show(bob, group)).body).toMatchObject({ name: 'trip' });
+    });
+
     it('refuses a state for a group of its own from a peer', async () => {
       const own = await groups.group(bob, 'ours', [dave]);
       expect(statuses(await home.send([home.state(own.id, 99, members('alice@a', 'dave@b'), 'taken')]))).toEqual([[403, 'forbidden']]);

@@ -151,6 +151,8 @@ describeEachDatabase('a group’s home and its members’ backends', (database) 
             suite.b.request(group, { sender: 'bob', action: 'add', user: 'zed@z' }),
             suite.b.request(group, { sender: 'bob', action: 'role', user: 'carol@c', role: 'admin' }),
             suite.b.request(group, { sender: 'bob', action: 'remove', user: 'alice@a' }),
+            // What a client could not send either (groups.md): a name with a control character.
+            suite.b.request(group, { sender: 'bob', action: 'rename', name: 'ring\u0007' }),
           ]),
         ),
       ).toEqual([
@@ -158,7 +160,9 @@ describeEachDatabase('a group’s home and its members’ backends', (database) 
         [400, 'validation_error'],
         [403, 'forbidden'],
         [403, 'forbidden'],
+        [400, 'validation_error'],
       ]);
+      expect((await groups.show(suite.alice, group)).body.name).toBe('bob’s trip');
       const [added] = await suite.b.send([suite.b.request(group, { sender: 'bob', action: 'add', user: 'dave@a' })]);
       expect(added).toMatchObject({ status: 200, version: first!.version! + 1 });
       expect((await groups.show(suite.dave, group)).status).toBe(200);
