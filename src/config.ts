@@ -188,7 +188,16 @@ function parseHttpUrl(text: string, variable: string, example: string): string {
 }
 
 function parseRedisUrl(text: string): string {
-  if (!/^rediss?:\/\/./.test(text)) throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://', 'REDIS_URL=redis://127.0.0.1:6379');
+  const example = 'REDIS_URL=redis://127.0.0.1:6379/0';
+  if (!/^rediss?:\/\/./.test(text)) throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://', example);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError('REDIS_URL', 'is not a valid URL', example);
+  }
+  // The client would send SELECT NaN for `/abc`, and fail the start with a stack trace.
+  if (!/^\/?\d*$/.test(url.pathname)) throw new ConfigError('REDIS_URL', `the database after the host must be a number, not "${url.pathname.slice(1)}"`, example);
   return text;
 }
 

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { isDatabaseUnusable } from './db/unavailable.js';
 import { atRestKeyRing, resolveKeys } from './encryption-key.js';
 import { createLogger } from './logger.js';
 import { rotateMessageKeys } from './messages/rotation.js';
@@ -26,6 +27,8 @@ Commands:
 Configuration comes from the environment and ./.env; see the README.`;
 
 const SHUTDOWN_GRACE_MS = 15_000;
+
+const DATABASE_EXAMPLE = 'DATABASE_URL=postgres://user:password@127.0.0.1:5432/realchat';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -132,8 +135,9 @@ async function main(argv: string[]): Promise<void> {
   try {
     await command(argv.slice(1));
   } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`realchat: configuration error: ${error.message}`);
+    const problem = isDatabaseUnusable(error) ? new ConfigError('DATABASE_URL', `cannot use the database: ${(error as Error).message}`, DATABASE_EXAMPLE) : error;
+    if (problem instanceof ConfigError) {
+      console.error(`realchat: configuration error: ${problem.message}`);
       process.exitCode = 2;
       return;
     }

@@ -63,6 +63,18 @@ async function untilRedisReady(redis: Redis, timeoutMs: number, logger: Logger):
   if (!ready) logger.warn({ waitedMs: timeoutMs }, 'redis is not answering; starting without it (real time stays within this instance until it is back)');
 }
 
+/**
+ * A database number the Redis server does not have is only logged by the client, which then
+ * stays on database 0: instances meant to be kept apart would share it unawares.
+ */
+async function checkRedisDatabase(redis: Redis): Promise<void> {
+  const database = redis.options.db ?? 0;
+  if (database === 0 || redis.status !== 'ready') return;
+  await redis.select(database).catch((error: unknown) => {
+    throw new ConfigError('REDIS_URL', `the Redis server has no database ${database} (${(error as Error).message})`, 'REDIS_URL=redis://127.0.0.1:6379/0');
+  });
+}
+
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const keys = resolveKeys(config, logger);
@@ -70,7 +82,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const database = openDatabase(config.database);
   const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
   try {
-    if (redis) await untilRedisReady(redis, REDIS_START_WAIT_MS, logger);
+    if (redis) await untilRedisReady(redis, REDIS_START_WAIT_MS, logger).then(() => checkRedisDatabase(redis));
     const applied = await migrateToLatest(database);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
     await checkStoredMessagesOpen(new MessagesRepository(database.db, database.kind), atRest, config.keyDir);

@@ -22,3 +22,17 @@ export function isStoreUnavailable(error: unknown): boolean {
   if (error.name === 'MaxRetriesPerRequestError') return true;
   return POSTGRES_CONNECTION_MESSAGES.test(error.message);
 }
+
+/** PostgreSQL's for a database that is not there or refuses us: no such database, role or password. */
+const POSTGRES_REFUSED = /^(3D000|28000|28P01)$/;
+
+/**
+ * Whether a failure at start (opening, migrating) means the configured database cannot be used,
+ * as opposed to a fault of ours: the operator then hears which variable to look at.
+ */
+export function isDatabaseUnusable(error: unknown): boolean {
+  if (isStoreUnavailable(error)) return true;
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (typeof code === 'string' && (POSTGRES_REFUSED.test(code) || code === 'SQLITE_NOTADB')) || /SSL/.test(error.message);
+}

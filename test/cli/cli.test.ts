@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bareEnvironment, runCli, startServe } from '../helpers/cli.js';
-import { describeEachDatabase, createPostgresSchema } from '../helpers/databases.js';
+import { describeEachDatabase, createPostgresSchema, redisUrl } from '../helpers/databases.js';
 import { call } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -59,6 +59,24 @@ describe('realchat serve, as the README promises', () => {
     const result = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: 'eighty' }) });
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toMatch(/^realchat: configuration error: PORT: .*example: PORT=8000/);
+  });
+
+  it('names DATABASE_URL when the database cannot be used, and REDIS_URL when its database number is not one', async () => {
+    const unreachable = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: 'postgres://realchat@127.0.0.1:1/realchat' }) });
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.stderr.trim()).toMatch(/^realchat: configuration error: DATABASE_URL: cannot use the database: connect ECONNREFUSED 127\.0\.0\.1:1 \(example: DATABASE_URL=postgres:/);
+    expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
+    const notANumber = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: '0', HOST: '127.0.0.1', REDIS_URL: 'redis://127.0.0.1:6379/abc' }) });
+    expect(notANumber.code).toBe(2);
+    expect(notANumber.stderr.trim()).toMatch(/^realchat: configuration error: REDIS_URL: the database after the host must be a number, not "abc"/);
+  });
+
+  it.skipIf(!redisUrl)('names REDIS_URL when the Redis server has no such database, instead of using database 0', async () => {
+    const url = new URL(redisUrl!);
+    url.pathname = '/99';
+    const result = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', REDIS_URL: url.toString() }) });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toMatch(/^realchat: configuration error: REDIS_URL: the Redis server has no database 99/);
   });
 
   it('names PORT when the port is taken, and HOST when it is not an address of this machine', async () => {
