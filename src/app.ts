@@ -42,6 +42,7 @@ import { GroupCopies } from './groups/copies.js';
 import { CopyRequests } from './groups/copy-requests.js';
 import { GroupsService } from './groups/service.js';
 import { refuseControlCharacters } from './http/control-characters.js';
+import { refuseBooleansForStrings } from './http/string-fields.js';
 import { answerClientError, answerFrameworkError, registerErrorHandling } from './http/error-handler.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { AppMetrics } from './http/metrics.js';
@@ -141,6 +142,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   app.removeContentTypeParser('text/plain');
   installJsonBodyParser(app);
   refuseControlCharacters(app);
+  refuseBooleansForStrings(app);
   // Set as the request starts, on the raw response: no onSend stage for every answer.
   app.addHook('onRequest', (request, reply, done) => {
     reply.raw.setHeader('x-request-id', request.id);

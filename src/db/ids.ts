@@ -1,7 +1,7 @@
 // Reserving ids of an auto-increment table before inserting, for rows whose content depends on
 // their own id (messages sealed with it as associated data): one statement per batch instead of
 // an insert and an update per row. The two databases differ here, so it lives in db/.
-import { sql, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DatabaseKind } from './database.js';
 import type { Tables } from './schema.js';
 
@@ -26,4 +26,13 @@ export async function reserveIds(trx: Transaction<Tables>, kind: DatabaseKind, t
     await sql`insert into sqlite_sequence (name, seq) values (${table}, ${last})`.execute(trx);
   }
   return Array.from({ length: count }, (_, index) => last - count + index + 1);
+}
+
+/** The last id of `table` reserved so far (committed or not), 0 before the first. */
+export async function lastReservedId(db: Kysely<Tables>, kind: DatabaseKind, table: 'messages'): Promise<number> {
+  const found =
+    kind === 'postgres'
+      ? await sql<{ last: number | null }>`select last_value as last from pg_sequences where format('%I.%I', schemaname, sequencename) = pg_get_serial_sequence(${table}, 'id')`.execute(db)
+      : await sql<{ last: number | null }>`select seq as last from sqlite_sequence where name = ${table}`.execute(db);
+  return Number(found.rows[0]?.last ?? 0);
 }

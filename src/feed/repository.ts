@@ -7,7 +7,7 @@
 // reader that sees seq N has already been able to see every seq below it.
 import type { Kysely, Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
-import { reserveIds } from '../db/ids.js';
+import { lastReservedId, reserveIds } from '../db/ids.js';
 import { insertRows } from '../db/insert-rows.js';
 import { executeShaped } from '../db/query-shapes.js';
 import type { Tables } from '../db/schema.js';
@@ -122,6 +122,11 @@ export class FeedRepository implements FeedLog {
       ])
       .executeTakeFirst();
     return Math.max(Number(row?.event ?? 0), Number(row?.message ?? 0));
+  }
+
+  /** The highest seq this backend has given out (or is about to): a client cannot have seen a later one. */
+  newestSeq(): Promise<number> {
+    return lastReservedId(this.db, this.kind, 'messages');
   }
 
   /** Every seq up to this one may have been pruned. */

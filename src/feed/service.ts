@@ -66,6 +66,12 @@ export class FeedService {
       const seq = Math.max(head, prunedThrough);
       throw new Gone(`Events after ${after} have been pruned: reload the conversations and histories, then continue after ${seq}.`, { seq });
     }
+    // A seq past any this backend gave out (its database restored from a backup, or a client's
+    // bug) would hold back every event until the counter passed it: the client must start over.
+    if (rows.length === 0 && after > 0 && after > (await this.repository.newestSeq())) {
+      const seq = await this.repository.head(userId);
+      throw new Gone(`No event has seq ${after} yet: reload the conversations and histories, then continue after ${seq}.`, { seq });
+    }
     const page = pageOf(rows, limit, (last) => last.seq);
     const groupIds = [...new Set(page.results.flatMap((row) => (row.type === 'group' && row.conversationId !== null ? [row.conversationId] : [])))];
     const groups = groupIds.length === 0 ? new Map<number, Record<string, unknown>>() : await this.groups.viewsOf(groupIds);

@@ -229,6 +229,22 @@ describeEachDatabase('the change feed', (database) => {
       await resumed.close();
     });
 
+    it('answers 410 gone to a seq past any given out (a restored database), instead of holding back every event until it comes', async () => {
+      app = await startTestApp({ database });
+      const [alice, bob] = await Promise.all([registerUser(app.url), registerUser(app.url)]);
+      await call(app.url, 'POST', '/accounts/send-message/', { message: 'seen', receiver: alice.username }, { token: bob.token });
+      const [seen] = await feed(app.url, alice);
+      const ahead = seen!.seq + 1000;
+      const gone = await call(app.url, 'GET', `/accounts/events/?after=${ahead}`, undefined, { token: alice.token });
+      expect(gone.status).toBe(410);
+      expect(gone.body).toEqual({ detail: expect.any(String), code: 'gone', seq: seen!.seq });
+      // The newest seq itself is fine: nothing after it yet.
+      expect(await feed(app.url, alice, seen!.seq)).toEqual([]);
+      const socket = await replaying(app.url, alice, ahead);
+      expect(await socket.next()).toEqual({ type: 'error', code: 'gone', detail: expect.any(String), seq: seen!.seq });
+      expect((await closedWithin(socket)).code).toBe(4410);
+    });
+
     it('closes a socket whose auth frame has a bad after with 1008', async () => {
       app = await startTestApp({ database });
       const alice = await registerUser(app.url);

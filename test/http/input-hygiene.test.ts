@@ -103,6 +103,24 @@ describeEachDatabase('input hygiene', (database) => {
       expect(Object.keys(response.body.fields)).toEqual(['receiver']);
     });
 
+    it('refuses true and false where a string is expected, as DRF does, and takes a number as its string', async () => {
+      const text = await call(url, 'POST', '/accounts/send-message/', { message: true, receiver: bob.username }, { token: alice.token });
+      expect(text.status).toBe(400);
+      expect(text.body.fields).toEqual({ message: ['Not a valid string.'] });
+      const name = await call(url, 'POST', '/accounts/groups/', { name: false, members: [bob.username] }, { token: alice.token });
+      expect(name.status).toBe(400);
+      expect(name.body.fields).toEqual({ name: ['Not a valid string.'] });
+      const member = await call(url, 'POST', '/accounts/groups/', { name: 'trip', members: [bob.username, true] }, { token: alice.token });
+      expect(member.status).toBe(400);
+      expect(member.body.fields).toEqual({ members: ['Item 2: Not a valid string.'] });
+      const login = await call(url, 'POST', '/accounts/login/', { username: alice.username, password: true });
+      expect(login.status).toBe(400);
+      const number = await call(url, 'POST', '/accounts/send-message/', { message: 42, receiver: bob.username }, { token: alice.token });
+      expect(number.status).toBe(201);
+      const history = await call(url, 'GET', `/accounts/messages/?with=${bob.username}`, undefined, { token: alice.token });
+      expect(history.body.results[0].message).toBe('42');
+    });
+
     it('still reads numbers in query strings and a comma list of users', async () => {
       // Presence answers for established conversations only: both have written.
       for (const [from, to] of [[alice, bob], [bob, alice]] as const) {

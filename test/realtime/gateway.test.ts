@@ -1,5 +1,6 @@
 // The WebSocket gateway through its public surface: /ws, the bus events it carries, and the
 // account actions (logout, password change) that must close sockets.
+import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InProcessEventBus } from '../../src/realtime/bus.js';
 import type { GatewayLimits } from '../../src/realtime/gateway/protocol.js';
@@ -144,6 +145,26 @@ describeEachDatabase('real time over /ws', (database) => {
       const response = await call(app.url, 'GET', '/ws');
       expect(response.status).toBe(426);
       expect(response.body).toMatchObject({ code: 'upgrade_required' });
+    });
+
+    it('answers an upgrade with a bad or missing Sec-WebSocket-Key with 400 and a JSON error, not an HTML page', async () => {
+      const { hostname, port } = new URL(app.url);
+      for (const key of ['Sec-WebSocket-Key: abc\r\n', '']) {
+        // As a raw client sees it: the answer, then the connection closed.
+        const raw = await new Promise<string>((resolve, reject) => {
+          let received = '';
+          const socket = net.connect(Number(port), hostname, () =>
+            socket.write(`GET /ws HTTP/1.1\r\nHost: ${hostname}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n${key}\r\n`),
+          );
+          socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+          socket.on('close', () => resolve(received));
+          socket.on('error', reject);
+        });
+        const [head, body] = raw.split('\r\n\r\n');
+        expect(head).toMatch(/^HTTP\/1\.1 400 /);
+        expect(head).toMatch(/\r\ncontent-type: application\/json/i);
+        expect(JSON.parse(body!)).toEqual({ detail: expect.any(String), code: 'bad_request' });
+      }
     });
   });
 

@@ -46,10 +46,15 @@ describe('readFrame', () => {
   });
 
   describe('once authenticated', () => {
-    it('answers pings, passes typing on, and ignores a repeated auth frame, however it is formed', () => {
+    it('answers pings, passes typing on, and ignores a repeated auth frame without `after`, however it is formed', () => {
       expect(read({ type: 'ping' }, true)).toEqual({ kind: 'ping' });
       expect(read({ type: 'typing', to: 'bob@b' }, true)).toEqual({ kind: 'typing', to: 'bob@b' });
       expect(read({ type: 'auth' }, true)).toEqual({ kind: 'none' });
+      expect(read({ type: 'auth', token: 'abc' }, true)).toEqual({ kind: 'none' });
+    });
+
+    it('closes the socket on an auth frame with `after` once the stream has started (a header-authenticated socket cannot resume so)', () => {
+      expect(read({ type: 'auth', token: 'abc', after: 12 }, true)).toMatchObject({ kind: 'close', code: CloseCode.badFrame, reason: expect.stringMatching(/^already authenticated/) });
     });
 
     it('refuses a typing frame without a sensible "to"', () => {

@@ -1,12 +1,13 @@
 // The WebSocket gateway at /ws: the Fastify plugin that accepts sockets, authenticates them,
 // feeds them the bus's events through the registry, and closes them all on shutdown. Slow
 // readers, dead peers, revoked tokens and shutdown all end in a close code a client can act on.
+import type { IncomingHttpHeaders } from 'node:http';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
 import { tokenFromHeader } from '../../http/auth.js';
-import { Gone, HttpError } from '../../http/errors.js';
+import { BadRequest, Gone, HttpError } from '../../http/errors.js';
 import type { EventBus } from '../bus.js';
 import { FeedStream, type FeedReader } from '../feed-stream.js';
 import { Connection, type ConnectionOptions } from './connection.js';
@@ -71,6 +72,12 @@ export class RealtimeGateway {
         method: 'GET',
         url: '/ws',
         schema: { tags: ['real time'], summary: 'WebSocket: real-time events (upgrade required)' },
+        // ws would refuse a bad handshake itself, with an HTML page: it gets the API's JSON instead.
+        onRequest: async (request) => {
+          if (request.ws && !isValidHandshake(request.headers)) {
+            throw new BadRequest('bad_request', 'The WebSocket handshake is not valid: it needs a Sec-WebSocket-Key (16 bytes, base64) and Sec-WebSocket-Version 13.');
+          }
+        },
         handler: async () => {
           throw new HttpError(426, 'upgrade_required', 'This endpoint speaks WebSocket: send an Upgrade request.');
         },
@@ -215,4 +222,13 @@ export class RealtimeGateway {
     for (const socket of sockets) socket.terminate();
     await new Promise<void>((done) => app.websocketServer.close(() => done()));
   }
+}
+
+// What ws checks of an upgrade request before it answers 400 with an HTML page.
+const HANDSHAKE_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+function isValidHandshake(headers: IncomingHttpHeaders): boolean {
+  const key = headers['sec-websocket-key'];
+  const version = headers['sec-websocket-version'];
+  return typeof key === 'string' && HANDSHAKE_KEY.test(key.trim()) && (version === '13' || version === '8');
 }

@@ -63,7 +63,7 @@ export type FrameRequest =
   | { kind: 'typing'; to: string }
   /** Typing in a group (`group`, not `to`: a username may look like a group's id). */
   | { kind: 'typing'; group: string }
-  /** An auth frame on an authenticated socket (by header, or a repeated frame): nothing to do. */
+  /** An auth frame without `after` on an authenticated socket (by header, or a repeated frame): nothing to do. */
   | { kind: 'none' }
   | { kind: 'close'; code: number; reason: string };
 
@@ -90,6 +90,9 @@ export function readFrame(data: RawData, isBinary: boolean, authenticated: boole
       if (typeof frame.to !== 'string' || frame.to === '' || frame.to.length > MAX_TYPING_TARGET) return close(CloseCode.badFrame, 'the typing frame needs a "to"');
       return { kind: 'typing', to: frame.to };
     case 'auth':
+      // The socket's stream has started: it cannot go back to replay, and saying nothing would
+      // let the client believe it had resumed.
+      if (frame.after !== undefined) return close(CloseCode.badFrame, 'already authenticated: "after" counts in the first auth frame only (authenticate with it, not the header, to resume)');
       return { kind: 'none' };
     default:
       return close(CloseCode.badFrame, `unknown frame type "${frame.type.slice(0, 32)}"`);

@@ -1,0 +1,42 @@
+// DRF's CharField takes a number as its string but refuses `true` and `false` ("Not a valid
+// string."); Ajv's type coercion would store "true". Runs before validation, on the parsed body,
+// against the route's body schema: a boolean where a string is expected (a field, or an item of
+// a list of strings) is refused.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ValidationFailed, type FieldErrors } from './errors.js';
+
+interface SchemaNode {
+  type?: string | string[];
+  anyOf?: SchemaNode[];
+  items?: SchemaNode;
+  properties?: Record<string, SchemaNode>;
+}
+
+const NOT_A_STRING = 'Not a valid string.';
+
+export function refuseBooleansForStrings(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request: FastifyRequest) => {
+    const properties = (request.routeOptions.schema?.body as SchemaNode | undefined)?.properties;
+    const body = request.body;
+    if (!properties || body === null || typeof body !== 'object' || Array.isArray(body)) return;
+    const fields: FieldErrors = {};
+    for (const [name, schema] of Object.entries(properties)) {
+      const value = (body as Record<string, unknown>)[name];
+      if (typeof value === 'boolean' && takesStringNotBoolean(schema)) fields[name] = [NOT_A_STRING];
+      else if (Array.isArray(value) && schema.items && takesStringNotBoolean(schema.items) && value.some((item) => typeof item === 'boolean')) {
+        fields[name] = [`Item ${value.findIndex((item) => typeof item === 'boolean') + 1}: ${NOT_A_STRING}`];
+      }
+    }
+    if (Object.keys(fields).length > 0) throw new ValidationFailed(fields);
+  });
+}
+
+function typesOf(schema: SchemaNode): string[] {
+  const own = schema.type === undefined ? [] : [schema.type].flat();
+  return [...own, ...(schema.anyOf ?? []).flatMap(typesOf)];
+}
+
+function takesStringNotBoolean(schema: SchemaNode): boolean {
+  const types = typesOf(schema);
+  return types.includes('string') && !types.includes('boolean');
+}
