@@ -154,10 +154,15 @@ function checkKey(text: string, variable: string, where?: { name: string; exampl
     const what = where ? `${where.name} must be` : 'must be';
     throw new ConfigError(variable, `${what} 32 bytes in URL-safe base64 (run \`realchat keygen\`)`, where?.example ?? `${variable}=${EXAMPLE_KEY}`);
   }
+  // Printed in every key error: everyone has it, so it protects nothing.
+  if (trimmed.replace(/=+$/, '') === EXAMPLE_KEY.replace(/=+$/, '')) {
+    throw new ConfigError(variable, `${where ? `${where.name} is` : 'is'} the documented example key: generate one (run \`realchat keygen\`)`, where?.example ?? `${variable}=${EXAMPLE_KEY}`);
+  }
   return trimmed;
 }
 
-const EXAMPLE_KEY = 'dGhpcy1pcy1vbmx5LWFuLWV4YW1wbGUta2V5LTMyYj0=';
+/** Shown in errors as what a key looks like; refused as a key. */
+export const EXAMPLE_KEY = 'dGhpcy1pcy1vbmx5LWFuLWV4YW1wbGUta2V5LTMyYj0=';
 
 function parseDatabase(text: string): DatabaseConfig {
   if (text.startsWith('sqlite:')) {

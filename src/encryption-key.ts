@@ -5,7 +5,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import { ConfigError, EXAMPLE_KEY, type Config } from './config.js';
 import { KeyRing } from './crypto/aead.js';
 import { decodeKey, generateKey, isKey } from './crypto/keys.js';
 
@@ -18,9 +18,14 @@ export interface BackendKeys {
 }
 
 export function resolveKeys(config: Config, logger: Logger): BackendKeys {
+  // A PostgreSQL database has no folder to keep a key beside: one generated in the working
+  // directory would be this instance's alone, and another instance of the same database would
+  // seal with its own (config.md: generated keys never live in the working directory). Only a
+  // key file an earlier version generated there is still read.
+  const generate = config.database.kind === 'sqlite';
   return {
-    encryptionKey: config.encryptionKey ?? generatedKey(config.keyDir, KEY_FILE_NAME, 'ENCRYPTION_KEY', logger),
-    storageKey: config.storageKey ?? generatedKey(config.keyDir, STORAGE_KEY_FILE_NAME, 'STORAGE_KEY', logger),
+    encryptionKey: config.encryptionKey ?? generatedKey(config.keyDir, KEY_FILE_NAME, 'ENCRYPTION_KEY', generate, logger),
+    storageKey: config.storageKey ?? generatedKey(config.keyDir, STORAGE_KEY_FILE_NAME, 'STORAGE_KEY', generate, logger),
   };
 }
 
@@ -32,7 +37,7 @@ export function atRestKeyRing(keys: BackendKeys, previous: readonly string[]): K
   return new KeyRing(decodeKey(keys.storageKey), [keys.encryptionKey, ...previous].map(decodeKey));
 }
 
-function generatedKey(dir: string, name: string, variable: string, logger: Logger): string {
+function generatedKey(dir: string, name: string, variable: string, generate: boolean, logger: Logger): string {
   const file = join(dir, name);
   try {
     const existing = readFileSync(file, 'utf8').trim();
@@ -41,6 +46,7 @@ function generatedKey(dir: string, name: string, variable: string, logger: Logge
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  if (!generate) throw new ConfigError(variable, 'must be set with PostgreSQL, the same for every instance of the database (`realchat keygen` prints one)', `${variable}=${EXAMPLE_KEY}`);
   mkdirSync(dir, { recursive: true });
   const key = generateKey();
   try {

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The `realchat` command line: serve | migrate | keygen | rotate-key | --help | --version.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -79,6 +81,10 @@ async function migrate(): Promise<void> {
 async function rotateKey(args: string[]): Promise<void> {
   const batchSize = batchSizeOption(args);
   const cfg = config();
+  // Run from the wrong folder, it would create an empty database (and keys) and report success.
+  if (cfg.database.kind === 'sqlite' && cfg.database.path !== ':memory:' && !existsSync(resolve(cfg.database.path))) {
+    throw new ConfigError('DATABASE_URL', `there is no database at ${resolve(cfg.database.path)}: run rotate-key where the server runs, or set DATABASE_URL`, 'DATABASE_URL=sqlite:./data/realchat.db');
+  }
   const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   const ring = atRestKeyRing(resolveKeys(cfg, logger), cfg.encryptionKeysPrevious);
   const database = openDatabase(cfg.database);
@@ -89,33 +95,54 @@ async function rotateKey(args: string[]): Promise<void> {
       batchSize,
       onProgress: ({ done, total }) => console.log(`Re-encrypted ${done} of ${total} messages.`),
     });
-    if (result.total === 0) console.log(`Every message is already sealed with the current key (${ring.currentKeyId}).`);
-    else console.log(`Done: ${result.done} messages re-encrypted under key ${ring.currentKeyId}.`);
+    // Said before any "Done", which would read as success.
     if (result.unreadable.length > 0) {
       throw new Error(
         `${result.unreadable.length} messages are sealed with a key that is neither STORAGE_KEY, ENCRYPTION_KEY nor in ENCRYPTION_KEYS_PREVIOUS ` +
           `(first ids: ${result.unreadable.slice(0, 10).join(', ')}); add that key to ENCRYPTION_KEYS_PREVIOUS and run again`,
       );
     }
+    if (result.total === 0) console.log(`Every message is already sealed with the current key (${ring.currentKeyId}).`);
+    else console.log(`Done: ${result.done} messages re-encrypted under key ${ring.currentKeyId}.`);
   } finally {
     await database.close();
   }
 }
 
 function batchSizeOption(args: string[]): number {
-  if (args.length === 0) return 500;
-  const value = args[0] === '--batch-size' ? args[1] : /^--batch-size=(.*)$/.exec(args[0] ?? '')?.[1];
-  const size = Number(value);
-  if (args.length > (args[0] === '--batch-size' ? 2 : 1) || !Number.isInteger(size) || size < 1 || size > 10_000) {
+  const { values } = commandOptions('rotate-key', args, { 'batch-size': { type: 'string' } });
+  if (values['batch-size'] === undefined) return 500;
+  const size = Number(values['batch-size']);
+  if (!Number.isInteger(size) || size < 1 || size > 10_000) {
     throw new ConfigError('--batch-size', 'must be a whole number from 1 to 10000', 'realchat rotate-key --batch-size 500');
   }
   return size;
 }
 
+/** A command's options, strictly: an unknown option or a stray argument stops it, named. */
+function commandOptions(command: string, args: string[], options: NonNullable<ParseArgsConfig['options']>): { values: Record<string, string | boolean | undefined> } {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> };
+  } catch (error) {
+    throw new UsageError(`realchat ${command}: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** A command used wrongly: said in one line, with the help, exit 2. */
+class UsageError extends Error {}
+
+/** For the commands that take no argument at all. */
+function noArguments(command: string, run: () => Promise<void> | void): (args: string[]) => Promise<void> | void {
+  return (args) => {
+    commandOptions(command, args, {});
+    return run();
+  };
+}
+
 const commands: Record<string, (args: string[]) => Promise<void> | void> = {
-  serve,
-  migrate,
-  keygen: () => console.log(randomBytes(32).toString('base64url') + '='),
+  serve: noArguments('serve', serve),
+  migrate: noArguments('migrate', migrate),
+  keygen: noArguments('keygen', () => console.log(randomBytes(32).toString('base64url') + '=')),
   'rotate-key': rotateKey,
   '--help': () => console.log(HELP),
   '-h': () => console.log(HELP),
@@ -135,6 +162,11 @@ async function main(argv: string[]): Promise<void> {
   try {
     await command(argv.slice(1));
   } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\n${HELP}`);
+      process.exitCode = 2;
+      return;
+    }
     const problem = isDatabaseUnusable(error) ? new ConfigError('DATABASE_URL', `cannot use the database: ${(error as Error).message}`, DATABASE_EXAMPLE) : error;
     if (problem instanceof ConfigError) {
       console.error(`realchat: configuration error: ${problem.message}`);

@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { generateKey } from '../../src/crypto/keys.js';
 import { bareEnvironment, runCli, startServe } from '../helpers/cli.js';
 import { describeEachDatabase, createPostgresSchema, redisUrl } from '../helpers/databases.js';
 import { call } from '../helpers/http.js';
@@ -62,7 +63,7 @@ describe('realchat serve, as the README promises', () => {
   });
 
   it('names DATABASE_URL when the database cannot be used, and REDIS_URL when its database number is not one', async () => {
-    const unreachable = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: 'postgres://realchat@127.0.0.1:1/realchat' }) });
+    const unreachable = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: 'postgres://realchat@127.0.0.1:1/realchat', ENCRYPTION_KEY: generateKey(), STORAGE_KEY: generateKey() }) });
     expect(unreachable.code).toBe(2);
     expect(unreachable.stderr.trim()).toMatch(/^realchat: configuration error: DATABASE_URL: cannot use the database: connect ECONNREFUSED 127\.0\.0\.1:1 \(example: DATABASE_URL=postgres:/);
     expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
@@ -117,6 +118,26 @@ describe('realchat commands', () => {
     const result = await runCli(['frobnicate'], { cwd: emptyFolder() });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('unknown command');
+  });
+
+  it('refuses a stray argument or an unknown option, naming it, instead of ignoring it', async () => {
+    for (const [args, said] of [
+      [['serve', 'extra'], "realchat serve: Unexpected argument 'extra'"],
+      [['migrate', '--x'], "realchat migrate: Unknown option '--x'"],
+      [['rotate-key', '--bogus'], "realchat rotate-key: Unknown option '--bogus'"],
+    ] as const) {
+      const result = await runCli([...args], { cwd: emptyFolder() });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr.split('\n')[0], args.join(' ')).toContain(said);
+    }
+  });
+
+  it('refuses rotate-key where there is no database, instead of creating one and reporting success', async () => {
+    const dir = emptyFolder();
+    const result = await runCli(['rotate-key'], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toMatch(/^realchat: configuration error: DATABASE_URL: there is no database at /);
+    expect(existsSync(join(dir, 'data'))).toBe(false);
   });
 });
 

@@ -1,10 +1,11 @@
 // Generated keys live beside the database, never in the working directory: the same database
-// started from elsewhere finds the same keys, or, when it cannot (PostgreSQL has no "beside"),
-// refuses to start in one line instead of answering history with errors.
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+// started from elsewhere finds the same keys; PostgreSQL has no "beside", so there the keys are
+// given, and a start without them stops in one line instead of sealing with a key of its own.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { generateKey } from '../../src/crypto/keys.js';
 import { bareEnvironment, runCli, startServe } from '../helpers/cli.js';
 import { createPostgresSchema, postgresUrl } from '../helpers/databases.js';
 import { call, registerUser } from '../helpers/http.js';
@@ -53,17 +54,38 @@ describe('generated keys with SQLite', () => {
   });
 });
 
-describe.skipIf(!postgresUrl)('generated keys with PostgreSQL', () => {
-  it('refuse a start from another working directory, whose generated STORAGE_KEY opens no stored message, in one line', async () => {
+describe.skipIf(!postgresUrl)('keys with PostgreSQL', () => {
+  it('are never generated: a start without them stops in one line naming the variable, and writes no key file', async () => {
     const schema = await createPostgresSchema();
     cleanups.push(() => schema.drop());
-    const [first, second] = [emptyFolder(), emptyFolder()];
-    await firstStart(first, schema.url, await freePort());
+    const cwd = emptyFolder();
+    const base = { DATABASE_URL: schema.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error' };
+    for (const [env, variable] of [
+      [base, 'ENCRYPTION_KEY'],
+      [{ ...base, ENCRYPTION_KEY: generateKey() }, 'STORAGE_KEY'],
+    ] as const) {
+      const run = await runCli(['serve'], { cwd, env: bareEnvironment(env), timeoutMs: 20_000 });
+      expect(run.code).toBe(2);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(new RegExp(`^realchat: configuration error: ${variable}: must be set with PostgreSQL`));
+    }
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
+  });
 
-    const run = await runCli(['serve'], { cwd: second, env: bareEnvironment({ DATABASE_URL: schema.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error' }), timeoutMs: 20_000 });
-    expect(run.code).toBe(1);
-    expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toContain('STORAGE_KEY');
-    expect(run.stderr).toContain(join(second, 'data'));
+  it('still read the key files an earlier version generated in ./data', async () => {
+    const schema = await createPostgresSchema();
+    cleanups.push(() => schema.drop());
+    const cwd = emptyFolder();
+    mkdirSync(join(cwd, 'data'));
+    for (const name of ['encryption.key', 'storage.key']) writeFileSync(join(cwd, 'data', name), `${generateKey()}\n`, { mode: 0o600 });
+    const { bob } = await firstStart(cwd, schema.url, await freePort());
+    const port = await freePort();
+    const server = await startServe({ cwd, env: bareEnvironment({ DATABASE_URL: schema.url, PORT: String(port), HOST: '127.0.0.1' }), port });
+    try {
+      const history = await call(server.url, 'GET', '/accounts/messages/?with=alice', undefined, { token: bob.token });
+      expect(history.body.results.map((m: { message: string }) => m.message)).toEqual(['written before the move']);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
   });
 });

@@ -37,6 +37,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     DATABASE_URL: postgres ? postgres.url : `sqlite:${join(dir, 'realchat.db')}`,
     ...options.env,
   };
+  // With PostgreSQL no key is generated: the test gives one, as an operator must.
+  if (env.DATABASE_URL?.startsWith('postgres') && env.STORAGE_KEY === undefined) env.STORAGE_KEY = newKey();
   const cleanup = async () => {
     await postgres?.drop();
     rmSync(dir, { recursive: true, force: true });

@@ -87,6 +87,8 @@ async function makeBackend(kind: DatabaseKind, name: string, port: number, peers
       SERVER_NAME: name,
       ENCRYPTION_KEY: newKey(),
       DATABASE_URL: postgres ? postgres.url : `sqlite:${join(dir, 'realchat.db')}`,
+      // With PostgreSQL no key is generated: given, as an operator must.
+      ...(postgres ? { STORAGE_KEY: newKey() } : {}),
       PEERS: JSON.stringify(peers),
       ...options.env,
     },
