@@ -102,7 +102,8 @@ export class ReadMarkers {
     );
     if (!record) throw new NotFound('not_found', 'No message from this partner to this reader was delivered with this id.');
     const receipts = this.forwarding?.receipts;
-    const readAt = Math.min(read.readAt, this.clock());
+    // Not in the future, nor before the message was written: a peer's clock, or a peer, may say so.
+    const readAt = Math.max(record.created_at, Math.min(read.readAt, this.clock()));
     const marker = { with: record.receiver!, up_to: record.id, read_at: new Date(readAt).toISOString() };
     const entries: FeedEntry[] = [{ userId: record.sender_user_id!, type: 'read', messageId: null, data: marker }];
     const recorded = await withChangeLock(this.db, this.kind, async (trx) => {

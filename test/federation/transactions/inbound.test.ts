@@ -74,6 +74,20 @@ describeEachDatabase('inbound transactions', (database) => {
     expect((await inbox()).slice(before)).toEqual(['good one', 'good\ttwo\r\non two lines', 'good three']);
   });
 
+  it("keeps a read's time between the message's own and now, whatever the peer says", async () => {
+    const sent = await call(b.url, 'POST', '/accounts/send-message/', { message: 'read when?', receiver: 'alice@a' }, { token: bob.token });
+    expect(sent.status).toBe(201);
+    const mine = (await call(b.url, 'GET', '/accounts/messages/?with=alice@a&limit=1', undefined, { token: bob.token })).body.results[0] as { id: number; timestamp: string };
+    expect(mine.id).toBe(sent.body.id);
+    // The id a peer knows the message by (clients never see it).
+    const db = openDatabase(loadConfig(b.env, b.dir).database);
+    const uuid = await db.db.selectFrom('messages').select('uuid').where('id', '=', mine.id).executeTakeFirstOrThrow().finally(() => db.close());
+    const read = { type: 'read', id: randomUUID(), reader: 'alice', partner: 'bob', up_to: uuid.uuid, read_at: '1999-01-01T00:00:00.000Z' };
+    expect((await postTransaction(b.url, transactionRequest({ key, items: [read] }))).body).toEqual({ results: [{ id: read.id, status: 200 }] });
+    const after = (await call(b.url, 'GET', '/accounts/messages/?with=alice@a&limit=1', undefined, { token: bob.token })).body.results[0] as { read_at: string };
+    expect(Date.parse(after.read_at)).toBeGreaterThanOrEqual(Date.parse(mine.timestamp));
+  });
+
   it('answers a repeated item with its first answer and stores it once, within a transaction and across two', async () => {
     const item = messageItem('only once');
     const first = await postTransaction(b.url, transactionRequest({ key, items: [item, item] }));
