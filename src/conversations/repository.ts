@@ -276,6 +276,17 @@ export class ConversationsRepository {
     }));
   }
 
+  /** One unread message fewer for these members (a message they had not read was deleted). */
+  async forgetUnread(id: ConversationId, keys: string[], trx: Transaction<Tables>): Promise<void> {
+    if (keys.length === 0) return;
+    await trx
+      .updateTable('conversation_members')
+      .set({ unread: sql<number>`case when unread > 0 then unread - 1 else 0 end` })
+      .where('conversation_id', '=', id)
+      .where('member_key', 'in', keys)
+      .execute();
+  }
+
   /**
    * Moves a member's read position forward to `upTo`, over `marked` unread messages, with a
    * marker holding the time (what each message's read_at reads) unless `withTime` is false (a

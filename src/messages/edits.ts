@@ -4,7 +4,7 @@
 // owner and admins may also delete anyone's message (nobody edits another's), and the entries go
 // to the members of the moment.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { foldKey } from '../unicode/fold.js';
 import type { PeerLookup } from '../conversations/addresses.js';
 import type { GroupMembership, GroupQueries } from '../conversations/group-queries.js';
@@ -18,7 +18,7 @@ import { Conflict, Forbidden, NotFound } from '../http/errors.js';
 import type { MessageEvents } from './events.js';
 import { groupEventEntries, type FederatedGroup, type GroupMessageEvent, type GroupSite } from './group-federation.js';
 import type { FeedEntry, FeedLog, Outbox, OutboxRequest, RequestKey, RequestReceipts } from './ports.js';
-import type { MessageRecord, MessagesRepository } from './repository.js';
+import { comesBefore, groupPlace, type MessageRecord, type MessagesRepository } from './repository.js';
 import { checkReceivedText, checkText } from './service.js';
 import type { MessageView, MessageViews } from './view.js';
 
@@ -180,6 +180,7 @@ export class MessageEdits {
     return withChangeLock(db, kind, async (trx): Promise<EditResult> => {
       if (edit.receipt && !(await receipts.recordOnce({ ...edit.receipt, messageId: edit.record.id }, edit.now, trx))) return { applied: false, reason: 'duplicate' };
       if (!(await messages.change(edit.record.id, set, trx))) return { applied: false, reason: 'deleted' };
+      if (set.deleted) await this.forgetUnread(edit.record, trx);
       const { group, routed } = edit;
       const members = group === undefined ? [] : await conversations.memberKeys(group, trx);
       const entries =
@@ -194,6 +195,23 @@ export class MessageEdits {
       const record = await messages.findById(edit.record.id, trx);
       return { applied: true, record: record!, recorded, queued: requests.length > 0 };
     });
+  }
+
+  /**
+   * A deleted message no longer counts as unread: one fewer for each local member (its sender
+   * aside) whose read position is before it in the conversation's order (none read: position 0).
+   */
+  private async forgetUnread(record: MessageRecord, trx: Transaction<Tables>): Promise<void> {
+    const { conversations, messages } = this.stores;
+    const id = conversationId(record.conversation_id);
+    const members = (await conversations.members(id, trx)).filter((row) => row.user_id !== null && row.member_key !== record.sender_key);
+    const places = await messages.placesOf([...new Set(members.map((row) => Number(row.read_up_to)).filter((id) => id !== 0))], trx);
+    const deleted = groupPlace(record);
+    const unreadBy = members.filter((row) => {
+      const read = Number(row.read_up_to) === 0 ? undefined : places.get(Number(row.read_up_to));
+      return read === undefined || comesBefore(read, deleted);
+    });
+    await conversations.forgetUnread(id, unreadBy.map((row) => row.member_key), trx);
   }
 
   /** The text now of the message an earlier request of the peer under this key changed, if there was one. */

@@ -120,9 +120,9 @@ export class ReadMarkers {
     const from = Number(reader?.read_up_to ?? 0);
     if (from >= move.record.id) return undefined;
     // In a conversation with oneself, one's own messages are the received ones.
-    const marked = await this.messages.countReceived(id, move.readerKey === move.record.sender_key ? null : move.readerKey, from, move.record.id, trx);
-    if (marked === 0) return undefined;
-    await this.conversations.markRead(id, move.readerKey, move.record.id, marked, move.readAt, trx);
+    const { passed, unread } = await this.messages.countReceived(id, move.readerKey === move.record.sender_key ? null : move.readerKey, from, move.record.id, trx);
+    if (passed === 0) return undefined;
+    await this.conversations.markRead(id, move.readerKey, move.record.id, unread, move.readAt, trx);
     return this.feed.appendToFeeds(move.entries, move.readAt, trx);
   }
 

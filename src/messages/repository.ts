@@ -147,17 +147,20 @@ export class MessagesRepository {
       .execute();
   }
 
-  /** How many messages of the conversation lie in (afterId, upToId], those sent by `otherThan` aside. */
-  async countReceived(id: ConversationId, otherThan: string | null, afterId: number, upToId: number, trx: Transaction<Tables>): Promise<number> {
+  /**
+   * How many messages of the conversation lie in (afterId, upToId], those sent by `otherThan`
+   * aside: all of them, and those not deleted (a deleted one no longer counts as unread).
+   */
+  async countReceived(id: ConversationId, otherThan: string | null, afterId: number, upToId: number, trx: Transaction<Tables>): Promise<{ passed: number; unread: number }> {
     let query = trx
       .selectFrom('messages')
-      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .select((eb) => [eb.fn.countAll<number>().as('passed'), sql<number | null>`sum(case when deleted = 0 then 1 else 0 end)`.as('unread')])
       .where('conversation_id', '=', id)
       .where('id', '>', afterId)
       .where('id', '<=', upToId);
     if (otherThan !== null) query = query.where('sender_key', '<>', otherThan);
     const row = await query.executeTakeFirstOrThrow();
-    return Number(row.count);
+    return { passed: Number(row.passed), unread: Number(row.unread ?? 0) };
   }
 
   /** Where a group's message stands in the group's order, if it is there. */
@@ -166,7 +169,14 @@ export class MessagesRepository {
     return row && groupPlace(row);
   }
 
-  /** How many messages of the group lie after `from` and up to `upTo` in its order, those sent by `otherThan` aside. */
+  /** The places in their conversation's order of these messages, by id. */
+  async placesOf(ids: number[], trx: Transaction<Tables>): Promise<Map<number, GroupPlace>> {
+    if (ids.length === 0) return new Map();
+    const rows = await trx.selectFrom('messages').select(['id', 'position']).where('id', 'in', ids).execute();
+    return new Map(rows.map((row) => [Number(row.id), groupPlace(row)]));
+  }
+
+  /** How many messages of the group not deleted lie after `from` and up to `upTo` in its order, those sent by `otherThan` aside. */
   async countReceivedInGroup(id: ConversationId, otherThan: string, from: GroupPlace, upTo: GroupPlace, trx: Transaction<Tables>): Promise<number> {
     const place = sql`(coalesce(position, ${UNORDERED}), id)`;
     const row = await trx
@@ -174,6 +184,7 @@ export class MessagesRepository {
       .select((eb) => eb.fn.countAll<number>().as('count'))
       .where('conversation_id', '=', id)
       .where('sender_key', '<>', otherThan)
+      .where('deleted', '=', 0)
       .where(sql<boolean>`${place} > (${from.order}, ${from.id})`)
       .where(sql<boolean>`${place} <= (${upTo.order}, ${upTo.id})`)
       .executeTakeFirstOrThrow();

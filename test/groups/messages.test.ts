@@ -118,6 +118,22 @@ describeEachDatabase('messages in groups', (database) => {
     expect(await unread(alice, group)).toBe(1);
   });
 
+  it('takes a deleted message out of the unread counts of the members who had not read it', async () => {
+    const [alice, bob, carol] = await users(3);
+    const group = await groups.group(alice, 'Tidy', [bob, carol]);
+    const ids = [await groups.sent(alice, group.id, 'one'), await groups.sent(alice, group.id, 'two'), await groups.sent(carol, group.id, 'three')];
+    expect((await groups.as(bob, 'POST', `/accounts/messages/${ids[0]}/read/`)).status).toBe(200);
+    const counts = async () => [await unread(alice, group), await unread(bob, group), await unread(carol, group)];
+    expect(await counts()).toEqual([1, 2, 2]);
+    expect((await groups.as(alice, 'DELETE', `/accounts/messages/${ids[0]}/`)).status).toBe(204);
+    expect(await counts()).toEqual([1, 2, 1]);
+    expect((await groups.as(carol, 'DELETE', `/accounts/messages/${ids[2]}/`)).status).toBe(204);
+    expect(await counts()).toEqual([0, 1, 1]);
+    // Reading up to the tombstone passes 'two' too.
+    expect((await groups.as(bob, 'POST', `/accounts/messages/${ids[2]}/read/`)).status).toBe(200);
+    expect(await counts()).toEqual([0, 0, 1]);
+  });
+
   it('lets members edit and delete their own messages, the owner and admins delete anyone’s (a tombstone for all), nobody edit another’s', async () => {
     const [alice, bob, carol, dave] = await users(4);
     const group = await groups.group(alice, 'Moderated', [bob, carol, dave]);

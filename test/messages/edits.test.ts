@@ -132,6 +132,29 @@ describeEachDatabase('edits and deletes', (database) => {
       expect(await inHistory(alice, bob, id)).toMatchObject({ message: '', deleted: true });
     });
 
+    it('takes an unread message out of the receiver’s unread count, and a read one leaves it as it is', async () => {
+      const [sender, receiver] = await Promise.all([registerUser(app.url), registerUser(app.url)]);
+      const unread = async () => (await get(receiver, '/accounts/conversations/')).body.results.find((row: { with: string }) => row.with === sender.username).unread;
+      const read = async (id: number) => expect((await call(app.url, 'POST', `/accounts/messages/${id}/read/`, undefined, { token: receiver.token })).status).toBe(200);
+      const ids: number[] = [];
+      for (const text of ['one', 'two', 'three', 'four']) ids.push(await send(sender, receiver, text));
+      const [one, two, , four] = ids as [number, number, number, number];
+      expect(await unread()).toBe(4);
+      expect((await remove(sender, one)).status).toBe(204);
+      expect(await unread()).toBe(3);
+      // Reading past a deleted message counts only the others.
+      await read(two);
+      expect(await unread()).toBe(2);
+      expect((await remove(sender, two)).status).toBe(204);
+      expect(await unread()).toBe(2);
+      expect((await remove(sender, four)).status).toBe(204);
+      expect((await remove(sender, four)).status).toBe(204);
+      expect(await unread()).toBe(1);
+      // A tombstone can be read up to: the position moves past it.
+      await read(four);
+      expect(await unread()).toBe(0);
+    });
+
     it('refuses the receiver with 403 forbidden and anyone else with 404 not_found', async () => {
       const id = await send(alice, bob, 'not yours');
       expect(await remove(bob, id)).toMatchObject({ status: 403, body: { code: 'forbidden' } });

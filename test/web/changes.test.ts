@@ -24,6 +24,23 @@ describeEachDatabase('web client: edits, deletes, typing and presence', (databas
     await app?.destroy();
   });
 
+  it('takes a deleted message out of the unread badge of a conversation that is not open', async () => {
+    const { context, page, problems } = await openPerson(browser, app.url);
+    await registerInPage(page, 'erin');
+    const dan = await registerUser(app.url, 'dan');
+    const ids: number[] = [];
+    for (const text of ['one', 'two']) {
+      const sent = await call(app.url, 'POST', '/accounts/send-message/', { message: text, receiver: 'erin' }, { token: dan.token });
+      ids.push(sent.body.id as number);
+    }
+    const badge = page.locator('.conversation', { hasText: 'dan' }).locator('.badge');
+    await badge.filter({ hasText: /^2/ }).waitFor();
+    expect((await call(app.url, 'DELETE', `/accounts/messages/${ids[0]}/`, undefined, { token: dan.token })).status).toBe(204);
+    await badge.filter({ hasText: /^1/ }).waitFor();
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
   it('shows an edit, a delete, typing and online state as they happen, and a delete made while away', async () => {
     const { context, page, problems } = await openPerson(browser, app.url);
     await registerInPage(page, 'bob');

@@ -123,8 +123,13 @@ export class ChatStore implements SyncTarget {
   handleEvent(event: LiveEvent): void {
     switch (event.type) {
       case 'message':
+        this.ingest(event.message);
+        break;
       case 'message_updated':
         this.ingest(event.message);
+        // A deleted message no longer counts as unread, but which ones the row counted only the
+        // server knows: its row comes again.
+        if (event.message.deleted && !this.isMine(event.message)) void this.list.refresh(false).then(() => this.changed(), () => undefined);
         break;
       case 'typing':
         this.activity.typing(event.group === undefined ? direct(event.from) : group(event.group), event.from);
