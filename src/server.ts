@@ -1,4 +1,5 @@
 // Opens what the app depends on (database, Redis, key), migrates, builds the app and listens.
+import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -77,6 +78,8 @@ async function checkRedisDatabase(redis: Redis): Promise<void> {
 
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  // Before any key file or database is made: nothing starts half-configured.
+  await probeHost(config);
   const keys = resolveKeys(config, logger);
   const atRest = atRestKeyRing(keys, config.encryptionKeysPrevious);
   const database = openDatabase(config.database);
@@ -135,6 +138,15 @@ async function closeGracefully(app: FastifyInstance): Promise<void> {
   } finally {
     clearInterval(sweeper);
   }
+}
+
+/** Whether HOST can be listened on at all (a name that resolves, to an address of this machine), by a listen on a free port. */
+async function probeHost(config: Config): Promise<void> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (error) => reject(listenProblem(error, config) ?? error));
+    probe.listen(0, config.host, () => probe.close(() => resolve()));
+  });
 }
 
 /** A listen that failed because of HOST or PORT, named as a configuration error (config.md). */

@@ -92,9 +92,12 @@ describe('realchat serve, as the README promises', () => {
       taken.close();
     }
     // TEST-NET-2 (RFC 5737): a well-formed address that no machine here has.
-    const notOurs = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: '0', HOST: '198.51.100.7' }) });
+    const folder = emptyFolder();
+    const notOurs = await runCli(['serve'], { cwd: folder, env: bareEnvironment({ PORT: '0', HOST: '198.51.100.7' }) });
     expect(notOurs.code).toBe(2);
     expect(notOurs.stderr.trim()).toMatch(/^realchat: configuration error: HOST: cannot listen on "198\.51\.100\.7".*example: HOST=0\.0\.0\.0/);
+    // Refused before any key or database was made.
+    expect(existsSync(join(folder, 'data'))).toBe(false);
   });
 });
 
