@@ -24,6 +24,23 @@ describeEachDatabase('web client: edits, deletes, typing and presence', (databas
     await app?.destroy();
   });
 
+  it('shows the partner online once they have read the first message, without a reply or a reload', async () => {
+    const { context, page, problems } = await openPerson(browser, app.url);
+    await registerInPage(page, 'nora');
+    const omar = await registerUser(app.url, 'omar');
+    const omars = await openSocket(app.url, omar.token);
+    await page.goto('/c/omar');
+    await write(page, 'hi omar');
+    const sent = await omars.next((frame) => frame.type === 'message');
+    // Strangers see no presence of each other until omar reads nora's message.
+    expect(await page.getByTestId('partner-state').textContent()).toBe('');
+    expect((await call(app.url, 'POST', `/accounts/messages/${(sent.message as { id: number }).id}/read/`, undefined, { token: omar.token })).status).toBe(200);
+    await page.getByTestId('partner-state').filter({ hasText: /^online$/ }).waitFor();
+    await omars.close();
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
   it('takes a deleted message out of the unread badge of a conversation that is not open', async () => {
     const { context, page, problems } = await openPerson(browser, app.url);
     await registerInPage(page, 'erin');

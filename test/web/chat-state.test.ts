@@ -2,7 +2,7 @@
 // history, the read markers and the misfiled-send correction, called directly on plain data.
 import { describe, expect, it } from 'vitest';
 import type { Conversation, Message } from '../../web/src/api.js';
-import { conversationOf, direct, historyQuery, isMine, mapKey, type MapKey } from '../../web/src/chat/conversation-key.js';
+import { conversationOf, direct, group, historyQuery, isMine, mapKey, type MapKey } from '../../web/src/chat/conversation-key.js';
 import { emptyHistory, pendingSend, settleSend, upsertMessage, type History } from '../../web/src/chat/history.js';
 import { applyToRow, mergeRows, sortRows, type Row } from '../../web/src/chat/list.js';
 import { applyRead, applyStatus, markReadUpTo, newestUnread } from '../../web/src/chat/read-markers.js';
@@ -60,6 +60,14 @@ describe('conversation rows', () => {
     mergeRows(rows, [summary(message(4, 'bob', ME), 0), summary(message(8, 'carol', ME), 0)]);
     rows.set(mapKey(direct('dave')), { conversation: direct('dave'), last: null, unread: 0 });
     expect(sortRows([...rows.values()]).map((row) => row.last?.id ?? null)).toEqual([null, 8, 4]);
+  });
+
+  it('puts an empty group found on loading last, and one added live where its event stands', () => {
+    const rows = new Map<MapKey, Row>();
+    mergeRows(rows, [summary(message(4, 'bob', ME), 0), summary(message(8, 'carol', ME), 0)]);
+    rows.set(mapKey(group('quiet')), { conversation: group('quiet'), last: null, unread: 0, since: 0 });
+    rows.set(mapKey(group('new')), { conversation: group('new'), last: null, unread: 0, since: 6 });
+    expect(sortRows([...rows.values()]).map((row) => (row.conversation.kind === 'group' ? row.conversation.id : row.last!.id))).toEqual([8, 'new', 4, 'quiet']);
   });
 
   it('counts only their unread messages that are not on screen', () => {

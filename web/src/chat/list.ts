@@ -9,6 +9,12 @@ export interface Row {
   conversation: ConversationKey;
   last: Message | null;
   unread: number;
+  /**
+   * For a row with no message yet, where it stands among the others: the seq of the event that
+   * brought it (seqs and message ids are one sequence). Absent: it leads (a conversation just
+   * started); 0: it trails (an empty group found on loading).
+   */
+  since?: number;
 }
 
 export type ListState = 'loading' | 'ready' | 'error';
@@ -41,7 +47,7 @@ export class ConversationRows {
     return this.rows.get(mapKey(conversation));
   }
 
-  /** Rows, most recent first; a conversation just started (no message yet) leads. */
+  /** Rows, most recent first; a conversation just started (no message yet) leads, an empty group found on loading trails. */
   sorted(): Row[] {
     return sortRows([...this.rows.values()]);
   }
@@ -88,10 +94,10 @@ export class ConversationRows {
     this.state = 'ready';
   }
 
-  /** Opening a conversation shows it in the list, even before its first message. */
-  ensure(conversation: ConversationKey): void {
+  /** Opening a conversation shows it in the list, even before its first message (`since`: see Row). */
+  ensure(conversation: ConversationKey, since?: number): void {
     const key = mapKey(conversation);
-    if (!this.rows.has(key)) this.rows.set(key, { conversation, last: null, unread: 0 });
+    if (!this.rows.has(key)) this.rows.set(key, { conversation, last: null, unread: 0, ...(since === undefined ? {} : { since }) });
   }
 
   delete(conversation: ConversationKey): void {
@@ -127,7 +133,7 @@ export class ConversationRows {
   private addGroups(groups: ListedGroup[]): void {
     for (const listed of groups) {
       this.hooks.named(listed);
-      this.ensure(group(listed.id));
+      this.ensure(group(listed.id), 0);
     }
   }
 
@@ -141,7 +147,8 @@ export class ConversationRows {
 }
 
 export function sortRows(rows: Row[]): Row[] {
-  return rows.sort((a, b) => (b.last?.id ?? Infinity) - (a.last?.id ?? Infinity));
+  const recency = (row: Row) => row.last?.id ?? row.since ?? Infinity;
+  return rows.sort((a, b) => recency(b) - recency(a));
 }
 
 /** The server's rows win, except where a live event already brought something newer. */

@@ -144,6 +144,8 @@ export class ChatStore implements SyncTarget {
         }
         const conversation = direct(event.with);
         applyRead(this.list.get(conversation), this.histories.get(conversation), event.up_to, event.read_at, (message) => this.isMine(message));
+        // Their read makes the conversation established: their presence can be asked now.
+        if (!this.activity.presenceOf(event.with)) void this.activity.lookUp([event.with]);
         break;
       }
       case 'group':
@@ -153,7 +155,7 @@ export class ChatStore implements SyncTarget {
           return;
         }
         this.groups.put(event.group);
-        this.list.ensure(group(event.group.id));
+        this.list.ensure(group(event.group.id), event.seq);
         break;
       case 'group_left':
         this.dropGroup(event.id);
