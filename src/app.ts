@@ -345,6 +345,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     resolver,
     groupAnnouncements,
     copyRequests,
+    groupRequests,
     events,
     clock,
   );

@@ -7,14 +7,14 @@
 import type { Transaction } from 'kysely';
 import type { AddressResolver } from '../conversations/addresses.js';
 import type { GroupRecord } from '../conversations/group-queries.js';
-import { addressOf, memberKey, type Member } from '../conversations/members.js';
+import { addressOf, memberKey, type ConversationId, type Member } from '../conversations/members.js';
 import type { CopyMember, GroupRole } from '../conversations/repository.js';
 import { withChangeLock } from '../db/change-transaction.js';
 import type { Tables } from '../db/schema.js';
 import { Forbidden, NotFound, ValidationFailed } from '../http/errors.js';
 import type { MessageEdits } from '../messages/edits.js';
 import type { MessageEvents } from '../messages/events.js';
-import type { Deliveries, Recorded } from '../messages/ports.js';
+import type { Deliveries, GroupRequests, PendingGroupRequest, Recorded } from '../messages/ports.js';
 import type { ReadMarkers } from '../messages/read-markers.js';
 import type { MessageRecord } from '../messages/repository.js';
 import { checkReceivedText } from '../messages/service.js';
@@ -65,6 +65,8 @@ export class GroupCopies {
     private readonly announcements: GroupAnnouncements,
     /** Who waits for a copy to reach a version (a change asked of the home). */
     private readonly waiting: Pick<CopyRequests, 'changed'>,
+    /** Requests to the home, for the users of ours it lists who do not exist. */
+    private readonly requests: GroupRequests,
     private readonly events: MessageEvents,
     private readonly clock: () => number,
   ) {}
@@ -75,17 +77,36 @@ export class GroupCopies {
    */
   async applyState(origin: string, update: GroupStateUpdate): Promise<void> {
     const state = { ...update, name: checkGroupName(update.name) };
-    const members = await this.membersOf(state.members);
+    const { members, absent } = await this.membersOf(state.members);
+    let leaving: PendingGroupRequest[] = [];
     const change = await withChangeLock(this.stores.db, this.stores.kind, async (trx): Promise<GroupChange | undefined> => {
       const copy = await this.stores.groups.findByUuid(state.group, trx);
-      if (!copy) return this.create(origin, state, members, trx);
-      requireHome(copy, origin);
-      return state.version > copy.version ? this.update(copy, state, members, trx) : undefined;
+      if (copy) requireHome(copy, origin);
+      const applied = !copy ? await this.create(origin, state, members, trx) : state.version > copy.version ? await this.update(copy, state, members, trx) : undefined;
+      const kept = members.some(({ member }) => member.kind === 'local');
+      if (applied && kept) leaving = await this.leaveFor(absent, { id: applied.id, uuid: state.group, home: origin }, trx);
+      return applied;
     });
     if (change) {
       await this.announcements.announce(change);
       this.waiting.changed(state.group);
     }
+    // Sent at once, as a change asked here is; nobody waits for the answer.
+    for (const pending of leaving) void this.requests.result(pending).catch(() => undefined);
+  }
+
+  /**
+   * A state that lists users of ours who do not exist (the home took them on an adder's word):
+   * each leaves, through the home, as this backend speaks for its own users, so that the home
+   * stops counting them and sending them the group's messages.
+   */
+  private async leaveFor(absent: string[], copy: { id: ConversationId; uuid: string; home: string }, trx: Transaction<Tables>): Promise<PendingGroupRequest[]> {
+    const asked: PendingGroupRequest[] = [];
+    for (const user of absent) {
+      const fields = { group: copy.uuid, sender: user.slice(0, user.lastIndexOf('@')), action: 'remove' as const, user };
+      asked.push(await this.requests.enqueue({ conversationId: copy.id, home: copy.home, fields }, this.clock(), trx));
+    }
+    return asked;
   }
 
   /** Applies what the home of a group says happened to one of its messages (an edit, a delete, a read; a new one: storeMessages). */
@@ -218,14 +239,16 @@ export class GroupCopies {
    * The members a state lists, as this backend shows them, each once; a user of ours that does not
    * exist is left out. A compat peer's user cannot be a member: such a state is refused whole.
    */
-  private async membersOf(listed: GroupStateUpdate['members']): Promise<CopyMember[]> {
+  private async membersOf(listed: GroupStateUpdate['members']): Promise<{ members: CopyMember[]; absent: string[] }> {
     const members = new Map<string, CopyMember>();
+    const absent: string[] = [];
     for (const entry of listed) {
       const member = await this.resolver.resolveQualified(entry.user);
       if (member?.kind === 'remote' && member.compat) throw new ValidationFailed({ members: [onCompatPeer(entry.user)] });
       if (member && !members.has(memberKey(member))) members.set(memberKey(member), { member, role: entry.role, joinedAt: Date.parse(entry.joined_at) });
+      else if (!member && this.resolver.localNameKey(entry.user) !== undefined) absent.push(entry.user);
     }
-    return [...members.values()];
+    return { members: [...members.values()], absent };
   }
 }
 

@@ -88,8 +88,9 @@ describeEachDatabase('realchat rotate-key', (database) => {
   });
   afterAll(() => backend.destroy());
 
+  // ENCRYPTION_KEY is given (with PostgreSQL it is never generated): an unrelated one unless a test names it.
   function rotate(args: string[], keys: Record<string, string>) {
-    const env = bareEnvironment({ DATABASE_URL: backend.env.DATABASE_URL!, LOG_LEVEL: 'warn', ...keys });
+    const env = bareEnvironment({ DATABASE_URL: backend.env.DATABASE_URL!, LOG_LEVEL: 'warn', ENCRYPTION_KEY: newKey(), ...keys });
     return runCli(['rotate-key', ...args], { cwd: backend.dir, env });
   }
 
@@ -148,7 +149,7 @@ describeEachDatabase('realchat rotate-key', (database) => {
     const keys = { STORAGE_KEY: newest, ENCRYPTION_KEYS_PREVIOUS: previous };
     const child = spawn(process.execPath, [MAIN, 'rotate-key', '--batch-size', '1'], {
       cwd: backend.dir,
-      env: bareEnvironment({ DATABASE_URL: backend.env.DATABASE_URL!, ...keys }),
+      env: bareEnvironment({ DATABASE_URL: backend.env.DATABASE_URL!, ENCRYPTION_KEY: newKey(), ...keys }),
     });
     await new Promise<void>((resolve) => {
       child.stdout.on('data', (chunk: Buffer) => {

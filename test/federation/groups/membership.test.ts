@@ -140,3 +140,16 @@ it('refuses on b what the home’s rules refuse: a member renaming, adding, or c
   expect(await snapshot([alice, bob, carol], id, suite.trio.all)).toEqual(before);
   await expectGone(erin, id);
 });
+
+it('drops a member named on a peer that has no such user: the peer has them leave, and every backend agrees', async () => {
+  const [alice, carol] = await Promise.all([person(suite.trio.a), person(suite.trio.c)]);
+  const ghost = `nobody${Date.now()}@c`;
+  const created = await alice.api.create(alice, 'Ghosts', [carol.address, ghost]);
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const { id } = created.body as { id: string };
+  expect((created.body as { members: { user: string }[] }).members.map((member) => member.user)).toContain(ghost);
+  // c leaves the unknown user out of its copy and has them leave at the home; the next state says so everywhere.
+  const seen = await seenAlikeBy([alice, carol], id, (view) => expect(view.members.map((member) => member.user)).not.toContain(ghost));
+  expect(seen.members.map((member) => member.user).sort()).toEqual([alice.address, carol.address].sort());
+  await versionsAlike(id, [suite.trio.a, suite.trio.c]);
+});
