@@ -2,7 +2,7 @@
 // "Null characters are not allowed."; PostgreSQL cannot store it in text) and lone surrogates,
 // and every other control character in names, addresses, codes and ids; prose keeps its tabs
 // and line breaks.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationFailed, type FieldErrors } from './errors.js';
 
 /** Message text: tabs and line breaks may appear there (multi-line messages). */
@@ -17,10 +17,11 @@ const CONTROL_CHARACTER = /\p{Cc}/u;
  * sealed bodies are opened by then, and a route's token checked) and before any query.
  */
 export function refuseControlCharacters(app: FastifyInstance): void {
-  app.addHook('preHandler', async (request: FastifyRequest) => {
+  // A plain callback hook, not an async one: it runs on every request.
+  app.addHook('preHandler', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
     const fields: FieldErrors = {};
     for (const input of [request.params, request.query, request.body]) collectControlCharacters(input, fields);
-    if (Object.keys(fields).length > 0) throw new ValidationFailed(fields);
+    done(Object.keys(fields).length > 0 ? new ValidationFailed(fields) : undefined);
   });
 }
 
@@ -30,17 +31,20 @@ export function refuseControlCharacters(app: FastifyInstance): void {
  * dot of `path` (the rules depend on what the field is, wherever it sits).
  */
 function collectControlCharacters(input: unknown, fields: FieldErrors): void {
-  const pending: { value: unknown; path: string; field: string }[] = [{ value: input, path: '', field: '' }];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const { value, path } = next;
+  const pending: [value: unknown, path: string, field: string][] = [[input, '', '']];
+  while (pending.length > 0) {
+    const [value, path, field] = pending.pop()!;
     if (typeof value === 'string') {
-      const problem = controlCharacterProblem(value, next.field);
+      const problem = controlCharacterProblem(value, field);
       if (problem) (fields[path || 'non_field_errors'] ??= []).push(problem);
+    } else if (Array.isArray(value)) {
+      // Last first onto the stack, so that problems are reported in the input's order.
+      for (let index = value.length - 1; index >= 0; index--) pending.push([value[index], path ? `${path}.${index}` : String(index), String(index)]);
     } else if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
-      // Last child first onto the stack, so that problems are reported in the input's order.
-      const entries = Array.isArray(value) ? value.map((item, index) => [String(index), item] as const) : Object.entries(value);
-      for (const [key, child] of entries.reverse()) {
-        pending.push({ value: child, path: path ? `${path}.${key}` : key, field: key.slice(key.lastIndexOf('.') + 1) });
+      const keys = Object.keys(value);
+      for (let index = keys.length - 1; index >= 0; index--) {
+        const key = keys[index]!;
+        pending.push([(value as Record<string, unknown>)[key], path ? `${path}.${key}` : key, key.slice(key.lastIndexOf('.') + 1)]);
       }
     }
   }

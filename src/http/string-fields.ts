@@ -2,7 +2,7 @@
 // string."); Ajv's type coercion would store "true". Runs before validation, on the parsed body,
 // against the route's body schema: a boolean where a string is expected (a field, or an item of
 // a list of strings) is refused.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationFailed, type FieldErrors } from './errors.js';
 
 interface SchemaNode {
@@ -15,10 +15,11 @@ interface SchemaNode {
 const NOT_A_STRING = 'Not a valid string.';
 
 export function refuseBooleansForStrings(app: FastifyInstance): void {
-  app.addHook('preValidation', async (request: FastifyRequest) => {
-    const properties = (request.routeOptions.schema?.body as SchemaNode | undefined)?.properties;
+  // A plain callback hook: it runs on every request with a body, and almost always finds nothing.
+  app.addHook('preValidation', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
     const body = request.body;
-    if (!properties || body === null || typeof body !== 'object' || Array.isArray(body)) return;
+    if (body === null || typeof body !== 'object' || Array.isArray(body) || !hasBooleans(body as Record<string, unknown>)) return done();
+    const properties = (request.routeOptions.schema?.body as SchemaNode | undefined)?.properties ?? {};
     const fields: FieldErrors = {};
     for (const [name, schema] of Object.entries(properties)) {
       const value = (body as Record<string, unknown>)[name];
@@ -27,8 +28,17 @@ export function refuseBooleansForStrings(app: FastifyInstance): void {
         fields[name] = [`Item ${value.findIndex((item) => typeof item === 'boolean') + 1}: ${NOT_A_STRING}`];
       }
     }
-    if (Object.keys(fields).length > 0) throw new ValidationFailed(fields);
+    done(Object.keys(fields).length > 0 ? new ValidationFailed(fields) : undefined);
   });
+}
+
+/** A boolean among the body's fields or the items of its lists. */
+function hasBooleans(body: Record<string, unknown>): boolean {
+  for (const key in body) {
+    const value = body[key];
+    if (typeof value === 'boolean' || (Array.isArray(value) && value.some((item) => typeof item === 'boolean'))) return true;
+  }
+  return false;
 }
 
 function typesOf(schema: SchemaNode): string[] {
