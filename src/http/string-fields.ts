@@ -18,7 +18,8 @@ export function refuseBooleansForStrings(app: FastifyInstance): void {
   // A plain callback hook: it runs on every request with a body, and almost always finds nothing.
   app.addHook('preValidation', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
     const body = request.body;
-    if (body === null || typeof body !== 'object' || Array.isArray(body) || !hasBooleans(body as Record<string, unknown>)) return done();
+    // A raw body (a peer's transaction, read as a Buffer) has no fields: walking its bytes would cost dearly.
+    if (body === null || typeof body !== 'object' || Array.isArray(body) || Buffer.isBuffer(body) || !hasBooleans(body as Record<string, unknown>)) return done();
     const properties = (request.routeOptions.schema?.body as SchemaNode | undefined)?.properties ?? {};
     const fields: FieldErrors = {};
     for (const [name, schema] of Object.entries(properties)) {
