@@ -1,4 +1,6 @@
 // The process's pino logger. Secrets are removed by configuration, not by care at each call.
+// Message text is never logged (no log call is given a body), so `message` is not among the
+// paths: it would also blank every logged error's own message, which operators need.
 import { pino, type Logger } from 'pino';
 
 export const REDACTED_PATHS = [
@@ -14,7 +16,6 @@ export const REDACTED_PATHS = [
   '*.apiSecret',
   '*.api_secret',
   '*.encryptionKey',
-  '*.message',
   'password',
   'token',
 ];

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { AbuseLimits } from './accounts/service.js';
 import { buildApp } from './app.js';
 import { ConfigError, type Config } from './config.js';
-import { openDatabase } from './db/database.js';
+import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { OutboxTuning } from './federation/outbox/worker.js';
 import type { EventBus } from './realtime/bus.js';
@@ -78,19 +78,20 @@ async function checkRedisDatabase(redis: Redis): Promise<void> {
 
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
-  // Before any key file or database is made: nothing starts half-configured.
-  await probeHost(config);
-  const keys = resolveKeys(config, logger);
-  const atRest = atRestKeyRing(keys, config.encryptionKeysPrevious);
-  const database = openDatabase(config.database);
+  // HOST, PORT and REDIS_URL are checked before any key file or database is made: nothing starts half-configured.
+  await probeListen(config);
   const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
+  let database: Database | undefined;
   try {
     if (redis) await untilRedisReady(redis, REDIS_START_WAIT_MS, logger).then(() => checkRedisDatabase(redis));
-    const applied = await migrateToLatest(database);
+    const keys = resolveKeys(config, logger);
+    const atRest = atRestKeyRing(keys, config.encryptionKeysPrevious);
+    const opened = (database = openDatabase(config.database));
+    const applied = await migrateToLatest(opened);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-    await checkStoredMessagesOpen(new MessagesRepository(database.db, database.kind), atRest, config.keyDir);
+    await checkStoredMessagesOpen(new MessagesRepository(opened.db, opened.kind), atRest, config.keyDir);
     const app = await buildApp(config, {
-      database,
+      database: opened,
       logger,
       encryptionKey: keys.encryptionKey,
       atRest,
@@ -108,7 +109,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         // QUIT lets commands already sent finish; a connection that is down is just dropped.
         if (redis?.status === 'ready') await redis.quit().catch(() => redis.disconnect());
         else redis?.disconnect();
-        await database.close();
+        await opened.close();
       },
     });
     await app.listen({ port: config.port, host: config.host }).catch((error: unknown) => {
@@ -120,7 +121,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     return { app, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, close: () => closeGracefully(app) };
   } catch (error) {
     redis?.disconnect();
-    await database.close();
+    await database?.close();
     throw error;
   }
 }
@@ -140,12 +141,12 @@ async function closeGracefully(app: FastifyInstance): Promise<void> {
   }
 }
 
-/** Whether HOST can be listened on at all (a name that resolves, to an address of this machine), by a listen on a free port. */
-async function probeHost(config: Config): Promise<void> {
+/** Whether HOST and PORT can be listened on (a name that resolves, to an address of this machine; a port free to take), by a listen closed at once. */
+async function probeListen(config: Config): Promise<void> {
   const probe = createServer();
   await new Promise<void>((resolve, reject) => {
     probe.once('error', (error) => reject(listenProblem(error, config) ?? error));
-    probe.listen(0, config.host, () => probe.close(() => resolve()));
+    probe.listen(config.port, config.host, () => probe.close(() => resolve()));
   });
 }
 

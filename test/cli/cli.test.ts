@@ -75,9 +75,12 @@ describe('realchat serve, as the README promises', () => {
   it.skipIf(!redisUrl)('names REDIS_URL when the Redis server has no such database, instead of using database 0', async () => {
     const url = new URL(redisUrl!);
     url.pathname = '/99';
-    const result = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', REDIS_URL: url.toString() }) });
+    const folder = emptyFolder();
+    const result = await runCli(['serve'], { cwd: folder, env: bareEnvironment({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', REDIS_URL: url.toString() }) });
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toMatch(/^realchat: configuration error: REDIS_URL: the Redis server has no database 99/);
+    // Refused before any key or database was made.
+    expect(existsSync(join(folder, 'data'))).toBe(false);
   });
 
   it('names PORT when the port is taken, and HOST when it is not an address of this machine', async () => {
@@ -85,9 +88,11 @@ describe('realchat serve, as the README promises', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     try {
       const port = String((taken.address() as AddressInfo).port);
-      const inUse = await runCli(['serve'], { cwd: emptyFolder(), env: bareEnvironment({ PORT: port, HOST: '127.0.0.1' }) });
+      const folder = emptyFolder();
+      const inUse = await runCli(['serve'], { cwd: folder, env: bareEnvironment({ PORT: port, HOST: '127.0.0.1' }) });
       expect(inUse.code).toBe(2);
       expect(inUse.stderr.trim()).toMatch(new RegExp(`^realchat: configuration error: PORT: port ${port} is already in use.*example: PORT=8000`));
+      expect(existsSync(join(folder, 'data'))).toBe(false);
     } finally {
       taken.close();
     }
