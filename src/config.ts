@@ -181,14 +181,16 @@ function parseDatabase(text: string): DatabaseConfig {
   throw new ConfigError('DATABASE_URL', 'must start with sqlite: or postgres://', 'DATABASE_URL=sqlite:./data/realchat.db');
 }
 
-function parseHttpUrl(text: string, variable: string, example: string): string {
+/** `field` names the entry of a list variable the URL is in (`PEERS[1].url`). */
+function parseHttpUrl(text: string, variable: string, example: string, field?: string): string {
+  const subject = field ? `${field} ` : '';
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new ConfigError(variable, `"${text}" is not a URL`, example);
+    throw new ConfigError(variable, `${subject}"${text}" is not a URL`, example);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(variable, 'must be an http(s) URL', example);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(variable, `${subject}must be an http(s) URL`, example);
   return text.replace(/\/+$/, '');
 }
 
@@ -264,7 +266,7 @@ function parsePeerEntry(entry: unknown, index: number, defaultKey: DefaultPeerKe
   const allowFrom = parsePeerAllowFrom(peer.allow_from, where, peer.compat === true);
   return {
     name: peer.name,
-    url: parseHttpUrl(peer.url, 'PEERS', PEERS_EXAMPLE),
+    url: parseHttpUrl(peer.url, 'PEERS', PEERS_EXAMPLE, `${where}.url`),
     key: checkKey(key, 'PEERS', { name: `${where}.key`, example: PEERS_EXAMPLE }),
     previousKeys: (previous as string[]).map((k, n) => checkKey(k, 'PEERS', { name: `${where}.previous_keys[${n}]`, example: PEERS_EXAMPLE })),
     compat: peer.compat === true,

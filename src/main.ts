@@ -114,7 +114,7 @@ function batchSizeOption(args: string[]): number {
   if (values['batch-size'] === undefined) return 500;
   const size = Number(values['batch-size']);
   if (!Number.isInteger(size) || size < 1 || size > 10_000) {
-    throw new ConfigError('--batch-size', 'must be a whole number from 1 to 10000', 'realchat rotate-key --batch-size 500');
+    throw new UsageError(`realchat rotate-key: --batch-size must be a whole number from 1 to 10000, not "${values['batch-size']}"`);
   }
   return size;
 }

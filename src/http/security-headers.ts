@@ -5,6 +5,7 @@
 // a request, on the server and its client together), for nothing. The documents get helmet's defaults over them: /docs here
 // (computed once, replayed per request), the web client's page by @fastify/helmet with its own CSP
 // (web/static.ts; helmet sets every header it manages, so the page ends with exactly what helmet gives it).
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import helmet from 'helmet';
 
@@ -27,6 +28,12 @@ export function installApiSecurityHeaders(app: FastifyInstance): void {
   });
 }
 
+/** Makes a response that got a document's headers (the page's route, answering 404 after all) an API answer again. */
+export function restoreApiSecurityHeaders(response: ServerResponse): void {
+  for (const [name] of documentHeaderChanges().set) response.removeHeader(name);
+  for (const [name, value] of API_HEADERS) response.setHeader(name, value);
+}
+
 interface HeaderChanges {
   set: [string, string][];
   remove: string[];
@@ -43,9 +50,15 @@ function defaultHeaderChanges(): HeaderChanges {
   return changes;
 }
 
+let defaultChanges: HeaderChanges | undefined;
+
+function documentHeaderChanges(): HeaderChanges {
+  return (defaultChanges ??= defaultHeaderChanges());
+}
+
 /** A hook giving a document's responses helmet's default headers (over the API's: helmet's win, the API's cache rule goes). */
 export function documentSecurityHeaders(): onRequestHookHandler {
-  const { set, remove } = defaultHeaderChanges();
+  const { set, remove } = documentHeaderChanges();
   return (_request, reply, done) => {
     const response = reply.raw;
     response.removeHeader('cache-control');

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { restoreApiSecurityHeaders } from '../http/security-headers.js';
 
 /** Where `vite build web` writes the client; the same from src/web and from dist/web. */
 export const WEB_CLIENT_DIR = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -73,6 +74,11 @@ export function webClientRoutes(root = WEB_CLIENT_DIR) {
     const sendPage = (reply: FastifyReply) => reply.header('cache-control', 'no-cache').sendFile('index.html', root, { cacheControl: false });
     const page = { helmet: PAGE_SECURITY, schema: { hide: true } };
     app.get('/', page, (_request, reply) => sendPage(reply));
-    app.get('/*', page, (request, reply) => (wantsPage(request) ? sendPage(reply) : reply.callNotFound()));
+    app.get('/*', page, (request, reply) => {
+      if (wantsPage(request)) return sendPage(reply);
+      // Not a page after all: the API's JSON 404, with the API's headers rather than the page's.
+      restoreApiSecurityHeaders(reply.raw);
+      return reply.callNotFound();
+    });
   };
 }

@@ -133,6 +133,7 @@ describe('realchat commands', () => {
       [['serve', 'extra'], "realchat serve: Unexpected argument 'extra'"],
       [['migrate', '--x'], "realchat migrate: Unknown option '--x'"],
       [['rotate-key', '--bogus'], "realchat rotate-key: Unknown option '--bogus'"],
+      [['rotate-key', '--batch-size', '0'], 'realchat rotate-key: --batch-size must be a whole number from 1 to 10000, not "0"'],
     ] as const) {
       const result = await runCli([...args], { cwd: emptyFolder() });
       expect(result.code, args.join(' ')).toBe(2);

@@ -156,6 +156,15 @@ describe('configuration', () => {
     expect(error.message).not.toContain('\n');
   });
 
+  it('names the entry of PEERS whose url is bad', () => {
+    const peers = JSON.stringify([
+      { name: 'b', url: 'http://b.example', key: KEY },
+      { name: 'c', url: 'ftp://c.example', key: KEY },
+    ]);
+    expect(failure({ PEERS: peers }).message).toMatch(/^PEERS: PEERS\[1\]\.url must be an http\(s\) URL/);
+    expect(failure({ PEERS: '[{"name":"b","url":"not a url","key":"' + KEY + '"}]' }).message).toMatch(/^PEERS: PEERS\[0\]\.url "not a url" is not a URL/);
+  });
+
   it('configures one peer the original way, keyed by ENCRYPTION_KEY', () => {
     const config = loadConfig({ ENCRYPTION_KEY: KEY, PEER_NAME: 'b', PEER_URL: 'http://b.example:8000/', PEER_COMPAT: 'true', PEER_TOKEN: 'abc' }, tmpdir());
     expect(config.peers).toEqual([{ name: 'b', url: 'http://b.example:8000', key: KEY, previousKeys: [], compat: true, token: 'abc' }]);

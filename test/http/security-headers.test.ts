@@ -1,6 +1,6 @@
 // The security headers: the API's answers (successes and errors) get the lean set OWASP gives
-// for APIs; the documents (/docs, the web client's page) get helmet's defaults over it. (A path
-// that no route has is the page's route's, which answers the API's JSON 404 with the page's headers.)
+// for APIs; the documents (/docs, the web client's page) get helmet's defaults over it. A path
+// that no route has is the page's route's, which answers the API's JSON 404 with the API's headers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { call, registerUser } from '../helpers/http.js';
@@ -39,8 +39,10 @@ describe('security headers', () => {
       await call(app.url, 'POST', '/accounts/send-message/', { message: 'hi', receiver: 'nobody' }, { token: alice.token }),
       await call(app.url, 'GET', '/accounts/me/'),
       await call(app.url, 'GET', '/healthz'),
+      await call(app.url, 'GET', '/no-such-path'),
+      await call(app.url, 'GET', '/favicon.ico'),
     ];
-    expect(answers.map((answer) => answer.status)).toEqual([201, 404, 401, 200]);
+    expect(answers.map((answer) => answer.status)).toEqual([201, 404, 401, 200, 404, 404]);
     for (const answer of answers) {
       expect(headersOf(answer, Object.keys(API_HEADERS))).toEqual(API_HEADERS);
       expect(headersOf(answer, DOCUMENT_ONLY)).toEqual(Object.fromEntries(DOCUMENT_ONLY.map((name) => [name, null])));
