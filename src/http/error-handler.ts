@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isStoreUnavailable } from '../db/unavailable.js';
+import { AllowedMethods } from './allowed-methods.js';
 import { BadRequest, HeadersTooLarge, HttpError, RequestTimeout, ServiceUnavailable, type FieldErrors } from './errors.js';
 
 export interface ValidationIssue {
@@ -92,8 +93,16 @@ export function registerErrorHandling(app: FastifyInstance): void {
     return reply.status(500).send({ detail: 'Internal server error.', code: 'internal_error' });
   });
 
+  const allowed = new AllowedMethods();
+  allowed.install(app);
   app.setNotFoundHandler((request, reply) => {
-    return reply.status(404).send({ detail: `No route for ${request.method} ${request.url.split('?')[0]}.`, code: 'not_found' });
+    const path = request.url.split('?')[0] ?? '';
+    const methods = allowed.of(path);
+    // A route that chose to answer 404 (/metrics to an address not allowed) has the request's own method.
+    if (methods.length > 0 && !methods.includes(request.method)) {
+      return reply.status(405).header('allow', methods.join(', ')).send({ detail: `Method "${request.method}" not allowed.`, code: 'method_not_allowed' });
+    }
+    return reply.status(404).send({ detail: `No route for ${request.method} ${path}.`, code: 'not_found' });
   });
 }
 

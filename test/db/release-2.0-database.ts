@@ -97,10 +97,21 @@ function wholeNumbers(row: Row): Row {
 }
 
 /**
+ * An exchange of release 2.0.0 as this version answers it: its body with the group fields, and
+ * 405 with DRF's words where 2.0.0 answered a GET of a path that takes only POST 404.
+ */
+export function answeredNow(exchange: Exchange): { status: number; body: unknown } {
+  if (exchange.status === 404 && exchange.path === '/accounts/receive-message/') {
+    return { status: 405, body: { detail: 'Method "GET" not allowed.', code: 'method_not_allowed' } };
+  }
+  return { status: exchange.status, body: withGroupFields(exchange.body) };
+}
+
+/**
  * An answer of release 2.0.0 as this version gives it: groups added a `group` field to messages
  * and to conversations rows, null for every direct one, and changed nothing else.
  */
-export function withGroupFields(body: unknown): unknown {
+function withGroupFields(body: unknown): unknown {
   if (Array.isArray(body)) return body.map(withGroupFields);
   if (body === null || typeof body !== 'object') return body;
   const object = Object.fromEntries(Object.entries(body).map(([key, value]) => [key, withGroupFields(value)]));

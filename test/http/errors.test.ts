@@ -16,6 +16,23 @@ describe('the one JSON error shape', () => {
     expect(typeof response.body.detail).toBe('string');
   });
 
+  it('answers a method a path does not take with 405 method_not_allowed and the methods it does take, as DRF did', async () => {
+    for (const [method, path, allow] of [
+      ['GET', '/accounts/register/', 'POST'],
+      ['GET', '/accounts/send-message', 'POST'],
+      ['PUT', '/accounts/me/', 'GET, HEAD, PATCH'],
+      ['PUT', '/accounts/groups/0190e8b2-5c1d-7000-8000-000000000000/members/bob/', 'DELETE, PATCH'],
+      ['POST', '/ws', 'GET, HEAD'],
+    ] as const) {
+      const response = await call(app.url, method, path);
+      expect(response.status, `${method} ${path}`).toBe(405);
+      expect(response.headers.get('allow'), `${method} ${path}`).toBe(allow);
+      expect(response.body, `${method} ${path}`).toEqual({ detail: `Method "${method}" not allowed.`, code: 'method_not_allowed' });
+    }
+    // A path no route has stays 404, whatever the method (the web client's page takes GET of any other path).
+    for (const method of ['GET', 'POST']) expect((await call(app.url, method, '/no/such/route/')).status).toBe(404);
+  });
+
   it('answers a URL it cannot decode with 400 bad_request in the same shape', async () => {
     for (const [method, path] of [['POST', '/accounts/messages/%ff/read/'], ['PATCH', '/accounts/messages/%zz/']]) {
       const response = await call(app.url, method!, path!, {});
