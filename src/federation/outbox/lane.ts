@@ -31,6 +31,8 @@ export interface LaneContext {
   now(): number;
   random(): number;
   lease(now: number): Lease;
+  /** The longest one request to a peer may take (FEDERATION_TIMEOUT). */
+  attemptMs: number;
   /** Ends entries, and tells whoever waits for them; answers whether an entry that waited behind them became due. */
   end(entries: Ended[]): Promise<boolean>;
   /** These lines' entries (by waitingLine) went back to wait for a retry. */
@@ -51,6 +53,7 @@ const DELETED_BEFORE_IT_WENT: AttemptOutcome = { kind: 'ended', status: 'failed'
 const SUPERSEDED: AttemptOutcome = { kind: 'ended', status: 'delivered', failureCode: null };
 // A change of a message the peer never got: there is nothing there to change (a 404 if sent).
 const NOTHING_THERE_TO_CHANGE: AttemptOutcome = SUPERSEDED;
+const WAITS_FOR_TRANSACTIONS: AttemptOutcome = { kind: 'retry', reason: 'group items travel in transactions, which the peer does not take for now' };
 
 // Typing is best effort: a lane keeps a few indicators for its next transaction, and drops the rest.
 const MAX_TYPING = 20;
@@ -169,17 +172,17 @@ export class PeerLane {
     const room = limits.items - typing.length;
     // A handed entry whose lease ran out (a long transaction before it) may be another instance's now.
     const handed = this.handed.splice(0, room).filter((entry) => entry.leaseUntil > now + 1000);
-    const heads: RoundEntry[] = handed.map(({ message, receiverKey }) => ({ message, receiverKey, attempts: 0 }));
+    const heads: RoundEntry[] = handed.map(({ message, receiverKey, leaseUntil }) => ({ message, receiverKey, attempts: 0, leaseUntil }));
     const woken = this.mayBeDue;
     const due = woken && room > heads.length ? await this.claimDue(now, room - heads.length, lease) : [];
-    heads.push(...due.map(fromQueue));
+    heads.push(...due.map((entry) => fromQueue(entry, lease)));
     for (const head of heads) this.holding.add(head.receiverKey);
     const lines = [...new Set([...heads.map((head) => head.receiverKey), ...this.answered.keys()])];
     // Behind these lines' first entries wait only what was claimed from the outbox, what this
     // process wrote behind them, or what a wake was about; the end of the first makes any other due.
     const noted = lines.filter((line) => this.writtenBehind.delete(line)).length > 0;
     const behind = woken || due.length > 0 || noted ? await repository.claimBehind(this.server, lines, now, room - heads.length, lease) : [];
-    const entries = [...heads, ...behind.map(fromQueue)].sort((x, y) => x.message.entryId - y.message.entryId);
+    const entries = [...heads, ...behind.map((entry) => fromQueue(entry, lease))].sort((x, y) => x.message.entryId - y.message.entryId);
     if (entries.length === 0 && typing.length === 0) return false;
 
     const outcomes = new Map<number, AttemptOutcome>();
@@ -187,12 +190,14 @@ export class PeerLane {
     const batch = nextBatch(sendable, (entry) => itemOf(entry.message), limits);
     const left = sendable.slice(batch.entries.length);
     if (batch.entries.length > 0 || typing.length > 0) await this.send(batch.entries, typing, outcomes);
-    // What did not fit waits as it was, before anything behind it can be claimed again.
+    // What did not fit, or was not tried before its lease would run out, waits as it was, before
+    // anything behind it can be claimed again.
+    const unsent = [...batch.entries.filter((entry) => !outcomes.has(entry.message.entryId)), ...left];
     await repository.release(
-      left.map((entry) => entry.message.entryId),
+      unsent.map((entry) => entry.message.entryId),
       lease.by,
     );
-    if (left.length > 0) this.mayBeDue = true;
+    if (unsent.length > 0) this.mayBeDue = true;
     const settled = entries.filter((entry) => outcomes.has(entry.message.entryId));
     const requeued = (receiverKeys: ReadonlySet<string>) => this.context.requeued(new Set([...receiverKeys].map((key) => waitingLine(this.server, key))));
     const settle = () => settleRound(settled, outcomes, { ...this.context, requeued, by: lease.by });
@@ -296,16 +301,25 @@ export class PeerLane {
     await this.sendV1(entries, outcomes);
   }
 
-  /** One v1 request per entry: receivers side by side, each receiver's entries one after another. */
+  /**
+   * One v1 request per entry: receivers side by side, each receiver's entries one after another.
+   * A request that could still be unanswered when its entry's lease runs out is left for a later
+   * round: once the lease is gone, a claim could send it a second time, and the original backend
+   * stores every request it gets.
+   */
   private async sendV1(entries: RoundEntry[], outcomes: Map<number, AttemptOutcome>): Promise<void> {
     const byReceiver = new Map<string, RoundEntry[]>();
     for (const entry of entries) byReceiver.set(entry.receiverKey, [...(byReceiver.get(entry.receiverKey) ?? []), entry]);
     await Promise.all(
       [...byReceiver.values()].map(async (line) => {
         for (const [index, entry] of line.entries()) {
-          const outcome = await this.context.delivery.attempt(entry.message);
+          if (entry.leaseUntil !== undefined && this.context.now() + this.context.attemptMs >= entry.leaseUntil) return;
+          // A RealChat peer on v1 for a while (it answered 404 on the transactions path) takes its
+          // group items again once it takes transactions: they wait, as for a peer that is down.
+          const waits = entry.message.group !== undefined && this.peer !== undefined && !this.peer.compat;
+          const outcome = waits ? WAITS_FOR_TRANSACTIONS : await this.context.delivery.attempt(entry.message);
           outcomes.set(entry.message.entryId, outcome);
-          this.unreachable = outcome.kind === 'retry';
+          if (!waits) this.unreachable = outcome.kind === 'retry';
           if (outcome.kind === 'retry') {
             for (const rest of line.slice(index + 1)) outcomes.set(rest.message.entryId, { kind: 'retry', reason: 'behind an entry that waits' });
             return;
@@ -326,9 +340,17 @@ export class PeerLane {
   }
 }
 
-/** An entry claimed from the outbox, its text still sealed. */
-function fromQueue(entry: QueuedEntry): RoundEntry {
-  return { message: outboundMessage(entry), receiverKey: entry.receiverKey, attempts: entry.attempts, sealed: entry.body, deleted: entry.deleted, deliveryFailed: entry.deliveryFailed };
+/** An entry claimed from the outbox under `lease`, its text still sealed. */
+function fromQueue(entry: QueuedEntry, lease: Lease): RoundEntry {
+  return {
+    message: outboundMessage(entry),
+    receiverKey: entry.receiverKey,
+    attempts: entry.attempts,
+    sealed: entry.body,
+    deleted: entry.deleted,
+    deliveryFailed: entry.deliveryFailed,
+    leaseUntil: lease.until,
+  };
 }
 
 /** An edit or a delete of a message, direct or a member's post to a group's home. */

@@ -16,6 +16,8 @@ export interface RoundEntry {
   deleted?: boolean;
   /** The message this entry is about never reached the peer (its delivery failed). */
   deliveryFailed?: boolean;
+  /** Until when this process holds the entry: past it, another claim may send it again. */
+  leaseUntil?: number;
 }
 
 /** An entry that ends. */

@@ -87,6 +87,7 @@ export class OutboxWorker {
       now: () => this.now(),
       random: () => (options.random ?? Math.random)(),
       lease: (now) => this.lease(now),
+      attemptMs: options.timeoutMs,
       end: (entries) => this.end(entries),
       requeued: (lines) => this.waiters.requeued(lines),
       observe: (peer, items, ms, outcome) => options.onTransaction?.(peer, items, ms, outcome),

@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { RECEIVE_PATH } from '../../../src/federation/client.js';
 import { TRANSACTIONS_PATH } from '../../../src/federation/transactions/protocol.js';
+import { V1_FALLBACK_MS } from '../../../src/federation/transactions/support.js';
 import { startBackends, type Backend } from '../../helpers/backends.js';
 import { describeEachDatabase } from '../../helpers/databases.js';
 import { startFakeOriginal } from '../../helpers/fake-original.js';
@@ -141,7 +142,72 @@ describeEachDatabase('outbound transactions', (database) => {
   });
 });
 
+describeEachDatabase('group items for a peer on v1', (database) => {
+  it('wait while the peer takes v1 requests, and reach it once it takes transactions again', async () => {
+    // One clock for both backends, moved on past the 10 minutes of v1 (tokens and signatures agree).
+    let skipped = 0;
+    const clock = () => Date.now() + skipped;
+    const proxy = await new RecordingProxy().listen();
+    const [a, b] = (await startBackends(database, ['a', 'b'], {
+      peers: (name, peers) => (name === 'a' ? peers.map((peer) => ({ ...peer, url: proxy.url })) : peers),
+      env: { SEND_RATE: 'off', FEDERATION_TIMEOUT: '2s' },
+      server: { clock, outbox: { random: () => 0, pollIntervalMs: 50 } },
+    })) as [Backend, Backend];
+    proxy.target = b.url;
+    try {
+      const [alice, bob] = await Promise.all([registerUser(a.url, 'alice'), registerUser(b.url, 'bob')]);
+      proxy.answer(TRANSACTIONS_PATH, 404);
+      expect((await send(a, alice, 'bob@b', 'a direct message goes by v1')).body.status).toBe('delivered');
+      const created = await call(a.url, 'POST', '/accounts/groups/', { name: 'Made during v1', members: ['bob@b'] }, { token: alice.token });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const id = created.body.id as string;
+      expect((await call(a.url, 'POST', '/accounts/send-message/', { message: 'sent during v1', group: id }, { token: alice.token })).status).toBe(201);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await call(b.url, 'GET', '/accounts/groups/', undefined, { token: bob.token })).body.results).toEqual([]);
+
+      proxy.answer(TRANSACTIONS_PATH, undefined);
+      skipped = V1_FALLBACK_MS + 1000;
+      await eventually(async () => {
+        const history = await call(b.url, 'GET', `/accounts/messages/?group=${id}`, undefined, { token: bob.token });
+        expect(history.status).toBe(200);
+        expect(history.body.results.map((m: Message) => m.message)).toEqual(['sent during v1']);
+      }, 20_000);
+      const seen = await call(b.url, 'GET', `/accounts/groups/${id}/`, undefined, { token: bob.token });
+      expect(seen.body.name).toBe('Made during v1');
+    } finally {
+      await Promise.all([a.destroy(), b.destroy()]);
+      await proxy.close();
+    }
+  }, 40_000);
+});
+
 describeEachDatabase('transactions and the original backend', (database) => {
+  it('sends a slow original backend each message once, though its line takes longer than a lease', async () => {
+    const key = (await import('../../helpers/app.js')).newKey();
+    const original = await startFakeOriginal({ key, token: 'drf-token-of-our-account', users: ['alice', 'bob'] });
+    const proxy = await new RecordingProxy(original.url).listen();
+    // Each answer takes 300 ms: one receiver's 15 messages, one after another, outlast the lease
+    // of FEDERATION_TIMEOUT + 2 s; the original keeps every request it gets as a new message.
+    proxy.delay(300);
+    const [a] = await startBackends(database, ['a'], {
+      env: { PEERS: '', PEER_NAME: 'orig', PEER_URL: proxy.url, PEER_COMPAT: 'true', PEER_TOKEN: 'drf-token-of-our-account', ENCRYPTION_KEY: key, FEDERATION_TIMEOUT: '1s', SEND_RATE: 'off' },
+    });
+    try {
+      const alice = await registerUser(a!.url, 'alice');
+      const texts = Array.from({ length: 15 }, (_, n) => `slow original ${n}`);
+      const answers = await Promise.all(texts.map((text) => send(a!, alice, 'bob@orig', text)));
+      expect(answers.map((answer) => answer.status)).toEqual(texts.map(() => 201));
+      await eventually(async () => expect((await history(a!, alice, 'bob@orig')).map((m) => m.status)).toEqual(texts.map(() => 'delivered')), 20_000);
+      // Nothing left that could still go twice.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(original.received.map((delivery) => delivery.text)).toEqual(inStoredOrder(texts, answers));
+    } finally {
+      await a!.destroy();
+      await proxy.close();
+      await original.close();
+    }
+  }, 40_000);
+
   it('sends the original backend (a compat peer) v1 requests only', async () => {
     const key = (await import('../../helpers/app.js')).newKey();
     const original = await startFakeOriginal({ key, token: 'drf-token-of-our-account', users: ['alice', 'bob'] });
