@@ -1,10 +1,10 @@
 // The web client's chat state, piece by piece: the conversation key, the list's rows, one
 // history, the read markers and the misfiled-send correction, called directly on plain data.
 import { describe, expect, it } from 'vitest';
-import type { Conversation, Message } from '../../web/src/api.js';
+import type { Api, Conversation, Message } from '../../web/src/api.js';
 import { conversationOf, direct, group, historyQuery, isMine, mapKey, type MapKey } from '../../web/src/chat/conversation-key.js';
 import { emptyHistory, pendingSend, settleSend, upsertMessage, type History } from '../../web/src/chat/history.js';
-import { applyToRow, mergeRows, sortRows, type Row } from '../../web/src/chat/list.js';
+import { applyToRow, ConversationRows, mergeRows, sortRows, type Row } from '../../web/src/chat/list.js';
 import { applyRead, applyStatus, markReadUpTo, newestUnread } from '../../web/src/chat/read-markers.js';
 import { moveMisfiled } from '../../web/src/chat/misfiled.js';
 
@@ -68,6 +68,23 @@ describe('conversation rows', () => {
     rows.set(mapKey(group('quiet')), { conversation: group('quiet'), last: null, unread: 0, since: 0 });
     rows.set(mapKey(group('new')), { conversation: group('new'), last: null, unread: 0, since: 6 });
     expect(sortRows([...rows.values()]).map((row) => (row.conversation.kind === 'group' ? row.conversation.id : row.last!.id))).toEqual([8, 'new', 4, 'quiet']);
+  });
+
+  it('keeps a group that no loaded page holds out of the list until the last page is in: it may have messages further down', async () => {
+    const groupMessage = (id: number, to: string) => ({ ...message(id, 'bob', ME), receiver: null, group: to });
+    const listed = (id: string) => ({ id, name: id, home: 'a', created_at: '2026-11-30T10:00:00.000Z', members_count: 3 });
+    const pages: Record<string, { results: Conversation[]; next: string | null }> = {
+      first: { results: [summary(message(9, 'bob', ME), 0)], next: 'older' },
+      older: { results: [{ with: null, group: { id: 'old', name: 'old', members_count: 3 }, last_message: groupMessage(2, 'old'), unread: 1 }], next: null },
+    };
+    const api = { conversations: async (before?: string) => pages[before ?? 'first']!, groups: async () => ({ results: [listed('old'), listed('quiet')] }) };
+    const rows = new ConversationRows(api as unknown as Api, { saw: () => undefined, named: () => undefined, gone: () => undefined, changed: () => undefined });
+    const shown = () => rows.sorted().map((row) => (row.conversation.kind === 'group' ? `${row.conversation.id} ${row.last?.id ?? '-'} ${row.unread}` : `${row.last!.id}`));
+
+    await rows.load();
+    expect(shown()).toEqual(['9']);
+    await rows.loadMore();
+    expect(shown()).toEqual(['9', 'old 2 1', 'quiet - 0']);
   });
 
   it('counts only their unread messages that are not on screen', () => {

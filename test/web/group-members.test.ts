@@ -41,8 +41,11 @@ describeEachDatabase('web client: group membership', (database) => {
     await details(olga.page).locator('.member-name', { hasText: /^mia$/ }).waitFor();
     expect(await olga.page.getByLabel('Add a member').inputValue()).toBe('');
     expect(await olga.page.getByTestId('group-state').textContent()).toBe('3 members');
+    // Mia's page is open: olga sees her online at once.
+    await details(olga.page).locator('.member', { hasText: /^mia/ }).locator('.member-presence', { hasText: 'online' }).waitFor();
 
-    // Mia's list has it at once; she reads what was said before she joined.
+    // Mia's list has it at once, with its last message, as a reload would show it; she reads what was said before she joined.
+    await conversationRow(mia.page, 'Book club').filter({ hasText: 'Welcome! First book: Dune.' }).waitFor();
     await openGroup(mia.page, 'Book club');
     await bubbles(mia.page).filter({ hasText: 'Welcome! First book: Dune.' }).waitFor();
     expect(await mia.page.locator('.message.theirs .sender').allTextContents()).toEqual(['pat']);

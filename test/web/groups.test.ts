@@ -18,6 +18,10 @@ describeEachDatabase('web client: groups', (database) => {
     const [alice, bob] = await Promise.all([registeredPerson(suite.browser, suite.app.url, 'alice'), registeredPerson(suite.browser, suite.app.url, 'bob')]);
     const carol = await registerUser(suite.app.url, 'carol');
 
+    // The form takes the keyboard's focus where it starts, not on the link that opened it.
+    await alice.page.getByRole('link', { name: 'New group' }).press('Enter');
+    await alice.page.locator('#group-name:focus').waitFor();
+
     // A member who does not exist is named beside the members field, and nothing is created.
     await submitNewGroup(alice.page, 'Weekend trip', 'bob, nobody-here');
     await alice.page.locator('#group-members[aria-invalid="true"]').waitFor();

@@ -1,5 +1,5 @@
 // Creating a group: its name and its first members (the creator is its owner), then its view.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { group } from './chat/conversation-key.js';
 import { memberNames } from './chat/groups.js';
 import type { ChatStore } from './chat/store.js';
@@ -11,6 +11,8 @@ export function NewGroupView({ store }: { store: ChatStore }) {
   const [name, setName] = useState('');
   const [members, setMembers] = useState('');
   const { errors, form, busy, run } = useSubmit(['name', 'members']);
+  // Keyboard users start where the view does, not on the link that opened it.
+  useEffect(() => document.getElementById('group-name')?.focus(), []);
 
   const submit = (event: Event) => {
     event.preventDefault();

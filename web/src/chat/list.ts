@@ -37,6 +37,11 @@ export class ConversationRows {
   state: ListState = 'loading';
   error: string | null = null;
   private firstPage: Promise<void> | null = null;
+  /**
+   * Groups of the groups list that no page loaded so far holds: empty ones, or ones whose last
+   * message is on a page not loaded yet. They trail the list once its last page is in.
+   */
+  private unplaced: ListedGroup[] = [];
 
   constructor(
     private readonly api: Api,
@@ -70,6 +75,7 @@ export class ConversationRows {
       const page = await this.api.conversations(this.next);
       this.merge(page.results);
       this.next = page.next;
+      this.placeUnplaced();
       this.error = null;
     } catch (error) {
       this.error = describe(error);
@@ -108,8 +114,8 @@ export class ConversationRows {
     try {
       const [page, groups] = await Promise.all([this.api.conversations(), this.listedGroups()]);
       this.merge(page.results);
-      if (groups) this.addGroups(groups);
       this.next = page.next;
+      if (groups) this.addGroups(groups);
       this.state = 'ready';
       this.error = null;
     } catch (error) {
@@ -131,10 +137,15 @@ export class ConversationRows {
   }
 
   private addGroups(groups: ListedGroup[]): void {
-    for (const listed of groups) {
-      this.hooks.named(listed);
-      this.ensure(group(listed.id), 0);
-    }
+    for (const listed of groups) this.hooks.named(listed);
+    this.unplaced = groups.filter((listed) => !this.rows.has(mapKey(group(listed.id))));
+    this.placeUnplaced();
+  }
+
+  private placeUnplaced(): void {
+    if (this.next !== null) return;
+    for (const listed of this.unplaced) this.ensure(group(listed.id), 0);
+    this.unplaced = [];
   }
 
   private merge(conversations: Conversation[]): void {

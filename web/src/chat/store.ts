@@ -2,7 +2,7 @@
 // groups, the read markers, the activity and the sync. Every message, whatever brought it (history,
 // WebSocket, catch-up, a send's answer), is filed by id, so nothing shows twice and later
 // changes of a message (status, read, edits and deletes) replace it in place.
-import type { Api, Message, User } from '../api.js';
+import type { Api, Group, Message, User } from '../api.js';
 import type { LiveEvent, LiveState } from '../live.js';
 import { Activity } from './activity.js';
 import { conversationOf, direct, group, isMine, mapKey, userKey, type ConversationKey } from './conversation-key.js';
@@ -154,8 +154,7 @@ export class ChatStore implements SyncTarget {
           this.dropGroup(event.group.id);
           return;
         }
-        this.groups.put(event.group);
-        this.list.ensure(group(event.group.id), event.seq);
+        this.groupChanged(event.group, event.seq);
         break;
       case 'group_left':
         this.dropGroup(event.id);
@@ -224,6 +223,19 @@ export class ChatStore implements SyncTarget {
     if (found === 'gone') this.dropGroup(id);
     const others = (this.groups.details(id)?.members ?? []).map((member) => member.user).filter((user) => userKey(user) !== userKey(this.me.username));
     if (found === 'loaded' && this.isOpen(group(id))) void this.activity.lookUp(others);
+  }
+
+  /** A group created, renamed or with new members: its row, and the presence of members new to an open view. */
+  private groupChanged(changed: Group, seq: number | undefined): void {
+    const conversation = group(changed.id);
+    const joined = !this.list.get(conversation);
+    this.groups.put(changed);
+    this.list.ensure(conversation, seq);
+    // Just added to a group that may have messages: the list's first page has its last one and our unread count.
+    if (joined) void this.list.refresh(false).then(() => this.changed(), () => undefined);
+    if (!this.isOpen(conversation)) return;
+    const unknown = changed.members.map((member) => member.user).filter((user) => userKey(user) !== userKey(this.me.username) && !this.activity.presenceOf(user));
+    if (unknown.length > 0) void this.activity.lookUp(unknown);
   }
 
   /** A group that is no longer ours (left, removed, or gone) leaves the page, and its view closes. */
