@@ -82,6 +82,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   await probeListen(config);
   const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
   let database: Database | undefined;
+  let app: FastifyInstance | undefined;
   try {
     if (redis) await untilRedisReady(redis, REDIS_START_WAIT_MS, logger).then(() => checkRedisDatabase(redis));
     const keys = resolveKeys(config, logger);
@@ -90,7 +91,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const applied = await migrateToLatest(opened);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
     await checkStoredMessagesOpen(new MessagesRepository(opened.db, opened.kind), atRest, config.keyDir);
-    const app = await buildApp(config, {
+    app = await buildApp(config, {
       database: opened,
       logger,
       encryptionKey: keys.encryptionKey,
@@ -118,10 +119,16 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    return { app, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, close: () => closeGracefully(app) };
+    const running = app;
+    return { app, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, close: () => closeGracefully(running) };
   } catch (error) {
-    redis?.disconnect();
-    await database?.close();
+    // A built app has workers and timers running (the outbox, presence sweeps): closing it stops
+    // them and releases Redis and the database, so that a start that failed ends the process.
+    if (app) await app.close().catch(() => undefined);
+    else {
+      redis?.disconnect();
+      await database?.close();
+    }
     throw error;
   }
 }

@@ -92,11 +92,17 @@ function ownerOnlyFiles(file: string): void {
 // keeps the most recently used texts only.
 const STATEMENT_CACHE_SIZE = 500;
 
+// SQLite rolls a transaction back by itself when a statement fails for a full disk or an I/O
+// error; Kysely's own rollback then fails ("no transaction is active") and its error replaces the
+// one that says what happened, which the API answers 503 and the log must show.
+const NOTHING_TO_ROLL_BACK = { reader: false, run: () => ({ changes: 0, lastInsertRowid: 0 }) } as unknown as SQLite.Statement;
+
 function withStatementCache(connection: SQLite.Database): SqliteDatabase {
   const statements = new LRUCache<string, SQLite.Statement>({ max: STATEMENT_CACHE_SIZE });
   return {
     close: () => connection.close(),
     prepare: (text: string) => {
+      if (text === 'rollback' && !connection.inTransaction) return NOTHING_TO_ROLL_BACK;
       let statement = statements.get(text);
       if (!statement) statements.set(text, (statement = connection.prepare(text)));
       return statement;

@@ -89,7 +89,8 @@ describe('realchat serve, as the README promises', () => {
     try {
       const port = String((taken.address() as AddressInfo).port);
       const folder = emptyFolder();
-      const inUse = await runCli(['serve'], { cwd: folder, env: bareEnvironment({ PORT: port, HOST: '127.0.0.1' }) });
+      // With Redis too, whose reconnecting client must not keep a failed start alive.
+      const inUse = await runCli(['serve'], { cwd: folder, env: bareEnvironment({ PORT: port, HOST: '127.0.0.1', ...(redisUrl ? { REDIS_URL: redisUrl } : {}) }) });
       expect(inUse.code).toBe(2);
       expect(inUse.stderr.trim()).toMatch(new RegExp(`^realchat: configuration error: PORT: port ${port} is already in use.*example: PORT=8000`));
       expect(existsSync(join(folder, 'data'))).toBe(false);

@@ -9,6 +9,7 @@ import { startBackends, type Backend } from '../helpers/backends.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { call, registerUser, type RegisteredUser } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
+import { captureLog } from '../helpers/log.js';
 import { eventually } from './peer-requests.js';
 
 async function history(backend: Backend, user: RegisteredUser, partner: string) {
@@ -166,6 +167,7 @@ describe('a slow or dead peer', () => {
   let a: Backend;
   let blackHole: Server;
   const sockets: Socket[] = [];
+  const log = captureLog();
 
   beforeAll(async () => {
     // Accepts connections and never answers, like a hung backend.
@@ -176,7 +178,7 @@ describe('a slow or dead peer', () => {
       env: { FEDERATION_TIMEOUT: '1s', FEDERATION_GIVE_UP: '2s' },
       peers: () => [{ name: 'slow', url: `http://127.0.0.1:${port}`, key: 'ZmVkZXJhdGlvbi10ZXN0LWtleS1vZi0zMi1ieXRlcyE=' }, { name: 'dead', url: `http://127.0.0.1:${port + 1}`, key: 'ZmVkZXJhdGlvbi10ZXN0LWtleS1vZi0zMi1ieXRlcyE=' }],
       // The production default: a peer that does not answer within it leaves the message queued.
-      server: { outbox: { random: () => 0, firstTryWaitMs: 300 } },
+      server: { outbox: { random: () => 0, firstTryWaitMs: 300 }, logger: log.logger },
     });
   });
   afterAll(async () => {
@@ -205,6 +207,11 @@ describe('a slow or dead peer', () => {
     } finally {
       await db.close();
     }
+    // The operator hears of each peer that stopped answering once, not at every retry, and of what was given up.
+    const said = (msg: string) => log.entries().filter((entry) => entry.msg === msg);
+    const unreachable = said('outbox: the peer cannot be reached; its messages wait and are retried');
+    expect(unreachable.map((entry) => entry.peer).sort()).toEqual(['dead', 'slow']);
+    expect(said('outbox: gave up on entries older than FEDERATION_GIVE_UP; their messages are failed').flatMap((entry) => entry.peers as string[]).sort()).toEqual(['dead', 'slow']);
   });
 
   it('keeps the messages behind the first one for a receiver waiting, and lets each go when the one before it ends', async () => {

@@ -287,7 +287,7 @@ export class PeerLane {
       const started = this.context.now();
       const outcome = await this.context.client.sendTransaction(peer, { id: randomUUID(), items });
       this.context.observe(peer.name, items.length, this.context.now() - started, outcome.kind);
-      this.unreachable = outcome.kind === 'retry';
+      this.reached(outcome.kind === 'retry' ? outcome.reason : undefined);
       if (outcome.kind === 'unsupported') {
         // An older RealChat: v1 for a while, starting with these entries.
         this.context.support.markUnsupported(peer);
@@ -319,7 +319,7 @@ export class PeerLane {
           const waits = entry.message.group !== undefined && this.peer !== undefined && !this.peer.compat;
           const outcome = waits ? WAITS_FOR_TRANSACTIONS : await this.context.delivery.attempt(entry.message);
           outcomes.set(entry.message.entryId, outcome);
-          if (!waits) this.unreachable = outcome.kind === 'retry';
+          if (!waits) this.reached(outcome.kind === 'retry' ? outcome.reason : undefined);
           if (outcome.kind === 'retry') {
             for (const rest of line.slice(index + 1)) outcomes.set(rest.message.entryId, { kind: 'retry', reason: 'behind an entry that waits' });
             return;
@@ -327,6 +327,14 @@ export class PeerLane {
         }
       }),
     );
+  }
+
+  /** Whether the peer answered (`failure` undefined) or not: a change either way is logged, once. */
+  private reached(failure: string | undefined): void {
+    const unreachable = failure !== undefined;
+    if (unreachable && !this.unreachable) this.context.logger.warn({ peer: this.server, reason: failure }, 'outbox: the peer cannot be reached; its messages wait and are retried');
+    if (!unreachable && this.unreachable) this.context.logger.info({ peer: this.server }, 'outbox: the peer answers again');
+    this.unreachable = unreachable;
   }
 
   private logRefusals(entries: RoundEntry[], outcomes: Map<number, AttemptOutcome>): void {

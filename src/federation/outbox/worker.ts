@@ -207,6 +207,11 @@ export class OutboxWorker {
    * leaves its message's status alone. Answers whether their end made due an entry that waited behind.
    */
   private async end(entries: Ended[]): Promise<boolean> {
+    const gaveUp = entries.filter((entry) => entry.failureCode === 'gave_up');
+    if (gaveUp.length > 0) {
+      const peers = [...new Set(gaveUp.map((entry) => entry.message.peer))];
+      this.options.logger.warn({ peers, entries: gaveUp.length, message_ids: gaveUp.slice(0, 20).map((entry) => entry.message.messageId) }, 'outbox: gave up on entries older than FEDERATION_GIVE_UP; their messages are failed');
+    }
     const outcomes = await Promise.all(
       entries.map(async ({ message, status, failureCode, answer }) => {
         const entryOnly = !carriesDelivery(message.group?.item, message.op) || message.messageId === null;
