@@ -129,8 +129,10 @@ describeEachDatabase('real-time hardening', (database) => {
       });
       const response = await call(app.url, 'GET', '/accounts/conversations/', undefined, { token: users[0]!.token });
       expect(response.status).toBe(200);
-      // Looked up one by one, the 3,000 names queue ahead of this request's query for over a second.
-      expect(Date.now() - started).toBeLessThan(400);
+      // Looked up one by one, the 3,000 names queue ahead of this request's query for over a second
+      // (more on a loaded machine); looked up together, it answers in tens of milliseconds. The
+      // bound leaves room for a machine busy with other suites (500 ms seen under such load).
+      expect(Date.now() - started).toBeLessThan(800);
       await Promise.all(flooders.map((socket) => socket.roundTrip()));
     });
   });
