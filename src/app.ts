@@ -43,7 +43,7 @@ import { CopyRequests } from './groups/copy-requests.js';
 import { GroupsService } from './groups/service.js';
 import { refuseControlCharacters } from './http/control-characters.js';
 import { refuseBooleansForStrings } from './http/string-fields.js';
-import { answerClientError, answerFrameworkError, registerErrorHandling } from './http/error-handler.js';
+import { answerClientError, answerFrameworkError, registerErrorHandling, shedWhileClosing } from './http/error-handler.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { AppMetrics } from './http/metrics.js';
 import { documentSecurityHeaders, installApiSecurityHeaders } from './http/security-headers.js';
@@ -128,6 +128,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     frameworkErrors: answerFrameworkError,
     // The id is echoed and logged: a client's own id is kept only when short and plain.
     requestIdHeader: false,
+    // While closing, shedding requests is ours to do, in the API's error shape (shedWhileClosing).
+    return503OnClosing: false,
     genReqId: (request) => clientRequestId(request.headers['x-request-id']) ?? randomUUID(),
     // coerceTypes true, not 'array': a list is never taken for a string (DRF's CharField refuses
     // ["alice"]), while numbers still become strings as DRF's do.
@@ -138,6 +140,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const { release } = deps;
   if (release) app.addHook('onClose', () => release());
   registerErrorHandling(app);
+  shedWhileClosing(app);
   // The API speaks JSON (and forms, for the original's clients); plain text is a 415.
   app.removeContentTypeParser('text/plain');
   installJsonBodyParser(app);

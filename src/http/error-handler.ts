@@ -106,6 +106,23 @@ export function registerErrorHandling(app: FastifyInstance): void {
   });
 }
 
+/**
+ * A request that still arrives while the server closes (pipelined, or on a kept-alive connection
+ * that was busy) is answered 503 `unavailable` with `Retry-After` and the connection closed, as
+ * Fastify would, but in the API's error shape: its handler could meet a database being closed.
+ */
+export function shedWhileClosing(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
+    void reply.status(503).headers({ 'retry-after': '1', connection: 'close' }).send({ detail: 'The server is shutting down; try again in a moment.', code: 'unavailable' });
+  });
+}
+
 /** Fastify's `frameworkErrors`: a URL it cannot decode (`/accounts/messages/%ff/`) is refused before routing, in the API's shape. */
 export function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const known = FASTIFY_CODES[error.code] ?? { status: 400, code: 'bad_request', detail: 'The request could not be processed.' };

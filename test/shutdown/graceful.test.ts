@@ -1,6 +1,7 @@
 // Graceful shutdown: sockets hear 1001, the delivery in hand is finished and recorded before
 // the database closes, so a restart neither re-sends it nor leaves it queued.
 import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { newKey, startTestApp } from '../helpers/app.js';
 import { describeEachDatabase } from '../helpers/databases.js';
@@ -90,6 +91,34 @@ describeEachDatabase('graceful shutdown', (database) => {
     expect(gate.forwarded).toBe(1);
     const inbox = await call(peer.url, 'GET', '/accounts/messages/?after=0', undefined, { token: bob.token });
     expect(inbox.body.results).toEqual([expect.objectContaining({ message: 'in hand at shutdown' })]);
+  });
+
+  it('sheds a request that arrives while closing with 503 unavailable in the API shape, after answering the one in flight', async () => {
+    const { gate, app, alice, bob } = await startBehindGate(10_000);
+    cleanup.push(() => app.destroy());
+    const { port } = new URL(app.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    cleanup.push(async () => void socket.destroy());
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    // A send held at the gate keeps the connection busy; a read follows on it once closing began.
+    const body = JSON.stringify({ message: 'in flight while closing', receiver: `${bob.username}@b` });
+    socket.write(`POST /accounts/send-message/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${alice.token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await expect.poll(() => gate.waiting).toBe(1);
+
+    const closing = app.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.write(`GET /accounts/me/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${alice.token}\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    gate.release();
+    await Promise.all([closing, ended]);
+    const answers = received.split(/(?=HTTP\/1\.1 )/);
+    expect(answers).toHaveLength(2);
+    expect(answers[0]).toMatch(/^HTTP\/1\.1 201 /);
+    expect(answers[1]).toMatch(/^HTTP\/1\.1 503 /);
+    expect(answers[1]).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(JSON.parse(answers[1]!.slice(answers[1]!.indexOf('\r\n\r\n') + 4))).toEqual({ detail: expect.any(String), code: 'unavailable' });
   });
 
   it('answers a request in flight on a keep-alive connection, then closes without waiting for the client to leave', async () => {
