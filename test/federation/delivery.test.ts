@@ -235,3 +235,25 @@ describe('a slow or dead peer', () => {
     }
   });
 });
+
+describe('a peer that answers again', () => {
+  it("retries its other receivers' waiting messages at once, not when their grown backoff runs out", async () => {
+    let frozen: number | undefined;
+    const [a, b] = (await startBackends('sqlite', ['a', 'b'], {
+      env: { FEDERATION_TIMEOUT: '1s' },
+      server: { clock: () => frozen ?? Date.now(), outbox: { random: () => 0, firstTryWaitMs: 300 } },
+    })) as [Backend, Backend];
+    try {
+      const [alice] = await Promise.all([registerUser(a.url, 'alice'), registerUser(b.url, 'bob'), registerUser(b.url, 'carol')]);
+      await b.stop();
+      // From here time stands still: a backoff never runs out by itself.
+      frozen = Date.now();
+      expect((await send(a, alice, 'bob@b', 'while b was away')).body.status).toBe('queued');
+      await b.start();
+      expect((await send(a, alice, 'carol@b', 'b is back')).body.status).toBe('delivered');
+      await eventually(async () => expect((await history(a, alice, 'bob@b')).map((m) => m.status)).toEqual(['delivered']));
+    } finally {
+      await Promise.all([a.destroy(), b.destroy()]);
+    }
+  });
+});

@@ -333,7 +333,14 @@ export class PeerLane {
   private reached(failure: string | undefined): void {
     const unreachable = failure !== undefined;
     if (unreachable && !this.unreachable) this.context.logger.warn({ peer: this.server, reason: failure }, 'outbox: the peer cannot be reached; its messages wait and are retried');
-    if (!unreachable && this.unreachable) this.context.logger.info({ peer: this.server }, 'outbox: the peer answers again');
+    if (!unreachable && this.unreachable) {
+      this.context.logger.info({ peer: this.server }, 'outbox: the peer answers again');
+      // Its other lines wait out backoffs grown while it was away: they may go now.
+      this.context.repository
+        .retryNow(this.server, this.context.now())
+        .then(() => this.wake())
+        .catch((error: unknown) => this.context.logger.error({ err: error, peer: this.server }, 'outbox: retrying the peer’s waiting entries failed'));
+    }
     this.unreachable = unreachable;
   }
 

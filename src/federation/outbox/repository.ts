@@ -355,6 +355,20 @@ export class OutboxRepository {
     }
   }
 
+  /**
+   * Makes due now each of the peer's entries that waits out a backoff (first in its line): the
+   * peer answers again, so its other lines need not wait as long as its outage lasted.
+   */
+  async retryNow(server: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('outbox')
+      .set({ next_attempt_at: now })
+      .where('server', '=', server)
+      .where('next_attempt_at', '>', now)
+      .where('next_attempt_at', '<>', WAITING_BEHIND_EARLIER)
+      .execute();
+  }
+
   /** Gives back entries this worker claimed and did not send (they did not fit a transaction): as they were, unclaimed. */
   async release(ids: number[], by: string): Promise<void> {
     if (ids.length === 0) return;
