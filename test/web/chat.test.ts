@@ -79,6 +79,28 @@ describeEachDatabase('web client: chatting', (database) => {
     await bob.context.close();
   });
 
+  it("shows a tab coming back to the front what the user's other tab read meanwhile", async () => {
+    const erin = await openPerson(suite.browser, suite.app.url);
+    await registerInPage(erin.page, 'erin');
+    const frank = await registerUser(suite.app.url, 'frank');
+    await call(suite.app.url, 'POST', '/accounts/send-message/', { message: 'Are you coming?', receiver: 'erin' }, { token: frank.token });
+    await conversationRow(erin.page, 'frank').locator('.badge', { hasText: '1' }).waitFor();
+
+    // A second tab of the same session reads it; the first one is in the background meanwhile.
+    const setVisibility = (page: Page, state: 'hidden' | 'visible') =>
+      page.evaluate(`Object.defineProperty(document, 'visibilityState', { value: '${state}', configurable: true }); document.dispatchEvent(new Event('visibilitychange'));`);
+    await setVisibility(erin.page, 'hidden');
+    const other = await erin.context.newPage();
+    await other.goto(suite.app.url);
+    await conversationRow(other, 'frank').click();
+    await bubbles(other).filter({ hasText: 'Are you coming?' }).waitFor();
+    await expect.poll(async () => (await call(suite.app.url, 'GET', '/accounts/conversations/', undefined, { token: frank.token })).body.results[0]?.last_message?.read_at).not.toBeNull();
+
+    await setVisibility(erin.page, 'visible');
+    await conversationRow(erin.page, 'frank').locator('.badge').waitFor({ state: 'detached' });
+    await other.close();
+  });
+
   it('shows <script> and <img onerror> as text and runs nothing', async () => {
     const mallory = await registerUser(suite.app.url, 'mallory');
     const victim = await registerUser(suite.app.url, 'victim');

@@ -174,8 +174,12 @@ export class ChatStore implements SyncTarget {
   }
 
   setVisible(visible: boolean): void {
+    const backInFront = visible && !this.visible;
     this.visible = visible;
     if (visible) this.markOpenRead();
+    // What another tab or device read meanwhile reaches no event of this page (the API tells a
+    // read to the partner only): the list's first page has the counts as they are now.
+    if (backInFront) void this.list.refresh(false).then(() => this.changed(), () => undefined);
   }
 
   catchUp(first: boolean, replayed = false): Promise<void> {
