@@ -352,7 +352,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     events,
     clock,
   );
-  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, groupHome, copies, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
+  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, groupHome, copies, requestReceipts, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
   outbox.start();
   feed.startPruning();
   receipts.start();

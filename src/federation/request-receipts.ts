@@ -64,6 +64,29 @@ export class RequestReceiptsRepository implements RequestReceipts, RequestAnswer
       .execute();
   }
 
+  /** The refusals (4xx) first answered to these items of the peer, by item id. */
+  async findRefusals(peer: string, itemIds: string[]): Promise<Map<string, { status: number; code: string }>> {
+    if (itemIds.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('federation_item_answers')
+      .select(['item_id', 'status', 'code'])
+      .where('peer', '=', peer)
+      .where('item_id', 'in', [...new Set(itemIds)])
+      .where('status', '>=', 400)
+      .execute();
+    return new Map(rows.map((row) => [row.item_id, { status: Number(row.status), code: row.code ?? 'refused' }]));
+  }
+
+  /** Keeps refusals as their items' first answers; one kept already (a member's request's) stays. */
+  async recordRefusals(peer: string, refusals: { id: string; status: number; code: string }[], now: number): Promise<void> {
+    if (refusals.length === 0) return;
+    await this.db
+      .insertInto('federation_item_answers')
+      .values(refusals.map((refusal) => ({ peer, item_id: refusal.id, status: refusal.status, code: refusal.code, version: null, created_at: now })))
+      .onConflict((conflict) => conflict.columns(['peer', 'item_id']).doNothing())
+      .execute();
+  }
+
   /** Deletes receipts and answers made before `cutoff`, the oldest `limit` of each at most (give or take a tie); answers how many. */
   async prune(cutoff: number, limit: number): Promise<number> {
     let removed = 0;

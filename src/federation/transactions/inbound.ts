@@ -11,13 +11,19 @@ import type { MessageEdits } from '../../messages/edits.js';
 import type { ReadMarkers } from '../../messages/read-markers.js';
 import type { MessagesService } from '../../messages/service.js';
 import type { Peer } from '../peers.js';
-import { openTransaction, type CheckedItem, type ItemOf, type ItemResult, type TransactionAnswer, type TransactionBody, type TransactionItem } from './protocol.js';
+import { openTransaction, type CheckedItem, type ItemOf, type ItemRefused, type ItemResult, type TransactionAnswer, type TransactionBody, type TransactionItem } from './protocol.js';
 import type { FederatedTyping } from './typing.js';
 
 export interface InboundTransactionsOptions {
   maxAgeMs: number;
   clock: () => number;
   logger: Logger;
+}
+
+/** Where the refusals of well-formed items are kept, as their first answers. */
+export interface ItemRefusals {
+  findRefusals(peer: string, itemIds: string[]): Promise<Map<string, { status: number; code: string }>>;
+  recordRefusals(peer: string, refusals: ItemRefused[], now: number): Promise<void>;
 }
 
 export class InboundTransactions {
@@ -28,13 +34,23 @@ export class InboundTransactions {
     private readonly typing: FederatedTyping,
     private readonly home: GroupHome,
     private readonly copies: GroupCopies,
+    private readonly refusals: ItemRefusals,
     private readonly options: InboundTransactionsOptions,
   ) {}
 
-  /** Applies a verified peer's transaction; one result per item, in their order. */
+  /**
+   * Applies a verified peer's transaction; one result per item, in their order. An item refused
+   * before keeps that first answer (what it changes is deduped by its receipt): a peer sending an
+   * id again gets what it got, whatever it sends under it now.
+   */
   async apply(peer: Peer, body: TransactionBody): Promise<TransactionAnswer> {
     const opened = openTransaction(body, peer.fernetKeys, this.options.maxAgeMs, this.options.clock);
-    const checked = peer.compat ? opened.map(outsideGroups) : opened;
+    const screened = peer.compat ? opened.map(outsideGroups) : opened;
+    const refusedBefore = await this.refusals.findRefusals(peer.name, screened.flatMap((entry) => (entry.ok ? [entry.item.id] : [])));
+    const checked = screened.map((entry): CheckedItem => {
+      const kept = entry.ok ? refusedBefore.get(entry.item.id) : undefined;
+      return entry.ok && kept ? { ok: false, result: { id: entry.item.id, ...kept } } : entry;
+    });
     const results: ItemResult[] = [];
     try {
       for (let start = 0; start < checked.length; ) {
@@ -46,6 +62,9 @@ export class InboundTransactions {
         else results.push(await this.applyOne(peer, checked[start]!));
         start += Math.max(run.length, posts.length, 1);
       }
+      // Only well-formed items' refusals are kept: a malformed item's id may be anything.
+      const refused = results.filter((result, index): result is ItemRefused => 'code' in result && screened[index]!.ok && !refusedBefore.has(result.id));
+      await this.refusals.recordRefusals(peer.name, refused, this.options.clock());
     } catch (error) {
       this.options.logger.error({ err: error, peer: peer.name, transaction: body.id }, 'federation: a transaction could not be applied');
       throw new ServiceUnavailable('unavailable', 'The transaction could not be applied now. Send it again later.');

@@ -100,6 +100,17 @@ describeEachDatabase('inbound transactions', (database) => {
     expect((await inbox()).filter((text) => text === 'only once')).toHaveLength(1);
   });
 
+  it('answers an item refused before with that refusal, though it is now sent right, and stores nothing', async () => {
+    const toNobody = messageItem('to nobody', { receiver: 'nobody-here' }) as { id: string };
+    const first = await postTransaction(b.url, transactionRequest({ key, items: [toNobody] }));
+    expect(first.body.results).toEqual([{ id: toNobody.id, status: 404, code: 'unknown_receiver' }]);
+    // The same id again, now to a user who exists: the first answer, as for any repeated item.
+    const again = await postTransaction(b.url, transactionRequest({ key, items: [{ ...toNobody, receiver: 'bob', text: 'sent again' }, messageItem('a new one')] }));
+    expect(again.body.results[0]).toEqual({ id: toNobody.id, status: 404, code: 'unknown_receiver' });
+    expect(again.body.results[1]).toMatchObject({ status: 200 });
+    expect(await inbox()).not.toContain('sent again');
+  });
+
   it('refuses a tampered, unsigned, stale, wrongly signed or reflected transaction whole, applying nothing', async () => {
     const before = await inbox();
     const items = [messageItem('must not arrive')];
