@@ -129,7 +129,7 @@ export class ChatStore implements SyncTarget {
         this.ingest(event.message);
         // A deleted message no longer counts as unread, but which ones the row counted only the
         // server knows: its row comes again.
-        if (event.message.deleted && !this.isMine(event.message)) void this.list.refresh(false).then(() => this.changed(), () => undefined);
+        if (event.message.deleted && !this.isMine(event.message)) this.recount();
         break;
       case 'typing':
         this.activity.typing(event.group === undefined ? direct(event.from) : group(event.group), event.from);
@@ -179,7 +179,7 @@ export class ChatStore implements SyncTarget {
     if (visible) this.markOpenRead();
     // What another tab or device read meanwhile reaches no event of this page (the API tells a
     // read to the partner only): the list's first page has the counts as they are now.
-    if (backInFront) void this.list.refresh(false).then(() => this.changed(), () => undefined);
+    if (backInFront) this.recount();
   }
 
   catchUp(first: boolean, replayed = false): Promise<void> {
@@ -229,6 +229,11 @@ export class ChatStore implements SyncTarget {
     if (found === 'loaded' && this.isOpen(group(id))) void this.activity.lookUp(others);
   }
 
+  /** The list's first page again, for counts the server has changed without an event to this page; a failure leaves the list as it is. */
+  private recount(): void {
+    void this.list.refresh(false).then(() => this.changed(), () => undefined);
+  }
+
   /** A group created, renamed or with new members: its row, and the presence of members new to an open view. */
   private groupChanged(changed: Group, seq: number | undefined): void {
     const conversation = group(changed.id);
@@ -236,7 +241,7 @@ export class ChatStore implements SyncTarget {
     this.groups.put(changed);
     this.list.ensure(conversation, seq);
     // Just added to a group that may have messages: the list's first page has its last one and our unread count.
-    if (joined) void this.list.refresh(false).then(() => this.changed(), () => undefined);
+    if (joined) this.recount();
     if (!this.isOpen(conversation)) return;
     const unknown = changed.members.map((member) => member.user).filter((user) => userKey(user) !== userKey(this.me.username) && !this.activity.presenceOf(user));
     if (unknown.length > 0) void this.activity.lookUp(unknown);
