@@ -5,6 +5,7 @@
 import { sql, type InsertResult, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
 import { insertRows, type InsertFinish } from '../db/insert-rows.js';
+import { paddedList } from '../db/query-shapes.js';
 import type { ConversationMembersTable, Tables } from '../db/schema.js';
 import { addressOf, conversationId, memberKey, nameOf, type ConversationId, type Member } from './members.js';
 
@@ -75,7 +76,7 @@ export class ConversationsRepository {
   /** The ids of the direct conversations that exist among these keys. */
   async findDirect(directKeys: string[], trx: Executor = this.db): Promise<Map<string, ConversationId>> {
     if (directKeys.length === 0) return new Map();
-    const rows = await trx.selectFrom('conversations').select(['id', 'direct_key']).where('direct_key', 'in', directKeys).execute();
+    const rows = await trx.selectFrom('conversations').select(['id', 'direct_key']).where('direct_key', 'in', paddedList(directKeys)).execute();
     return new Map(rows.map((row) => [row.direct_key!, conversationId(Number(row.id))]));
   }
 

@@ -57,3 +57,14 @@ function compileShape<O>(shape: string, count: number, build: (markers: readonly
   if (new Set(order).size !== count) throw new Error(`query shape ${shape}: leaves some of the values it is given unbound`);
   return { sql: compiled.sql, query: RawNode.createWithSql(compiled.sql), order };
 }
+
+/**
+ * The list padded with its last value to a length that is a power of two. `in (…)` over it means
+ * the same, and its SQL is one of a few texts: every distinct text is a statement SQLite compiles
+ * and keeps (a batch's lists take every length up to a few hundred).
+ */
+export function paddedList<T>(values: readonly T[]): T[] {
+  if (values.length === 0) throw new RangeError('paddedList: an empty list has no last value to pad with');
+  const length = 2 ** Math.ceil(Math.log2(values.length));
+  return [...values, ...Array<T>(length - values.length).fill(values.at(-1)!)];
+}

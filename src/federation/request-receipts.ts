@@ -7,6 +7,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { DatabaseKind } from '../db/database.js';
 import { insertRows } from '../db/insert-rows.js';
+import { paddedList } from '../db/query-shapes.js';
 import type { Tables } from '../db/schema.js';
 import type { KeptAnswer, RequestAnswers } from '../groups/home.js';
 import { requestKeyOf, type RequestKey, type RequestReceipts } from '../messages/ports.js';
@@ -24,8 +25,8 @@ export class RequestReceiptsRepository implements RequestReceipts, RequestAnswer
       .selectFrom('federation_receipts')
       .select(['peer', 'request_key', 'message_id'])
       // Both columns of the primary key: with the request keys alone SQLite scans every receipt.
-      .where('peer', 'in', [...new Set(keys.map((key) => key.peer))])
-      .where('request_key', 'in', [...new Set(keys.map((key) => key.requestKey))])
+      .where('peer', 'in', paddedList([...new Set(keys.map((key) => key.peer))]))
+      .where('request_key', 'in', paddedList([...new Set(keys.map((key) => key.requestKey))]))
       .execute();
     return new Map(rows.map((row) => [requestKeyOf({ peer: row.peer, requestKey: row.request_key }), Number(row.message_id)]));
   }
@@ -71,7 +72,7 @@ export class RequestReceiptsRepository implements RequestReceipts, RequestAnswer
       .selectFrom('federation_item_answers')
       .select(['item_id', 'status', 'code'])
       .where('peer', '=', peer)
-      .where('item_id', 'in', [...new Set(itemIds)])
+      .where('item_id', 'in', paddedList([...new Set(itemIds)]))
       .where('status', '>=', 400)
       .execute();
     return new Map(rows.map((row) => [row.item_id, { status: Number(row.status), code: row.code ?? 'refused' }]));

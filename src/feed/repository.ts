@@ -9,7 +9,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
 import { lastReservedId, reserveIds } from '../db/ids.js';
 import { insertRows } from '../db/insert-rows.js';
-import { executeShaped } from '../db/query-shapes.js';
+import { executeShaped, paddedList } from '../db/query-shapes.js';
 import type { Tables } from '../db/schema.js';
 import type { FeedEntry, FeedLog, Recorded } from '../messages/ports.js';
 
@@ -61,10 +61,9 @@ export class FeedRepository implements FeedLog {
     // latest message, one step of the (user_id, last_message_id) index.
     const below = Math.min(...seqs);
     const users = [...new Set(entries.map((entry) => entry.userId))];
-    // Compiled once per shape, as this runs in every group commit; the list of users is padded
-    // with its last one to a power of two, so that a few shapes serve every size of batch.
-    const padded = [...users, ...Array<number>(2 ** Math.ceil(Math.log2(users.length)) - users.length).fill(users.at(-1)!)];
-    const { rows: heads } = await executeShaped(trx, this.kind, 'feed heads', [below, ...padded], ([before, ...ids]) =>
+    // Compiled once per shape, as this runs in every group commit; the padded list of users lets
+    // a few shapes serve every size of batch.
+    const { rows: heads } = await executeShaped(trx, this.kind, 'feed heads', [below, ...paddedList(users)], ([before, ...ids]) =>
       trx
         .selectFrom('users as u')
         .select((eb) => [

@@ -7,6 +7,7 @@
 import { sql, type Expression, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
 import { insertRows } from '../db/insert-rows.js';
+import { paddedList } from '../db/query-shapes.js';
 import type { MessagesTable, Tables } from '../db/schema.js';
 import type { ConversationId } from '../conversations/members.js';
 
@@ -68,13 +69,13 @@ export class MessagesRepository {
 
   async findByIds(ids: number[], trx: Executor = this.db): Promise<MessageRecord[]> {
     if (ids.length === 0) return [];
-    return this.records(trx).where('m.id', 'in', ids).orderBy('m.id').execute();
+    return this.records(trx).where('m.id', 'in', paddedList(ids)).orderBy('m.id').execute();
   }
 
   /** Messages of these senders stored under these client ids. */
   async findByClientIds(senderUserIds: number[], clientIds: string[], trx: Executor = this.db): Promise<MessageRecord[]> {
     if (clientIds.length === 0) return [];
-    return this.records(trx).where('m.client_id', 'in', clientIds).where('m.sender_user_id', 'in', senderUserIds).execute();
+    return this.records(trx).where('m.client_id', 'in', paddedList(clientIds)).where('m.sender_user_id', 'in', paddedList(senderUserIds)).execute();
   }
 
   /** Messages stored under the id they travelled with (a peer's id is unique only for that peer). */

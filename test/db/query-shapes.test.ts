@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { insertRows } from '../../src/db/insert-rows.js';
-import { executeShaped } from '../../src/db/query-shapes.js';
+import { executeShaped, paddedList } from '../../src/db/query-shapes.js';
 import type { Tables } from '../../src/db/schema.js';
 import { memoryDatabaseWithAlice } from '../helpers/memory-database.js';
 
@@ -49,5 +49,18 @@ describe('executeShaped [sqlite]', () => {
           .where('seq', '>', above as unknown as number),
       ),
     ).rejects.toThrow(/leaves some of the values it is given unbound/);
+  });
+});
+
+describe('paddedList', () => {
+  it('pads a list with its last value to a power of two, and leaves one of that length alone', () => {
+    expect(paddedList([7])).toEqual([7]);
+    expect(paddedList([1, 2, 3])).toEqual([1, 2, 3, 3]);
+    expect(paddedList([1, 2, 3, 4])).toEqual([1, 2, 3, 4]);
+    expect(paddedList(['a', 'b', 'c', 'd', 'e'])).toEqual(['a', 'b', 'c', 'd', 'e', 'e', 'e', 'e']);
+  });
+
+  it('refuses an empty list, which has nothing to pad with', () => {
+    expect(() => paddedList([])).toThrow(RangeError);
   });
 });

@@ -2,6 +2,7 @@
 // its line (its receiver, or its group, and the backend it goes to) is left, and the end of one makes the next due (it waited with next_attempt_at =
 // WAITING_BEHIND_EARLIER, so that a claim reads due entries alone, however long a backlog grows).
 import { sql, type ExpressionBuilder, type Transaction } from 'kysely';
+import { paddedList } from '../../db/query-shapes.js';
 import type { OutboxTable, Tables } from '../../db/schema.js';
 
 /** next_attempt_at of an entry that waits for an earlier one of its receiver to end. */
@@ -32,9 +33,10 @@ export async function releaseNext(trx: Transaction<Tables>, lines: Line[], now: 
   if (lines.length === 0) return false;
   // One min() per receiver, each a single step of the (receiver_key, id) index; a GROUP BY would
   // read every waiting entry of the receiver, at each end of one of them. Joined as raw SQL: a
-  // query builder's union copies itself at each arm.
+  // query builder's union copies itself at each arm. The list is padded (a repeated arm finds the
+  // same entry) so that a few texts serve every number of lines.
   const firsts = sql.join(
-    lines.map((line) => sql`select min(id) from outbox where receiver_key = ${line.receiverKey} and server = ${line.server}`),
+    paddedList(lines).map((line) => sql`select min(id) from outbox where receiver_key = ${line.receiverKey} and server = ${line.server}`),
     sql` union all `,
   );
   const released = await trx

@@ -9,6 +9,7 @@ import { firstInLine, releaseNext, WAITING_BEHIND_EARLIER } from './order.js';
 import { withChangeLock } from '../../db/change-transaction.js';
 import type { DatabaseKind } from '../../db/database.js';
 import { insertRows } from '../../db/insert-rows.js';
+import { paddedList } from '../../db/query-shapes.js';
 import type { OutboxTable, Tables } from '../../db/schema.js';
 import type { EnqueuedEntries, FeedEntry, FeedLog, GroupItem, OutboxOp, OutboxRequest, Recorded } from '../../messages/ports.js';
 import { carriesDelivery, claimedAtOnce } from '../transactions/items.js';
@@ -82,7 +83,7 @@ export class OutboxRepository {
     const entries: EnqueuedEntries = { messages: new Map(), groupItems: new Map() };
     if (requests.length === 0) return entries;
     const receivers = [...new Set(requests.map((request) => request.receiverKey))];
-    const pending = await trx.selectFrom('outbox').select(['receiver_key', 'server']).distinct().where('receiver_key', 'in', receivers).execute();
+    const pending = await trx.selectFrom('outbox').select(['receiver_key', 'server']).distinct().where('receiver_key', 'in', paddedList(receivers)).execute();
     // A group's line is one per backend it goes to.
     const busy = new Set(pending.map((row) => lineOf(row.receiver_key, row.server)));
     const values = requests.map((request) => {
@@ -160,7 +161,7 @@ export class OutboxRepository {
         eb
           .selectFrom('outbox')
           .select('id')
-          .where('receiver_key', 'in', receiverKeys)
+          .where('receiver_key', 'in', paddedList(receiverKeys))
           .where('server', '=', server)
           .where('claimed_until', '<=', now)
           .orderBy('id')
@@ -293,7 +294,7 @@ export class OutboxRepository {
         .where(
           'id',
           'in',
-          entries.map((entry) => entry.entryId),
+          paddedList(entries.map((entry) => entry.entryId)),
         )
         .returning(['receiver_key', 'server'])
         .execute();
@@ -307,7 +308,7 @@ export class OutboxRepository {
         const changed = await trx
           .updateTable('message_deliveries')
           .set({ status: 'delivered', failure_code: null })
-          .where('message_id', 'in', delivered)
+          .where('message_id', 'in', paddedList(delivered))
           .where('status', '!=', 'delivered')
           .returning('message_id')
           .execute();
