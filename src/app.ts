@@ -43,7 +43,8 @@ import { CopyRequests } from './groups/copy-requests.js';
 import { GroupsService } from './groups/service.js';
 import { refuseControlCharacters } from './http/control-characters.js';
 import { refuseBooleansForStrings } from './http/string-fields.js';
-import { answerClientError, answerFrameworkError, registerErrorHandling, shedWhileClosing } from './http/error-handler.js';
+import { refuseLooseQueryIntegers } from './http/query-integers.js';
+import { answerClientError, answerFrameworkError, answerMalformedRequests, registerErrorHandling, shedWhileClosing } from './http/error-handler.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { AppMetrics } from './http/metrics.js';
 import { documentSecurityHeaders, installApiSecurityHeaders } from './http/security-headers.js';
@@ -123,6 +124,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     http: {
       headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs),
       connectionsCheckingInterval: timeoutCheckInterval(config),
+      // Node's own answer to a missing Host is an empty 400: answerMalformedRequests gives the API's.
+      requireHostHeader: false,
     },
     clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,
@@ -140,12 +143,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const { release } = deps;
   if (release) app.addHook('onClose', () => release());
   registerErrorHandling(app);
+  answerMalformedRequests(app);
   shedWhileClosing(app);
   // The API speaks JSON (and forms, for the original's clients); plain text is a 415.
   app.removeContentTypeParser('text/plain');
   installJsonBodyParser(app);
   refuseControlCharacters(app);
   refuseBooleansForStrings(app);
+  refuseLooseQueryIntegers(app);
   // Set as the request starts, on the raw response: no onSend stage for every answer.
   app.addHook('onRequest', (request, reply, done) => {
     reply.raw.setHeader('x-request-id', request.id);

@@ -21,6 +21,8 @@ declare module 'fastify' {
 
 export interface ReceiveBody {
   message?: string;
+  /** `message` under the name the original's sealed bodies give it. */
+  content?: string;
   sender: string;
   receiver: string;
   id?: string;
@@ -100,9 +102,10 @@ export class InboundFederation {
   /** Stores the message once and answers its text, as the original backend did; or applies a change. */
   async receive(peer: Peer, body: ReceiveBody): Promise<string> {
     if (!isValidRemoteName(body.sender)) throw new ValidationFailed({ sender: ['Enter a valid user name: 1 to 150 letters, digits and _ . + - characters, without @.'] });
-    if (body.op) return this.receiveChange(peer, body, body.op);
-    if (body.message === undefined) throw new ValidationFailed({ message: ['This field is required.'] });
-    const { token, text } = this.open(peer, body.message);
+    const message = body.message ?? body.content;
+    if (body.op) return this.receiveChange(peer, body, body.op, message);
+    if (message === undefined) throw new ValidationFailed({ message: ['This field is required.'] });
+    const { token, text } = this.open(peer, message);
     // An unsigned compat request may come with any id a replayer likes: only its token is its own.
     const requestKey = body.id !== undefined && !peer.compat ? body.id : tokenRequestKey(token);
     return this.messages.receive({
@@ -115,13 +118,13 @@ export class InboundFederation {
     });
   }
 
-  private async receiveChange(peer: Peer, body: ReceiveBody, op: 'edit' | 'delete'): Promise<string> {
+  private async receiveChange(peer: Peer, body: ReceiveBody, op: 'edit' | 'delete', message: string | undefined): Promise<string> {
     // Unsigned, a compat peer's delete would be authenticated by nothing at all; and the original has no such operation.
     if (peer.compat) throw new Forbidden('forbidden', 'Edits and deletes are not accepted from this peer.');
     const missing: Record<string, string[]> = {};
     if (!body.id) missing.id = ['This field is required.'];
     if (!body.ref) missing.ref = ['This field is required.'];
-    if (op === 'edit' && body.message === undefined) missing.message = ['This field is required.'];
+    if (op === 'edit' && message === undefined) missing.message = ['This field is required.'];
     if (Object.keys(missing).length > 0) throw new ValidationFailed(missing);
     return this.changes.receive({
       peer,
@@ -129,7 +132,7 @@ export class InboundFederation {
       senderName: body.sender,
       receiverName: body.receiver,
       ref: body.ref!,
-      ...(op === 'edit' ? { text: this.open(peer, body.message!).text } : {}),
+      ...(op === 'edit' ? { text: this.open(peer, message!).text } : {}),
       requestKey: body.id!,
     });
   }

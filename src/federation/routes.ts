@@ -19,6 +19,8 @@ const MIN_V1_BODY_LIMIT = 192 * 1024;
 const ReceiveBody = Type.Object({
   // Required but for a delete; the service says so in the field's name.
   message: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_WIRE_MESSAGE })),
+  // The original's name for it in a sealed body (its EncryptionMiddleware's `content`).
+  content: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_WIRE_MESSAGE })),
   sender: Type.String({ minLength: 1, maxLength: 150 }),
   receiver: Type.String({ minLength: 1, maxLength: 420 }),
   id: Type.Optional(Type.String({ format: 'uuid' })),

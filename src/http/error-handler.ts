@@ -1,10 +1,13 @@
 // Turns every error, ours and Fastify's, into the API's one JSON error shape.
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isStoreUnavailable } from '../db/unavailable.js';
 import { AllowedMethods } from './allowed-methods.js';
 import { BadRequest, HeadersTooLarge, HttpError, RequestTimeout, ServiceUnavailable, type FieldErrors } from './errors.js';
+
+/** The API's codes for what a library refuses (a path out of the web client's folder is 403). */
+const LIBRARY_CODES: Record<number, string> = { 403: 'forbidden', 404: 'not_found' };
 
 export interface ValidationIssue {
   instancePath?: string;
@@ -82,7 +85,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (known) return reply.status(known.status).send({ detail: known.detail, code: known.code });
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      return reply.status(status).send({ detail: 'The request could not be processed.', code: 'bad_request' });
+      return reply.status(status).send({ detail: 'The request could not be processed.', code: LIBRARY_CODES[status] ?? 'bad_request' });
     }
     if (isStoreUnavailable(error)) {
       request.log.warn({ err: error }, 'a store this request needs is unavailable');
@@ -153,4 +156,20 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
     );
   }
   socket.destroy();
+}
+
+/**
+ * Node answers an HTTP/1.1 request without a Host header, and an `Expect` other than
+ * `100-continue`, with an empty 400 or 417 of its own: these are answered in the API's shape
+ * (with `requireHostHeader` off, so that the request reaches the hook).
+ */
+export function answerMalformedRequests(app: FastifyInstance): void {
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(request.raw.httpVersion === '1.1' && request.headers.host === undefined ? new BadRequest('bad_request', 'An HTTP/1.1 request must carry a Host header.') : undefined);
+  });
+  app.server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
+    const body = JSON.stringify({ detail: 'Only "Expect: 100-continue" is understood.', code: 'expectation_failed' });
+    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    response.end(body);
+  });
 }

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { call, registerUser } from '../helpers/http.js';
@@ -145,5 +146,33 @@ describe('operations', () => {
   it('returns a request id on every answer', async () => {
     const response = await call(app.url, 'GET', '/healthz');
     expect(response.headers.get('x-request-id')).toMatch(/[0-9a-f-]{36}/);
+  });
+
+  /** Writes `request` as it is (no client fixes it up) and answers the status and body of what comes back. */
+  async function rawRequest(request: string): Promise<{ status: number; body: unknown }> {
+    const { hostname, port } = new URL(app.url);
+    const socket = connect(Number(port), hostname);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    await new Promise<void>((resolve, reject) => socket.once('close', () => resolve()).once('error', reject).write(request));
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), body: body ? JSON.parse(body) : undefined };
+  }
+
+  it('answers an HTTP/1.1 request without Host, and an Expect it cannot meet, in the same shape', async () => {
+    expect(await rawRequest('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n')).toEqual({ status: 400, body: { detail: expect.any(String), code: 'bad_request' } });
+    expect(await rawRequest('GET /healthz HTTP/1.1\r\nHost: example.org\r\nExpect: 200-ok\r\nConnection: close\r\n\r\n')).toEqual({
+      status: 417,
+      body: { detail: expect.any(String), code: 'expectation_failed' },
+    });
+    // HTTP/1.0 needs no Host.
+    expect(await rawRequest('GET /healthz HTTP/1.0\r\n\r\n')).toMatchObject({ status: 200 });
+  });
+
+  it("answers a path that climbs out of the web client's folder with 403 forbidden, serving nothing", async () => {
+    expect(await rawRequest('GET /assets/../../package.json HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n')).toEqual({
+      status: 403,
+      body: { detail: expect.any(String), code: 'forbidden' },
+    });
   });
 });

@@ -100,4 +100,12 @@ describeEachDatabase('the sealed form', (database) => {
     expect(refused.status).toBe(400);
     expect(refused.body.code).toBe('invalid_token_payload');
   });
+
+  it("takes a sealed receive-message's text under `content`, the original's name for it, as on /accounts/messages/", async () => {
+    const pairKey = b.peers.find((peer) => peer.name === 'a')!.key;
+    const body = seal(pairKey, { content: encodeWireMessage(fernetEncrypt(pairKey, 'sealed as content')), sender: 'carol', receiver: 'bob', id: randomUUID() });
+    const response = await postAsPeer(b.url, { body, headers: { 'content-type': SEALED, ...signedHeaders(pairKey, body) } });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ message: 'sealed as content' });
+  });
 });

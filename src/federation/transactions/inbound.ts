@@ -4,6 +4,7 @@
 // (the database busy or down) answers the whole request 503, and the peer sends it all again.
 import type { Logger } from 'pino';
 import { isValidRemoteName } from '../../conversations/addresses.js';
+import { controlCharactersIn } from '../../http/control-characters.js';
 import { Forbidden, HttpError, ServiceUnavailable, ValidationFailed } from '../../http/errors.js';
 import type { GroupCopies } from '../../groups/copies.js';
 import type { GroupHome } from '../../groups/home.js';
@@ -113,6 +114,9 @@ export class InboundTransactions {
       case 'typing':
         // From the home, a group's indicator names a member of any backend, qualified.
         if ('to' in item) checkSender(item.from);
+        // Never stored, but refused as every other item naming a user with a control character.
+        if ('to' in item) checkName('to', item.to);
+        else checkName('from', item.from);
         // Best effort: the answer does not wait for it, and its failure is only logged.
         this.typing.receive(peer, item).catch((error: unknown) => this.options.logger.warn({ err: error }, 'typing: could not pass on an indicator'));
         return;
@@ -177,6 +181,11 @@ function isNewGroupMessage(item: TransactionItem): item is ItemOf<'group_message
 
 function checkSender(name: string): void {
   if (!isValidRemoteName(name)) throw invalidSender();
+}
+
+function checkName(field: string, name: string): void {
+  const problem = controlCharactersIn(name, 'name');
+  if (problem) throw new ValidationFailed({ [field]: [problem] });
 }
 
 function invalidSender(): ValidationFailed {

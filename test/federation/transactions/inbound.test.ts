@@ -51,6 +51,11 @@ describeEachDatabase('inbound transactions', (database) => {
       messageItem('a \u0000 null'),
       messageItem('an \u001b escape'),
       messageItem('to bob\u001b', { receiver: 'bob\u001b' }),
+      // Typing is never stored, but its names are held to the same rule; a good one is passed on.
+      { type: 'typing', id: randomUUID(), from: 'alice', to: 'bob\u0007' },
+      { type: 'typing', id: randomUUID(), from: 'alice', to: 'bo\ud800b' },
+      { type: 'typing', id: randomUUID(), from: 'carol\u0000@a', group: randomUUID() },
+      { type: 'typing', id: randomUUID(), from: 'alice', to: 'bob' },
       good[2],
     ];
     const response = await postTransaction(b.url, transactionRequest({ key, items }));
@@ -69,6 +74,10 @@ describeEachDatabase('inbound transactions', (database) => {
       [400, 'validation_error'],
       [400, 'validation_error'],
       [400, 'validation_error'],
+      [400, 'validation_error'],
+      [400, 'validation_error'],
+      [400, 'validation_error'],
+      [200, undefined],
       [200, undefined],
     ]);
     expect((await inbox()).slice(before)).toEqual(['good one', 'good\ttwo\r\non two lines', 'good three']);
