@@ -336,8 +336,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const messages = new MessagesService(writer, resolver, groupQueries, views, events, metrics.messages, clock, sendBudget);
   const queries = new MessageQueries(messageRecords, conversations, direct, groupQueries, resolver, views);
   const readMarkers = new ReadMarkers(db, kind, messageRecords, conversations, groupQueries, feedLog, views, events, clock, { outbox: outboxQueue, receipts: requestReceipts, peers, site: groupSite });
-  const changes = new MessageEdits(stores, ring, peers, groupQueries, views, events, clock, groupSite);
-  const receipts = receiptPruning({
+  const edits = new MessageEdits(stores, ring, peers, groupQueries, views, events, clock, groupSite);
+  const receiptPruner = receiptPruning({
     repository: requestReceipts,
     windowMs: config.federationGiveUpMs + config.federationMaxAgeMs,
     logger: deps.logger,
@@ -346,10 +346,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
   const inboundOptions = { peers, serverName: config.serverName, maxAgeMs: config.federationMaxAgeMs, clock };
-  const groupHome = new GroupHome(groupQueries, groups, messages, messageRecords, changes, readMarkers, requestReceipts, clock);
+  const groupHome = new GroupHome(groupQueries, groups, messages, messageRecords, edits, readMarkers, requestReceipts, clock);
   const copies = new GroupCopies(
     { ...groupStores, deliveries: outboxRepository },
-    { writer, edits: changes, reads: readMarkers, views },
+    { writer, edits, reads: readMarkers, views },
     resolver,
     groupAnnouncements,
     copyRequests,
@@ -357,14 +357,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     events,
     clock,
   );
-  const inboundTransactions = new InboundTransactions(messages, changes, readMarkers, federatedTyping, groupHome, copies, requestReceipts, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
+  const inboundTransactions = new InboundTransactions(messages, edits, readMarkers, federatedTyping, groupHome, copies, requestReceipts, { maxAgeMs: config.federationMaxAgeMs, clock, logger: deps.logger });
   outbox.start();
   feed.startPruning();
-  receipts.start();
+  receiptPruner.start();
   accounts.startTokenPruning();
   presence.start();
   app.addHook('onClose', async () => {
-    await Promise.all([feed.stopPruning(), receipts.stop(), accounts.stopTokenPruning(), presence.stop()]);
+    await Promise.all([feed.stopPruning(), receiptPruner.stop(), accounts.stopTokenPruning(), presence.stop()]);
   });
   // Stop delivering first (finishing what is in hand), then let accepted writes commit.
   app.addHook('onClose', async () => {
@@ -384,12 +384,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const tokenCache = new TokenCache({ accounts, bus, clock });
   app.addHook('onClose', async () => tokenCache.close());
   await app.register(messagesRoutes(messages, queries, readMarkers, requireAuth(tokenCache), { keys: sealedKeys, maxAgeMs: config.federationMaxAgeMs, clock }));
-  await app.register(messageChangeRoutes(changes, authenticate));
+  await app.register(messageChangeRoutes(edits, authenticate));
   await app.register(groupsRoutes(groups, authenticate));
   await app.register(feedRoutes(feed, authenticate));
   await app.register(presenceRoutes(presence, authenticate));
   await app.register(
-    federationRoutes(new InboundFederation(messages, changes, inboundOptions), inboundTransactions, { ...inboundOptions, bodyLimit: 2 * config.federationBatchBytes, clientBodyLimit: config.bodyLimit }),
+    federationRoutes(new InboundFederation(messages, edits, inboundOptions), inboundTransactions, { ...inboundOptions, bodyLimit: 2 * config.federationBatchBytes, clientBodyLimit: config.bodyLimit }),
   );
   await app.register(gateway.plugin());
   // Last: the web client's page fallback answers only what no API route claimed.

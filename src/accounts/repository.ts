@@ -101,12 +101,6 @@ export class AccountsRepository {
     return row && AccountsRepository.toRecord(row);
   }
 
-  async findIdsByUsernameKeys(keys: string[]): Promise<Map<string, number>> {
-    if (keys.length === 0) return new Map();
-    const rows = await this.db.selectFrom('users').select(['id', 'username_key']).where('username_key', 'in', keys).execute();
-    return new Map(rows.map((row) => [row.username_key, row.id]));
-  }
-
   async updateEmail(userId: number, email: string, emailKey: string): Promise<void> {
     try {
       await this.db.updateTable('users').set({ email, email_key: emailKey }).where('id', '=', userId).execute();

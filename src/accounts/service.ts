@@ -104,7 +104,12 @@ export class AccountsService {
     this.clock = options.clock ?? Date.now;
     this.onTokensRevoked = options.onTokensRevoked ?? (() => undefined);
     this.decoyHash = makeDecoyHash();
-    this.tokenPruning = new PeriodicJob(() => this.deleteExpiredTokens(), options.tokenPruneIntervalMs ?? TOKEN_PRUNE_INTERVAL_MS);
+    this.tokenPruning = new PeriodicJob({
+      name: 'expired tokens deletion',
+      run: () => options.repository.deleteExpiredTokens(this.clock()),
+      intervalMs: options.tokenPruneIntervalMs ?? TOKEN_PRUNE_INTERVAL_MS,
+      logger: options.logger,
+    });
   }
 
   async register(input: RegisterInput, clientAddress: string): Promise<{ token: string; user: UserRecord }> {
@@ -224,10 +229,6 @@ export class AccountsService {
     return this.options.repository.markPhoneVerified(userId, phoneNumber);
   }
 
-  async findUserIdsByUsernames(usernames: string[]): Promise<Map<string, number>> {
-    return this.options.repository.findIdsByUsernameKeys(usernames.map(foldKey));
-  }
-
   async findUserByUsername(username: string): Promise<UserRecord | undefined> {
     return this.options.repository.findByUsernameKey(foldKey(username));
   }
@@ -239,16 +240,6 @@ export class AccountsService {
 
   stopTokenPruning(): Promise<void> {
     return this.tokenPruning.stop();
-  }
-
-  /** A failed run (database away) is logged, and the next one tries again. */
-  private async deleteExpiredTokens(): Promise<void> {
-    try {
-      const removed = await this.options.repository.deleteExpiredTokens(this.clock());
-      if (removed > 0) this.options.logger.info({ removed }, 'accounts: deleted expired tokens');
-    } catch (error) {
-      this.options.logger.warn({ err: error }, 'accounts: deleting expired tokens failed');
-    }
   }
 
   private async issueToken(userId: number): Promise<string> {

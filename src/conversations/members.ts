@@ -59,7 +59,3 @@ const GROUP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$
 export function isGroupId(text: string): boolean {
   return GROUP_ID.test(text);
 }
-
-export function sameMember(a: Member, b: Member): boolean {
-  return memberKey(a) === memberKey(b);
-}

@@ -88,18 +88,23 @@ export class RequestReceiptsRepository implements RequestReceipts, RequestAnswer
       .execute();
   }
 
-  /** Deletes receipts and answers made before `cutoff`, the oldest `limit` of each at most (give or take a tie); answers how many. */
-  async prune(cutoff: number, limit: number): Promise<number> {
+  /**
+   * Deletes receipts and answers made before `cutoff`, the oldest `limit` of each at most (give or
+   * take a tie); answers how many in all, and whether either table may hold more to delete.
+   */
+  async prune(cutoff: number, limit: number): Promise<{ removed: number; more: boolean }> {
     let removed = 0;
+    let more = false;
     for (const [table, key] of [
       ['federation_receipts', 'request_key'],
       ['federation_item_answers', 'item_id'],
     ] as const) {
       const oldest = this.db.selectFrom(table).select(key).where('created_at', '<', cutoff).orderBy('created_at').limit(limit);
       const result = await this.db.deleteFrom(table).where('created_at', '<', cutoff).where(key, 'in', oldest).executeTakeFirst();
-      removed = Math.max(removed, Number(result.numDeletedRows));
+      removed += Number(result.numDeletedRows);
+      more ||= Number(result.numDeletedRows) >= limit;
     }
-    return removed;
+    return { removed, more };
   }
 }
 
@@ -116,18 +121,15 @@ export interface ReceiptPruningOptions {
 const PRUNE_BATCH = 5000;
 
 export function receiptPruning(options: ReceiptPruningOptions): PeriodicJob {
-  return new PeriodicJob(async () => {
+  const run = async () => {
     const cutoff = options.clock() - options.windowMs;
     let removed = 0;
-    try {
-      let batch: number;
-      do {
-        batch = await options.repository.prune(cutoff, PRUNE_BATCH);
-        removed += batch;
-      } while (batch >= PRUNE_BATCH);
-    } catch (error) {
-      options.logger.warn({ err: error }, 'federation receipts: pruning failed');
+    for (let more = true; more; ) {
+      const batch = await options.repository.prune(cutoff, PRUNE_BATCH);
+      removed += batch.removed;
+      more = batch.more;
     }
-    if (removed > 0) options.logger.info({ removed }, 'federation receipts: pruned old receipts');
-  }, options.intervalMs ?? pruneIntervalFor(options.windowMs));
+    return removed;
+  };
+  return new PeriodicJob({ name: 'federation receipts pruning', run, intervalMs: options.intervalMs ?? pruneIntervalFor(options.windowMs), logger: options.logger });
 }

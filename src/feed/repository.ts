@@ -7,6 +7,7 @@
 // reader that sees seq N has already been able to see every seq below it.
 import type { Kysely, Transaction } from 'kysely';
 import type { DatabaseKind } from '../db/database.js';
+import { withSnapshot } from '../db/change-transaction.js';
 import { lastReservedId, reserveIds } from '../db/ids.js';
 import { insertRows } from '../db/insert-rows.js';
 import { executeShaped, paddedList } from '../db/query-shapes.js';
@@ -143,23 +144,20 @@ export class FeedRepository implements FeedLog {
     // One snapshot for the reads: a message committed between them must not be counted both as
     // absent from the recent ones and present in the highest seq, or the mark would pass over
     // a recent message and a client continuing from below it would be told it is gone.
-    const { mark, through: reached } = await this.db
-      .transaction()
-      .setIsolationLevel('repeatable read')
-      .execute(async (trx) => {
-        const mark = await prunedThroughIn(trx);
-        // Only what aged since the last run is scanned: both tables are read upwards from the mark.
-        const event = await trx.selectFrom('events').select('seq as seq').where('seq', '>', mark).where('created_at', '>=', cutoff).orderBy('seq').limit(1).executeTakeFirst();
-        const message = await trx.selectFrom('messages').select('id as seq').where('id', '>', mark).where('created_at', '>=', cutoff).orderBy('id').limit(1).executeTakeFirst();
-        if (event || message) return { mark, through: Math.min(Number(event?.seq ?? Infinity), Number(message?.seq ?? Infinity)) - 1 };
-        const last = await trx
-          .selectNoFrom((eb) => [
-            eb.selectFrom('events').select((inner) => inner.fn.max('seq').as('seq')).as('event'),
-            eb.selectFrom('messages').select((inner) => inner.fn.max('id').as('id')).as('message'),
-          ])
-          .executeTakeFirst();
-        return { mark, through: Math.max(Number(last?.event ?? 0), Number(last?.message ?? 0)) };
-      });
+    const { mark, through: reached } = await withSnapshot(this.db, async (trx) => {
+      const mark = await prunedThroughIn(trx);
+      // Only what aged since the last run is scanned: both tables are read upwards from the mark.
+      const event = await trx.selectFrom('events').select('seq as seq').where('seq', '>', mark).where('created_at', '>=', cutoff).orderBy('seq').limit(1).executeTakeFirst();
+      const message = await trx.selectFrom('messages').select('id as seq').where('id', '>', mark).where('created_at', '>=', cutoff).orderBy('id').limit(1).executeTakeFirst();
+      if (event || message) return { mark, through: Math.min(Number(event?.seq ?? Infinity), Number(message?.seq ?? Infinity)) - 1 };
+      const last = await trx
+        .selectNoFrom((eb) => [
+          eb.selectFrom('events').select((inner) => inner.fn.max('seq').as('seq')).as('event'),
+          eb.selectFrom('messages').select((inner) => inner.fn.max('id').as('id')).as('message'),
+        ])
+        .executeTakeFirst();
+      return { mark, through: Math.max(Number(last?.event ?? 0), Number(last?.message ?? 0)) };
+    });
     let through = reached;
     if (through > mark) await this.db.updateTable('event_log_state').set({ pruned_through: through }).where('id', '=', 1).where('pruned_through', '<', through).execute();
     // Below the mark too: a prune interrupted after raising it left its rows behind.

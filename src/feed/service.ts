@@ -51,10 +51,15 @@ export class FeedService {
     private readonly views: MessageViews,
     private readonly groups: GroupViewReader,
     private readonly tuning: FeedTuning,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly clock: () => number,
   ) {
-    this.pruning = new PeriodicJob(() => this.prune(), tuning.pruneIntervalMs ?? pruneIntervalFor(tuning.retentionMs));
+    this.pruning = new PeriodicJob({
+      name: 'change feed pruning',
+      run: () => this.repository.prune(this.clock() - this.tuning.retentionMs, PRUNE_BATCH),
+      intervalMs: tuning.pruneIntervalMs ?? pruneIntervalFor(tuning.retentionMs),
+      logger,
+    });
   }
 
   async page(userId: number, after: number, limit: number): Promise<FeedPage> {
@@ -118,15 +123,5 @@ export class FeedService {
 
   stopPruning(): Promise<void> {
     return this.pruning.stop();
-  }
-
-  /** Prunes what is older than the retention. */
-  private async prune(): Promise<void> {
-    try {
-      const removed = await this.repository.prune(this.clock() - this.tuning.retentionMs, PRUNE_BATCH);
-      if (removed > 0) this.logger.info({ removed }, 'change feed: pruned old events');
-    } catch (error) {
-      this.logger.warn({ err: error }, 'change feed: pruning failed');
-    }
   }
 }

@@ -5,6 +5,7 @@
 import type { Transaction } from 'kysely';
 import type { Tables } from '../db/schema.js';
 import type { ConversationId } from '../conversations/members.js';
+import type { GroupRole } from '../conversations/repository.js';
 
 export type FeedEntryType = 'message' | 'message_updated' | 'read' | 'status' | 'group' | 'group_left';
 
@@ -58,7 +59,6 @@ export interface OutboxOp {
 
 /** A user as group items name them: `name@server`, whichever backend they are on. */
 export type QualifiedUser = string;
-export type GroupRoleName = 'owner' | 'admin' | 'member';
 /** What happened to a group message: posted, edited, deleted, or read up to. */
 export type GroupMessageKind = 'message' | 'edit' | 'delete' | 'read';
 
@@ -68,7 +68,7 @@ export interface GroupStateFields {
   name: string;
   version: number;
   created_at: string;
-  members: { user: QualifiedUser; role: GroupRoleName; joined_at: string }[];
+  members: { user: QualifiedUser; role: GroupRole; joined_at: string }[];
 }
 
 /** From the home: a message of the group in its order, or a change or read of one by `sender` (qualified). */
@@ -110,8 +110,6 @@ export type GroupItem =
   | { type: 'group_message'; fields: GroupMessageFields }
   | { type: 'group_post'; fields: GroupPostFields }
   | { type: 'group_request'; fields: GroupRequestFields };
-
-export type GroupItemType = GroupItem['type'];
 
 /** A group item to carry to one backend, on the group's line (`g:<group uuid>`): one group's items to one backend travel in order. */
 export interface GroupOutboxRequest {

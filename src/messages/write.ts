@@ -125,13 +125,13 @@ export class MessageWriter {
     if (withClientIds.length > 0) {
       const senders = [...new Set(withClientIds.map((item) => (item.sender.kind === 'local' ? item.sender.userId : 0)))];
       const records = await this.stores.messages.findByClientIds(senders, [...new Set(withClientIds.map((item) => item.clientId!))], trx);
-      for (const record of records) found.set(`c:${record.sender_user_id}:${record.client_id}`, record);
+      for (const record of records) found.set(clientIdKey(record.sender_user_id!, record.client_id!), record);
     }
     const receipts = items.flatMap((item) => (item.receipt ? [item.receipt] : []));
     if (receipts.length > 0) {
       const messageIds = await this.stores.receipts.findMessageIds(receipts, trx);
       const records = new Map((await this.stores.messages.findByIds([...new Set(messageIds.values())], trx)).map((record) => [record.id, record]));
-      for (const [key, id] of messageIds) if (records.has(id)) found.set(`r:${key}`, records.get(id)!);
+      for (const [key, id] of messageIds) if (records.has(id)) found.set(receiptKey(key), records.get(id)!);
     }
     return found;
   }
@@ -294,7 +294,17 @@ function recordOf(row: MessageRow, item: NewMessage): MessageRecord {
 }
 
 function dedupeKey(item: NewMessage): string | undefined {
-  if (item.receipt) return `r:${requestKeyOf(item.receipt)}`;
-  if (item.clientId !== null && item.sender.kind === 'local') return `c:${item.sender.userId}:${item.clientId}`;
+  if (item.receipt) return receiptKey(requestKeyOf(item.receipt));
+  if (item.clientId !== null && item.sender.kind === 'local') return clientIdKey(item.sender.userId, item.clientId);
   return undefined;
+}
+
+/** The dedupe key of a local sender's client id. */
+function clientIdKey(senderUserId: number, clientId: string): string {
+  return `c:${senderUserId}:${clientId}`;
+}
+
+/** The dedupe key of a peer's request (its request key). */
+function receiptKey(requestKey: string): string {
+  return `r:${requestKey}`;
 }

@@ -79,7 +79,7 @@ export const conversationsMigration: Migration = {
   },
 };
 
-/** A UUIDv7 (as messages/uuid.ts makes them) of the millisecond time `at`. */
+/** A UUIDv7 (as db/uuid.ts makes them) of the millisecond time `at`. */
 function uuidV7(kind: DatabaseKind, at: RawBuilder<unknown>): RawBuilder<string> {
   if (kind === 'postgres') {
     const time = sql`lpad(to_hex(${at}), 12, '0')`;

@@ -207,7 +207,7 @@ export class PeerLane {
       if (await settle()) this.mayBeDue = true;
       return true;
     }
-    // Every entry ended: b has applied them, so the next transaction may carry the ones behind
+    // Every entry ended: the peer has applied them, so the next transaction may carry the ones behind
     // them while this one's end is written.
     const receivers = [...new Set(settled.map((entry) => entry.receiverKey))];
     for (const receiver of receivers) this.answered.set(receiver, (this.answered.get(receiver) ?? 0) + 1);

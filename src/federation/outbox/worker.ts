@@ -45,7 +45,7 @@ export interface OutboxWorkerOptions {
 
 /** What tests and benchmarks may change about delivery. */
 export type OutboxTuning = Partial<Pick<OutboxWorkerOptions, 'firstTryWaitMs' | 'pollIntervalMs' | 'random'>> & {
-  /** The HTTP function that reaches peers (fetch by default). */
+  /** The HTTP function that reaches peers (by default node:http with keep-alive, federation/http.ts). */
   http?: HttpFunction;
 };
 
