@@ -22,8 +22,13 @@ export function isValidRemoteName(name: string): boolean {
   return REMOTE_NAME.test(name);
 }
 
+/** A user as group items name them, whichever backend they are on: `name@server`. */
+export function qualifiedName(name: string, server: string): string {
+  return `${name}@${server}`;
+}
+
 /** An address's name and, when it has one, its host (after the last `@`). */
-function splitAddress(address: string): { name: string; host?: string } {
+export function splitAddress(address: string): { name: string; host?: string } {
   const at = address.lastIndexOf('@');
   return at === -1 ? { name: address } : { name: address.slice(0, at), host: address.slice(at + 1) };
 }

@@ -5,7 +5,7 @@
 // from any other backend is refused with nothing applied. A copy exists while one of our users
 // is a member; when the last one goes, it goes with its messages (their texts erased).
 import type { Transaction } from 'kysely';
-import type { AddressResolver } from '../conversations/addresses.js';
+import { splitAddress, type AddressResolver } from '../conversations/addresses.js';
 import type { GroupRecord } from '../conversations/group-queries.js';
 import { addressOf, memberKey, type ConversationId, type Member } from '../conversations/members.js';
 import type { CopyMember, GroupRole } from '../conversations/repository.js';
@@ -103,7 +103,7 @@ export class GroupCopies {
   private async leaveFor(absent: string[], copy: { id: ConversationId; uuid: string; home: string }, trx: Transaction<Tables>): Promise<PendingGroupRequest[]> {
     const asked: PendingGroupRequest[] = [];
     for (const user of absent) {
-      const fields = { group: copy.uuid, sender: user.slice(0, user.lastIndexOf('@')), action: 'remove' as const, user };
+      const fields = { group: copy.uuid, sender: splitAddress(user).name, action: 'remove' as const, user };
       asked.push(await this.requests.enqueue({ conversationId: copy.id, home: copy.home, fields }, this.clock(), trx));
     }
     return asked;

@@ -1,7 +1,7 @@
 // The rules of a group's membership, pure: a name's bounds, who may remove whom, and who becomes
 // owner when the owner leaves.
 import type { GroupRole } from '../conversations/repository.js';
-import { controlCharactersIn } from '../http/control-characters.js';
+import { controlCharactersIn } from '../unicode/control-characters.js';
 import { ValidationFailed } from '../http/errors.js';
 
 const NAME_MAX_LENGTH = 100;

@@ -7,7 +7,7 @@
 // them; every committed change sends the group's state to every backend with members before or
 // after it (groups.md, "Groups across backends").
 import type { Transaction } from 'kysely';
-import type { AddressResolver } from '../conversations/addresses.js';
+import { qualifiedName, type AddressResolver } from '../conversations/addresses.js';
 import type { GroupMembership, GroupRecord } from '../conversations/group-queries.js';
 import { isGroupId, localMember, memberKey, type ConversationId, type Member, type RemoteMember } from '../conversations/members.js';
 import type { GroupRole, MemberRow } from '../conversations/repository.js';
@@ -224,7 +224,7 @@ export class GroupsService {
 
   /** A member as group items name them: `name@server`, ours under our SERVER_NAME. */
   private qualifiedOf(row: MemberRow): string {
-    return `${row.name}@${row.server ?? this.options.serverName}`;
+    return qualifiedName(row.name, row.server ?? this.options.serverName);
   }
 
   /** A member's key from the address in the path; an address that names nobody names no member. */
@@ -326,7 +326,7 @@ export class GroupsService {
     const messages = await this.stores.messages.groupBackfill(group.id, trx);
     const line = groupLine(group.uuid);
     const entries = messages.flatMap((message) => {
-      const sender = message.sender_user_id === null ? message.sender : `${message.sender}@${this.options.serverName}`;
+      const sender = message.sender_user_id === null ? message.sender : qualifiedName(message.sender, this.options.serverName);
       const about = { group: group.uuid, message: message.uuid, sender };
       const items: GroupMessageFields[] = [{ ...about, kind: 'message', position: message.position ?? message.id, timestamp: new Date(message.created_at).toISOString() }];
       if (message.edited_at !== null) items.push({ ...about, kind: 'edit', timestamp: new Date(message.edited_at).toISOString() });

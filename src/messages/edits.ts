@@ -56,8 +56,8 @@ interface Routed {
 
 type EditResult = { applied: true; record: MessageRecord; recorded: { userId: number; seq: number; prev: number }[]; queued: boolean } | { applied: false; reason: 'deleted' | 'duplicate' };
 
-/** A change of a group's message by a member, maybe a peer's user at the group's home. */
-export interface GroupChange {
+/** An edit or a delete of a group's message by a member, maybe a peer's user at the group's home. */
+export interface GroupMessageEdit {
   actor: Member;
   /** The group as the actor is a member of it. */
   membership: GroupMembership;
@@ -113,7 +113,7 @@ export class MessageEdits {
    * A member's edit or delete of a group's message by its uuid, with the rules of a local one (edit
    * one's own; delete one's own, or anyone's as owner or admin): a peer's user at the group's home.
    */
-  async changeInGroup(change: GroupChange): Promise<void> {
+  async changeInGroup(change: GroupMessageEdit): Promise<void> {
     const { membership, actor, op } = change;
     const record = (await this.stores.messages.findByUuid(change.message)).find((candidate) => candidate.conversation_id === membership.id);
     if (!record) throw new NotFound('not_found', 'No such message in this group.');

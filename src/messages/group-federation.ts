@@ -3,6 +3,7 @@
 // `group_message` to every other backend with members, the one it came from included; on a
 // member's backend, an event of one of its own users goes as a `group_post` to the home, and an
 // event the home sent here goes nowhere.
+import { qualifiedName } from '../conversations/addresses.js';
 import type { ConversationId, Member } from '../conversations/members.js';
 import { groupLine, type GroupMessageKind, type GroupOutboxRequest } from './ports.js';
 
@@ -54,7 +55,7 @@ export function groupEventEntries(group: FederatedGroup, memberServers: readonly
 
 /** A member as group items name them: `name@server`, this backend's users under its SERVER_NAME. */
 export function qualifiedAddress(member: Member, serverName: string): string {
-  return member.kind === 'local' ? `${member.username}@${serverName}` : `${member.name}@${member.server}`;
+  return member.kind === 'local' ? qualifiedName(member.username, serverName) : qualifiedName(member.name, member.server);
 }
 
 /** Each backend once, whatever the case its members' rows spell it in. */

@@ -6,7 +6,7 @@ import type { AddressResolver } from '../conversations/addresses.js';
 import type { GroupQueries } from '../conversations/group-queries.js';
 import { isGroupId, localMember, memberKey, remoteMember, type KnownPeer, type Member, type RemoteMember } from '../conversations/members.js';
 import { timeOrderedUuid } from '../db/uuid.js';
-import { controlCharactersIn } from '../http/control-characters.js';
+import { controlCharactersIn } from '../unicode/control-characters.js';
 import { Conflict, NotFound, RateLimited, ValidationFailed } from '../http/errors.js';
 import type { MessageCounters } from '../http/metrics.js';
 import type { RateBudget, RateLimitStore } from '../limits/rate-limiter.js';

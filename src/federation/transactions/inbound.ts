@@ -4,7 +4,7 @@
 // (the database busy or down) answers the whole request 503, and the peer sends it all again.
 import type { Logger } from 'pino';
 import { isValidRemoteName } from '../../conversations/addresses.js';
-import { controlCharactersIn } from '../../http/control-characters.js';
+import { controlCharactersIn } from '../../unicode/control-characters.js';
 import { Forbidden, HttpError, ServiceUnavailable, ValidationFailed } from '../../http/errors.js';
 import type { GroupCopies } from '../../groups/copies.js';
 import type { GroupHome } from '../../groups/home.js';

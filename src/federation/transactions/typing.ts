@@ -7,7 +7,7 @@
 // sessions and relays it to the other backends with members; they tell their members'.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { AddressResolver } from '../../conversations/addresses.js';
+import { qualifiedName, type AddressResolver } from '../../conversations/addresses.js';
 import type { DirectConversations } from '../../conversations/direct.js';
 import type { GroupQueries } from '../../conversations/group-queries.js';
 import { addressOf, localMember, memberKey, remoteMember, type ConversationId, type KnownPeer } from '../../conversations/members.js';
@@ -84,7 +84,7 @@ export class FederatedTyping {
       this.options.sender.sendTyping(group.home, { type: 'typing', id: randomUUID(), from: from.username, group: uuid });
       return;
     }
-    await this.relay(group.id, uuid, `${from.username}@${this.options.serverName}`, undefined);
+    await this.relay(group.id, uuid, qualifiedName(from.username, this.options.serverName), undefined);
   }
 
   /**
@@ -101,7 +101,7 @@ export class FederatedTyping {
       if (!(await this.firstInWindow(`typing:${memberKey(sender)}:g:${item.group}`))) return;
       const members = await this.options.conversations.memberKeys(group.id);
       await this.options.bus.publishToMany(localUsers(members), { type: 'typing', from: addressOf(sender), group: item.group });
-      await this.relay(group.id, item.group, `${item.from}@${peer.name}`, peer.name, members);
+      await this.relay(group.id, item.group, qualifiedName(item.from, peer.name), peer.name, members);
       return;
     }
     if (group.home.toLowerCase() !== peer.name.toLowerCase()) return;
