@@ -178,10 +178,16 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   const limits = deps.redis
     ? new RedisRateLimitStore(deps.redis, new MemoryRateLimitStore(clock), deps.logger, `realchat:${config.serverName}:ratelimit:`)
     : new MemoryRateLimitStore(clock);
+  // The channel is per backend: deployments sharing one Redis must not see each other's users.
+  const channel = `realchat:${config.serverName}:events`;
+  const bus = deps.bus ?? (deps.redis ? new RedisEventBus({ publisher: deps.redis, logger: deps.logger, channel }) : new InProcessEventBus());
+  if (!deps.bus) app.addHook('onClose', () => bus.close());
   const accounts = new AccountsService({
     repository: new AccountsRepository(deps.database.db),
     limits,
     tokenTtlMs: config.tokenTtlMs,
+    // Every instance's sockets of the user close, not only this one's.
+    onTokensRevoked: (userId, revocation) => void bus.publishRevocation(userId, revocation),
     logger: deps.logger,
     clock,
     ...(deps.abuseLimits ? { abuseLimits: deps.abuseLimits } : {}),
@@ -196,11 +202,6 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     logger: deps.logger,
     clock,
   });
-  // The channel is per backend: deployments sharing one Redis must not see each other's users.
-  const channel = `realchat:${config.serverName}:events`;
-  const bus = deps.bus ?? (deps.redis ? new RedisEventBus({ publisher: deps.redis, logger: deps.logger, channel }) : new InProcessEventBus());
-  if (!deps.bus) app.addHook('onClose', () => bus.close());
-  accounts.onTokensRevoked = (userId, revocation) => void bus.publishRevocation(userId, revocation);
   // Stores, each the one owner of its tables.
   const { db, kind } = deps.database;
   const ring = deps.atRest;
@@ -218,18 +219,30 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   // events go out in commit order, then the outbox's first try and the metrics.
   const events = new MessageEvents(deps.logger);
   new FeedPublisher(bus, deps.logger).follow(events);
+  const { http, ...outboxTuning } = deps.outbox ?? {};
+  const peerHttp = keepAliveHttp();
+  const outbox = new OutboxWorker({
+    repository: outboxRepository,
+    client: new FederationClient({ serverName: config.serverName, timeoutMs: config.federationTimeoutMs, clock, http: http ?? peerHttp.post }),
+    peers,
+    ring,
+    logger: deps.logger,
+    timeoutMs: config.federationTimeoutMs,
+    giveUpMs: config.federationGiveUpMs,
+    batch: { items: config.federationBatch, bytes: config.federationBatchBytes },
+    onFinished: (messageId, status, recorded) => void events.emit('message.delivery', { messageId, status, recorded }),
+    onTransaction: (peer, items, ms, outcome) => metrics.transactions.sent(peer, items, ms, outcome),
+    clock,
+    ...outboxTuning,
+  });
   // Messages and groups queue their entries in their own transaction; the lease lets this process try them at once.
   const outboxQueue: Outbox = { enqueue: (requests, now, trx) => outboxRepository.enqueue(requests, now, outbox.lease(now), trx) };
   const groupSite = { serverName: config.serverName, newId: () => randomUUID() };
+  // Changes of groups homed elsewhere go to their home through the outbox (asked only once the app serves).
+  const groupRequests = new GroupRequestsOutbox(outboxQueue, outbox, config.federationTimeoutMs, groupSite.newId);
   const groupAnnouncements = new GroupAnnouncements(groupQueries, conversations, events, config.serverName);
   const groupStores = { db, kind, conversations, groups: groupQueries, messages: messageRecords, feed: feedLog, outbox: outboxQueue };
-  // Changes of groups homed elsewhere go to their home through the outbox (made below; asked only once the app serves).
-  const copyRequests = new CopyRequests(
-    groupStores,
-    { enqueue: (request, now, trx) => groupRequests.enqueue(request, now, trx), result: (pending) => groupRequests.result(pending) },
-    config.federationTimeoutMs,
-    clock,
-  );
+  const copyRequests = new CopyRequests(groupStores, groupRequests, config.federationTimeoutMs, clock);
   const groups = new GroupsService(
     groupStores,
     resolver,
@@ -291,23 +304,6 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     clock,
     ...(deps.realtimeLimits ? { limits: deps.realtimeLimits } : {}),
   });
-  const { http, ...outboxTuning } = deps.outbox ?? {};
-  const peerHttp = keepAliveHttp();
-  const outbox = new OutboxWorker({
-    repository: outboxRepository,
-    client: new FederationClient({ serverName: config.serverName, timeoutMs: config.federationTimeoutMs, clock, http: http ?? peerHttp.post }),
-    peers,
-    ring,
-    logger: deps.logger,
-    timeoutMs: config.federationTimeoutMs,
-    giveUpMs: config.federationGiveUpMs,
-    batch: { items: config.federationBatch, bytes: config.federationBatchBytes },
-    onFinished: (messageId, status, recorded) => void events.emit('message.delivery', { messageId, status, recorded }),
-    onTransaction: (peer, items, ms, outcome) => metrics.transactions.sent(peer, items, ms, outcome),
-    clock,
-    ...outboxTuning,
-  });
-  const groupRequests = new GroupRequestsOutbox(outboxQueue, outbox, config.federationTimeoutMs, groupSite.newId);
   events.on('message.stored', ({ outbound, queuedForPeers }) => {
     if (outbound) return outbound.claimed ? outbox.firstTry(outbound.message, outbound.receiverKey) : outbox.firstTryBehind(outbound.message, outbound.receiverKey);
     // A group's message at its home, for the other backends with members.

@@ -97,7 +97,7 @@ export class AccountsService {
   private readonly clock: () => number;
   private readonly decoyHash: Promise<string>;
   private readonly tokenPruning: PeriodicJob;
-  onTokensRevoked: (userId: number, revocation: TokenRevocation) => void;
+  private readonly onTokensRevoked: (userId: number, revocation: TokenRevocation) => void;
 
   constructor(private readonly options: AccountsServiceOptions) {
     this.abuse = options.abuseLimits ?? DEFAULT_ABUSE_LIMITS;
