@@ -93,13 +93,15 @@ export class MessagesRepository {
   /**
    * A group's messages in its home's order, newest first, from just below `before`: the posts
    * the home has not ordered yet (position null) come first, then the ordered ones by position.
+   * A post deleted before the home ordered it never gets a place (it was withdrawn, or the home
+   * sends no deleted message): it is left out rather than kept first for good.
    * Two reads, each along an index of its own: the unordered posts', then the (conversation, position) one.
    */
   async groupHistory(id: ConversationId, before: { id: number; position: number | null } | undefined, limit: number): Promise<MessageRecord[]> {
     let unordered: MessageRecord[] = [];
     if (before === undefined || before.position === null) {
       // Both conditions of the unordered posts' partial index (0012), which the planner needs spelled out.
-      let query = this.records(this.db).where('m.conversation_id', '=', id).where('m.position', 'is', null).where('m.sent_to', 'is', null);
+      let query = this.records(this.db).where('m.conversation_id', '=', id).where('m.position', 'is', null).where('m.sent_to', 'is', null).where('m.deleted', '=', 0);
       if (before !== undefined) query = query.where('m.id', '<', before.id);
       unordered = await query.orderBy('m.id', 'desc').limit(limit).execute();
     }

@@ -138,7 +138,7 @@ describeEachDatabase('changes asked on a copy', (database) => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect((await groups.show(bob, other)).body.name).toBe('trip');
   });
-  // Last: the post's retries hold the group's line to the home until the home takes it.
+  // The post's retries hold the group's line to the home until the home takes it (or it is withdrawn).
   it('places a post queued while the home was down where the home orders it, and marks it delivered', async () => {
     const socket = await openSocket(b.url, bob.token);
     try {
@@ -173,5 +173,17 @@ describeEachDatabase('changes asked on a copy', (database) => {
     } finally {
       await socket.close();
     }
+  });
+
+  it('leaves out of the history a post withdrawn before the home ordered it: it would never get its place', async () => {
+    postsReachHome = false;
+    const posted = await groups.send(bob, group.id, 'withdrawn while queued');
+    expect(posted.body.status).toBe('queued');
+    expect((await groups.as(bob, 'DELETE', `/accounts/messages/${posted.body.id}/`)).status).toBe(204);
+    await home.send([home.message(group.id, { sender: 'alice@a', position: 200, text: 'said after it' })]);
+    const history = (await groups.history(bob, group.id, '&limit=100')).body.results as GroupMessage[];
+    expect(history[0]!.message).toBe('said after it');
+    expect(history.map((message) => message.id)).not.toContain(posted.body.id);
+    postsReachHome = true;
   });
 });
