@@ -18,6 +18,7 @@ import type { Deliveries, GroupRequests, PendingGroupRequest, Recorded } from '.
 import type { ReadMarkers } from '../messages/read-markers.js';
 import type { MessageRecord } from '../messages/repository.js';
 import { checkReceivedText } from '../messages/service.js';
+import { settled } from '../messages/settled.js';
 import type { MessageViews } from '../messages/view.js';
 import type { MessageWriter, NewMessage } from '../messages/write.js';
 import { groupEntry, leftEntry, localUsers, type GroupAnnouncements, type GroupChange } from './announce.js';
@@ -131,9 +132,9 @@ export class GroupCopies {
    * order), each checked and answered on its own: undefined when applied, else why it was refused.
    */
   async storeMessages(origin: string, items: GroupMessageUpdate[]): Promise<unknown[]> {
-    const prepared = await Promise.all(items.map((item) => this.prepare(origin, item).then(accepted, refused)));
+    const prepared = await Promise.all(items.map((item) => settled(this.prepare(origin, item))));
     // Submitted in one go, in their order: the write batch keeps it.
-    const writes = prepared.map((entry) => (entry.ok && entry.value.kind === 'new' ? this.paths.writer.submit(entry.value.message).then(accepted, refused) : undefined));
+    const writes = prepared.map((entry) => (entry.ok && entry.value.kind === 'new' ? settled(this.paths.writer.submit(entry.value.message)) : undefined));
     const refusals: unknown[] = prepared.map((entry) => (entry.ok ? undefined : entry.error));
     for (const [index, entry] of prepared.entries()) {
       const write = writes[index];
@@ -255,12 +256,4 @@ export class GroupCopies {
 /** Only a copy's home speaks for it (a group of ours has no other home). */
 function requireHome(copy: GroupRecord, origin: string): void {
   if (copy.home === null || copy.home.toLowerCase() !== origin.toLowerCase()) throw new Forbidden('forbidden', 'Only the home of this group may send its state and messages.');
-}
-
-function accepted<T>(value: T): { ok: true; value: T } {
-  return { ok: true, value };
-}
-
-function refused(error: unknown): { ok: false; error: unknown } {
-  return { ok: false, error };
 }

@@ -12,6 +12,7 @@ import type { MessageCounters } from '../http/metrics.js';
 import type { RateBudget, RateLimitStore } from '../limits/rate-limiter.js';
 import type { MessageEvents } from './events.js';
 import type { RequestKey } from './ports.js';
+import { settled } from './settled.js';
 import type { MessageRecord } from './repository.js';
 import type { MessageStatus, MessageViews } from './view.js';
 import type { GroupTarget, MessageWriter, NewMessage } from './write.js';
@@ -153,9 +154,9 @@ export class MessagesService {
    * each one's text, or why it was refused, without one refusal stopping the others.
    */
   async receiveInOrder(inbounds: InboundMessage[]): Promise<ReceiveOutcome[]> {
-    const items = await Promise.all(inbounds.map((inbound) => this.receivedItem(inbound).then(accepted, refused)));
+    const items = await Promise.all(inbounds.map((inbound) => settled(this.receivedItem(inbound))));
     // Submitted in one go, in their order: the write batch keeps it.
-    const writes = items.map((item) => (item.ok ? this.writer.submit(item.value).then(accepted, refused) : undefined));
+    const writes = items.map((item) => (item.ok ? settled(this.writer.submit(item.value)) : undefined));
     const outcomes: ReceiveOutcome[] = [];
     const published: Promise<unknown>[] = [];
     for (const [index, item] of items.entries()) {
@@ -233,12 +234,4 @@ export function checkText(message: string): string {
 export function checkReceivedText(message: string): string {
   checkText(message);
   return message;
-}
-
-function accepted<T>(value: T): { ok: true; value: T } {
-  return { ok: true, value };
-}
-
-function refused(error: unknown): { ok: false; error: unknown } {
-  return { ok: false, error };
 }
