@@ -13,7 +13,7 @@ import { addressOf, directKey, memberKey, nameOf, type ConversationId, type Memb
 import type { ConversationsRepository, MemberTouch } from '../conversations/repository.js';
 import { NotFound } from '../http/errors.js';
 import { groupEventEntries, type FederatedGroup, type GroupSite } from './group-federation.js';
-import { requestKeyOf, type FeedEntry, type FeedLog, type GroupItem, type Outbox, type OutboxRequest, type EnqueuedEntry, type Recorded, type RequestKey, type RequestReceipts } from './ports.js';
+import { requestKeyOf, type FeedEntry, type FeedLog, type GroupItem, type Outbox, type OutboxRequest, type EnqueuedEntries, type EnqueuedEntry, type Recorded, type RequestKey, type RequestReceipts } from './ports.js';
 import type { MessageRecord, MessageRow, MessagesRepository } from './repository.js';
 import { WriteBatcher } from '../db/write-batcher.js';
 
@@ -146,7 +146,31 @@ export class MessageWriter {
     const { messages, feed, outbox, receipts } = this.stores;
     const written = fresh.map(({ item, id }) => ({ item, id, conversationId: item.group ? item.group.id : conversations.get(directKey(item.sender, item.receiver))! }));
     const groupAudiences = await this.groupAudiences(written.flatMap(({ item }) => (item.group ? [item] : [])), trx);
-    const rows: MessageRow[] = written.map(({ item, id, conversationId }) => ({
+    const rows = written.map(({ item, id, conversationId }) => this.rowOf(item, id, conversationId, now));
+    await messages.insert(rows, trx);
+    const stored = written.flatMap(({ item, id }) => (item.receipt ? [{ ...item.receipt, messageId: id }] : []));
+    if (stored.length > 0) await receipts.record(stored, now, trx);
+    const toPeers = written.flatMap((message) => this.requestsToPeers(message, groupAudiences, now));
+    const entries = toPeers.length > 0 ? await outbox.enqueue(toPeers, now, trx) : undefined;
+    const notified: Audience[] = written.map(({ item }) => (item.group ? groupAudiences.get(item.group.id)!.userIds : localMembers(item)));
+    const entriesOfFeeds = written.flatMap(({ id }, n) => notified[n]!.map((member): FeedEntry => ({ userId: userIdOf(member), type: 'message', messageId: id })));
+    const recorded = await feed.appendToFeeds(entriesOfFeeds, now, trx);
+    await this.touchMembers(written, now, trx);
+    let next = 0;
+    const requestsOf = new Map<number, OutboxRequest[]>();
+    for (const request of toPeers) requestsOf.set(request.messageId!, [...(requestsOf.get(request.messageId!) ?? []), request]);
+    written.forEach(({ item, id }, n) => {
+      const mineToPeers = requestsOf.get(id) ?? [];
+      const outbox = entries && firstTryOf(id, mineToPeers, entries);
+      const record = recordOf(rows[n]!, item);
+      const mine = recorded.slice(next, (next += notified[n]!.length));
+      const queuedForPeers = mineToPeers.length > 0;
+      results[fresh[n]!.index] = { stored: true, record, recorded: mine, queuedForPeers, ...(outbox ? { outbox } : {}) };
+    });
+  }
+
+  private rowOf(item: NewMessage, id: number, conversationId: ConversationId, now: number): MessageRow {
+    return {
       id,
       uuid: item.uuid,
       conversation_id: conversationId,
@@ -161,36 +185,19 @@ export class MessageWriter {
       client_id: item.clientId,
       edited_at: null,
       deleted: 0,
-    }));
-    await messages.insert(rows, trx);
-    const stored = written.flatMap(({ item, id }) => (item.receipt ? [{ ...item.receipt, messageId: id }] : []));
-    if (stored.length > 0) await receipts.record(stored, now, trx);
-    const toPeers = written.flatMap(({ item, id, conversationId }): OutboxRequest[] => {
-      // A message the home ordered and sent here has been everywhere already.
-      if (item.position !== undefined) return [];
-      if (item.group) return groupEventEntries(item.group, groupAudiences.get(item.group.id)!.servers, { kind: 'message', message: { id, uuid: item.uuid }, actor: item.sender, at: now }, this.site);
-      return item.receiver.kind === 'remote' ? [{ messageId: id, conversationId, server: item.receiver.server, receiverKey: memberKey(item.receiver) }] : [];
-    });
-    const entries = toPeers.length > 0 ? await outbox.enqueue(toPeers, now, trx) : undefined;
-    const notified: Audience[] = written.map(({ item }) => (item.group ? groupAudiences.get(item.group.id)!.userIds : localMembers(item)));
-    const entriesOfFeeds = written.flatMap(({ id }, n) => notified[n]!.map((member): FeedEntry => ({ userId: userIdOf(member), type: 'message', messageId: id })));
-    const recorded = await feed.appendToFeeds(entriesOfFeeds, now, trx);
-    await this.touchMembers(written, now, trx);
-    let next = 0;
-    const requestsOf = new Map<number, OutboxRequest[]>();
-    for (const request of toPeers) requestsOf.set(request.messageId!, [...(requestsOf.get(request.messageId!) ?? []), request]);
-    written.forEach(({ item, id }, n) => {
-      const mineToPeers = requestsOf.get(id) ?? [];
-      // The entry whose first try the sender waits for: to the peer's user, or the post to the group's home.
-      const request = mineToPeers.find((candidate) => (candidate.group ? candidate.group.type === 'group_post' : candidate.op === undefined));
-      const entry = request && entries && (request.group ? entries.groupItems.get(request.id) : entries.messages.get(id));
-      const outbox: QueuedMessage | undefined =
-        request && entry ? { ...entry, server: request.server, receiverKey: request.receiverKey, ...(request.group ? { group: { id: request.id, item: request.group } } : {}) } : undefined;
-      const record = recordOf(rows[n]!, item);
-      const mine = recorded.slice(next, (next += notified[n]!.length));
-      const queuedForPeers = mineToPeers.length > 0;
-      results[fresh[n]!.index] = { stored: true, record, recorded: mine, queuedForPeers, ...(outbox ? { outbox } : {}) };
-    });
+    };
+  }
+
+  /** The outbox entries of a new message: to a peer's user, or a group's to each other backend with members (or its home). */
+  private requestsToPeers(
+    { item, id, conversationId }: { item: NewMessage; id: number; conversationId: ConversationId },
+    groupAudiences: Map<ConversationId, { servers: string[] }>,
+    now: number,
+  ): OutboxRequest[] {
+    // A message the home ordered and sent here has been everywhere already.
+    if (item.position !== undefined) return [];
+    if (item.group) return groupEventEntries(item.group, groupAudiences.get(item.group.id)!.servers, { kind: 'message', message: { id, uuid: item.uuid }, actor: item.sender, at: now }, this.site);
+    return item.receiver.kind === 'remote' ? [{ messageId: id, conversationId, server: item.receiver.server, receiverKey: memberKey(item.receiver) }] : [];
   }
 
   /**
@@ -239,6 +246,14 @@ export class MessageWriter {
     await this.stores.conversations.touch(touches, trx);
     for (const [id, touch] of groups) await this.stores.conversations.touchGroup(id, touch.last, touch.sentBy, touch.count, trx);
   }
+}
+
+/** The entry whose first try the sender waits for: to the peer's user, or the post to the group's home. */
+function firstTryOf(messageId: number, requests: OutboxRequest[], entries: EnqueuedEntries): QueuedMessage | undefined {
+  const request = requests.find((candidate) => (candidate.group ? candidate.group.type === 'group_post' : candidate.op === undefined));
+  const entry = request && (request.group ? entries.groupItems.get(request.id) : entries.messages.get(messageId));
+  if (!request || !entry) return undefined;
+  return { ...entry, server: request.server, receiverKey: request.receiverKey, ...(request.group ? { group: { id: request.id, item: request.group } } : {}) };
 }
 
 function isDirect(item: NewMessage): item is DirectMessage {
