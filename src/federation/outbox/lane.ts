@@ -169,20 +169,7 @@ export class PeerLane {
     const lease = this.context.lease(now);
     const typing = this.protocol() === 'transactions' ? this.typing.splice(0, limits.items - 1) : [];
     this.typing = [];
-    const room = limits.items - typing.length;
-    // A handed entry whose lease ran out (a long transaction before it) may be another instance's now.
-    const handed = this.handed.splice(0, room).filter((entry) => entry.leaseUntil > now + 1000);
-    const heads: RoundEntry[] = handed.map(({ message, receiverKey, leaseUntil }) => ({ message, receiverKey, attempts: 0, leaseUntil }));
-    const woken = this.mayBeDue;
-    const due = woken && room > heads.length ? await this.claimDue(now, room - heads.length, lease) : [];
-    heads.push(...due.map((entry) => fromQueue(entry, lease)));
-    for (const head of heads) this.holding.add(head.receiverKey);
-    const lines = [...new Set([...heads.map((head) => head.receiverKey), ...this.answered.keys()])];
-    // Behind these lines' first entries wait only what was claimed from the outbox, what this
-    // process wrote behind them, or what a wake was about; the end of the first makes any other due.
-    const noted = lines.filter((line) => this.writtenBehind.delete(line)).length > 0;
-    const behind = woken || due.length > 0 || noted ? await repository.claimBehind(this.server, lines, now, room - heads.length, lease) : [];
-    const entries = [...heads, ...behind.map((entry) => fromQueue(entry, lease))].sort((x, y) => x.message.entryId - y.message.entryId);
+    const entries = await this.claimRound(now, lease, limits.items - typing.length);
     if (entries.length === 0 && typing.length === 0) return false;
 
     const outcomes = new Map<number, AttemptOutcome>();
@@ -205,10 +192,36 @@ export class PeerLane {
       // A line goes back to wait: what is behind it must see that before the next transaction.
       await this.settling;
       if (await settle()) this.mayBeDue = true;
-      return true;
-    }
-    // Every entry ended: the peer has applied them, so the next transaction may carry the ones behind
-    // them while this one's end is written.
+    } else this.settleBehind(settled, settle);
+    return true;
+  }
+
+  /**
+   * The entries of the next transaction, up to `room`, in order: the ones handed to this lane,
+   * the due ones of the outbox when there may be any, and the ones behind their lines.
+   */
+  private async claimRound(now: number, lease: Lease, room: number): Promise<RoundEntry[]> {
+    const { repository } = this.context;
+    // A handed entry whose lease ran out (a long transaction before it) may be another instance's now.
+    const handed = this.handed.splice(0, room).filter((entry) => entry.leaseUntil > now + 1000);
+    const heads: RoundEntry[] = handed.map(({ message, receiverKey, leaseUntil }) => ({ message, receiverKey, attempts: 0, leaseUntil }));
+    const woken = this.mayBeDue;
+    const due = woken && room > heads.length ? await this.claimDue(now, room - heads.length, lease) : [];
+    heads.push(...due.map((entry) => fromQueue(entry, lease)));
+    for (const head of heads) this.holding.add(head.receiverKey);
+    const lines = [...new Set([...heads.map((head) => head.receiverKey), ...this.answered.keys()])];
+    // Behind these lines' first entries wait only what was claimed from the outbox, what this
+    // process wrote behind them, or what a wake was about; the end of the first makes any other due.
+    const noted = lines.filter((line) => this.writtenBehind.delete(line)).length > 0;
+    const behind = woken || due.length > 0 || noted ? await repository.claimBehind(this.server, lines, now, room - heads.length, lease) : [];
+    return [...heads, ...behind.map((entry) => fromQueue(entry, lease))].sort((x, y) => x.message.entryId - y.message.entryId);
+  }
+
+  /**
+   * Every entry of the round ended: the peer has applied them, so the next transaction may carry
+   * the ones behind them while this one's end is written.
+   */
+  private settleBehind(settled: RoundEntry[], settle: () => Promise<boolean>): void {
     const receivers = [...new Set(settled.map((entry) => entry.receiverKey))];
     for (const receiver of receivers) this.answered.set(receiver, (this.answered.get(receiver) ?? 0) + 1);
     this.settling = this.settling
@@ -225,7 +238,6 @@ export class PeerLane {
         // The end of these entries made the ones behind them due.
         this.kick();
       });
-    return true;
   }
 
   /** Claims up to `limit` due entries; a claim that fills its limit may have left more. */
