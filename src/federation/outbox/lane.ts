@@ -325,7 +325,7 @@ export class PeerLane {
     await Promise.all(
       [...byReceiver.values()].map(async (line) => {
         for (const [index, entry] of line.entries()) {
-          if (entry.leaseUntil !== undefined && this.context.now() + this.context.attemptMs >= entry.leaseUntil) return;
+          if (this.context.now() + this.context.attemptMs >= entry.leaseUntil) return;
           // A RealChat peer on v1 for a while (it answered 404 on the transactions path) takes its
           // group items again once it takes transactions: they wait, as for a peer that is down.
           const waits = entry.message.group !== undefined && this.peer !== undefined && !this.peer.compat;

@@ -17,7 +17,7 @@ export interface RoundEntry {
   /** The message this entry is about never reached the peer (its delivery failed). */
   deliveryFailed?: boolean;
   /** Until when this process holds the entry: past it, another claim may send it again. */
-  leaseUntil?: number;
+  leaseUntil: number;
 }
 
 /** An entry that ends. */

@@ -112,11 +112,12 @@ export class InboundTransactions {
         await this.home.post(peer, item);
         return;
       case 'typing':
-        // From the home, a group's indicator names a member of any backend, qualified.
-        if ('to' in item) checkSender(item.from);
         // Never stored, but refused as every other item naming a user with a control character.
-        if ('to' in item) checkName('to', item.to);
-        else checkName('from', item.from);
+        // From the home, a group's indicator names a member of any backend, qualified.
+        if ('to' in item) {
+          checkSender(item.from);
+          checkName('to', item.to);
+        } else checkName('from', item.from);
         // Best effort: the answer does not wait for it, and its failure is only logged.
         this.typing.receive(peer, item).catch((error: unknown) => this.options.logger.warn({ err: error }, 'typing: could not pass on an indicator'));
         return;

@@ -12,6 +12,7 @@ function entry(entryId: number, receiverKey: string, fields: { attempts?: number
   return {
     receiverKey,
     attempts: fields.attempts ?? 0,
+    leaseUntil: NOW + 60_000,
     message: {
       entryId,
       messageId: entryId * 10,
