@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { openAtRest, type KeyRing } from '../../crypto/aead.js';
-import type { OutboundMessage } from '../../messages/ports.js';
+import type { GroupItem, OutboundMessage } from '../../messages/ports.js';
 import type { FederationClient, TransactionOutcome } from '../client.js';
 import type { Peer } from '../peers.js';
 import { nextBatch, type BatchLimits } from '../transactions/batch.js';
@@ -266,9 +266,8 @@ export class PeerLane {
       // Deleted before it went: the message is not sent (it never reached the receiver: `failed`,
       // code `deleted`), and an edit is superseded by the delete behind it.
       else if (entry.deleted && withText) {
-        const isMessage = carriesDelivery(message.group?.item, message.op);
-        if (isMessage) unsent.add(message.messageId);
-        outcomes.set(message.entryId, isMessage ? DELETED_BEFORE_IT_WENT : SUPERSEDED);
+        if (isNewMessage(message)) unsent.add(message.messageId);
+        outcomes.set(message.entryId, carriesDelivery(message.group?.item, message.op) ? DELETED_BEFORE_IT_WENT : SUPERSEDED);
       }
       else if (entry.sealed === undefined || !withText) sendable.push(entry);
       else {
@@ -380,10 +379,20 @@ function fromQueue(entry: QueuedEntry, lease: Lease): RoundEntry {
   };
 }
 
-/** An edit or a delete of a message, direct or a member's post to a group's home. */
+/** A new message: direct, a member's post to a group's home, or the home's to a member's backend. */
+function isNewMessage(message: OutboundMessage): boolean {
+  if (message.group) return isGroupMessageItem(message.group.item) && message.group.item.fields.kind === 'message';
+  return message.op === undefined;
+}
+
+/** An edit or a delete of a message (or in a group a read up to it): direct, a member's post to a group's home, or the home's to a member's backend. */
 function isChange(message: OutboundMessage): boolean {
-  if (message.group) return message.group.item.type === 'group_post' && message.group.item.fields.kind !== 'message';
+  if (message.group) return isGroupMessageItem(message.group.item) && message.group.item.fields.kind !== 'message';
   return message.op?.kind === 'edit' || message.op?.kind === 'delete';
+}
+
+function isGroupMessageItem(item: GroupItem): item is Extract<GroupItem, { type: 'group_post' | 'group_message' }> {
+  return item.type === 'group_post' || item.type === 'group_message';
 }
 
 /** What the peer's answer to a transaction means for its item at `index`. */

@@ -3,6 +3,7 @@
 // while the others post, rename and add (the home's outbox catches it up in order). Each test ends
 // with a count of each member's messages on every backend: every message once, in the same order.
 import { afterEach, expect, it } from 'vitest';
+import { captureLog } from '../../helpers/log.js';
 import { expectEveryMessageOnce, group, historiesAre, historyOf, membership, person, seenAlikeBy, startTrio, type Person, type Trio } from './support.js';
 
 let trio: Trio | undefined;
@@ -119,4 +120,30 @@ it('counts unread and moves a read position on a member’s backend in the home�
   expect(await unread()).toBe(1);
   expect((await dave.api.as(dave, 'POST', `/accounts/messages/${idOf('after the restart')}/read/`)).status).toBe(200);
   expect(await unread()).toBe(1);
+}, 60_000);
+
+it('sends a member’s backend that was down neither a message deleted before it could go nor the changes of it', async () => {
+  trio = await startTrio();
+  const [alice, bob, carol] = await Promise.all([person(trio.a), person(trio.b), person(trio.c)]);
+  const { id } = await group(alice, 'Withdrawn', [bob, carol]);
+  await carol.api.sent(carol, id, 'hello');
+  await historiesAre([alice, bob, carol], id, [`${carol.address}: hello`]);
+
+  // The home's log from here on: its refusals by peers are warnings.
+  await trio.a.stop();
+  const log = captureLog('warn');
+  await trio.a.start({}, { outbox: { random: () => 0, pollIntervalMs: 50 }, logger: log.logger });
+  await trio.c.stop();
+  const withdrawn = await alice.api.sent(alice, id, 'withdrawn, v1');
+  expect((await alice.api.as(alice, 'PATCH', `/accounts/messages/${withdrawn}/`, { message: 'withdrawn, v2' })).status).toBe(200);
+  expect((await alice.api.as(alice, 'DELETE', `/accounts/messages/${withdrawn}/`)).status).toBe(204);
+  await alice.api.sent(alice, id, 'kept');
+
+  await trio.c.start();
+  // The home and b keep the deleted message's tombstone; c never gets it.
+  const kept = [`${carol.address}: hello`, `${alice.address}: kept`];
+  await historiesAre([carol], id, kept, 30_000);
+  await historiesAre([alice, bob], id, [`${carol.address}: hello`, `${alice.address}: `, `${alice.address}: kept`]);
+  // c never had the message, so there was nothing there to edit or delete (404 had it been sent).
+  expect(log.entries().filter((entry) => entry.msg === 'outbox: the peer refused an item')).toEqual([]);
 }, 60_000);
