@@ -26,7 +26,7 @@ import { InboundFederation } from './federation/inbound.js';
 import { GroupRequestsOutbox } from './federation/outbox/group-requests.js';
 import { OutboxRepository } from './federation/outbox/repository.js';
 import { OutboxWorker, type OutboxTuning } from './federation/outbox/worker.js';
-import { PeerDirectory } from './federation/peers.js';
+import { PeerDirectory, type Peer } from './federation/peers.js';
 import { receiptPruning, RequestReceiptsRepository } from './federation/request-receipts.js';
 import { federationRoutes } from './federation/routes.js';
 import { InboundTransactions } from './federation/transactions/inbound.js';
@@ -341,7 +341,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     ...(deps.receiptPruneIntervalMs ? { intervalMs: deps.receiptPruneIntervalMs } : {}),
   });
   const sealedKeys = [deps.encryptionKey, ...config.encryptionKeysPrevious].map(decodeKey);
-  const inboundOptions = { peers, serverName: config.serverName, maxAgeMs: config.federationMaxAgeMs, clock };
+  const inboundOptions = { peers, serverName: config.serverName, maxAgeMs: config.federationMaxAgeMs, clock, heardFrom: (peer: Peer) => outbox.heardFrom(peer.name) };
   const groupHome = new GroupHome(groupQueries, groups, messages, messageRecords, edits, readMarkers, requestReceipts, clock);
   const copies = new GroupCopies(
     { ...groupStores, deliveries: outboxRepository },

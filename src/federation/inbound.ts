@@ -38,6 +38,8 @@ export interface InboundOptions {
   serverName: string;
   maxAgeMs: number;
   clock: () => number;
+  /** A request from the peer passed its checks: the peer is up. */
+  heardFrom?(peer: Peer): void;
 }
 
 /**
@@ -73,6 +75,7 @@ export function verifyPeerRequest(options: InboundOptions, unsigned: 'compat' | 
       if (!valid) throw new Unauthorized('invalid_signature', 'The request signature is missing, wrong or outside the time window.');
     }
     request.peer = peer;
+    options.heardFrom?.(peer);
     request.body = parseBody(raw, request.headers['content-type'], { keys: peer.fernetKeys, maxAgeMs: options.maxAgeMs, clock: options.clock });
   };
 }

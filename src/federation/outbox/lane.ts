@@ -55,6 +55,9 @@ const SUPERSEDED: AttemptOutcome = { kind: 'ended', status: 'delivered', failure
 const NOTHING_THERE_TO_CHANGE: AttemptOutcome = SUPERSEDED;
 const WAITS_FOR_TRANSACTIONS: AttemptOutcome = { kind: 'retry', reason: 'group items travel in transactions, which the peer does not take for now' };
 
+// A peer's requests make its waiting entries due at most this often, until it answers one of ours.
+const RETRY_ON_REQUEST_INTERVAL_MS = 5_000;
+
 // Typing is best effort: a lane keeps a few indicators for its next transaction, and drops the rest.
 const MAX_TYPING = 20;
 
@@ -71,6 +74,10 @@ export class PeerLane {
   private readonly answered = new Map<string, number>();
   /** The peer did not answer the last transaction: what is written behind waits its turn. */
   private unreachable = false;
+  /** The peer has answered since this process started: its entries wait out no backoff from before. */
+  private answeredOnce = false;
+  /** When a request from the peer last made its waiting entries due (at most once a while). */
+  private retriedOnRequestAt = Number.NEGATIVE_INFINITY;
   /**
    * Entries of this peer may be due in the outbox that this lane has not claimed: at start, when
    * woken (retries, other instances' entries, changes written behind), and when the end of an
@@ -114,6 +121,19 @@ export class PeerLane {
   behind(receiverKey: string): void {
     this.writtenBehind.add(receiverKey);
     this.kick();
+  }
+
+  /**
+   * A request from the peer reached this backend, so it is up: entries that wait out a backoff
+   * grown while it was away (or before this process started) go now, not when the backoff ends.
+   */
+  heardFrom(): void {
+    if (this.answeredOnce && !this.unreachable) return;
+    const now = this.context.now();
+    if (now - this.retriedOnRequestAt < RETRY_ON_REQUEST_INTERVAL_MS) return;
+    this.retriedOnRequestAt = now;
+    if (this.unreachable) this.context.logger.info({ peer: this.server }, 'outbox: a request came from the peer; its waiting entries are retried now');
+    this.retryWaiting();
   }
 
   /** A typing indicator for the next transaction; never stored, never retried. */
@@ -346,13 +366,18 @@ export class PeerLane {
     if (unreachable && !this.unreachable) this.context.logger.warn({ peer: this.server, reason: failure }, 'outbox: the peer cannot be reached; its messages wait and are retried');
     if (!unreachable && this.unreachable) {
       this.context.logger.info({ peer: this.server }, 'outbox: the peer answers again');
-      // Its other lines wait out backoffs grown while it was away: they may go now.
-      this.context.repository
-        .retryNow(this.server, this.context.now())
-        .then(() => this.wake())
-        .catch((error: unknown) => this.context.logger.error({ err: error, peer: this.server }, 'outbox: retrying the peer’s waiting entries failed'));
+      this.retryWaiting();
     }
     this.unreachable = unreachable;
+    if (!unreachable) this.answeredOnce = true;
+  }
+
+  /** The peer's other lines wait out backoffs grown while it was away: they may go now. */
+  private retryWaiting(): void {
+    this.context.repository
+      .retryNow(this.server, this.context.now())
+      .then(() => this.wake())
+      .catch((error: unknown) => this.context.logger.error({ err: error, peer: this.server }, 'outbox: retrying the peer’s waiting entries failed'));
   }
 
   private logRefusals(entries: RoundEntry[], outcomes: Map<number, AttemptOutcome>): void {

@@ -155,6 +155,11 @@ export class OutboxWorker {
     return answer;
   }
 
+  /** A verified request came from the peer: it is up, and what waits out a backoff to it may go now. */
+  heardFrom(peer: string): void {
+    if (!this.stopped) this.laneOf(peer).heardFrom();
+  }
+
   /** A typing indicator to a peer's user: in the peer's next transaction, or nowhere (best effort). */
   sendTyping(peer: string, item: ItemOf<'typing'>): void {
     if (!this.stopped) this.laneOf(peer).sendTyping(item);
