@@ -237,45 +237,43 @@ describe('a slow or dead peer', () => {
 });
 
 describe('a peer that answers again', () => {
-  it("retries its other receivers' waiting messages at once, not when their grown backoff runs out", async () => {
+  /** Two backends and, once `freeze` is called, time that stands still: a backoff never runs out by itself. */
+  async function withFrozenTime(run: (a: Backend, b: Backend, freeze: () => void) => Promise<void>): Promise<void> {
     let frozen: number | undefined;
     const [a, b] = (await startBackends('sqlite', ['a', 'b'], {
       env: { FEDERATION_TIMEOUT: '1s' },
       server: { clock: () => frozen ?? Date.now(), outbox: { random: () => 0, firstTryWaitMs: 300 } },
     })) as [Backend, Backend];
     try {
+      await run(a, b, () => (frozen = Date.now()));
+    } finally {
+      await Promise.all([a.destroy(), b.destroy()]);
+    }
+  }
+
+  it("retries its other receivers' waiting messages at once, not when their grown backoff runs out", async () => {
+    await withFrozenTime(async (a, b, freeze) => {
       const [alice] = await Promise.all([registerUser(a.url, 'alice'), registerUser(b.url, 'bob'), registerUser(b.url, 'carol')]);
       await b.stop();
-      // From here time stands still: a backoff never runs out by itself.
-      frozen = Date.now();
+      freeze();
       expect((await send(a, alice, 'bob@b', 'while b was away')).body.status).toBe('queued');
       await b.start();
       expect((await send(a, alice, 'carol@b', 'b is back')).body.status).toBe('delivered');
       await eventually(async () => expect((await history(a, alice, 'bob@b')).map((m) => m.status)).toEqual(['delivered']));
-    } finally {
-      await Promise.all([a.destroy(), b.destroy()]);
-    }
+    });
   });
 
   it('retries its waiting messages to a peer as soon as a request comes from it, not when their backoff runs out', async () => {
-    let frozen: number | undefined;
-    const [a, b] = (await startBackends('sqlite', ['a', 'b'], {
-      env: { FEDERATION_TIMEOUT: '1s' },
-      server: { clock: () => frozen ?? Date.now(), outbox: { random: () => 0, firstTryWaitMs: 300 } },
-    })) as [Backend, Backend];
-    try {
+    await withFrozenTime(async (a, b, freeze) => {
       const [alice, bob] = await Promise.all([registerUser(a.url, 'alice'), registerUser(b.url, 'bob')]);
       await b.stop();
-      // From here a's time stands still: a backoff never runs out by itself.
-      frozen = Date.now();
+      freeze();
       expect((await send(a, alice, 'bob@b', 'while b was away')).body.status).toBe('queued');
       await b.start();
       // Nothing new goes from a to b; bob's message to alice tells a that b is back.
       expect((await send(b, bob, 'alice@a', 'I am back')).body.status).toBe('delivered');
       await eventually(async () => expect((await history(a, alice, 'bob@b')).map((m) => `${m.message}/${m.status}`)).toEqual(['I am back/delivered', 'while b was away/delivered']));
       expect((await history(b, bob, 'alice@a')).map((m) => m.message)).toEqual(['while b was away', 'I am back']);
-    } finally {
-      await Promise.all([a.destroy(), b.destroy()]);
-    }
+    });
   });
 });
