@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { OutboundMessage } from '../../messages/ports.js';
 import type { FederatedMessage, FederationClient } from '../client.js';
 import type { PeerDirectory } from '../peers.js';
+import { hadNothingToChange } from '../transactions/items.js';
 import type { ClaimedEntry } from './repository.js';
 
 /**
@@ -67,7 +68,9 @@ export class PeerDelivery {
     const outcome = await this.client.deliver(peer, federatedMessage(message));
     if (outcome.kind === 'delivered') return ended('delivered', null);
     if (outcome.kind === 'failed') {
-      this.logger.warn({ message_id: message.messageId, peer: peer.name, code: outcome.code, op: message.op?.kind }, 'outbox: the peer refused a message');
+      const fields = { message_id: message.messageId, peer: peer.name, code: outcome.code, op: message.op?.kind };
+      if (hadNothingToChange(message, outcome.code)) this.logger.debug(fields, 'outbox: the peer had nothing to change');
+      else this.logger.warn(fields, 'outbox: the peer refused a message');
       return ended('failed', outcome.code);
     }
     return outcome;

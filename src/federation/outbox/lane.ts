@@ -5,16 +5,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { openAtRest, type KeyRing } from '../../crypto/aead.js';
-import type { GroupItem, OutboundMessage } from '../../messages/ports.js';
+import type { OutboundMessage } from '../../messages/ports.js';
 import type { FederationClient, TransactionOutcome } from '../client.js';
 import type { Peer } from '../peers.js';
 import { nextBatch, type BatchLimits } from '../transactions/batch.js';
-import { carriesDelivery, itemOf, needsText } from '../transactions/items.js';
+import { carriesDelivery, hadNothingToChange, isChange, itemOf, needsText } from '../transactions/items.js';
 import type { ItemOf } from '../transactions/protocol.js';
 import type { TransactionSupport } from '../transactions/support.js';
 import type { AttemptOutcome, PeerDelivery } from './delivery.js';
 import { outboundMessage } from './delivery.js';
-import type { Lease, OutboxRepository, QueuedEntry } from './repository.js';
+import { DELETED_BEFORE_IT_WENT_CODE, type Lease, type OutboxRepository, type QueuedEntry } from './repository.js';
 import { settleRound, type Ended, type RoundEntry } from './settle.js';
 import { waitingLine } from './waiters.js';
 
@@ -49,7 +49,7 @@ interface Handed {
   leaseUntil: number;
 }
 
-const DELETED_BEFORE_IT_WENT: AttemptOutcome = { kind: 'ended', status: 'failed', failureCode: 'deleted' };
+const DELETED_BEFORE_IT_WENT: AttemptOutcome = { kind: 'ended', status: 'failed', failureCode: DELETED_BEFORE_IT_WENT_CODE };
 const SUPERSEDED: AttemptOutcome = { kind: 'ended', status: 'delivered', failureCode: null };
 // A change of a message the peer never got: there is nothing there to change (a 404 if sent).
 const NOTHING_THERE_TO_CHANGE: AttemptOutcome = SUPERSEDED;
@@ -276,19 +276,15 @@ export class PeerLane {
   private prepare(entries: RoundEntry[], outcomes: Map<number, AttemptOutcome>): RoundEntry[] {
     const blocked = new Set<string>();
     const sendable: RoundEntry[] = [];
-    // Messages of this round that do not go: the changes behind them have nothing to change.
-    const unsent = new Set<number | null>();
     for (const entry of entries) {
       const { message } = entry;
       const withText = needsText(message);
       if (blocked.has(entry.receiverKey)) outcomes.set(message.entryId, { kind: 'retry', reason: 'behind an entry that waits' });
-      else if (isChange(message) && (entry.deliveryFailed || unsent.has(message.messageId))) outcomes.set(message.entryId, NOTHING_THERE_TO_CHANGE);
-      // Deleted before it went: the message is not sent (it never reached the receiver: `failed`,
-      // code `deleted`), and an edit is superseded by the delete behind it.
-      else if (entry.deleted && withText) {
-        if (isNewMessage(message)) unsent.add(message.messageId);
-        outcomes.set(message.entryId, carriesDelivery(message.group?.item, message.op) ? DELETED_BEFORE_IT_WENT : SUPERSEDED);
-      }
+      else if (isChange(message) && entry.deliveryRefused) outcomes.set(message.entryId, NOTHING_THERE_TO_CHANGE);
+      // Deleted before it went: its text is not sent (`failed`, code `deleted`), and an edit is
+      // superseded by the delete behind it. The delete itself goes: an earlier try whose answer
+      // was lost may have reached the receiver, and one that never did answers 404.
+      else if (entry.deleted && withText) outcomes.set(message.entryId, carriesDelivery(message.group?.item, message.op) ? DELETED_BEFORE_IT_WENT : SUPERSEDED);
       else if (entry.sealed === undefined || !withText) sendable.push(entry);
       else {
         try {
@@ -384,8 +380,9 @@ export class PeerLane {
     for (const { message } of entries) {
       const outcome = outcomes.get(message.entryId);
       if (outcome?.kind === 'ended' && outcome.status === 'failed') {
-        const type = message.group?.item.type ?? message.op?.kind;
-        this.context.logger.warn({ message_id: message.messageId, peer: this.server, code: outcome.failureCode, op: type }, 'outbox: the peer refused an item');
+        const fields = { message_id: message.messageId, peer: this.server, code: outcome.failureCode, op: message.group?.item.type ?? message.op?.kind };
+        if (hadNothingToChange(message, outcome.failureCode)) this.context.logger.debug(fields, 'outbox: the peer had nothing to change');
+        else this.context.logger.warn(fields, 'outbox: the peer refused an item');
       }
     }
   }
@@ -399,26 +396,12 @@ function fromQueue(entry: QueuedEntry, lease: Lease): RoundEntry {
     attempts: entry.attempts,
     sealed: entry.body,
     deleted: entry.deleted,
-    deliveryFailed: entry.deliveryFailed,
+    deliveryRefused: entry.deliveryRefused,
     leaseUntil: lease.until,
   };
 }
 
-/** A new message: direct, a member's post to a group's home, or the home's to a member's backend. */
-function isNewMessage(message: OutboundMessage): boolean {
-  if (message.group) return isGroupMessageItem(message.group.item) && message.group.item.fields.kind === 'message';
-  return message.op === undefined;
-}
 
-/** An edit or a delete of a message (or in a group a read up to it): direct, a member's post to a group's home, or the home's to a member's backend. */
-function isChange(message: OutboundMessage): boolean {
-  if (message.group) return isGroupMessageItem(message.group.item) && message.group.item.fields.kind !== 'message';
-  return message.op?.kind === 'edit' || message.op?.kind === 'delete';
-}
-
-function isGroupMessageItem(item: GroupItem): item is Extract<GroupItem, { type: 'group_post' | 'group_message' }> {
-  return item.type === 'group_post' || item.type === 'group_message';
-}
 
 /** What the peer's answer to a transaction means for its item at `index`. */
 function transactionOutcome(outcome: Exclude<TransactionOutcome, { kind: 'unsupported' }>, index: number): AttemptOutcome {

@@ -4,7 +4,7 @@
 // their message's delivery status, and rescheduling. Only the oldest entry of a receiver is ever
 // due (order.ts): a claim reads only due entries through their index, however long a dead
 // peer's backlog grows.
-import type { ExpressionBuilder, InsertQueryBuilder, InsertResult, Kysely, Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type InsertQueryBuilder, type InsertResult, type Kysely, type Transaction } from 'kysely';
 import { firstInLine, releaseNext, WAITING_BEHIND_EARLIER } from './order.js';
 import { withChangeLock } from '../../db/change-transaction.js';
 import type { DatabaseKind } from '../../db/database.js';
@@ -29,8 +29,8 @@ export interface ClaimedEntry {
   receiverName: string;
   body: string;
   deleted: boolean;
-  /** The message's delivery to this entry's peer failed (refused, given up, or deleted before it went): the peer has nothing to change. */
-  deliveryFailed: boolean;
+  /** The peer refused the message (or it could not go there at all): the peer has nothing to change. */
+  deliveryRefused: boolean;
   /** An edit or a delete of the message, or a read marker up to it, under its own request id; null for the message itself. */
   op: OutboxOp | null;
   /** A read marker's reader, a local user. */
@@ -194,7 +194,7 @@ export class OutboxRepository {
         'm.deleted as deleted',
         'o.op as op',
         'o.op_id as opId',
-        deliveryStatus(eb),
+        deliveryRefused(eb),
         // The local member who read, for a read marker (the message's sender is the peer's user).
         eb
           .selectFrom('conversation_members as l')
@@ -208,12 +208,12 @@ export class OutboxRepository {
       .where('o.id', 'in', ids)
       .where((eb) => eb.or([eb('o.op', 'is', null), eb('o.op', 'in', ['edit', 'delete', 'read'])]))
       .execute();
-    return rows.map(({ op, opId, deleted, localName, deliveryStatus, ...row }) => ({
+    return rows.map(({ op, opId, deleted, localName, deliveryRefused, ...row }) => ({
       ...row,
       entryId: Number(row.entryId),
       messageId: Number(row.messageId),
       deleted: Number(deleted) === 1,
-      deliveryFailed: deliveryStatus === 'failed',
+      deliveryRefused: Number(deliveryRefused) === 1,
       op: op && opId && !op.startsWith('group_') ? { kind: op as OutboxOp['kind'], id: opId } : null,
       ...(op === 'read' && localName ? { readerName: localName } : {}),
     }));
@@ -232,7 +232,7 @@ export class OutboxRepository {
         'm.sender_user_id as senderUserId',
         'm.body as body',
         'm.deleted as deleted',
-        deliveryStatus(eb),
+        deliveryRefused(eb),
       ])
       .where('o.id', 'in', ids)
       .where('o.op', 'in', ['group_state', 'group_message', 'group_post', 'group_request'])
@@ -250,7 +250,7 @@ export class OutboxRepository {
       receiverName: '',
       body: row.body ?? '',
       deleted: Number(row.deleted ?? 0) === 1,
-      deliveryFailed: row.deliveryStatus === 'failed',
+      deliveryRefused: Number(row.deliveryRefused) === 1,
       op: null,
       group: { id: row.opId!, item: JSON.parse(row.payload!) as GroupItem },
     }));
@@ -399,14 +399,20 @@ export class OutboxRepository {
 }
 
 /** The delivery status of the entry's message to the entry's peer, if it has one. */
-function deliveryStatus(eb: ExpressionBuilder<Tables & { o: OutboxTable }, 'o'>) {
+/** Failure codes this backend decides, not the peer: an earlier try may still have reached the peer. */
+export const DELETED_BEFORE_IT_WENT_CODE = 'deleted';
+export const GAVE_UP_CODE = 'gave_up';
+const MAYBE_RECEIVED = [DELETED_BEFORE_IT_WENT_CODE, GAVE_UP_CODE];
+
+/** Whether the peer refused the entry's message: 1 or 0, null without a delivery row (group items from the home). */
+function deliveryRefused(eb: ExpressionBuilder<Tables & { o: OutboxTable }, 'o'>) {
   return eb
     .selectFrom('message_deliveries as d')
-    .select('d.status')
+    .select(sql<number>`case when d.status = 'failed' and coalesce(d.failure_code, '') not in (${sql.join(MAYBE_RECEIVED.map((code) => sql.lit(code)))}) then 1 else 0 end`.as('refused'))
     .whereRef('d.message_id', '=', 'o.message_id')
     .whereRef('d.server', '=', 'o.server')
     .limit(1)
-    .as('deliveryStatus');
+    .as('deliveryRefused');
 }
 
 /** What every entry's request needs of its outbox row. */

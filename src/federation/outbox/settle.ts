@@ -4,7 +4,7 @@
 import type { OutboundMessage } from '../../messages/ports.js';
 import { retryDelay } from './backoff.js';
 import type { AttemptOutcome, ItemAnswer } from './delivery.js';
-import type { OutboxRepository } from './repository.js';
+import { GAVE_UP_CODE, type OutboxRepository } from './repository.js';
 
 /** An entry of a round: its message (text opened once sent), its receiver, its attempts so far. */
 export interface RoundEntry {
@@ -14,8 +14,8 @@ export interface RoundEntry {
   /** The stored text, for an entry claimed from the outbox (a handed one carries its text). */
   sealed?: string;
   deleted?: boolean;
-  /** The message this entry is about never reached the peer (its delivery failed). */
-  deliveryFailed?: boolean;
+  /** The peer refused the message this entry is about: it has nothing to change. */
+  deliveryRefused?: boolean;
   /** Until when this process holds the entry: past it, another claim may send it again. */
   leaseUntil: number;
 }
@@ -68,7 +68,7 @@ export async function settleRound(entries: RoundEntry[], outcomes: ReadonlyMap<n
     // The first of a receiver's line waits for its retry; one past FEDERATION_GIVE_UP fails instead.
     while (line.length > 0 && now >= line[0]!.entry.message.createdAt + context.giveUpMs) {
       const { message, receiverKey } = line.shift()!.entry;
-      ended.push({ message, receiverKey, status: 'failed', failureCode: 'gave_up' });
+      ended.push({ message, receiverKey, status: 'failed', failureCode: GAVE_UP_CODE });
     }
     const [first, ...rest] = line;
     if (!first) continue;

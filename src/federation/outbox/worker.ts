@@ -16,7 +16,7 @@ import type { ItemOf } from '../transactions/protocol.js';
 import { TransactionSupport } from '../transactions/support.js';
 import { PeerDelivery } from './delivery.js';
 import { PeerLane, type LaneContext } from './lane.js';
-import type { Finished, FinishOutcome, OutboxRepository } from './repository.js';
+import { GAVE_UP_CODE, type Finished, type FinishOutcome, type OutboxRepository } from './repository.js';
 import type { Ended } from './settle.js';
 import { carriesDelivery } from '../transactions/items.js';
 import { StatusWaiters, waitingLine, type EntryEnd } from './waiters.js';
@@ -212,7 +212,7 @@ export class OutboxWorker {
    * leaves its message's status alone. Answers whether their end made due an entry that waited behind.
    */
   private async end(entries: Ended[]): Promise<boolean> {
-    const gaveUp = entries.filter((entry) => entry.failureCode === 'gave_up');
+    const gaveUp = entries.filter((entry) => entry.failureCode === GAVE_UP_CODE);
     if (gaveUp.length > 0) {
       const peers = [...new Set(gaveUp.map((entry) => entry.message.peer))];
       this.options.logger.warn({ peers, entries: gaveUp.length, message_ids: gaveUp.slice(0, 20).map((entry) => entry.message.messageId) }, 'outbox: gave up on entries older than FEDERATION_GIVE_UP; their messages are failed');

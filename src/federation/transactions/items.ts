@@ -63,3 +63,18 @@ export function carriesDelivery(group: GroupItem | undefined, op: OutboxOp | und
 export function claimedAtOnce(request: OutboxRequest): boolean {
   return carriesDelivery(request.group, request.op) || request.group?.type === 'group_request';
 }
+
+/** An edit or a delete of a message (in a group, also a read up to it): direct, a member's post to a group's home, or the home's to a member's backend. */
+export function isChange(message: Pick<OutboundMessage, 'op' | 'group'>): boolean {
+  const item = message.group?.item;
+  if (item) return (item.type === 'group_post' || item.type === 'group_message') && item.fields.kind !== 'message';
+  return message.op?.kind === 'edit' || message.op?.kind === 'delete';
+}
+
+/**
+ * A change the receiver refused because the message is not there (404: it never got it, as when
+ * the message was deleted before it went) or is deleted (409): there was nothing to change.
+ */
+export function hadNothingToChange(message: Pick<OutboundMessage, 'op' | 'group'>, code: string | null): boolean {
+  return isChange(message) && (code === 'not_found' || code === 'deleted');
+}

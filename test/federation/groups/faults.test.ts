@@ -4,6 +4,7 @@
 // with a count of each member's messages on every backend: every message once, in the same order.
 import { afterEach, expect, it } from 'vitest';
 import { captureLog } from '../../helpers/log.js';
+import { RecordingProxy } from '../../helpers/recording-proxy.js';
 import { expectEveryMessageOnce, group, historiesAre, historyOf, membership, person, seenAlikeBy, startTrio, type Person, type Trio } from './support.js';
 
 let trio: Trio | undefined;
@@ -122,7 +123,7 @@ it('counts unread and moves a read position on a member’s backend in the home�
   expect(await unread()).toBe(1);
 }, 60_000);
 
-it('sends a member’s backend that was down neither a message deleted before it could go nor the changes of it', async () => {
+it('never sends a member’s backend that was down a message deleted before it could go, and takes its 404 to the delete for nothing to change', async () => {
   trio = await startTrio();
   const [alice, bob, carol] = await Promise.all([person(trio.a), person(trio.b), person(trio.c)]);
   const { id } = await group(alice, 'Withdrawn', [bob, carol]);
@@ -144,6 +145,33 @@ it('sends a member’s backend that was down neither a message deleted before it
   const kept = [`${carol.address}: hello`, `${alice.address}: kept`];
   await historiesAre([carol], id, kept, 30_000);
   await historiesAre([alice, bob], id, [`${carol.address}: hello`, `${alice.address}: `, `${alice.address}: kept`]);
-  // c never had the message, so there was nothing there to edit or delete (404 had it been sent).
+  // c never had the message: the delete (sent, as an earlier try might have reached c) found nothing to change, which is no warning.
   expect(log.entries().filter((entry) => entry.msg === 'outbox: the peer refused an item')).toEqual([]);
+}, 60_000);
+
+it('deletes a post on its poster’s backend when the home deleted it before the home’s copy of it left', async () => {
+  const proxy = await new RecordingProxy().listen();
+  try {
+    // The home reaches b through the proxy; b reaches the home directly.
+    trio = await startTrio('sqlite', { peers: (name, peers) => (name === 'a' ? peers.map((peer) => (peer.name === 'b' ? { ...peer, url: proxy.url } : peer)) : peers) });
+    proxy.target = trio.b.url;
+    const [alice, bob, carol] = await Promise.all([person(trio.a), person(trio.b), person(trio.c)]);
+    const { id } = await group(alice, 'Moderated', [bob, carol]);
+    await historiesAre([alice, bob, carol], id, []);
+
+    // bob's post reaches the home, whose copy of it (with its place) cannot reach b.
+    proxy.drop('before');
+    expect(await postAll(bob, id, ['taken back'])).toEqual(['delivered']);
+    await historiesAre([alice, carol], id, [`${bob.address}: taken back`]);
+    const onHome = (await alice.api.history(alice, id)).body.results[0] as { id: number };
+    expect((await alice.api.as(alice, 'DELETE', `/accounts/messages/${onHome.id}/`)).status).toBe(204);
+
+    proxy.drop(undefined);
+    // b stored bob's post as he sent it: the home's delete reaches it there too, and b, which
+    // never got its place, leaves it out (alive, it would stay there with its text).
+    await historiesAre([alice, carol], id, [`${bob.address}: `]);
+    await historiesAre([bob], id, [], 30_000);
+  } finally {
+    await proxy.close();
+  }
 }, 60_000);

@@ -20,7 +20,7 @@ const entry: ClaimedEntry = {
   receiverName: 'bob',
   body: 'sealed',
   deleted: false,
-  deliveryFailed: false,
+  deliveryRefused: false,
   op: null,
 };
 
