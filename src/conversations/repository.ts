@@ -7,6 +7,7 @@ import type { DatabaseKind } from '../db/database.js';
 import { insertRows, type InsertFinish } from '../db/insert-rows.js';
 import { paddedList } from '../db/query-shapes.js';
 import type { ConversationMembersTable, Tables } from '../db/schema.js';
+import { placeSql } from './group-order.js';
 import { addressOf, conversationId, memberKey, nameOf, type ConversationId, type Member } from './members.js';
 
 export type MemberRow = Selectable<ConversationMembersTable>;
@@ -213,16 +214,25 @@ export class ConversationsRepository {
 
   /**
    * Moves every local member's row of a group to its new messages in one statement: the last
-   * message, and one more unread for each message another member sent.
+   * message, and one more unread for each message another member sent. `placed` are the new
+   * messages the home ordered (on a member's backend): one the home placed before a member's
+   * read position (ahead of a post of this backend it has not ordered yet) was read past, and
+   * is not unread for that member.
    */
-  async touchGroup(id: ConversationId, lastMessageId: number, sentBy: Map<string, number>, count: number, trx: Transaction<Tables>): Promise<void> {
+  async touchGroup(id: ConversationId, lastMessageId: number, sentBy: Map<string, number>, count: number, placed: number[], trx: Transaction<Tables>): Promise<void> {
     const senders = [...sentBy.keys()];
     const own = senders.length === 0 ? sql<number>`0` : sql<number>`case ${sql.join(senders.map((key) => sql`when member_key = ${key} then ${sentBy.get(key)!}`), sql` `)} else 0 end`;
+    const readPast =
+      placed.length === 0
+        ? sql<number>`0`
+        : sql<number>`(select count(*) from messages as placed, messages as marker
+            where placed.id in (${sql.join(paddedList(placed))}) and marker.id = conversation_members.read_up_to
+            and placed.sender_key <> conversation_members.member_key and ${placeSql('placed')} < ${placeSql('marker')})`;
     await trx
       .updateTable('conversation_members')
       .set({
         last_message_id: lastMessageId,
-        unread: sql<number>`unread + ${count} - ${own}`,
+        unread: sql<number>`unread + ${count} - ${own} - ${readPast}`,
         ...(senders.length > 0 ? { has_sent: sql<number>`case when member_key in (${sql.join(senders)}) then 1 else has_sent end` } : {}),
       })
       .where('conversation_id', '=', id)

@@ -18,7 +18,8 @@ import { Conflict, Forbidden, NotFound } from '../http/errors.js';
 import type { MessageEvents } from './events.js';
 import { groupEventEntries, type FederatedGroup, type GroupMessageEvent, type GroupSite } from './group-federation.js';
 import type { FeedEntry, FeedLog, Outbox, OutboxRequest, RequestKey, RequestReceipts } from './ports.js';
-import { comesBefore, groupPlace, type MessageRecord, type MessagesRepository } from './repository.js';
+import { comesBefore, groupPlace } from '../conversations/group-order.js';
+import type { MessageRecord, MessagesRepository } from './repository.js';
 import { checkReceivedText, checkText } from './service.js';
 import type { MessageView, MessageViews } from './view.js';
 

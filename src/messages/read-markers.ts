@@ -17,7 +17,8 @@ import { foldKey } from '../unicode/fold.js';
 import type { MessageEvents } from './events.js';
 import { groupEventEntries, type FederatedGroup, type GroupSite } from './group-federation.js';
 import type { FeedEntry, FeedLog, Outbox, RequestKey, RequestReceipts } from './ports.js';
-import { comesBefore, groupPlace, type MessageRecord, type MessagesRepository } from './repository.js';
+import { comesBefore, groupPlace } from '../conversations/group-order.js';
+import type { MessageRecord, MessagesRepository } from './repository.js';
 import type { MessageView, MessageViews } from './view.js';
 
 /** What carries read markers to and from peers, and to a group's other backends. */

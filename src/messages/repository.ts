@@ -10,6 +10,7 @@ import { insertRows } from '../db/insert-rows.js';
 import { paddedList } from '../db/query-shapes.js';
 import type { MessagesTable, Tables } from '../db/schema.js';
 import type { ConversationId } from '../conversations/members.js';
+import { groupPlace, placeSql, type GroupPlace } from '../conversations/group-order.js';
 
 export type MessageRow = Selectable<MessagesTable>;
 
@@ -29,28 +30,6 @@ export interface MessageRecord extends MessageRow {
 }
 
 type Executor = Kysely<Tables> | Transaction<Tables>;
-
-/**
- * A message's place in its group's order: the position its home gave it, then its id. On a
- * member's backend the ids follow arrival, not that order (a post queued while the home was down
- * may be ordered after messages that arrive later); a post the home has not ordered yet comes
- * after every ordered one, as in the group's history.
- */
-export interface GroupPlace {
-  order: number;
-  id: number;
-}
-
-const UNORDERED = Number.MAX_SAFE_INTEGER;
-
-export function groupPlace(message: { id: number | bigint; position: number | bigint | null }): GroupPlace {
-  return { order: message.position === null ? UNORDERED : Number(message.position), id: Number(message.id) };
-}
-
-/** Whether `a` comes before `b` in the group's order. */
-export function comesBefore(a: GroupPlace, b: GroupPlace): boolean {
-  return a.order < b.order || (a.order === b.order && a.id < b.id);
-}
 
 export class MessagesRepository {
   constructor(
@@ -181,7 +160,7 @@ export class MessagesRepository {
 
   /** How many messages of the group not deleted lie after `from` and up to `upTo` in its order, those sent by `otherThan` aside. */
   async countReceivedInGroup(id: ConversationId, otherThan: string, from: GroupPlace, upTo: GroupPlace, trx: Transaction<Tables>): Promise<number> {
-    const place = sql`(coalesce(position, ${UNORDERED}), id)`;
+    const place = placeSql();
     const row = await trx
       .selectFrom('messages')
       .select((eb) => eb.fn.countAll<number>().as('count'))

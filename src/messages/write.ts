@@ -228,7 +228,7 @@ export class MessageWriter {
   /** Direct conversations move each local member's row per message; a group moves all its rows at once per batch. */
   private async touchMembers(written: { item: NewMessage; id: number; conversationId: ConversationId }[], now: number, trx: Transaction<Tables>): Promise<void> {
     const touches: MemberTouch[] = [];
-    const groups = new Map<ConversationId, { last: number; count: number; sentBy: Map<string, number> }>();
+    const groups = new Map<ConversationId, { last: number; count: number; sentBy: Map<string, number>; placed: number[] }>();
     for (const { item, id, conversationId } of written) {
       if (isDirect(item)) {
         for (const member of localMembers(item)) {
@@ -236,15 +236,16 @@ export class MessageWriter {
         }
         continue;
       }
-      const touch = groups.get(conversationId) ?? { last: 0, count: 0, sentBy: new Map<string, number>() };
+      const touch = groups.get(conversationId) ?? { last: 0, count: 0, sentBy: new Map<string, number>(), placed: [] };
       const sender = memberKey(item.sender);
       touch.last = Math.max(touch.last, id);
       touch.count += 1;
+      if (item.position !== undefined) touch.placed.push(id);
       touch.sentBy.set(sender, (touch.sentBy.get(sender) ?? 0) + 1);
       groups.set(conversationId, touch);
     }
     await this.stores.conversations.touch(touches, trx);
-    for (const [id, touch] of groups) await this.stores.conversations.touchGroup(id, touch.last, touch.sentBy, touch.count, trx);
+    for (const [id, touch] of groups) await this.stores.conversations.touchGroup(id, touch.last, touch.sentBy, touch.count, touch.placed, trx);
   }
 }
 

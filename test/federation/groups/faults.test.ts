@@ -2,8 +2,11 @@
 // post (their posts wait queued and are ordered when it is back), and a member's backend down
 // while the others post, rename and add (the home's outbox catches it up in order). Each test ends
 // with a count of each member's messages on every backend: every message once, in the same order.
+// Then one-way outages through a proxy: a delete racing the home's copy of a post, and unread
+// counts when the home orders messages before a post a member has already read.
 import { afterEach, expect, it } from 'vitest';
 import { captureLog } from '../../helpers/log.js';
+import { describeEachDatabase, type DatabaseKind } from '../../helpers/databases.js';
 import { RecordingProxy } from '../../helpers/recording-proxy.js';
 import { expectEveryMessageOnce, group, historiesAre, historyOf, membership, person, seenAlikeBy, startTrio, type Person, type Trio } from './support.js';
 
@@ -23,6 +26,21 @@ async function postAll(poster: Person, id: string, texts: string[]): Promise<str
     statuses.push(sent.body.status as string);
   }
   return statuses;
+}
+
+/**
+ * Starts the trio with `from` reaching `to` through a proxy (the other way round directly), and
+ * runs `test` with it; the proxy is closed after.
+ */
+async function withProxy(database: DatabaseKind, from: string, to: string, test: (proxy: RecordingProxy) => Promise<void>): Promise<void> {
+  const proxy = await new RecordingProxy().listen();
+  try {
+    trio = await startTrio(database, { peers: (name, peers) => (name === from ? peers.map((peer) => (peer.name === to ? { ...peer, url: proxy.url } : peer)) : peers) });
+    proxy.target = trio.all.find((backend) => backend.name === to)!.url;
+    await test(proxy);
+  } finally {
+    await proxy.close();
+  }
 }
 
 const burst = (who: string, count: number) => Array.from({ length: count }, (_, index) => `${who} ${index + 1}`);
@@ -150,12 +168,9 @@ it('never sends a member’s backend that was down a message deleted before it c
 }, 60_000);
 
 it('deletes a post on its poster’s backend when the home deleted it before the home’s copy of it left', async () => {
-  const proxy = await new RecordingProxy().listen();
-  try {
-    // The home reaches b through the proxy; b reaches the home directly.
-    trio = await startTrio('sqlite', { peers: (name, peers) => (name === 'a' ? peers.map((peer) => (peer.name === 'b' ? { ...peer, url: proxy.url } : peer)) : peers) });
-    proxy.target = trio.b.url;
-    const [alice, bob, carol] = await Promise.all([person(trio.a), person(trio.b), person(trio.c)]);
+  // The home reaches b through the proxy; b reaches the home directly.
+  await withProxy('sqlite', 'a', 'b', async (proxy) => {
+    const [alice, bob, carol] = await Promise.all([person(trio!.a), person(trio!.b), person(trio!.c)]);
     const { id } = await group(alice, 'Moderated', [bob, carol]);
     await historiesAre([alice, bob, carol], id, []);
 
@@ -171,7 +186,32 @@ it('deletes a post on its poster’s backend when the home deleted it before the
     // never got its place, leaves it out (alive, it would stay there with its text).
     await historiesAre([alice, carol], id, [`${bob.address}: `]);
     await historiesAre([bob], id, [], 30_000);
-  } finally {
-    await proxy.close();
-  }
+  });
 }, 60_000);
+
+describeEachDatabase('a read position ahead of the home’s order', (database) => {
+  it('counts nothing unread for a member who read up to a post of their backend the home had not ordered yet, when messages it placed before that post arrive', async () => {
+    // c reaches the home through the proxy; the home reaches c directly.
+    await withProxy(database, 'c', 'a', async (proxy) => {
+      const [alice, carol, dave] = await Promise.all([person(trio!.a), person(trio!.c), person(trio!.c)]);
+      const { id } = await group(alice, 'Read ahead', [carol, dave]);
+      await historiesAre([alice, carol, dave], id, []);
+
+      proxy.drop('before');
+      expect(await postAll(carol, id, ['from c, not yet ordered'])).toEqual(['queued']);
+      const onC = (await dave.api.history(dave, id)).body.results as { id: number }[];
+      expect((await dave.api.as(dave, 'POST', `/accounts/messages/${onC[0]!.id}/read/`)).status).toBe(200);
+      const unread = async () =>
+        ((await dave.api.conversations(dave)).body.results as { group: { id: string } | null; unread: number }[]).find((row) => row.group?.id === id)!.unread;
+      expect(await unread()).toBe(0);
+      // The home orders alice's post first: on c it lies before carol's, which dave has read past.
+      await alice.api.sent(alice, id, 'from the home');
+      await historiesAre([dave], id, [`${alice.address}: from the home`, `${carol.address}: from c, not yet ordered`]);
+      expect(await unread()).toBe(0);
+
+      proxy.drop(undefined);
+      await historiesAre([alice, carol, dave], id, [`${alice.address}: from the home`, `${carol.address}: from c, not yet ordered`], 30_000);
+      expect(await unread()).toBe(0);
+    });
+  }, 60_000);
+});

@@ -1,0 +1,27 @@
+// A message's place in its group's order: the position its home gave it, then its id. On a
+// member's backend the ids follow arrival, not that order (a post queued while the home was down
+// may be ordered after messages that arrive later); a post the home has not ordered yet comes
+// after every ordered one, as in the group's history.
+import { sql, type RawBuilder } from 'kysely';
+
+export interface GroupPlace {
+  order: number;
+  id: number;
+}
+
+const UNORDERED = Number.MAX_SAFE_INTEGER;
+
+export function groupPlace(message: { id: number | bigint; position: number | bigint | null }): GroupPlace {
+  return { order: message.position === null ? UNORDERED : Number(message.position), id: Number(message.id) };
+}
+
+/** Whether `a` comes before `b` in the group's order. */
+export function comesBefore(a: GroupPlace, b: GroupPlace): boolean {
+  return a.order < b.order || (a.order === b.order && a.id < b.id);
+}
+
+/** The place of a row of `messages` (under `alias`, if any) as an SQL row value, to compare with another. */
+export function placeSql(alias?: string): RawBuilder<unknown> {
+  const column = (name: string) => (alias ? sql.ref(`${alias}.${name}`) : sql.ref(name));
+  return sql`(coalesce(${column('position')}, ${UNORDERED}), ${column('id')})`;
+}
