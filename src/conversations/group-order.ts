@@ -9,7 +9,8 @@ export interface GroupPlace {
   id: number;
 }
 
-const UNORDERED = Number.MAX_SAFE_INTEGER;
+/** The order of a post the home has not ordered yet: after every ordered message. */
+export const UNORDERED = Number.MAX_SAFE_INTEGER;
 
 export function groupPlace(message: { id: number | bigint; position: number | bigint | null }): GroupPlace {
   return { order: message.position === null ? UNORDERED : Number(message.position), id: Number(message.id) };
@@ -20,8 +21,7 @@ export function comesBefore(a: GroupPlace, b: GroupPlace): boolean {
   return a.order < b.order || (a.order === b.order && a.id < b.id);
 }
 
-/** The place of a row of `messages` (under `alias`, if any) as an SQL row value, to compare with another. */
-export function placeSql(alias?: string): RawBuilder<unknown> {
-  const column = (name: string) => (alias ? sql.ref(`${alias}.${name}`) : sql.ref(name));
-  return sql`(coalesce(${column('position')}, ${UNORDERED}), ${column('id')})`;
+/** The place of a row of `messages` under `alias` as an SQL row value, to compare with another. */
+export function placeSql(alias: string): RawBuilder<unknown> {
+  return sql`(coalesce(${sql.ref(`${alias}.position`)}, ${UNORDERED}), ${sql.ref(`${alias}.id`)})`;
 }

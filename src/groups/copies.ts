@@ -133,24 +133,25 @@ export class GroupCopies {
    */
   async storeMessages(origin: string, items: GroupMessageUpdate[]): Promise<unknown[]> {
     const prepared = await Promise.all(items.map((item) => settled(this.prepare(origin, item))));
+    const refusals: unknown[] = prepared.map((entry) => (entry.ok ? undefined : entry.error));
+    // Our users' own posts take their places first: a member who read one before the home had
+    // ordered it has read past the messages placed before it, and not those placed after it.
+    for (const [index, entry] of prepared.entries()) {
+      if (!entry.ok || entry.value.kind !== 'own') continue;
+      refusals[index] = await this.ordered(origin, entry.value.record, entry.value.position).then(() => undefined, (error: unknown) => error);
+    }
     // Submitted in one go, in their order: the write batch keeps it.
     const writes = prepared.map((entry) => (entry.ok && entry.value.kind === 'new' ? settled(this.paths.writer.submit(entry.value.message)) : undefined));
-    const refusals: unknown[] = prepared.map((entry) => (entry.ok ? undefined : entry.error));
     for (const [index, entry] of prepared.entries()) {
       const write = writes[index];
       if (!entry.ok || entry.value.kind !== 'new' || !write) continue;
       const written = await write;
-      // Emitted in commit order, with nothing awaited in between (an own post's place comes
-      // after): an event emitted after a later commit's would make every member's session read
-      // the feed for the one it missed.
+      // Emitted in commit order, with nothing awaited in between: an event emitted after a later
+      // commit's would make every member's session read the feed for the one it missed.
       if (written.ok && written.value.stored) {
         await this.events.emit('message.stored', { message: this.paths.views.view(written.value.record, entry.value.message.text), recorded: written.value.recorded, queuedForPeers: false });
       }
       if (!written.ok) refusals[index] = written.error;
-    }
-    for (const [index, entry] of prepared.entries()) {
-      if (!entry.ok || entry.value.kind !== 'own') continue;
-      refusals[index] = await this.ordered(origin, entry.value.record, entry.value.position).then(() => undefined, (error: unknown) => error);
     }
     return refusals;
   }

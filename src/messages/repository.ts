@@ -10,7 +10,7 @@ import { insertRows } from '../db/insert-rows.js';
 import { paddedList } from '../db/query-shapes.js';
 import type { MessagesTable, Tables } from '../db/schema.js';
 import type { ConversationId } from '../conversations/members.js';
-import { groupPlace, placeSql, type GroupPlace } from '../conversations/group-order.js';
+import { groupPlace, UNORDERED, type GroupPlace } from '../conversations/group-order.js';
 
 export type MessageRow = Selectable<MessagesTable>;
 
@@ -122,8 +122,9 @@ export class MessagesRepository {
     return this.records(trx)
       .innerJoin('conversation_members as me', (join) => join.onRef('me.conversation_id', '=', 'm.conversation_id').on('me.user_id', '=', userId))
       .where('me.last_message_id', '>', afterId)
-      .where('m.id', '>', afterId)
-      .whereRef('m.id', '>', 'me.feed_from')
+      // One bound, so that each conversation's index is entered at the cursor: with two, SQLite
+      // seeks by `feed_from` (0 for a first member) and reads the conversation from its start.
+      .where('m.id', '>', this.kind === 'sqlite' ? sql<number>`max(${afterId}, me.feed_from)` : sql<number>`greatest(${afterId}, me.feed_from)`)
       .orderBy('m.id')
       .limit(limit)
       .execute();
@@ -158,19 +159,38 @@ export class MessagesRepository {
     return new Map(rows.map((row) => [Number(row.id), groupPlace(row)]));
   }
 
-  /** How many messages of the group not deleted lie after `from` and up to `upTo` in its order, those sent by `otherThan` aside. */
+  /**
+   * How many messages of the group not deleted lie after `from` and up to `upTo` in its order,
+   * those sent by `otherThan` aside. Ordered messages and the posts the home has not ordered yet
+   * are counted apart, each along its own index between the two places: one expression over
+   * both could seek neither, and read the group's whole history on every read marker.
+   */
   async countReceivedInGroup(id: ConversationId, otherThan: string, from: GroupPlace, upTo: GroupPlace, trx: Transaction<Tables>): Promise<number> {
-    const place = placeSql();
-    const row = await trx
+    const counted = trx
       .selectFrom('messages')
       .select((eb) => eb.fn.countAll<number>().as('count'))
       .where('conversation_id', '=', id)
       .where('sender_key', '<>', otherThan)
-      .where('deleted', '=', 0)
-      .where(sql<boolean>`${place} > (${from.order}, ${from.id})`)
-      .where(sql<boolean>`${place} <= (${upTo.order}, ${upTo.id})`)
-      .executeTakeFirstOrThrow();
-    return Number(row.count);
+      .where('deleted', '=', 0);
+    let count = 0;
+    if (from.order !== UNORDERED) {
+      let ordered = counted
+        .where('position', 'is not', null)
+        .where('position', '>=', from.order)
+        .where(sql<boolean>`(position, id) > (${from.order}, ${from.id})`);
+      if (upTo.order !== UNORDERED) ordered = ordered.where('position', '<=', upTo.order).where(sql<boolean>`(position, id) <= (${upTo.order}, ${upTo.id})`);
+      count += Number((await ordered.executeTakeFirstOrThrow()).count);
+    }
+    if (upTo.order === UNORDERED) {
+      // A group message has no `sent_to`: the condition that lets the partial index serve.
+      const unordered = counted
+        .where('position', 'is', null)
+        .where('sent_to', 'is', null)
+        .where('id', '>', from.order === UNORDERED ? from.id : 0)
+        .where('id', '<=', upTo.id);
+      count += Number((await unordered.executeTakeFirstOrThrow()).count);
+    }
+    return count;
   }
 
   /** Erases the texts of a conversation's messages, then deletes them (a group whose last member left). */

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Tables } from '../../src/db/schema.js';
 import { DirectConversations } from '../../src/conversations/direct.js';
 import { conversationId, remoteMember } from '../../src/conversations/members.js';
+import { groupPlace, UNORDERED } from '../../src/conversations/group-order.js';
 import { GroupQueries } from '../../src/conversations/group-queries.js';
 import { ConversationsRepository } from '../../src/conversations/repository.js';
 import { FeedRepository } from '../../src/feed/repository.js';
@@ -169,6 +170,15 @@ describe('query plans of the delivery paths [sqlite]', () => {
     // conversation's every message.
     const messageIndexes = plans().flatMap((step) => /^SEARCH m USING (?:COVERING )?INDEX (\w+)/.exec(step.detail)?.[1] ?? []);
     expect(messageIndexes).toEqual(expect.arrayContaining(['messages_unordered', 'messages_position']));
+    // Counting what a read marker passes over seeks each kind of place along its own index,
+    // from one place to the other, not along the group's every message.
+    tableScans();
+    const [first, last] = [groupPlace(ordered[1]!), { order: UNORDERED, id: ordered[0]!.id + 1 }];
+    expect(await db.transaction().execute((trx) => messages.countReceivedInGroup(id, 'nobody', first, last, trx))).toBe(1);
+    expect(plans().map((step) => step.detail)).toEqual([
+      expect.stringMatching(/^SEARCH messages USING INDEX messages_position \(conversation_id=\? AND position>\?\)$/),
+      expect.stringMatching(/^SEARCH messages USING INDEX messages_unordered \(conversation_id=\? AND id>\? AND id<\?\)$/),
+    ]);
     expect((await messages.findInConversation(id, 'g1'))?.uuid).toBe('g1');
     expect(await messages.ofMemberAfter(2, 0, 200)).toHaveLength(2);
     expect(await conversations.list(2, undefined, 50)).toEqual([expect.objectContaining({ partner: null, unread: 2, group: { uuid, name: 'plans', membersCount: 3 } })]);

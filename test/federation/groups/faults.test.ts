@@ -214,4 +214,27 @@ describeEachDatabase('a read position ahead of the home’s order', (database) =
       expect(await unread()).toBe(0);
     });
   }, 60_000);
+
+  it('counts as unread a message the home placed after a post its member read before the home had ordered it, when both arrive together', async () => {
+    // The home reaches b through the proxy; b reaches the home directly.
+    await withProxy(database, 'a', 'b', async (proxy) => {
+      const [alice, bob, dave] = await Promise.all([person(trio!.a), person(trio!.b), person(trio!.b)]);
+      const { id } = await group(alice, 'Read, then ordered', [bob, dave]);
+      await historiesAre([alice, bob, dave], id, []);
+
+      proxy.drop('before');
+      // bob's post reaches the home, then alice's, placed after it; neither place reaches b yet.
+      expect(await postAll(bob, id, ['from b'])).toEqual(['delivered']);
+      await alice.api.sent(alice, id, 'from the home, after');
+      // dave reads bob's post, not yet ordered on b: his marker comes back from the home after
+      // both, so that the two reach b together, in one run of new messages.
+      const onB = (await dave.api.history(dave, id)).body.results as { id: number }[];
+      expect((await dave.api.as(dave, 'POST', `/accounts/messages/${onB[0]!.id}/read/`)).status).toBe(200);
+      proxy.drop(undefined);
+      await historiesAre([alice, bob, dave], id, [`${bob.address}: from b`, `${alice.address}: from the home, after`], 30_000);
+      const unread = async () =>
+        ((await dave.api.conversations(dave)).body.results as { group: { id: string } | null; unread: number }[]).find((row) => row.group?.id === id)!.unread;
+      expect(await unread()).toBe(1);
+    });
+  }, 60_000);
 });
