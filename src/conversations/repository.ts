@@ -172,19 +172,31 @@ export class ConversationsRepository {
   }
 
   /**
-   * Adds a member to a group, from its latest message on: what came before is neither unread
-   * nor news in their feed for them, though they may read it. False when they already are one.
+   * Adds a member to a group from the last message its home has ordered on: what came before is
+   * neither unread nor news in their feed for them, though they may read it. A copy's posts the
+   * home has not ordered yet (it could not be reached) will be placed after the member joined:
+   * they are unread. False when they already are one.
    */
   async addMember(id: ConversationId, member: Member, joinedAt: number, trx: Transaction<Tables>, role: GroupRole = 'member'): Promise<boolean> {
+    const ordered = await trx.selectFrom('messages').select('id').where('conversation_id', '=', id).where('position', 'is not', null).orderBy('position', 'desc').limit(1).executeTakeFirst();
+    const startAt = ordered === undefined ? null : Number(ordered.id);
     const latest = await trx
       .selectFrom('conversation_members')
       .select((eb) => eb.fn.max('last_message_id').as('id'))
       .where('conversation_id', '=', id)
       .executeTakeFirst();
-    const startAt = latest?.id == null ? null : Number(latest.id);
+    // A group message has no `sent_to`: the condition that lets the partial index serve.
+    const waiting = await trx
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('conversation_id', '=', id)
+      .where('position', 'is', null)
+      .where('sent_to', 'is', null)
+      .where('deleted', '=', 0)
+      .executeTakeFirstOrThrow();
     const result = await trx
       .insertInto('conversation_members')
-      .values({ ...memberRow(id, member, joinedAt, role), read_up_to: startAt ?? 0, last_message_id: startAt, feed_from: startAt ?? 0 })
+      .values({ ...memberRow(id, member, joinedAt, role), read_up_to: startAt ?? 0, last_message_id: latest?.id == null ? null : Number(latest.id), feed_from: startAt ?? 0, unread: member.kind === 'local' ? Number(waiting.count) : 0 })
       .onConflict((conflict) => conflict.columns(['conversation_id', 'member_key']).doNothing())
       .executeTakeFirst();
     const added = Number(result.numInsertedOrUpdatedRows ?? 0) === 1;

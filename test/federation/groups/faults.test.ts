@@ -237,4 +237,28 @@ describeEachDatabase('a read position ahead of the home’s order', (database) =
       expect(await unread()).toBe(1);
     });
   }, 60_000);
+
+  it('counts as unread for a member added meanwhile the posts of their backend the home had not ordered yet', async () => {
+    // c reaches the home through the proxy; the home reaches c directly.
+    await withProxy(database, 'c', 'a', async (proxy) => {
+      const [alice, carol, dave] = await Promise.all([person(trio!.a), person(trio!.c), person(trio!.c)]);
+      const { id } = await group(alice, 'Joined meanwhile', [carol]);
+      await alice.api.sent(alice, id, 'before');
+      await historiesAre([alice, carol], id, [`${alice.address}: before`]);
+
+      proxy.drop('before');
+      expect(await postAll(carol, id, ['from c, not yet ordered'])).toEqual(['queued']);
+      // dave joins at the home before carol's post reaches it: the home places it after he joined.
+      expect((await membership.add(alice, id, dave)).status).toBe(200);
+      await seenAlikeBy([dave], id, (seen) => expect(seen.members.map((member) => member.user)).toContain(dave.address), 30_000);
+      proxy.drop(undefined);
+      await historiesAre([alice], id, [`${alice.address}: before`, `${carol.address}: from c, not yet ordered`], 30_000);
+      await alice.api.sent(alice, id, 'after');
+      const texts = [`${alice.address}: before`, `${carol.address}: from c, not yet ordered`, `${alice.address}: after`];
+      await historiesAre([alice, carol, dave], id, texts, 30_000);
+      const unread = async () =>
+        ((await dave.api.conversations(dave)).body.results as { group: { id: string } | null; unread: number }[]).find((row) => row.group?.id === id)!.unread;
+      expect(await unread()).toBe(2);
+    });
+  }, 60_000);
 });
