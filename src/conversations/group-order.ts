@@ -2,7 +2,8 @@
 // member's backend the ids follow arrival, not that order (a post queued while the home was down
 // may be ordered after messages that arrive later); a post the home has not ordered yet comes
 // after every ordered one, as in the group's history.
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type RawBuilder, type SqlBool } from 'kysely';
+import type { Tables } from '../db/schema.js';
 
 export interface GroupPlace {
   order: number;
@@ -24,4 +25,12 @@ export function comesBefore(a: GroupPlace, b: GroupPlace): boolean {
 /** The place of a row of `messages` under `alias` as an SQL row value, to compare with another. */
 export function placeSql(alias: string): RawBuilder<unknown> {
   return sql`(coalesce(${sql.ref(`${alias}.position`)}, ${UNORDERED}), ${sql.ref(`${alias}.id`)})`;
+}
+
+/**
+ * A group's posts the home has not ordered yet, as a condition on `messages`: no position, and
+ * no `sent_to` (which a direct message has), the condition that lets their partial index serve.
+ */
+export function isUnorderedPost(eb: ExpressionBuilder<Tables, 'messages'>): Expression<SqlBool> {
+  return eb.and([eb('position', 'is', null), eb('sent_to', 'is', null)]);
 }

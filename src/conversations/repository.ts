@@ -7,7 +7,7 @@ import type { DatabaseKind } from '../db/database.js';
 import { insertRows, type InsertFinish } from '../db/insert-rows.js';
 import { paddedList } from '../db/query-shapes.js';
 import type { ConversationMembersTable, Tables } from '../db/schema.js';
-import { placeSql } from './group-order.js';
+import { isUnorderedPost, placeSql } from './group-order.js';
 import { addressOf, conversationId, memberKey, nameOf, type ConversationId, type Member } from './members.js';
 
 export type MemberRow = Selectable<ConversationMembersTable>;
@@ -185,13 +185,11 @@ export class ConversationsRepository {
       .select((eb) => eb.fn.max('last_message_id').as('id'))
       .where('conversation_id', '=', id)
       .executeTakeFirst();
-    // A group message has no `sent_to`: the condition that lets the partial index serve.
     const waiting = await trx
       .selectFrom('messages')
       .select((eb) => eb.fn.countAll<number>().as('count'))
       .where('conversation_id', '=', id)
-      .where('position', 'is', null)
-      .where('sent_to', 'is', null)
+      .where(isUnorderedPost)
       .where('deleted', '=', 0)
       .executeTakeFirstOrThrow();
     const result = await trx

@@ -10,7 +10,7 @@ import { insertRows } from '../db/insert-rows.js';
 import { paddedList } from '../db/query-shapes.js';
 import type { MessagesTable, Tables } from '../db/schema.js';
 import type { ConversationId } from '../conversations/members.js';
-import { groupPlace, UNORDERED, type GroupPlace } from '../conversations/group-order.js';
+import { groupPlace, isUnorderedPost, UNORDERED, type GroupPlace } from '../conversations/group-order.js';
 
 export type MessageRow = Selectable<MessagesTable>;
 
@@ -182,10 +182,8 @@ export class MessagesRepository {
       count += Number((await ordered.executeTakeFirstOrThrow()).count);
     }
     if (upTo.order === UNORDERED) {
-      // A group message has no `sent_to`: the condition that lets the partial index serve.
       const unordered = counted
-        .where('position', 'is', null)
-        .where('sent_to', 'is', null)
+        .where(isUnorderedPost)
         .where('id', '>', from.order === UNORDERED ? from.id : 0)
         .where('id', '<=', upTo.id);
       count += Number((await unordered.executeTakeFirstOrThrow()).count);

@@ -401,8 +401,6 @@ function fromQueue(entry: QueuedEntry, lease: Lease): RoundEntry {
   };
 }
 
-
-
 /** What the peer's answer to a transaction means for its item at `index`. */
 function transactionOutcome(outcome: Exclude<TransactionOutcome, { kind: 'unsupported' }>, index: number): AttemptOutcome {
   if (outcome.kind === 'retry') return outcome;

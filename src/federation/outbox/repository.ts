@@ -398,7 +398,6 @@ export class OutboxRepository {
   }
 }
 
-/** The delivery status of the entry's message to the entry's peer, if it has one. */
 /** Failure codes this backend decides, not the peer: an earlier try may still have reached the peer. */
 export const DELETED_BEFORE_IT_WENT_CODE = 'deleted';
 export const GAVE_UP_CODE = 'gave_up';
