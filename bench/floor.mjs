@@ -7,7 +7,7 @@
 // skips the members' rows, =no-write the whole write; FLOOR_CACHE=1 answers lookups from memory)
 import { createCipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,12 +55,10 @@ function serve(file, port) {
     on conflict (conversation_id, user_id) do update set last_message_id = excluded.last_message_id, unread = unread + excluded.unread`);
   // FLOOR_CACHE=1: every lookup answered from memory after its first time (a floor below any real server's).
   const cache = new Map();
-  const conversations = new Map();
-  const lookup = (statement, value, keyOf) => {
-    if (!CACHE) return statement.get(keyOf(value));
-    const id = `${statement.source}:${value}`;
-    if (!cache.has(id)) cache.set(id, statement.get(keyOf(value)));
-    return cache.get(id);
+  const remembered = (key, find) => {
+    if (!CACHE) return find();
+    if (!cache.has(key)) cache.set(key, find());
+    return cache.get(key);
   };
   const seal = (text) => {
     const iv = randomBytes(12);
@@ -78,7 +76,6 @@ function serve(file, port) {
       if (VARIANT === 'insert-only') continue;
       touchMember.run(send.conversation, send.sender, id, 0);
       touchMember.run(send.conversation, send.receiver, id, 1);
-      send.id = Number(id);
     }
   });
   const flush = () => {
@@ -93,12 +90,13 @@ function serve(file, port) {
   };
   const app = Fastify();
   app.post('/accounts/send-message/', (request, reply) => {
-    const sender = lookup(userOf, String(request.headers.authorization).slice(6), hash);
+    const token = String(request.headers.authorization).slice(6);
+    const sender = remembered(`token:${token}`, () => userOf.get(hash(token)));
     if (sender === undefined) return reply.code(401).send({ detail: 'Invalid token.', code: 'invalid_token' });
-    const receiver = lookup(idOf, request.body.receiver, (name) => name);
+    const receiver = remembered(`user:${request.body.receiver}`, () => idOf.get(request.body.receiver));
     if (receiver === undefined) return reply.code(404).send({ detail: 'No such receiver.', code: 'unknown_receiver' });
     const [low, high] = sender < receiver ? [sender, receiver] : [receiver, sender];
-    const conversation = CACHE ? (conversations.get(`${low}:${high}`) ?? conversations.set(`${low}:${high}`, conversationOf.get(low, high) ?? Number(newConversation.run(low, high).lastInsertRowid)).get(`${low}:${high}`)) : (conversationOf.get(low, high) ?? Number(newConversation.run(low, high).lastInsertRowid));
+    const conversation = remembered(`pair:${low}:${high}`, () => conversationOf.get(low, high) ?? Number(newConversation.run(low, high).lastInsertRowid));
     return new Promise((resolve, reject) => {
       if (pending.length === 0) setImmediate(flush);
       pending.push({ resolve, reject, sender, receiver, conversation, uuid: timeOrdered(), body: seal(request.body.message), at: Date.now() });
@@ -112,7 +110,8 @@ if (process.argv[2] === 'serve') {
   process.stdout.write('ready\n');
 } else {
   const yardstick = await bareFastifyRate({ connections: CONNECTIONS, seconds: SECONDS });
-  const file = join(mkdtempSync(join(tmpdir(), 'realchat-floor-')), 'floor.db');
+  const dir = mkdtempSync(join(tmpdir(), 'realchat-floor-'));
+  const file = join(dir, 'floor.db');
   const db = open(file);
   const tokens = [];
   for (let n = 0; n < CONNECTIONS; n += 1) {
@@ -143,6 +142,8 @@ if (process.argv[2] === 'serve') {
   const perMessage = (seconds) => Math.round((seconds * 1e6) / total);
   const spent = { server: cpuSeconds(child.pid) - before.server, loop: cpuSeconds(child.pid, true) - before.loop, tool: cpuSeconds(process.pid) - before.tool };
   child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+  rmSync(dir, { recursive: true, force: true });
   console.log(JSON.stringify({
     yardstick: { bareFastifyPerSecond: yardstick.perSecond, p99Ms: yardstick.p99Ms },
     floor: {
